@@ -1,0 +1,113 @@
+// Circuit: the element graph that every netlist becomes and every solver consumes.
+//
+//   netlists::Circuit c;
+//   int32_t a = c.add_node("in");                       // named node
+//   c.add_element(ElementKind::kVoltageSource, a, kGround, 1.0, "v1");
+//   c.add_element(ElementKind::kResistor, a, kGround, 1e3, "r1");
+//
+// Nodes are dense int32 ids; ground is kGround (-1) and is never a node. A crossbar built by
+// crossbar_builder.h declares its 2MN grid nodes implicitly (set_grid): ids [0, MN) are the
+// row nodes r(i,j) = i*N + j, ids [MN, 2MN) the column nodes c(i,j) = MN + i*N + j, named
+// "r{i}_{j}" and "c{i}_{j}" on demand, so a 2048x2048 array does not hold 8 million
+// strings. Elements likewise carry a compact role tag from which their SPICE name is made.
+//
+// Units: resistor value in ohms, cell value is the cell's conductance parameter in siemens,
+// voltage source in volts, current source in amperes (SPICE sign: flows from pos through the
+// source to neg). A resistor of value 0 is an ideal short (the SPICE writer emits it as a
+// 0 V source, the nodal solver merges its nodes).
+// Names are lowercase (SPICE is case-insensitive; ngspice lowercases everything).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "devices/cell_model.h"
+
+namespace xbar::netlists {
+
+inline constexpr int32_t kGround = -1;
+
+enum class ElementKind : uint8_t { kResistor, kCell, kVoltageSource, kCurrentSource };
+
+// What an element is in a crossbar; it only decides the element's generated name.
+// kNamed: the name is stored explicitly (e.g. read from a deck).
+enum class Role : uint8_t {
+  kNamed,
+  kCell,         // cell (i, j):                         rcell_{i}_{j}
+  kRowWire,      // segment r(i,j) - r(i,j+1):            rrow_{i}_{j}
+  kColWire,      // segment c(i,j) - c(i+1,j):            rcol_{i}_{j}
+  kDriverLeft,   // driver resistance of row i, left end: rdrvl_{i}
+  kDriverRight,  //                             right end: rdrvr_{i}
+  kSourceLeft,   // row-i voltage source, left end:       vrowl_{i}
+  kSourceRight,  //                       right end:      vrowr_{i}
+  kSenseBottom,  // sense resistance of column j, bottom: rsnsb_{j}
+  kSenseTop,     //                                top:    rsnst_{j}
+  kVgndBottom,   // virtual-ground (0 V) source, bottom:  vsnsb_{j}
+  kVgndTop,      //                               top:     vsnst_{j}
+};
+
+struct Element {
+  ElementKind kind = ElementKind::kResistor;
+  Role role = Role::kNamed;
+  uint16_t model = 0;  // kCell: index into Circuit::cell_models()
+  int32_t i = 0;       // role index (row), or for kNamed the index into the name table
+  int32_t j = 0;       // role index (column)
+  int32_t pos = kGround;
+  int32_t neg = kGround;
+  double value = 0.0;  // ohm | siemens | volt | ampere, see the file comment
+};
+
+class Circuit {
+ public:
+  // Declares the implicit 2*rows*cols grid nodes; must be called before any add_node().
+  void set_grid(int32_t rows, int32_t cols);
+  int32_t grid_rows() const { return grid_rows_; }
+  int32_t grid_cols() const { return grid_cols_; }
+  int32_t row_node(int32_t i, int32_t j) const { return i * grid_cols_ + j; }
+  int32_t col_node(int32_t i, int32_t j) const {
+    return grid_rows_ * grid_cols_ + i * grid_cols_ + j;
+  }
+
+  // Adds a named node and returns its id; the name must be new (asserts otherwise).
+  int32_t add_node(const std::string& name);
+  // Id of an existing node, or of a new one with that name. "0" and "gnd" are kGround.
+  int32_t node(const std::string& name);
+  // Id of the node with this name, kGround for "0"/"gnd", or -2 when there is none.
+  int32_t find_node(const std::string& name) const;
+  int32_t num_nodes() const { return num_nodes_; }
+  std::string node_name(int32_t id) const;  // "0" for kGround
+
+  // Adds an element with an explicit name (Role::kNamed); returns its index.
+  size_t add_element(ElementKind kind, int32_t pos, int32_t neg, double value,
+                     const std::string& name, uint16_t model = 0);
+  // Adds an element whose name is generated from its role and (i, j).
+  size_t add_element(ElementKind kind, Role role, int32_t i, int32_t j, int32_t pos, int32_t neg,
+                     double value, uint16_t model = 0);
+  const std::vector<Element>& elements() const { return elements_; }
+  std::vector<Element>& mutable_elements() { return elements_; }
+  std::string element_name(size_t index) const;
+  void reserve_elements(size_t n) { elements_.reserve(n); }
+
+  uint16_t add_cell_model(std::shared_ptr<const devices::CellModel> model);
+  const std::vector<std::shared_ptr<const devices::CellModel>>& cell_models() const {
+    return cell_models_;
+  }
+
+  // Indices of the voltage and current sources, in element order.
+  std::vector<size_t> source_indices() const;
+
+ private:
+  int32_t grid_rows_ = 0;
+  int32_t grid_cols_ = 0;
+  int32_t num_nodes_ = 0;
+  std::vector<std::string> extra_node_names_;  // names of nodes after the grid
+  std::unordered_map<std::string, int32_t> extra_node_ids_;
+  std::vector<Element> elements_;
+  std::vector<std::string> element_names_;  // for Role::kNamed
+  std::vector<std::shared_ptr<const devices::CellModel>> cell_models_;
+};
+
+}  // namespace xbar::netlists
