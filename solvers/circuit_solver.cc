@@ -1,0 +1,95 @@
+#include "solvers/circuit_solver.h"
+
+#include <chrono>
+
+#include "devices/input_error.h"
+
+namespace xbar::solvers {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+std::string to_string(BackendChoice b) {
+  switch (b) {
+    case BackendChoice::kNative: return "native";
+    case BackendChoice::kCholmod: return "cholmod";
+    case BackendChoice::kKlu: return "klu";
+    case BackendChoice::kNgspice: return "ngspice";
+  }
+  return "?";
+}
+
+BackendChoice parse_backend(const std::string& s) {
+  for (BackendChoice b : {BackendChoice::kNative, BackendChoice::kCholmod, BackendChoice::kKlu,
+                          BackendChoice::kNgspice})
+    if (s == to_string(b)) return b;
+  throw InputError("key backend = '" + s + "': expected native, cholmod, klu or ngspice");
+}
+
+CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptions& options)
+    : circuit_(circuit), options_(options) {
+  summary_.backend_requested = to_string(options.backend);
+  if (options.backend == BackendChoice::kNgspice) {
+    summary_.backend_used = "ngspice";
+    summary_.ok = true;
+    return;
+  }
+  auto t0 = std::chrono::steady_clock::now();
+  mna_ = std::make_unique<MnaSystem>(circuit);
+  summary_.assemble_s = seconds_since(t0);
+  summary_.unknowns = mna_->size();
+  summary_.matrix_nonzeros = mna_->matrix().nonZeros();
+
+  LinearBackendKind kind = LinearBackendKind::kCholmod;
+  if (options.backend == BackendChoice::kKlu) kind = LinearBackendKind::kKlu;
+  if (kind == LinearBackendKind::kCholmod && !mna_->spd()) {
+    kind = LinearBackendKind::kKlu;
+    if (options.backend == BackendChoice::kCholmod)
+      summary_.message = "cholmod requested but the system has " +
+                         std::to_string(mna_->num_branches()) +
+                         " floating voltage-source branch(es), so it is not SPD: used klu; ";
+  }
+  LinearBackendOptions lopt = options.linear;
+  if (kind == LinearBackendKind::kKlu && lopt.ordering != Ordering::kAmd) lopt.ordering = Ordering::kAuto;
+  backend_ = make_linear_backend(kind, lopt);
+  const MnaSystem* mna = mna_.get();
+  backend_->set_unknown_names([mna](int64_t k) { return mna->unknown_name(k); });
+  backend_->analyze(mna_->matrix(), mna_->grid_coords());
+  backend_->factorize(mna_->matrix());
+  const FactorStats& st = backend_->stats();
+  summary_.backend_used = backend_->name();
+  summary_.ordering_used = st.ordering_used;
+  summary_.analyze_s = st.analyze_s;
+  summary_.factorize_s = st.factorize_s;
+  summary_.factor_nonzeros = st.nnz_factor;
+  summary_.factor_flops = st.flops;
+  summary_.message += backend_->name() + " factorization of " + std::to_string(mna_->size()) +
+                      " unknowns succeeded";
+  summary_.ok = true;
+}
+
+CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
+  CircuitSolution sol;
+  auto t0 = std::chrono::steady_clock::now();
+  if (!backend_) {
+    NgspiceBackend ng(options_.ngspice);
+    NgspiceSolution r = ng.solve(circuit_, s);
+    sol.node_voltages = std::move(r.node_voltages);
+    sol.source_currents = std::move(r.source_currents);
+    summary_.assemble_s += r.load_s;
+    summary_.solve_s += r.solve_s + r.read_s;
+  } else {
+    const Eigen::MatrixXd x = backend_->solve(mna_->rhs(s));
+    sol.node_voltages = mna_->node_voltages(x, s);
+    sol.source_currents = mna_->source_currents(x, s);
+    summary_.solve_s += seconds_since(t0);
+    summary_.linear_solves += s.cols();
+  }
+  summary_.inputs += s.cols();
+  return sol;
+}
+
+}  // namespace xbar::solvers

@@ -1,0 +1,61 @@
+// CircuitSolver: any linear Circuit, solved by a native direct back end or by ngspice.
+//
+//   solvers::SolverOptions opt;                    // backend = native: CHOLMOD when SPD, else KLU
+//   solvers::CircuitSolver cs(circuit, opt);       // assemble, analyze, factorize
+//   CircuitSolution sol = cs.solve(s);             // s: S x K source values
+//   sol.node_voltages (num_nodes x K), sol.source_currents (S x K), cs.summary()
+//
+// Contract: the circuit must outlive the solver. The native path factors once in the
+// constructor; solve() may be called any number of times. With backend = ngspice the
+// constructor only records the circuit and every solve() loads it into libngspice.
+// Requesting cholmod for a matrix that is not SPD falls back to KLU and says so in
+// summary().message.
+#pragma once
+
+#include <Eigen/Dense>
+#include <memory>
+#include <string>
+
+#include "netlists/circuit.h"
+#include "solvers/linear_backend.h"
+#include "solvers/mna_system.h"
+#include "solvers/ngspice_backend.h"
+#include "solvers/solve_summary.h"
+
+namespace xbar::solvers {
+
+enum class BackendChoice { kNative, kCholmod, kKlu, kNgspice };
+std::string to_string(BackendChoice b);
+BackendChoice parse_backend(const std::string& s);  // throws InputError naming key "backend"
+
+struct SolverOptions {
+  // native: CHOLMOD for SPD systems (every crossbar), KLU otherwise. ngspice: the referee.
+  BackendChoice backend = BackendChoice::kNative;
+  LinearBackendOptions linear;
+  NgspiceOptions ngspice;
+};
+
+struct CircuitSolution {
+  Eigen::MatrixXd node_voltages;    // num_nodes x K, volts
+  Eigen::MatrixXd source_currents;  // S x K, amperes (SPICE sign for voltage sources)
+};
+
+class CircuitSolver {
+ public:
+  CircuitSolver(const netlists::Circuit& circuit, const SolverOptions& options);
+  CircuitSolution solve(const Eigen::MatrixXd& source_values);
+  const SolveSummary& summary() const { return summary_; }
+  bool native() const { return backend_ != nullptr; }
+  // Native only:
+  const MnaSystem& mna() const { return *mna_; }
+  const LinearBackend& backend() const { return *backend_; }
+
+ private:
+  const netlists::Circuit& circuit_;
+  SolverOptions options_;
+  std::unique_ptr<MnaSystem> mna_;
+  std::unique_ptr<LinearBackend> backend_;
+  SolveSummary summary_;
+};
+
+}  // namespace xbar::solvers

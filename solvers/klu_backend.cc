@@ -1,0 +1,84 @@
+#include "solvers/klu_backend.h"
+
+#include <cassert>
+#include <chrono>
+
+#include "devices/input_error.h"
+
+namespace xbar::solvers {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+// klu_l_* take non-const pointers but do not modify the matrix.
+int64_t* ptr(const int64_t* p) { return const_cast<int64_t*>(p); }
+double* ptr(const double* p) { return const_cast<double*>(p); }
+}  // namespace
+
+KluBackend::KluBackend(const LinearBackendOptions& options) : options_(options) {
+  klu_l_defaults(&common_);
+}
+
+KluBackend::~KluBackend() {
+  if (numeric_) klu_l_free_numeric(&numeric_, &common_);
+  if (symbolic_) klu_l_free_symbolic(&symbolic_, &common_);
+}
+
+void KluBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>&) {
+  assert(a.isCompressed());
+  const auto t0 = std::chrono::steady_clock::now();
+  if (numeric_) klu_l_free_numeric(&numeric_, &common_);
+  if (symbolic_) klu_l_free_symbolic(&symbolic_, &common_);
+  if (options_.ordering != Ordering::kAuto && options_.ordering != Ordering::kAmd)
+    throw InputError("key ordering = " + to_string(options_.ordering) +
+                     ": the KLU back end orders with AMD only (use ordering = amd or auto)");
+  common_.ordering = 0;  // AMD on A + A^T
+  n_ = a.rows();
+  symbolic_ = klu_l_analyze(n_, ptr(a.outerIndexPtr()), ptr(a.innerIndexPtr()), &common_);
+  if (!symbolic_) {
+    status_ = BackendStatus::kInvalidInput;
+    message_ = "KLU analyze failed (status " + std::to_string(common_.status) + ")";
+    throw NumericalError(message_);
+  }
+  stats_ = {};
+  stats_.ordering_used = "amd";
+  stats_.analyze_s = seconds_since(t0);
+  status_ = BackendStatus::kSuccess;
+}
+
+void KluBackend::factorize(const SparseMatrix& a) {
+  assert(symbolic_ && "KluBackend: call analyze() before factorize()");
+  const auto t0 = std::chrono::steady_clock::now();
+  if (numeric_) klu_l_free_numeric(&numeric_, &common_);
+  numeric_ = klu_l_factor(ptr(a.outerIndexPtr()), ptr(a.innerIndexPtr()), ptr(a.valuePtr()),
+                          symbolic_, &common_);
+  stats_.factorize_s = seconds_since(t0);
+  if (!numeric_ || common_.status == KLU_SINGULAR) {
+    status_ = BackendStatus::kNumericalIssue;
+    message_ = "KLU factorize: matrix is singular at " + unknown(common_.singular_col) +
+               " (a floating subcircuit or a loop of voltage sources?)";
+    if (numeric_) klu_l_free_numeric(&numeric_, &common_);
+    throw NumericalError(message_);
+  }
+  stats_.nnz_factor = double(numeric_->lnz + numeric_->unz);
+  klu_l_flops(symbolic_, numeric_, &common_);
+  stats_.flops = common_.flops;
+  status_ = BackendStatus::kSuccess;
+}
+
+Eigen::MatrixXd KluBackend::solve_impl(const Eigen::MatrixXd& b, bool transposed) const {
+  assert(numeric_ && "KluBackend: call factorize() before solve()");
+  Eigen::MatrixXd x = b;
+  const int64_t block = std::max(1, options_.rhs_block);
+  for (int64_t c0 = 0; c0 < x.cols(); c0 += block) {
+    const int64_t nc = std::min<int64_t>(block, x.cols() - c0);
+    double* data = x.data() + c0 * x.rows();
+    const int ok = transposed ? klu_l_tsolve(symbolic_, numeric_, n_, nc, data, &common_)
+                              : klu_l_solve(symbolic_, numeric_, n_, nc, data, &common_);
+    if (!ok) throw NumericalError("KLU solve failed (status " + std::to_string(common_.status) + ")");
+  }
+  return x;
+}
+
+}  // namespace xbar::solvers

@@ -1,0 +1,79 @@
+// LinearBackend: one interface for the sparse direct solvers (CHOLMOD, KLU).
+//
+//   auto be = make_linear_backend(LinearBackendKind::kCholmod, options);
+//   be->analyze(a, coords);      // once per topology: ordering + symbolic factorization
+//   be->factorize(a);            // once per set of values (same pattern as analyze)
+//   Eigen::MatrixXd x = be->solve(b);   // any number of times, b is n x K
+//
+// Calling out of order is a programmer error (asserts). A numerical failure (matrix not
+// positive definite, singular) is data: status() != kSuccess, message() names the
+// unknown, and factorize() also throws xbar::NumericalError with that message.
+#pragma once
+
+#include <Eigen/Dense>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "solvers/mna_system.h"
+
+namespace xbar::solvers {
+
+enum class LinearBackendKind { kCholmod, kKlu };
+enum class Ordering { kAuto, kGeometric, kAmd, kMetis, kNesdis };
+enum class BackendStatus { kSuccess, kNumericalIssue, kInvalidInput };
+
+std::string to_string(LinearBackendKind k);
+std::string to_string(Ordering o);
+Ordering parse_ordering(const std::string& s);  // throws InputError naming key "ordering"
+
+struct LinearBackendOptions {
+  // Fill-reducing ordering. kAuto: geometric nested dissection when the unknowns are a
+  // crossbar grid (costs O(n log n), METIS-quality fill, see bench/ and the issue note),
+  // otherwise AMD. KLU accepts kAmd (and kAuto), since its ordering is internal.
+  Ordering ordering = Ordering::kAuto;
+  // Right-hand sides per triangular-solve pass; bounds the workspace to n x this doubles.
+  int rhs_block = 64;
+};
+
+// What a factorization cost; reported in result.json.
+struct FactorStats {
+  std::string ordering_used;   // e.g. "geometric-nd", "amd", "metis"
+  double nnz_factor = 0;       // nonzeros in L (and U for KLU)
+  double flops = 0;            // factorization flop count when the library reports it
+  double analyze_s = 0;
+  double factorize_s = 0;
+};
+
+class LinearBackend {
+ public:
+  virtual ~LinearBackend() = default;
+  virtual std::string name() const = 0;
+  // coords: MnaSystem::grid_coords() (may be empty), used by the geometric ordering.
+  virtual void analyze(const SparseMatrix& a, const std::vector<GridCoord>& coords) = 0;
+  virtual void factorize(const SparseMatrix& a) = 0;
+  // Solves A X = B. For CHOLMOD A is symmetric so this is also the transposed solve.
+  virtual Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const = 0;
+  // Solves A^T X = B.
+  virtual Eigen::MatrixXd solve_transposed(const Eigen::MatrixXd& b) const = 0;
+  // Names unknown k in failure messages (e.g. MnaSystem::unknown_name); optional.
+  void set_unknown_names(std::function<std::string(int64_t)> namer) { namer_ = std::move(namer); }
+  BackendStatus status() const { return status_; }
+  const std::string& message() const { return message_; }
+  const FactorStats& stats() const { return stats_; }
+
+ protected:
+  BackendStatus status_ = BackendStatus::kSuccess;
+  std::string message_;
+  FactorStats stats_;
+  std::function<std::string(int64_t)> namer_;
+  std::string unknown(int64_t k) const {
+    return namer_ ? namer_(k) : "unknown " + std::to_string(k);
+  }
+};
+
+std::unique_ptr<LinearBackend> make_linear_backend(LinearBackendKind kind,
+                                                   const LinearBackendOptions& options);
+
+}  // namespace xbar::solvers

@@ -1,0 +1,273 @@
+#include "solvers/mna_system.h"
+
+#include <algorithm>
+#include <deque>
+#include <numeric>
+
+#include "devices/input_error.h"
+
+namespace xbar::solvers {
+
+using netlists::Circuit;
+using netlists::Element;
+using netlists::ElementKind;
+using netlists::kGround;
+using Triplet = Eigen::Triplet<double, int64_t>;
+
+namespace {
+
+struct UnionFind {
+  std::vector<int32_t> parent;
+  explicit UnionFind(int32_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
+  int32_t find(int32_t a) {
+    while (parent[size_t(a)] != a) a = parent[size_t(a)] = parent[size_t(parent[size_t(a)])];
+    return a;
+  }
+  void unite(int32_t a, int32_t b) {
+    a = find(a);
+    b = find(b);
+    if (a == b) return;
+    // The smaller id becomes the root: deterministic, whatever the element order.
+    if (a < b) std::swap(a, b);
+    parent[size_t(a)] = b;
+  }
+};
+
+double conductance_of(const Element& e) {
+  if (e.kind == ElementKind::kResistor) return 1.0 / e.value;
+  return e.value;  // linear cell: its conductance parameter
+}
+
+}  // namespace
+
+MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
+  const int32_t n_nodes = circuit.num_nodes();
+  const int32_t ground = n_nodes;  // ground gets the extra index
+  const auto& el = circuit.elements();
+  auto idx = [&](int32_t node) { return node == kGround ? ground : node; };
+
+  for (const auto& m : circuit.cell_models())
+    if (!m->is_linear())
+      throw InputError("cell model '" + m->name() +
+                       "' is nonlinear: it needs the Newton solver, which this build lacks");
+
+  // 1. Shorts merge nodes into groups; g_ground below is whichever group holds ground.
+  UnionFind uf(n_nodes + 1);
+  for (size_t k = 0; k < el.size(); ++k) {
+    const Element& e = el[k];
+    if (e.pos == e.neg)
+      throw InputError("element '" + circuit.element_name(k) + "': both terminals on node '" +
+                       circuit.node_name(e.pos) + "'");
+    if (e.kind == ElementKind::kResistor && e.value == 0) uf.unite(idx(e.pos), idx(e.neg));
+  }
+  group_of_node_.resize(size_t(n_nodes) + 1);
+  for (int32_t v = 0; v <= n_nodes; ++v) group_of_node_[size_t(v)] = uf.find(v);
+  const int32_t g_ground = group_of_node_[size_t(ground)];
+  auto grp = [&](int32_t node) { return group_of_node_[size_t(idx(node))]; };
+
+  // 2. Fix potentials breadth-first from ground through voltage sources.
+  source_elements_ = circuit.source_indices();
+  std::vector<int32_t> source_pos(el.size(), -1);
+  for (size_t k = 0; k < source_elements_.size(); ++k) source_pos[source_elements_[k]] = int32_t(k);
+  std::vector<std::vector<size_t>> vsrc_at(size_t(n_nodes) + 1);  // group -> V sources
+  for (size_t k : source_elements_) {
+    const Element& e = el[k];
+    if (e.kind != ElementKind::kVoltageSource) continue;
+    if (grp(e.pos) == grp(e.neg))
+      throw InputError("voltage source '" + circuit.element_name(k) +
+                       "' is shorted: both terminals are joined by zero-ohm wires");
+    vsrc_at[size_t(grp(e.pos))].push_back(k);
+    vsrc_at[size_t(grp(e.neg))].push_back(k);
+  }
+  pot_.assign(size_t(n_nodes) + 1, {});
+  std::vector<char> fixed(size_t(n_nodes) + 1, 0);
+  std::vector<char> tree_source(el.size(), 0);
+  std::vector<int32_t> parent_source(size_t(n_nodes) + 1, -1);  // element fixing the group
+  std::vector<int32_t> bfs_order;
+  fixed[size_t(g_ground)] = 1;
+  std::deque<int32_t> queue{g_ground};
+  while (!queue.empty()) {
+    const int32_t g = queue.front();
+    queue.pop_front();
+    bfs_order.push_back(g);
+    for (size_t k : vsrc_at[size_t(g)]) {
+      if (tree_source[k]) continue;
+      const Element& e = el[k];
+      const int32_t other = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
+      if (fixed[size_t(other)])
+        throw InputError("voltage source '" + circuit.element_name(k) +
+                         "' closes a loop of voltage sources (with ground or other sources): "
+                         "its current is undefined");
+      tree_source[k] = 1;
+      fixed[size_t(other)] = 1;
+      parent_source[size_t(other)] = int32_t(k);
+      // v(pos) - v(neg) = value: the new group's potential is its parent's +/- the source.
+      pot_[size_t(other)] = pot_[size_t(g)];
+      pot_[size_t(other)].push_back({source_pos[k], grp(e.pos) == other ? 1.0 : -1.0});
+      queue.push_back(other);
+    }
+  }
+
+  // 3. Free unknowns, numbered by the first node of each group; floating V sources get branches.
+  free_of_group_.assign(size_t(n_nodes) + 1, -1);
+  std::vector<int32_t> group_size(size_t(n_nodes) + 1, 0);
+  for (int32_t v = 0; v < n_nodes; ++v) ++group_size[size_t(group_of_node_[size_t(v)])];
+  for (int32_t v = 0; v < n_nodes; ++v) {
+    const int32_t g = group_of_node_[size_t(v)];
+    if (fixed[size_t(g)] || free_of_group_[size_t(g)] >= 0) continue;
+    free_of_group_[size_t(g)] = num_free_++;
+    rep_node_of_free_.push_back(v);
+  }
+  for (size_t k : source_elements_)
+    if (el[k].kind == ElementKind::kVoltageSource && !tree_source[k]) branch_sources_.push_back(k);
+  const int64_t n_unk = size();
+  const int64_t n_src = num_sources();
+
+  // Geometric coordinates when every unknown is a single grid node.
+  const int64_t grid_nodes = 2 * int64_t(circuit.grid_rows()) * circuit.grid_cols();
+  bool all_grid = branch_sources_.empty() && grid_nodes > 0;
+  for (int64_t f = 0; f < num_free_ && all_grid; ++f) {
+    const int32_t v = rep_node_of_free_[size_t(f)];
+    all_grid = v < grid_nodes && group_size[size_t(group_of_node_[size_t(v)])] == 1;
+  }
+  if (all_grid) {
+    const int64_t mn = grid_nodes / 2, cols = circuit.grid_cols();
+    coords_.resize(size_t(num_free_));
+    for (int64_t f = 0; f < num_free_; ++f) {
+      const int64_t v = rep_node_of_free_[size_t(f)];
+      const int64_t k = v < mn ? v : v - mn;
+      coords_[size_t(f)] = {int32_t(k / cols), int32_t(k % cols), v < mn ? 0 : 1};
+    }
+  }
+
+  // 4. Stamps. J rows: current leaving each fixed group through conductances and current
+  //    sources, as a linear map of (x, s); needed for the fixed sources' currents.
+  std::vector<Triplet> a_t, rhs_t;
+  a_t.reserve(size_t(4) * el.size() + size_t(n_unk));
+  std::vector<double> diag(size_t(n_unk), 0.0);
+  std::vector<std::vector<std::pair<int64_t, double>>> jx(size_t(n_nodes) + 1), js(size_t(n_nodes) + 1);
+  auto add_j_pot = [&](int32_t g, int32_t of_group, double w) {  // J[g] += w * pot(of_group)
+    for (const auto& [s, sign] : pot_[size_t(of_group)]) js[size_t(g)].push_back({s, w * sign});
+  };
+  for (size_t k = 0; k < el.size(); ++k) {
+    const Element& e = el[k];
+    const int32_t ga = grp(e.pos), gb = grp(e.neg);
+    const int64_t a = free_of_group_[size_t(ga)], b = free_of_group_[size_t(gb)];
+    if (e.kind == ElementKind::kResistor || e.kind == ElementKind::kCell) {
+      if (e.kind == ElementKind::kResistor && e.value == 0) continue;  // merged short
+      if (ga == gb) continue;  // shorted out by zero-ohm wires: carries no current
+      const double g = conductance_of(e);
+      if (g == 0) continue;
+      if (a >= 0) diag[size_t(a)] += g;
+      if (b >= 0) diag[size_t(b)] += g;
+      if (a >= 0 && b >= 0) {
+        a_t.emplace_back(a, b, -g);
+        a_t.emplace_back(b, a, -g);
+      } else if (a >= 0) {
+        for (const auto& [s, sign] : pot_[size_t(gb)]) rhs_t.emplace_back(a, s, g * sign);
+      } else if (b >= 0) {
+        for (const auto& [s, sign] : pot_[size_t(ga)]) rhs_t.emplace_back(b, s, g * sign);
+      }
+      // Current leaving a fixed group through this conductance: g (v_self - v_other).
+      for (int side = 0; side < 2; ++side) {
+        const int32_t gs = side == 0 ? ga : gb, go = side == 0 ? gb : ga;
+        if (free_of_group_[size_t(gs)] >= 0) continue;
+        add_j_pot(gs, gs, g);
+        if (free_of_group_[size_t(go)] >= 0)
+          jx[size_t(gs)].push_back({free_of_group_[size_t(go)], -g});
+        else
+          add_j_pot(gs, go, -g);
+      }
+    } else if (e.kind == ElementKind::kCurrentSource) {
+      const int32_t s = source_pos[k];
+      // SPICE: the current flows from pos through the source to neg, i.e. it leaves node pos.
+      if (a >= 0) rhs_t.emplace_back(a, s, -1.0); else js[size_t(ga)].push_back({s, 1.0});
+      if (b >= 0) rhs_t.emplace_back(b, s, 1.0); else js[size_t(gb)].push_back({s, -1.0});
+    }
+  }
+  for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx) {
+    const Element& e = el[branch_sources_[bidx]];
+    const int64_t row = num_free_ + int64_t(bidx);
+    const int64_t a = free_of_group_[size_t(grp(e.pos))], b = free_of_group_[size_t(grp(e.neg))];
+    a_t.emplace_back(a, row, 1.0);
+    a_t.emplace_back(row, a, 1.0);
+    a_t.emplace_back(b, row, -1.0);
+    a_t.emplace_back(row, b, -1.0);
+    rhs_t.emplace_back(row, source_pos[branch_sources_[bidx]], 1.0);
+  }
+  for (int64_t f = 0; f < num_free_; ++f) a_t.emplace_back(f, f, diag[size_t(f)]);
+
+  // A free unknown without any conductance makes the matrix singular; name it. (Connected
+  // but floating islands are caught by the factorization, which names the pivot.)
+  for (int64_t f = 0; f < num_free_; ++f)
+    if (diag[size_t(f)] == 0) {
+      bool has_branch = false;
+      for (size_t bidx = 0; bidx < branch_sources_.size() && !has_branch; ++bidx) {
+        const Element& e = el[branch_sources_[bidx]];
+        has_branch = free_of_group_[size_t(grp(e.pos))] == f || free_of_group_[size_t(grp(e.neg))] == f;
+      }
+      if (!has_branch)
+        throw InputError("node '" + circuit.node_name(rep_node_of_free_[size_t(f)]) +
+                         "' has no conductance to anything: no DC path fixes its voltage");
+    }
+
+  a_.resize(n_unk, n_unk);
+  a_.setFromTriplets(a_t.begin(), a_t.end());
+  a_.makeCompressed();
+  std::vector<Triplet>().swap(a_t);
+  rhs_map_.resize(n_unk, n_src);
+  rhs_map_.setFromTriplets(rhs_t.begin(), rhs_t.end());
+
+  // 5. Source currents. For a fixed source, the current flowing from its parent group into
+  //    the group it fixes equals everything leaving that group's subtree (KCL).
+  std::vector<Triplet> qx_t, qs_t;
+  for (auto it = bfs_order.rbegin(); it != bfs_order.rend(); ++it) {
+    const int32_t g = *it;
+    const int32_t k = parent_source[size_t(g)];
+    if (k < 0) continue;  // ground
+    const Element& e = el[size_t(k)];
+    const double sign = grp(e.pos) == g ? -1.0 : 1.0;  // + terminal on the fixed child: inflow
+    const int32_t s = source_pos[size_t(k)];
+    for (const auto& [col, w] : jx[size_t(g)]) qx_t.emplace_back(s, col, sign * w);
+    for (const auto& [col, w] : js[size_t(g)]) qs_t.emplace_back(s, col, sign * w);
+    // Hand this group's outflow, including its subtree, up to the parent group.
+    const int32_t parent = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
+    if (free_of_group_[size_t(parent)] < 0 && parent != g_ground) {
+      auto& px = jx[size_t(parent)];
+      px.insert(px.end(), jx[size_t(g)].begin(), jx[size_t(g)].end());
+      auto& ps = js[size_t(parent)];
+      ps.insert(ps.end(), js[size_t(g)].begin(), js[size_t(g)].end());
+    }
+  }
+  for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx)
+    qx_t.emplace_back(source_pos[branch_sources_[bidx]], num_free_ + int64_t(bidx), 1.0);
+  for (size_t k : source_elements_)
+    if (el[k].kind == ElementKind::kCurrentSource) qs_t.emplace_back(source_pos[k], source_pos[k], 1.0);
+  q_x_.resize(n_src, n_unk);
+  q_x_.setFromTriplets(qx_t.begin(), qx_t.end());
+  q_s_.resize(n_src, n_src);
+  q_s_.setFromTriplets(qs_t.begin(), qs_t.end());
+}
+
+Eigen::MatrixXd MnaSystem::node_voltages(const Eigen::MatrixXd& x, const Eigen::MatrixXd& s) const {
+  const int32_t n_nodes = circuit_.num_nodes();
+  Eigen::MatrixXd v(n_nodes, x.cols());
+  for (int32_t node = 0; node < n_nodes; ++node) {
+    const int32_t g = group_of_node_[size_t(node)];
+    const int64_t f = free_of_group_[size_t(g)];
+    if (f >= 0) {
+      v.row(node) = x.row(f);
+    } else {
+      v.row(node).setZero();
+      for (const auto& [src, sign] : pot_[size_t(g)]) v.row(node) += sign * s.row(src);
+    }
+  }
+  return v;
+}
+
+std::string MnaSystem::unknown_name(int64_t k) const {
+  if (k < num_free_) return "node " + circuit_.node_name(rep_node_of_free_[size_t(k)]);
+  return "branch current of " + circuit_.element_name(branch_sources_[size_t(k - num_free_)]);
+}
+
+}  // namespace xbar::solvers

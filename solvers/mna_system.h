@@ -1,0 +1,97 @@
+// MnaSystem: modified nodal analysis of a linear Circuit, assembled once per topology.
+//
+//   solvers::MnaSystem mna(circuit);          // throws InputError for a bad topology
+//   SparseMatrix a = mna.matrix();            // (F + B) x (F + B)
+//   Eigen::MatrixXd b = mna.rhs(s);           // s: S x K source values -> right-hand sides
+//   ... x = A^-1 b (any LinearBackend) ...
+//   Eigen::MatrixXd v = mna.node_voltages(x, s);     // every circuit node, volts
+//   Eigen::MatrixXd i = mna.source_currents(x, s);   // every source, amperes (SPICE sign)
+//
+// How the unknowns are chosen (this keeps the crossbar symmetric positive definite):
+//  1. Zero-ohm resistors are ideal shorts: their nodes are merged (union-find).
+//  2. Ground is fixed at 0 V. A voltage source with one fixed terminal fixes the other
+//     (breadth-first from ground); such nodes are Dirichlet values and leave the matrix, their
+//     coupling conductances go to the right-hand side. The crossbar's row drivers and
+//     virtual grounds are all of this kind, so its matrix is the SPD conductance matrix over
+//     the 2MN grid nodes.
+//  3. Any other ("floating") voltage source gets a branch-current unknown, classic MNA; the
+//     matrix is then symmetric indefinite and needs KLU.
+// The source currents of fixed sources come from Kirchhoff's current law at the node they fix
+// (summed over the tree of sources hanging below it).
+//
+// Contract: the values of the sources are not baked in; rhs(), node_voltages() and
+// source_currents() take them (S x K, in the order of Circuit::source_indices()), so one
+// factorization serves any number of inputs. Errors: a voltage-source loop, a shorted source,
+// a node without a DC path to a fixed node (singular matrix) and nonlinear cells (not yet:
+// they need the Newton solver) throw xbar::InputError naming the element or node.
+#pragma once
+
+#include <Eigen/Dense>
+#include <Eigen/SparseCore>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "netlists/circuit.h"
+
+namespace xbar::solvers {
+
+using SparseMatrix = Eigen::SparseMatrix<double, Eigen::ColMajor, int64_t>;
+
+// Where a free unknown sits in a crossbar grid: used by the geometric nested-dissection
+// ordering. layer 0 = row (word-line) node, 1 = column (bit-line) node.
+struct GridCoord {
+  int32_t i = 0;
+  int32_t j = 0;
+  int32_t layer = 0;
+};
+
+class MnaSystem {
+ public:
+  explicit MnaSystem(const netlists::Circuit& circuit);
+
+  int64_t num_free_nodes() const { return num_free_; }
+  int64_t num_branches() const { return int64_t(branch_sources_.size()); }
+  int64_t size() const { return num_free_ + num_branches(); }
+  int64_t num_sources() const { return int64_t(source_elements_.size()); }
+  // True when there are no branch unknowns: the matrix is then symmetric positive definite.
+  bool spd() const { return branch_sources_.empty(); }
+
+  // Full matrix (both triangles), column-major.
+  const SparseMatrix& matrix() const { return a_; }
+  // Right-hand sides for source values s (S x K): (F + B) x K.
+  Eigen::MatrixXd rhs(const Eigen::MatrixXd& s) const { return rhs_map_ * s; }
+  const SparseMatrix& rhs_map() const { return rhs_map_; }
+
+  // Every circuit node's voltage (num_nodes x K) from the solution x and the sources s.
+  Eigen::MatrixXd node_voltages(const Eigen::MatrixXd& x, const Eigen::MatrixXd& s) const;
+  // Current of every source (S x K): for a voltage source the SPICE convention (current
+  // entering the + terminal and flowing through the source to -), for a current source its
+  // value. Linear: currents = current_map_x() * x + current_map_s() * s.
+  Eigen::MatrixXd source_currents(const Eigen::MatrixXd& x, const Eigen::MatrixXd& s) const {
+    return q_x_ * x + q_s_ * s;
+  }
+  const SparseMatrix& current_map_x() const { return q_x_; }
+  const SparseMatrix& current_map_s() const { return q_s_; }
+
+  // Grid coordinates of every unknown, or empty when some unknown is not a plain grid node
+  // (merged nodes, named nodes, branch currents): then no geometric ordering applies.
+  const std::vector<GridCoord>& grid_coords() const { return coords_; }
+  // Human-readable name of unknown k ("node r3_7", "branch of v1") for error messages.
+  std::string unknown_name(int64_t k) const;
+
+ private:
+  const netlists::Circuit& circuit_;
+  int64_t num_free_ = 0;
+  std::vector<size_t> source_elements_;   // Circuit::source_indices()
+  std::vector<size_t> branch_sources_;    // element index of each floating V source
+  std::vector<int32_t> group_of_node_;    // node -> group (ground's group = num_nodes)
+  std::vector<int64_t> free_of_group_;    // group -> free unknown, or -1 when fixed
+  std::vector<int32_t> rep_node_of_free_; // free unknown -> a node of its group
+  // Fixed potential of each group as a signed sum of source values: entries of pot_.
+  std::vector<std::vector<std::pair<int32_t, double>>> pot_;
+  SparseMatrix a_, rhs_map_, q_x_, q_s_;
+  std::vector<GridCoord> coords_;
+};
+
+}  // namespace xbar::solvers

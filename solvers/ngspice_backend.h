@@ -1,0 +1,50 @@
+// The ngspice back end: the same Circuit, written as a SPICE deck, loaded into libngspice
+// in-process (no subprocess) and solved by its operating-point analysis.
+//
+//   solvers::NgspiceBackend ng;
+//   NgspiceSolution sol = ng.solve(circuit, s);   // s: S x K source values, one op per column
+//
+// Contract: libngspice keeps process-global state (one circuit at a time), so every call
+// holds a process-wide lock, starts from a clean slate (remcirc / destroy all) and cleans up
+// after itself. Console output goes through the SendChar callback into NgspiceSolution::log
+// instead of the terminal. The deck is loaded once per call; for each further input column
+// only the sources are `alter`ed before the next `op`. Errors (ngspice rejects the deck, the
+// operating point fails, a node is missing from the output) throw xbar::NumericalError with
+// ngspice's own message lines.
+#pragma once
+
+#include <Eigen/Dense>
+#include <string>
+#include <vector>
+
+#include "netlists/circuit.h"
+
+namespace xbar::solvers {
+
+struct NgspiceOptions {
+  // Extra `.options` card contents, e.g. "klu" or "reltol=1e-6". Empty: ngspice defaults.
+  // The deck is linear, so the operating point is one LU solve and ngspice's convergence
+  // tolerances do not limit its accuracy.
+  std::string options;
+};
+
+struct NgspiceSolution {
+  Eigen::MatrixXd node_voltages;    // num_nodes x K, volts, in Circuit node order
+  Eigen::MatrixXd source_currents;  // S x K, amperes, SPICE sign; current sources: their value
+  double load_s = 0;                // deck text generation + ngSpice_Circ (parse, setup)
+  double solve_s = 0;               // all `op` runs
+  double read_s = 0;                // fetching the vectors
+  std::string log;                  // everything ngspice printed
+  std::string version;              // e.g. "ngspice-39"
+};
+
+class NgspiceBackend {
+ public:
+  explicit NgspiceBackend(NgspiceOptions options = {}) : options_(std::move(options)) {}
+  NgspiceSolution solve(const netlists::Circuit& circuit, const Eigen::MatrixXd& source_values);
+
+ private:
+  NgspiceOptions options_;
+};
+
+}  // namespace xbar::solvers

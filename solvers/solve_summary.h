@@ -1,0 +1,30 @@
+// SolveSummary: what a solve was asked to do, what it actually did, and what it cost.
+// Every solve returns one; the CLI writes it into result.json.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace xbar::solvers {
+
+struct SolveSummary {
+  std::string backend_requested;  // "native", "cholmod", "klu" or "ngspice"
+  std::string backend_used;       // "cholmod", "klu" or "ngspice"
+  std::string ordering_used;      // fill-reducing ordering of the direct solver ("" for ngspice)
+  std::string batch_method;       // "direct" (one solve per input) or "effective-matrix"
+  int64_t unknowns = 0;           // size of the solved system (free nodes + branch currents)
+  int64_t matrix_nonzeros = 0;    // nonzeros of the assembled matrix (both triangles)
+  double factor_nonzeros = 0;     // nonzeros of the factor(s)
+  double factor_flops = 0;
+  int64_t inputs = 0;             // input vectors solved
+  int64_t linear_solves = 0;      // right-hand sides pushed through the factorization
+  double assemble_s = 0;          // nodal assembly
+  double analyze_s = 0;           // ordering + symbolic factorization
+  double factorize_s = 0;         // numeric factorization
+  double solve_s = 0;             // substitutions (or ngspice `op` runs) and current recovery
+  std::string message;            // one line: what happened, including any fallback
+  bool ok = false;
+  bool usable() const { return ok; }
+};
+
+}  // namespace xbar::solvers
