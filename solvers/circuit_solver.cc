@@ -43,6 +43,12 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   summary_.unknowns = mna_->size();
   summary_.matrix_nonzeros = mna_->matrix().nonZeros();
 
+  if (mna_->size() == 0) {  // every node fixed by sources and shorts: nothing to factor
+    summary_.backend_used = "none";
+    summary_.message = "no unknowns: every node is fixed by sources and zero-ohm wires";
+    summary_.ok = true;
+    return;
+  }
   LinearBackendKind kind = LinearBackendKind::kCholmod;
   if (options.backend == BackendChoice::kKlu) kind = LinearBackendKind::kKlu;
   if (kind == LinearBackendKind::kCholmod && !mna_->spd()) {
@@ -74,7 +80,7 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
 CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
   CircuitSolution sol;
   auto t0 = std::chrono::steady_clock::now();
-  if (!backend_) {
+  if (!mna_) {
     NgspiceBackend ng(options_.ngspice);
     NgspiceSolution r = ng.solve(circuit_, s);
     sol.node_voltages = std::move(r.node_voltages);
@@ -82,7 +88,8 @@ CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
     summary_.assemble_s += r.load_s;
     summary_.solve_s += r.solve_s + r.read_s;
   } else {
-    const Eigen::MatrixXd x = backend_->solve(mna_->rhs(s));
+    const Eigen::MatrixXd x =
+        backend_ ? backend_->solve(mna_->rhs(s)) : Eigen::MatrixXd(0, s.cols());
     sol.node_voltages = mna_->node_voltages(x, s);
     sol.source_currents = mna_->source_currents(x, s);
     summary_.solve_s += seconds_since(t0);

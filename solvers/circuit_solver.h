@@ -45,10 +45,11 @@ class CircuitSolver {
   CircuitSolver(const netlists::Circuit& circuit, const SolverOptions& options);
   CircuitSolution solve(const Eigen::MatrixXd& source_values);
   const SolveSummary& summary() const { return summary_; }
-  bool native() const { return backend_ != nullptr; }
+  bool native() const { return mna_ != nullptr; }
   // Native only:
   const MnaSystem& mna() const { return *mna_; }
-  const LinearBackend& backend() const { return *backend_; }
+  // The factorization; null when every node is fixed (nothing to solve: no unknowns).
+  const LinearBackend* backend() const { return backend_.get(); }
 
  private:
   const netlists::Circuit& circuit_;

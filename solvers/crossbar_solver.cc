@@ -111,17 +111,19 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
     throw InputError("the effective matrix needs a native back end (backend = native, cholmod or klu)");
   const auto t0 = std::chrono::steady_clock::now();
   const MnaSystem& mna = circuit_solver_.mna();
-  const LinearBackend& be = circuit_solver_.backend();
+  const LinearBackend* be = circuit_solver_.backend();
   const int64_t m = x_.rows(), n = x_.cols();
   const SparseMatrix rp = mna.rhs_map() * p_;  // n_unknowns x M: right-hand side per row voltage
   Eigen::MatrixXd tt(n, m);                     // T^T, N x M
   tt = Eigen::MatrixXd(w_s_ * p_);
   const int64_t block = std::max(1, options_.solver.linear.rhs_block);
   int64_t solves = 0;
-  if (m <= n) {
+  if (!be) {
+    // no unknowns: T = W_s P already
+  } else if (m <= n) {
     for (int64_t c0 = 0; c0 < m; c0 += block) {  // X = A^-1 (R P), T^T += W X
       const int64_t nc = std::min(block, m - c0);
-      const Eigen::MatrixXd x = be.solve(Eigen::MatrixXd(rp.middleCols(c0, nc)));
+      const Eigen::MatrixXd x = be->solve(Eigen::MatrixXd(rp.middleCols(c0, nc)));
       tt.middleCols(c0, nc) += w_x_ * x;
       solves += nc;
     }
@@ -129,7 +131,7 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
     const SparseMatrix wt = w_x_.transpose();
     for (int64_t c0 = 0; c0 < n; c0 += block) {  // Y = A^-T W^T, T^T += Y^T (R P)
       const int64_t nc = std::min(block, n - c0);
-      const Eigen::MatrixXd y = be.solve_transposed(Eigen::MatrixXd(wt.middleCols(c0, nc)));
+      const Eigen::MatrixXd y = be->solve_transposed(Eigen::MatrixXd(wt.middleCols(c0, nc)));
       tt.middleRows(c0, nc) += (Eigen::MatrixXd(rp.transpose() * y)).transpose();
       solves += nc;
     }
