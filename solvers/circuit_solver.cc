@@ -42,6 +42,11 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   summary_.assemble_s = seconds_since(t0);
   summary_.unknowns = mna_->size();
   summary_.matrix_nonzeros = mna_->matrix().nonZeros();
+  auto say = [&](const std::string& msg) {
+    if (options.progress) options.progress(msg);
+  };
+  say("assembled " + std::to_string(mna_->size()) + " unknowns, " +
+      std::to_string(summary_.matrix_nonzeros) + " nonzeros in " + std::to_string(summary_.assemble_s) + " s");
 
   if (mna_->size() == 0) {  // every node fixed by sources and shorts: nothing to factor
     summary_.backend_used = "none";
@@ -64,8 +69,12 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   const MnaSystem* mna = mna_.get();
   backend_->set_unknown_names([mna](int64_t k) { return mna->unknown_name(k); });
   backend_->analyze(mna_->matrix(), mna_->grid_coords());
+  say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
+      std::to_string(backend_->stats().analyze_s) + " s");
   backend_->factorize(mna_->matrix());
   const FactorStats& st = backend_->stats();
+  say(backend_->name() + " factorize " + std::to_string(st.factorize_s) + " s, " +
+      std::to_string(int64_t(st.nnz_factor)) + " nonzeros in the factor");
   summary_.backend_used = backend_->name();
   summary_.ordering_used = st.ordering_used;
   summary_.analyze_s = st.analyze_s;

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <Eigen/Dense>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -33,6 +34,9 @@ struct SolverOptions {
   BackendChoice backend = BackendChoice::kNative;
   LinearBackendOptions linear;
   NgspiceOptions ngspice;
+  // Called with a one-line message after each stage of a long solve (assembly, analysis,
+  // factorization); may be empty.
+  std::function<void(const std::string&)> progress;
 };
 
 struct CircuitSolution {

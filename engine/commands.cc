@@ -1,0 +1,367 @@
+#include "engine/commands.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <random>
+#include <sstream>
+
+#include "devices/input_error.h"
+#include "devices/registry.h"
+#include "engine/atomic_file.h"
+#include "engine/npy.h"
+#include "netlists/crossbar_builder.h"
+#include "netlists/spice_writer.h"
+
+namespace xbar::engine {
+
+using netlists::RowMatrixXd;
+using nlohmann::json;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Uniform conductances in [g_off, g_on]. The 53-bit mapping is spelled out (not
+// std::uniform_real_distribution, whose algorithm differs between standard libraries) so the
+// same seed gives the same array everywhere.
+RowMatrixXd random_conductances(int64_t m, int64_t n, double g_off, double g_on, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  RowMatrixXd g(m, n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j)
+      g(i, j) = g_off + (g_on - g_off) * (double(rng() >> 11) * 0x1.0p-53);
+  return g;
+}
+
+struct ArrayInput {
+  netlists::CrossbarSpec spec;
+  RowMatrixXd g;
+  json source;
+};
+
+ArrayInput load_array(const RunConfig& cfg) {
+  ArrayInput a;
+  a.spec = cfg.spec;
+  if (!cfg.g_path.empty()) {
+    NpyArray arr = read_npy(cfg.g_path);
+    require_shape(arr, cfg.g_path, "conductance matrix --g", {{"M", "N"}, {kAnyExtent, kAnyExtent}});
+    require_finite(arr, cfg.g_path, "conductance");
+    const int64_t m = arr.shape[0], n = arr.shape[1];
+    if (cfg.rows_given && m != cfg.spec.rows)
+      throw InputError("key rows = " + std::to_string(cfg.spec.rows) + " disagrees with --g '" +
+                       cfg.g_path + "', which has M = " + std::to_string(m) + " rows");
+    if (cfg.cols_given && n != cfg.spec.cols)
+      throw InputError("key cols = " + std::to_string(cfg.spec.cols) + " disagrees with --g '" +
+                       cfg.g_path + "', which has N = " + std::to_string(n) + " columns");
+    a.spec.rows = m;
+    a.spec.cols = n;
+    a.g = Eigen::Map<const RowMatrixXd>(arr.data.data(), m, n);
+    for (int64_t k = 0; k < m * n; ++k)
+      if (arr.data[size_t(k)] < 0)
+        throw InputError(cfg.g_path + ": conductance element [" + std::to_string(k / n) + ", " +
+                         std::to_string(k % n) + "] = " + std::to_string(arr.data[size_t(k)]) +
+                         " S is negative (expected >= 0 siemens)");
+    a.source = {{"kind", "file"}, {"path", cfg.g_path}, {"dtype", arr.dtype}};
+  } else {
+    if (!(cfg.g_off_s >= 0) || !std::isfinite(cfg.g_off_s))
+      throw InputError("key g-off = " + std::to_string(cfg.g_off_s) + ": must be finite and >= 0 S");
+    if (!(cfg.g_on_s >= cfg.g_off_s) || !std::isfinite(cfg.g_on_s))
+      throw InputError("key g-on = " + std::to_string(cfg.g_on_s) + ": must be finite and >= g-off (" +
+                       std::to_string(cfg.g_off_s) + " S)");
+    a.spec.validate();
+    a.g = random_conductances(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
+    a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
+                {"seed", cfg.seed}};
+  }
+  a.spec.validate();
+  return a;
+}
+
+struct Inputs {
+  RowMatrixXd v;       // K x M
+  bool batch = false;  // given as a K x M matrix (outputs keep the K axis)
+  json source;
+};
+
+Inputs load_inputs(const RunConfig& cfg, int64_t m) {
+  Inputs in;
+  if (!cfg.v_path.empty()) {
+    NpyArray arr = read_npy(cfg.v_path);
+    require_one_of_shapes(arr, cfg.v_path, "row voltages --v",
+                          {{{"M"}, {m}}, {{"K", "M"}, {kAnyExtent, m}}});
+    require_finite(arr, cfg.v_path, "row voltage");
+    in.batch = arr.shape.size() == 2;
+    const int64_t k = in.batch ? arr.shape[0] : 1;
+    if (k < 1) throw InputError(cfg.v_path + ": holds no input vectors (K = 0)");
+    in.v = Eigen::Map<const RowMatrixXd>(arr.data.data(), k, m);
+    in.source = {{"kind", "file"}, {"path", cfg.v_path}, {"dtype", arr.dtype}, {"inputs", k}};
+  } else {
+    if (!std::isfinite(cfg.v_read_v))
+      throw InputError("key v-read = " + std::to_string(cfg.v_read_v) + ": must be finite (volts)");
+    in.v = RowMatrixXd::Constant(1, m, cfg.v_read_v);
+    in.source = {{"kind", "v-read"}, {"v_read_v", cfg.v_read_v}, {"inputs", 1}};
+  }
+  return in;
+}
+
+void progress(const RunConfig& cfg, const std::string& msg) {
+  if (!cfg.quiet) std::cerr << "xbar " << cfg.command << ": " << msg << std::endl;
+}
+
+std::string fmt(double v, int precision = 3) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+json summary_json(const solvers::SolveSummary& s) {
+  return {{"backend_requested", s.backend_requested},
+          {"backend_used", s.backend_used},
+          {"ordering_used", s.ordering_used},
+          {"batch_method", s.batch_method},
+          {"unknowns", s.unknowns},
+          {"matrix_nonzeros", s.matrix_nonzeros},
+          {"factor_nonzeros", s.factor_nonzeros},
+          {"factor_flops", s.factor_flops},
+          {"inputs", s.inputs},
+          {"linear_solves", s.linear_solves},
+          {"message", s.message},
+          {"times_s",
+           {{"assemble_s", s.assemble_s},
+            {"analyze_s", s.analyze_s},
+            {"factorize_s", s.factorize_s},
+            {"solve_s", s.solve_s}}}};
+}
+
+json base_result(const RunConfig& cfg, const ArrayInput& a) {
+  return {{"tool", "xbar"},
+          {"version", XBAR_VERSION},
+          {"command", cfg.command},
+          {"config", cfg.config_json},
+          {"seed", cfg.seed},
+          {"array",
+           {{"rows", a.spec.rows},
+            {"cols", a.spec.cols},
+            {"unknowns", a.spec.unknowns()},
+            {"r_row_segment_ohm", a.spec.row_segment_ohm()},
+            {"r_col_segment_ohm", a.spec.col_segment_ohm()},
+            {"r_driver_ohm", a.spec.r_driver_ohm},
+            {"r_sense_ohm", a.spec.r_sense_ohm},
+            {"drive", netlists::to_string(a.spec.drive)},
+            {"sense", netlists::to_string(a.spec.sense)},
+            {"cell", cfg.cell},
+            {"conductances", a.source}}}};
+}
+
+void write_json(const std::string& path, const json& j) {
+  write_file_atomically(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+// Error of the solved currents against the ideal G^T V, the figure designers ask for.
+json ir_drop_json(const RowMatrixXd& currents, const RowMatrixXd& ideal) {
+  const RowMatrixXd diff = currents - ideal;
+  Eigen::Index wk = 0, wj = 0;
+  const double max_abs = diff.size() ? diff.cwiseAbs().maxCoeff(&wk, &wj) : 0.0;
+  const double full_scale = ideal.size() ? ideal.cwiseAbs().maxCoeff() : 0.0;
+  return {{"max_abs_error_a", max_abs},
+          {"max_error_rel_full_scale", full_scale > 0 ? max_abs / full_scale : 0.0},
+          {"worst_input", wk},
+          {"worst_column", wj},
+          {"ideal_full_scale_a", full_scale}};
+}
+
+}  // namespace
+
+int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
+int run_netlist(const RunConfig& cfg) {
+  if (cfg.out.empty()) throw InputError("key out: netlist needs --out FILE.cir");
+  const ArrayInput a = load_array(cfg);
+  const Inputs in = load_inputs(cfg, a.spec.rows);
+  if (in.v.rows() != 1)
+    throw InputError(cfg.v_path + ": a deck holds one operating point, so --v must be one vector "
+                     "of M = " + std::to_string(a.spec.rows) + " volts, not " +
+                     std::to_string(in.v.rows()) + " inputs");
+  auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+  netlists::set_row_voltages(x, in.v.row(0).transpose());
+  std::vector<std::string> header = {
+      "xbar " + std::string(XBAR_VERSION) + " crossbar " + std::to_string(a.spec.rows) + " x " +
+          std::to_string(a.spec.cols) + " (" + std::to_string(a.spec.unknowns()) + " grid nodes)",
+      "r-row " + fmt(a.spec.row_segment_ohm(), 17) + " ohm/segment, r-col " +
+          fmt(a.spec.col_segment_ohm(), 17) + " ohm/segment, r-driver " +
+          fmt(a.spec.r_driver_ohm, 17) + " ohm, r-sense " + fmt(a.spec.r_sense_ohm, 17) + " ohm",
+      "drive " + netlists::to_string(a.spec.drive) + ", sense " + netlists::to_string(a.spec.sense) +
+          ", cell " + cfg.cell + ", conductances " + a.source.dump(),
+      "column j current = sum of i(vsnsb_j) and i(vsnst_j) (current into the virtual ground)"};
+  write_file_atomically(cfg.out, [&](std::ostream& os) { netlists::write_spice(os, x.circuit, header); });
+  if (!cfg.quiet)
+    std::cout << "wrote " << cfg.out << ": " << a.spec.rows << " x " << a.spec.cols << " crossbar, "
+              << x.circuit.elements().size() << " elements, " << x.circuit.num_nodes() << " nodes\n";
+  return 0;
+}
+
+int run_solve(const RunConfig& cfg) {
+  const auto t_start = Clock::now();
+  if (cfg.out.empty()) throw InputError("key out: solve needs --out DIR");
+  const ArrayInput a = load_array(cfg);
+  const Inputs in = load_inputs(cfg, a.spec.rows);
+  const int64_t m = a.spec.rows, n = a.spec.cols, k = in.v.rows();
+  progress(cfg, std::to_string(m) + " x " + std::to_string(n) + " array, " +
+                    std::to_string(a.spec.unknowns()) + " unknowns, " + std::to_string(k) +
+                    " input(s), backend " + solvers::to_string(cfg.solve.solver.backend));
+
+  auto t0 = Clock::now();
+  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+  const double build_s = seconds_since(t0);
+  solvers::CrossbarSolveOptions opt = cfg.solve;
+  opt.keep_voltages = cfg.save_voltages;
+  opt.solver.progress = [&](const std::string& msg) { progress(cfg, msg); };
+  solvers::CrossbarSolver solver(x, opt);
+  solvers::CrossbarSolution sol = solver.solve(in.v);
+  const RowMatrixXd ideal = in.v * a.g;
+
+  // Outputs: arrays first, result.json last (its presence marks a complete run).
+  t0 = Clock::now();
+  ensure_directory(cfg.out);
+  const std::string dir = cfg.out + "/";
+  if (in.batch)
+    write_npy(dir + "currents.npy", sol.currents.data(), {k, n});
+  else
+    write_npy(dir + "currents.npy", sol.currents.data(), {n});
+  if (cfg.save_voltages) {
+    if (in.batch)
+      write_npy(dir + "voltages.npy", sol.voltages.data(), {k, 2, m, n});
+    else
+      write_npy(dir + "voltages.npy", sol.voltages.data(), {2, m, n});
+  }
+  const double write_s = seconds_since(t0);
+
+  json r = base_result(cfg, a);
+  r["inputs"] = in.source;
+  r["solve"] = summary_json(sol.summary);
+  r["solve"]["times_s"]["build_s"] = build_s;
+  r["solve"]["times_s"]["write_s"] = write_s;
+  r["solve"]["times_s"]["total_s"] = seconds_since(t_start);
+  r["ir_drop"] = ir_drop_json(sol.currents, ideal);
+  r["outputs"] = {{"currents", "currents.npy"},
+                  {"currents_shape", in.batch ? json::array({k, n}) : json::array({n})},
+                  {"currents_unit", "A"}};
+  if (cfg.save_voltages)
+    r["outputs"]["voltages"] = {{"file", "voltages.npy"},
+                                {"shape", in.batch ? json::array({k, 2, m, n}) : json::array({2, m, n})},
+                                {"layout", "[input,] layer (0 = row nodes r(i,j), 1 = column nodes c(i,j)), i, j"},
+                                {"unit", "V"}};
+  r["peak_rss_bytes"] = peak_rss_bytes();
+  write_json(dir + "result.json", r);
+  if (!cfg.quiet)
+    std::cout << "solved " << m << " x " << n << " (" << a.spec.unknowns() << " unknowns), " << k
+              << " input(s) with " << sol.summary.backend_used
+              << (sol.summary.ordering_used.empty() ? "" : "/" + sol.summary.ordering_used) << " ["
+              << sol.summary.batch_method << "] in " << fmt(seconds_since(t_start)) << " s "
+              << "(factorize " << fmt(sol.summary.factorize_s) << " s, solve "
+              << fmt(sol.summary.solve_s) << " s); IR-drop error vs ideal G^T V: "
+              << fmt(r["ir_drop"]["max_error_rel_full_scale"].get<double>()) << " of full scale; wrote "
+              << dir << "currents.npy, result.json\n";
+  return 0;
+}
+
+int run_check(const RunConfig& cfg) {
+  const auto t_start = Clock::now();
+  if (cfg.out.empty()) throw InputError("key out: check needs --out DIR");
+  if (!(cfg.tol > 0)) throw InputError("key tol = " + std::to_string(cfg.tol) + ": must be > 0");
+  if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
+    throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
+                     "or klu) against ngspice");
+  const ArrayInput a = load_array(cfg);
+  const Inputs in = load_inputs(cfg, a.spec.rows);
+  const int64_t m = a.spec.rows, n = a.spec.cols;
+  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+
+  solvers::CrossbarSolveOptions opt = cfg.solve;
+  opt.keep_voltages = true;
+  opt.batch = solvers::BatchMethod::kDirect;
+  auto t0 = Clock::now();
+  solvers::CrossbarSolver native(x, opt);
+  const solvers::CrossbarSolution a_sol = native.solve(in.v);
+  const double native_s = seconds_since(t0);
+  progress(cfg, "native " + a_sol.summary.backend_used + " done in " + fmt(native_s) +
+                    " s; running ngspice on " + std::to_string(x.circuit.elements().size()) +
+                    " elements");
+  opt.solver.backend = solvers::BackendChoice::kNgspice;
+  t0 = Clock::now();
+  solvers::CrossbarSolver ng(x, opt);
+  const solvers::CrossbarSolution b_sol = ng.solve(in.v);
+  const double ngspice_s = seconds_since(t0);
+
+  // Node by node (every node of the circuit, grid and driver/sense nodes) and column by column.
+  const Eigen::MatrixXd dv = a_sol.all_node_voltages - b_sol.all_node_voltages;
+  Eigen::Index wn = 0, wk = 0;
+  const double max_dv = dv.cwiseAbs().maxCoeff(&wn, &wk);
+  const double v_scale = b_sol.all_node_voltages.cwiseAbs().maxCoeff();
+  const double rel_dv = v_scale > 0 ? max_dv / v_scale : max_dv;
+  double max_di = 0, rel_di = 0;
+  Eigen::Index wc = 0, wci = 0;
+  // A column carrying (almost) nothing is compared on the scale of the largest current, so
+  // that rounding noise on a 0-A column does not read as a huge relative error.
+  const double i_scale = b_sol.currents.cwiseAbs().maxCoeff();
+  for (Eigen::Index kk = 0; kk < a_sol.currents.rows(); ++kk)
+    for (Eigen::Index j = 0; j < n; ++j) {
+      const double d = std::abs(a_sol.currents(kk, j) - b_sol.currents(kk, j));
+      const double ref = std::max(std::abs(b_sol.currents(kk, j)), 1e-12 * i_scale);
+      max_di = std::max(max_di, d);
+      if (ref > 0 && d / ref > rel_di) {
+        rel_di = d / ref;
+        wc = j;
+        wci = kk;
+      }
+    }
+  const bool pass = rel_dv <= cfg.tol && rel_di <= cfg.tol;
+  const double native_total = a_sol.summary.assemble_s + a_sol.summary.analyze_s +
+                              a_sol.summary.factorize_s + a_sol.summary.solve_s;
+
+  json r = base_result(cfg, a);
+  r["inputs"] = in.source;
+  r["tol"] = cfg.tol;
+  r["pass"] = pass;
+  r["voltages"] = {{"nodes_compared", dv.rows()},
+                   {"max_abs_diff_v", max_dv},
+                   {"max_rel_diff", rel_dv},
+                   {"worst_node", x.circuit.node_name(int32_t(wn))},
+                   {"worst_input", wk}};
+  r["currents"] = {{"columns_compared", n},
+                   {"max_abs_diff_a", max_di},
+                   {"max_rel_diff", rel_di},
+                   {"worst_column", wc},
+                   {"worst_input", wci}};
+  r["native"] = summary_json(a_sol.summary);
+  r["native"]["wall_s"] = native_s;
+  r["ngspice"] = summary_json(b_sol.summary);
+  r["ngspice"]["wall_s"] = ngspice_s;
+  r["speedup_ngspice_over_native"] = native_total > 0 ? ngspice_s / native_total : 0.0;
+  r["total_s"] = seconds_since(t_start);
+  r["peak_rss_bytes"] = peak_rss_bytes();
+  ensure_directory(cfg.out);
+  write_json(cfg.out + "/check.json", r);
+  if (!cfg.quiet)
+    std::cout << "check " << m << " x " << n << " (" << a.spec.unknowns() << " unknowns, "
+              << in.v.rows() << " input(s)): native " << a_sol.summary.backend_used << " "
+              << fmt(native_total) << " s, ngspice " << fmt(ngspice_s) << " s ("
+              << fmt(r["speedup_ngspice_over_native"].get<double>()) << "x)\n"
+              << "  max rel diff: column currents " << fmt(rel_di) << ", node voltages "
+              << fmt(rel_dv) << " over " << dv.rows() << " nodes (tol " << fmt(cfg.tol) << "): "
+              << (pass ? "PASS" : "FAIL") << "\n  wrote " << cfg.out << "/check.json\n";
+  return pass ? 0 : 3;
+}
+
+}  // namespace xbar::engine

@@ -1,0 +1,18 @@
+// The subcommands of the `xbar` executable, as plain functions of a parsed RunConfig.
+// Each returns the process exit status; input errors throw xbar::InputError before any
+// output file is touched, and outputs are written atomically (result.json last).
+#pragma once
+
+#include "engine/run_config.h"
+
+namespace xbar::engine {
+
+int run_netlist(const RunConfig& cfg);
+int run_solve(const RunConfig& cfg);
+// Exit status 0 when native and ngspice agree within cfg.tol, 3 when they do not.
+int run_check(const RunConfig& cfg);
+
+// Peak resident set size of this process so far, bytes (getrusage).
+int64_t peak_rss_bytes();
+
+}  // namespace xbar::engine

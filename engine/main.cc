@@ -1,0 +1,289 @@
+// The `xbar` executable: subcommand dispatch, flags and INI files (Boost.Program_options lives
+// only in this translation unit), error reporting and exit codes.
+//
+// Exit codes: 0 success; 1 internal error; 2 bad input or configuration (the message names
+// the file, line or key); 3 `check` found a difference above --tol; 4 numerical failure
+// (singular system, ngspice failure).
+#include <boost/program_options.hpp>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+
+#include "devices/input_error.h"
+#include "devices/registry.h"
+#include "engine/commands.h"
+
+namespace po = boost::program_options;
+using xbar::InputError;
+using xbar::engine::RunConfig;
+
+namespace {
+
+const char* const kSubcommands[][2] = {
+    {"netlist", "crossbar spec -> SPICE deck (ngspice dialect) at --out FILE.cir"},
+    {"solve", "solve one or a batch of input vectors: currents.npy, result.json [voltages.npy]"},
+    {"check", "solve natively and with ngspice, compare node by node: check.json"},
+};
+
+void print_general_help(std::ostream& os) {
+  os << "xbar " << XBAR_VERSION
+     << " - exact IR-drop analysis of analog compute-in-memory crossbar arrays\n\n"
+        "usage: xbar SUBCOMMAND [--config FILE.ini] [--key value ...]\n\nsubcommands:\n";
+  for (const auto& s : kSubcommands) os << "  " << s[0] << std::string(10 - std::strlen(s[0]), ' ') << s[1] << "\n";
+  os << "\n`xbar SUBCOMMAND --help` lists every key with its unit and default. Every key may also\n"
+        "come from --config FILE.ini (`key = value` lines; [sections] are ignored for lookup);\n"
+        "a flag on the command line overrides the file. Units are SI: ohm, siemens, volt, ampere,\n"
+        "metre, second. Exit codes: 0 ok, 2 bad input, 3 check failed its tolerance, 4 numerical\n"
+        "failure, 1 internal error.\n";
+}
+
+po::options_description make_options(const std::string& sub) {
+  po::options_description general("General");
+  general.add_options()
+      ("help", "print this help and exit")
+      ("config", po::value<std::string>(), "INI file with any of these keys (`key = value`)")
+      ("out", po::value<std::string>(),
+       sub == "netlist" ? "output SPICE deck path (.cir), written atomically (required)"
+                        : "output directory (created if missing; files replaced atomically) (required)")
+      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout");
+  po::options_description array("Array");
+  std::string cells;
+  for (const auto& c : xbar::devices::cell_model_names()) cells += (cells.empty() ? "" : "|") + c;
+  array.add_options()
+      ("rows", po::value<int64_t>()->default_value(64), "M, word lines (inputs); with --g taken from the file")
+      ("cols", po::value<int64_t>()->default_value(64), "N, bit lines (outputs); with --g taken from the file")
+      ("g", po::value<std::string>(), "cell conductances, M x N siemens, .npy float64/float32 C order")
+      ("g-on", po::value<double>()->default_value(1e-4), "random array: highest conductance [S]")
+      ("g-off", po::value<double>()->default_value(1e-6), "random array: lowest conductance [S]")
+      ("seed", po::value<uint64_t>()->default_value(1), "random array seed (written to the results)")
+      ("v", po::value<std::string>(), "row voltages [V], .npy of shape (M,) or (K, M) for K inputs")
+      ("v-read", po::value<double>()->default_value(0.2), "without --v: every row at this voltage [V]")
+      ("cell", po::value<std::string>()->default_value("linear"), ("cell model: " + cells).c_str());
+  po::options_description wires("Wires, drivers and sensing");
+  wires.add_options()
+      ("r-row", po::value<double>()->default_value(2.5), "row (word-line) wire resistance per segment [ohm]")
+      ("r-col", po::value<double>()->default_value(2.5), "column (bit-line) wire resistance per segment [ohm]")
+      ("row-resistivity", po::value<double>(), "row wire resistivity [ohm*m] (geometry instead of --r-row)")
+      ("row-width", po::value<double>(), "row wire width [m]")
+      ("row-thickness", po::value<double>(), "row wire thickness [m]")
+      ("row-pitch", po::value<double>(), "row segment length = cell pitch along a row [m]")
+      ("col-resistivity", po::value<double>(), "column wire resistivity [ohm*m] (geometry instead of --r-col)")
+      ("col-width", po::value<double>(), "column wire width [m]")
+      ("col-thickness", po::value<double>(), "column wire thickness [m]")
+      ("col-pitch", po::value<double>(), "column segment length = cell pitch along a column [m]")
+      ("r-driver", po::value<double>()->default_value(0.0), "row driver output resistance per driven end [ohm]; 0 = ideal")
+      ("r-sense", po::value<double>()->default_value(0.0), "sense resistance into the virtual ground per sensed end [ohm]; 0 = ideal")
+      ("drive", po::value<std::string>()->default_value("left"), "rows driven from: left|right|both")
+      ("sense", po::value<std::string>()->default_value("bottom"), "columns sensed at: bottom|top|both");
+  po::options_description all;
+  all.add(general).add(array).add(wires);
+  if (sub == "solve" || sub == "check") {
+    po::options_description solver("Solver");
+    solver.add_options()
+        ("backend", po::value<std::string>()->default_value("native"),
+         sub == "check" ? "native back end compared with ngspice: native|cholmod|klu"
+                        : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
+        ("ordering", po::value<std::string>()->default_value("auto"),
+         "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
+        ("rhs-block", po::value<int>()->default_value(64), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
+    if (sub == "solve")
+      solver.add_options()
+          ("batch-method", po::value<std::string>()->default_value("auto"),
+           "auto|direct|effective: effective = exact M x N effective matrix (min(M,N) solves), "
+           "used by auto when K > min(M,N) and no --save-voltages")
+          ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)");
+    if (sub == "check")
+      solver.add_options()("tol", po::value<double>()->default_value(1e-9),
+                           "largest relative difference accepted on any column current or node voltage");
+    all.add(solver);
+  }
+  return all;
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// Reads `key = value` lines; [sections] and comments (# or ;) are skipped. Each key must be
+// known to `desc`; values are stored one by one so that a bad value names its file and line.
+// Keys already set on the command line win (po::store keeps the first value stored).
+void store_ini(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot open config file '" + path + "'");
+  std::string raw;
+  std::set<std::string> seen;
+  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+    const std::string line = trim(raw);
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']') throw InputError(where + "section header '" + line + "' lacks ']'");
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) throw InputError(where + "expected `key = value`, got '" + line + "'");
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key.empty()) throw InputError(where + "missing key before '='");
+    if (key == "config" || key == "help") throw InputError(where + "key '" + key + "' is not allowed in a config file");
+    if (!desc.find_nothrow(key, false))
+      throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
+    if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
+    po::parsed_options parsed(&desc);
+    po::option opt;
+    opt.string_key = key;
+    opt.value.push_back(value);
+    opt.original_tokens = {key, value};
+    parsed.options.push_back(opt);
+    try {
+      po::store(parsed, vm);
+    } catch (const po::error& e) {
+      throw InputError(where + "key " + key + " = '" + value + "': " + e.what());
+    }
+  }
+}
+
+template <typename T>
+bool get_opt(const po::variables_map& vm, const std::string& key, T& out) {
+  if (!vm.count(key)) return false;
+  out = vm[key].as<T>();
+  return true;
+}
+
+nlohmann::json config_to_json(const po::options_description& desc, const po::variables_map& vm,
+                              const std::set<std::string>& from_cli) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& o : desc.options()) {
+    const std::string key = o->long_name();
+    if (key == "help" || !vm.count(key)) continue;
+    const auto& v = vm[key];
+    nlohmann::json val;
+    const auto& t = v.value().type();
+    if (t == typeid(double)) val = v.as<double>();
+    else if (t == typeid(int64_t)) val = v.as<int64_t>();
+    else if (t == typeid(uint64_t)) val = v.as<uint64_t>();
+    else if (t == typeid(int)) val = v.as<int>();
+    else if (t == typeid(bool)) val = v.as<bool>();
+    else if (t == typeid(std::string)) val = v.as<std::string>();
+    j[key] = {{"value", val},
+              {"from", v.defaulted() ? "default" : from_cli.count(key) ? "command line" : "config file"}};
+  }
+  return j;
+}
+
+RunConfig make_config(const std::string& sub, const po::options_description& desc,
+                      const po::variables_map& vm, const std::set<std::string>& from_cli) {
+  RunConfig c;
+  c.command = sub;
+  c.config_json = config_to_json(desc, vm, from_cli);
+  auto given = [&](const char* k) { return vm.count(k) && !vm[k].defaulted(); };
+  c.spec.rows = vm["rows"].as<int64_t>();
+  c.spec.cols = vm["cols"].as<int64_t>();
+  c.rows_given = given("rows");
+  c.cols_given = given("cols");
+  get_opt(vm, "g", c.g_path);
+  get_opt(vm, "g-on", c.g_on_s);
+  get_opt(vm, "g-off", c.g_off_s);
+  get_opt(vm, "seed", c.seed);
+  get_opt(vm, "v", c.v_path);
+  get_opt(vm, "v-read", c.v_read_v);
+  get_opt(vm, "cell", c.cell);
+  xbar::devices::make_cell_model(c.cell);  // validates the name early
+  get_opt(vm, "r-row", c.spec.r_row_ohm);
+  get_opt(vm, "r-col", c.spec.r_col_ohm);
+  c.spec.r_row_given = given("r-row");
+  c.spec.r_col_given = given("r-col");
+  get_opt(vm, "row-resistivity", c.spec.row_geometry.resistivity_ohm_m);
+  get_opt(vm, "row-width", c.spec.row_geometry.width_m);
+  get_opt(vm, "row-thickness", c.spec.row_geometry.thickness_m);
+  get_opt(vm, "row-pitch", c.spec.row_geometry.pitch_m);
+  get_opt(vm, "col-resistivity", c.spec.col_geometry.resistivity_ohm_m);
+  get_opt(vm, "col-width", c.spec.col_geometry.width_m);
+  get_opt(vm, "col-thickness", c.spec.col_geometry.thickness_m);
+  get_opt(vm, "col-pitch", c.spec.col_geometry.pitch_m);
+  get_opt(vm, "r-driver", c.spec.r_driver_ohm);
+  get_opt(vm, "r-sense", c.spec.r_sense_ohm);
+  c.spec.drive = xbar::netlists::parse_drive_side(vm["drive"].as<std::string>());
+  c.spec.sense = xbar::netlists::parse_sense_side(vm["sense"].as<std::string>());
+  get_opt(vm, "out", c.out);
+  get_opt(vm, "quiet", c.quiet);
+  get_opt(vm, "save-voltages", c.save_voltages);
+  get_opt(vm, "tol", c.tol);
+  std::string s;
+  if (get_opt(vm, "backend", s)) c.solve.solver.backend = xbar::solvers::parse_backend(s);
+  if (get_opt(vm, "ordering", s)) c.solve.solver.linear.ordering = xbar::solvers::parse_ordering(s);
+  if (get_opt(vm, "batch-method", s)) c.solve.batch = xbar::solvers::parse_batch_method(s);
+  int block = 64;
+  if (get_opt(vm, "rhs-block", block)) {
+    if (block < 1 || block > 4096)
+      throw InputError("key rhs-block = " + std::to_string(block) + ": must be in [1, 4096]");
+    c.solve.solver.linear.rhs_block = block;
+  }
+  return c;
+}
+
+int run(int argc, char** argv) {
+  if (argc < 2) {
+    print_general_help(std::cerr);
+    return 2;
+  }
+  const std::string sub = argv[1];
+  if (sub == "--help" || sub == "-h" || sub == "help") {
+    print_general_help(std::cout);
+    return 0;
+  }
+  if (sub == "--version") {
+    std::cout << "xbar " << XBAR_VERSION << "\n";
+    return 0;
+  }
+  bool known = false;
+  for (const auto& s : kSubcommands) known = known || sub == s[0];
+  if (!known)
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve or check; see xbar --help)");
+
+  const po::options_description desc = make_options(sub);
+  po::variables_map vm;
+  std::set<std::string> from_cli;
+  try {
+    // No short options: "-0.2" must read as a negative value, not as an option "-0".
+    const auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_short;
+    po::parsed_options parsed = po::command_line_parser(argc - 1, argv + 1).options(desc).style(style).run();
+    for (const auto& o : parsed.options) from_cli.insert(o.string_key);
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw InputError(std::string(e.what()) + " (see xbar " + sub + " --help)");
+  }
+  if (vm.count("help")) {
+    std::cout << "usage: xbar " << sub << " [--config FILE.ini] [--key value ...]\n" << desc << "\n";
+    return 0;
+  }
+  if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
+  po::notify(vm);
+  const RunConfig cfg = make_config(sub, desc, vm, from_cli);
+  if (sub == "netlist") return xbar::engine::run_netlist(cfg);
+  if (sub == "solve") return xbar::engine::run_solve(cfg);
+  return xbar::engine::run_check(cfg);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string sub = argc > 1 ? std::string(" ") + argv[1] : "";
+  try {
+    return run(argc, argv);
+  } catch (const InputError& e) {
+    std::cerr << "xbar" << sub << ": error: " << e.what() << "\n";
+    return 2;
+  } catch (const xbar::NumericalError& e) {
+    std::cerr << "xbar" << sub << ": numerical failure: " << e.what() << "\n";
+    return 4;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "xbar" << sub << ": out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "xbar" << sub << ": internal error: " << e.what() << "\n";
+    return 1;
+  }
+}

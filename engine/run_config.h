@@ -1,0 +1,38 @@
+// RunConfig: everything one `xbar netlist | solve | check` run needs, already parsed.
+//
+// main.cc fills it from the command line and INI files (Boost.Program_options stays in that
+// one translation unit); the commands in commands.h never see a flag. `config_json` is the
+// full effective configuration (every key, its value and where it came from), copied into
+// every result.json so that a result can be reproduced from its own metadata.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "netlists/crossbar_spec.h"
+#include "solvers/crossbar_solver.h"
+
+namespace xbar::engine {
+
+struct RunConfig {
+  std::string command;              // "netlist", "solve" or "check"
+  netlists::CrossbarSpec spec;      // rows/cols may be replaced by the --g file's shape
+  bool rows_given = false;          // --rows / --cols given explicitly (must match --g)
+  bool cols_given = false;
+  std::string g_path;               // --g: M x N conductances, siemens (.npy)
+  double g_on_s = 1e-4;             // random array: upper conductance bound, siemens
+  double g_off_s = 1e-6;            // random array: lower conductance bound, siemens
+  uint64_t seed = 1;                // random array seed
+  std::string v_path;               // --v: M or K x M row voltages, volts (.npy)
+  double v_read_v = 0.2;            // all rows at this voltage when no --v is given
+  std::string cell = "linear";
+  solvers::CrossbarSolveOptions solve;  // back end, ordering, batch method
+  std::string out;                  // output directory (netlist: the .cir path)
+  bool save_voltages = false;
+  double tol = 1e-9;                // check: maximum relative difference allowed
+  bool quiet = false;
+  nlohmann::json config_json;
+};
+
+}  // namespace xbar::engine

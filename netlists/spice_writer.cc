@@ -1,0 +1,174 @@
+#include "netlists/spice_writer.h"
+
+#include <charconv>
+#include <cmath>
+#include <string_view>
+
+#include "devices/input_error.h"
+
+namespace xbar::netlists {
+
+namespace {
+
+// Appends the shortest decimal form of v that parses back to the same double.
+void append_number(std::string& line, double v) {
+  char buf[32];  // the longest shortest-form double, "-2.2250738585072014e-308", is 24 chars
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  line.append(buf, r.ptr);
+}
+
+// Appends name, prefixed by `letter` unless it already starts with it: ngspice picks the
+// element kind from the first letter alone, so a resistor called "load" would be an L.
+void append_name(std::string& line, char letter, const std::string& name) {
+  if (name.empty() || name[0] != letter) line.push_back(letter);
+  line += name;
+}
+
+void append_nodes(std::string& line, const Circuit& c, const Element& e) {
+  line.push_back(' ');
+  line += c.node_name(e.pos);
+  line.push_back(' ');
+  line += c.node_name(e.neg);
+}
+
+std::string_view kind_word(ElementKind kind) {
+  switch (kind) {
+    case ElementKind::kResistor: return "resistor";
+    case ElementKind::kCell: return "cell";
+    case ElementKind::kVoltageSource: return "voltage source";
+    case ElementKind::kCurrentSource: return "current source";
+  }
+  return "element";
+}
+
+// Formats element k as one deck line into `line` (cleared first).
+void format_element(std::string& line, const Circuit& c, size_t k) {
+  const Element& e = c.elements()[k];
+  line.clear();
+  if (!std::isfinite(e.value)) {
+    throw InputError("SPICE writer: " + std::string(kind_word(e.kind)) + " '" +
+                     c.element_name(k) + "' has a non-finite value (" + std::to_string(e.value) +
+                     ")");
+  }
+  switch (e.kind) {
+    case ElementKind::kResistor:
+      if (e.value == 0.0) {
+        // An ideal short. ngspice replaces R = 0 by a tiny resistance (with a warning), which
+        // would make its answer differ from the native solver that merges the two nodes.
+        line.push_back('v');
+        append_name(line, 'r', c.element_name(k));
+        append_nodes(line, c, e);
+        line += " dc 0";
+      } else {
+        append_name(line, 'r', c.element_name(k));
+        append_nodes(line, c, e);
+        line.push_back(' ');
+        append_number(line, e.value);
+      }
+      return;
+    case ElementKind::kCell: {
+      const auto& models = c.cell_models();
+      if (e.model >= models.size() || !models[e.model]) {
+        throw InputError("SPICE writer: cell '" + c.element_name(k) + "' refers to cell model #" +
+                         std::to_string(e.model) + " but the circuit has " +
+                         std::to_string(models.size()) + " model(s)");
+      }
+      if (!models[e.model]->is_linear()) {
+        throw InputError("SPICE writer: cell model '" + models[e.model]->name() +
+                         "' has no SPICE form yet");
+      }
+      if (e.value == 0.0) {
+        // G = 0 is an open circuit: no element at all, just a note for the reader of the deck.
+        line += "* ";
+        append_name(line, 'r', c.element_name(k));
+        line += " open (G = 0)";
+        return;
+      }
+      append_name(line, 'r', c.element_name(k));
+      append_nodes(line, c, e);
+      line.push_back(' ');
+      append_number(line, 1.0 / e.value);
+      return;
+    }
+    case ElementKind::kVoltageSource:
+    case ElementKind::kCurrentSource:
+      append_name(line, e.kind == ElementKind::kVoltageSource ? 'v' : 'i', c.element_name(k));
+      append_nodes(line, c, e);
+      line += " dc ";
+      append_number(line, e.value);
+      return;
+  }
+}
+
+// Calls emit(std::string_view line) for every line of the deck, in order; `line` is one
+// buffer reused for all of them so the 12.6 million element lines of a 2048^2 array do not
+// each allocate.
+template <typename Emit>
+void for_each_line(const Circuit& c, const std::vector<std::string>& header_comments,
+                   const SpiceWriteOptions& opt, Emit&& emit) {
+  opt.validate();
+  std::string line = "* " + opt.title;
+  emit(std::string_view(line));
+  for (const std::string& comment : header_comments) {
+    // One comment line per text line, so a multi-line comment cannot leak into the deck.
+    size_t start = 0;
+    while (true) {
+      const size_t nl = comment.find('\n', start);
+      std::string_view text(comment.data() + start,
+                            (nl == std::string::npos ? comment.size() : nl) - start);
+      if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+      line.assign("* ");
+      line.append(text.data(), text.size());
+      emit(std::string_view(line));
+      if (nl == std::string::npos) break;
+      start = nl + 1;
+    }
+  }
+  for (size_t k = 0; k < c.elements().size(); ++k) {
+    format_element(line, c, k);
+    emit(std::string_view(line));
+  }
+  if (opt.add_op) emit(std::string_view(".op"));
+  if (opt.add_end) emit(std::string_view(".end"));
+}
+
+}  // namespace
+
+void SpiceWriteOptions::validate() const {
+  if (title.find_first_of("\r\n") != std::string::npos) {
+    throw InputError("SpiceWriteOptions: title = '" + title +
+                     "': must be a single line (ngspice reads only the first line as the title)");
+  }
+}
+
+void write_spice(std::ostream& out, const Circuit& c,
+                 const std::vector<std::string>& header_comments, const SpiceWriteOptions& opt) {
+  // Large chunks through out.write(): per-line stream insertions dominate otherwise.
+  constexpr size_t kChunkBytes = size_t(1) << 16;
+  std::string chunk;
+  chunk.reserve(kChunkBytes + 256);
+  for_each_line(c, header_comments, opt, [&](std::string_view line) {
+    chunk.append(line.data(), line.size());
+    chunk.push_back('\n');
+    if (chunk.size() >= kChunkBytes) {
+      out.write(chunk.data(), std::streamsize(chunk.size()));
+      chunk.clear();
+    }
+  });
+  out.write(chunk.data(), std::streamsize(chunk.size()));
+  // A deck cut short (disk full, closed pipe) would otherwise surface later as a confusing
+  // ngspice parse error.
+  if (!out) throw InputError("SPICE writer: writing the deck failed (stream in a failed state)");
+}
+
+std::vector<std::string> spice_lines(const Circuit& c,
+                                     const std::vector<std::string>& header_comments,
+                                     const SpiceWriteOptions& opt) {
+  std::vector<std::string> lines;
+  lines.reserve(c.elements().size() + header_comments.size() + 3);
+  for_each_line(c, header_comments, opt,
+                [&](std::string_view line) { lines.emplace_back(line); });
+  return lines;
+}
+
+}  // namespace xbar::netlists

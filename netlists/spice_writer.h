@@ -1,0 +1,65 @@
+// SPICE writer: a Circuit as an ngspice deck, for `ngspice -b` or libngspice.
+//
+//   std::ofstream f("array.cir");
+//   netlists::write_spice(f, circuit, {"rows 64, cols 64", "r_row_ohm 2.5"});
+//   auto lines = netlists::spice_lines(circuit, {});   // the same deck, one string per line
+//
+// Deck layout: the title line ("* " + title; ngspice always takes the FIRST line as the title,
+// whatever it holds, so it is also a comment for readers that do not), the header comments
+// each as "* text" (a comment containing '\n' becomes several comment lines), one line per
+// element in element order, then ".op" and ".end" as the options ask.
+//
+// Element lines (names from Circuit::element_name(), nodes from Circuit::node_name()):
+//   resistor, R != 0      rname n+ n- R
+//   resistor, R == 0      vrname n+ n- dc 0    an ideal short is a 0 V source: ngspice would
+//                                             otherwise clamp R = 0 to a small resistance
+//   linear cell, G != 0   rname n+ n- 1/G
+//   linear cell, G == 0   * rname open (G = 0)  an open circuit has no element at all
+//   voltage source        vname n+ n- dc V
+//   current source        iname n+ n- dc I
+// A name whose first letter does not already say its SPICE kind gets that letter prefixed
+// ('r', 'v', 'i'), because ngspice decides the element kind by the first letter alone.
+// Numbers are the shortest decimal that reads back to the same double (std::to_chars), so
+// read_spice() restores every value bitwise.
+//
+// Errors (xbar::InputError): a non-linear cell model ("has no SPICE form yet"), a cell whose
+// model index is out of range, a non-finite element value, or an output stream that failed.
+// Lines before the offending element may already have been written.
+#pragma once
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "netlists/circuit.h"
+
+namespace xbar::netlists {
+
+struct SpiceWriteOptions {
+  // Text of the title line (written as "* " + title). Must be a single line: a newline would
+  // turn the rest into a deck line.
+  std::string title = "xbar crossbar deck";
+  // Emit ".op": an operating-point analysis is all a resistive crossbar needs, and without
+  // an analysis card `ngspice -b` parses the deck and simulates nothing.
+  bool add_op = true;
+  // Emit ".end". ngspice tolerates its absence in a file but libngspice's ngSpice_Circ()
+  // needs it to know the circuit is complete, hence the default.
+  bool add_end = true;
+
+  // Throws xbar::InputError naming the field when an option is out of range.
+  void validate() const;
+};
+
+// Writes the deck for `c` to `out`. Buffered internally in large chunks: a 2048 x 2048
+// crossbar is about 12.6 million lines.
+void write_spice(std::ostream& out, const Circuit& c,
+                 const std::vector<std::string>& header_comments,
+                 const SpiceWriteOptions& opt = {});
+
+// The same deck as write_spice(), one string per line without the '\n' (the form
+// libngspice's ngSpice_Circ() takes).
+std::vector<std::string> spice_lines(const Circuit& c,
+                                     const std::vector<std::string>& header_comments,
+                                     const SpiceWriteOptions& opt = {});
+
+}  // namespace xbar::netlists
