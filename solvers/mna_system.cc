@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <deque>
 #include <numeric>
+#include <unordered_map>
 
 #include "devices/input_error.h"
 
@@ -69,41 +70,51 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   source_elements_ = circuit.source_indices();
   std::vector<int32_t> source_pos(el.size(), -1);
   for (size_t k = 0; k < source_elements_.size(); ++k) source_pos[source_elements_[k]] = int32_t(k);
-  std::vector<std::vector<size_t>> vsrc_at(size_t(n_nodes) + 1);  // group -> V sources
+  std::unordered_map<int32_t, std::vector<size_t>> vsrc_at;  // group -> its V sources
   for (size_t k : source_elements_) {
     const Element& e = el[k];
     if (e.kind != ElementKind::kVoltageSource) continue;
     if (grp(e.pos) == grp(e.neg))
       throw InputError("voltage source '" + circuit.element_name(k) +
                        "' is shorted: both terminals are joined by zero-ohm wires");
-    vsrc_at[size_t(grp(e.pos))].push_back(k);
-    vsrc_at[size_t(grp(e.neg))].push_back(k);
+    vsrc_at[grp(e.pos)].push_back(k);
+    vsrc_at[grp(e.neg)].push_back(k);
   }
-  pot_.assign(size_t(n_nodes) + 1, {});
-  std::vector<char> fixed(size_t(n_nodes) + 1, 0);
+  // Per-group state is kept only for fixed groups (a few per row and column), indexed by
+  // fixed_id_, so that a 2048^2 array does not carry 8 million empty vectors.
+  fixed_id_.assign(size_t(n_nodes) + 1, -1);
+  auto fix = [&](int32_t g) {
+    fixed_id_[size_t(g)] = int32_t(pot_.size());
+    pot_.emplace_back();
+  };
+  auto fixed = [&](int32_t g) { return fixed_id_[size_t(g)] >= 0; };
+  auto pot = [&](int32_t g) -> std::vector<std::pair<int32_t, double>>& {
+    return pot_[size_t(fixed_id_[size_t(g)])];
+  };
   std::vector<char> tree_source(el.size(), 0);
-  std::vector<int32_t> parent_source(size_t(n_nodes) + 1, -1);  // element fixing the group
+  std::vector<int32_t> parent_source;  // per fixed group: the source element that fixed it
   std::vector<int32_t> bfs_order;
-  fixed[size_t(g_ground)] = 1;
+  fix(g_ground);
+  parent_source.push_back(-1);
   std::deque<int32_t> queue{g_ground};
   while (!queue.empty()) {
     const int32_t g = queue.front();
     queue.pop_front();
     bfs_order.push_back(g);
-    for (size_t k : vsrc_at[size_t(g)]) {
+    for (size_t k : vsrc_at[g]) {
       if (tree_source[k]) continue;
       const Element& e = el[k];
       const int32_t other = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
-      if (fixed[size_t(other)])
+      if (fixed(other))
         throw InputError("voltage source '" + circuit.element_name(k) +
                          "' closes a loop of voltage sources (with ground or other sources): "
                          "its current is undefined");
       tree_source[k] = 1;
-      fixed[size_t(other)] = 1;
-      parent_source[size_t(other)] = int32_t(k);
+      fix(other);
+      parent_source.push_back(int32_t(k));
       // v(pos) - v(neg) = value: the new group's potential is its parent's +/- the source.
-      pot_[size_t(other)] = pot_[size_t(g)];
-      pot_[size_t(other)].push_back({source_pos[k], grp(e.pos) == other ? 1.0 : -1.0});
+      pot(other) = pot(g);
+      pot(other).push_back({source_pos[k], grp(e.pos) == other ? 1.0 : -1.0});
       queue.push_back(other);
     }
   }
@@ -114,7 +125,7 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   for (int32_t v = 0; v < n_nodes; ++v) ++group_size[size_t(group_of_node_[size_t(v)])];
   for (int32_t v = 0; v < n_nodes; ++v) {
     const int32_t g = group_of_node_[size_t(v)];
-    if (fixed[size_t(g)] || free_of_group_[size_t(g)] >= 0) continue;
+    if (fixed(g) || free_of_group_[size_t(g)] >= 0) continue;
     free_of_group_[size_t(g)] = num_free_++;
     rep_node_of_free_.push_back(v);
   }
@@ -145,9 +156,9 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   std::vector<Triplet> a_t, rhs_t;
   a_t.reserve(size_t(4) * el.size() + size_t(n_unk));
   std::vector<double> diag(size_t(n_unk), 0.0);
-  std::vector<std::vector<std::pair<int64_t, double>>> jx(size_t(n_nodes) + 1), js(size_t(n_nodes) + 1);
+  std::vector<std::vector<std::pair<int64_t, double>>> jx(pot_.size()), js(pot_.size());
   auto add_j_pot = [&](int32_t g, int32_t of_group, double w) {  // J[g] += w * pot(of_group)
-    for (const auto& [s, sign] : pot_[size_t(of_group)]) js[size_t(g)].push_back({s, w * sign});
+    for (const auto& [s, sign] : pot(of_group)) js[size_t(fixed_id_[size_t(g)])].push_back({s, w * sign});
   };
   for (size_t k = 0; k < el.size(); ++k) {
     const Element& e = el[k];
@@ -164,25 +175,25 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
         a_t.emplace_back(a, b, -g);
         a_t.emplace_back(b, a, -g);
       } else if (a >= 0) {
-        for (const auto& [s, sign] : pot_[size_t(gb)]) rhs_t.emplace_back(a, s, g * sign);
+        for (const auto& [s, sign] : pot(gb)) rhs_t.emplace_back(a, s, g * sign);
       } else if (b >= 0) {
-        for (const auto& [s, sign] : pot_[size_t(ga)]) rhs_t.emplace_back(b, s, g * sign);
+        for (const auto& [s, sign] : pot(ga)) rhs_t.emplace_back(b, s, g * sign);
       }
       // Current leaving a fixed group through this conductance: g (v_self - v_other).
       for (int side = 0; side < 2; ++side) {
         const int32_t gs = side == 0 ? ga : gb, go = side == 0 ? gb : ga;
-        if (free_of_group_[size_t(gs)] >= 0) continue;
+        if (free_of_group_[size_t(gs)] >= 0 || gs == g_ground) continue;  // ground: not needed
         add_j_pot(gs, gs, g);
         if (free_of_group_[size_t(go)] >= 0)
-          jx[size_t(gs)].push_back({free_of_group_[size_t(go)], -g});
+          jx[size_t(fixed_id_[size_t(gs)])].push_back({free_of_group_[size_t(go)], -g});
         else
           add_j_pot(gs, go, -g);
       }
     } else if (e.kind == ElementKind::kCurrentSource) {
       const int32_t s = source_pos[k];
       // SPICE: the current flows from pos through the source to neg, i.e. it leaves node pos.
-      if (a >= 0) rhs_t.emplace_back(a, s, -1.0); else js[size_t(ga)].push_back({s, 1.0});
-      if (b >= 0) rhs_t.emplace_back(b, s, 1.0); else js[size_t(gb)].push_back({s, -1.0});
+      if (a >= 0) rhs_t.emplace_back(a, s, -1.0); else js[size_t(fixed_id_[size_t(ga)])].push_back({s, 1.0});
+      if (b >= 0) rhs_t.emplace_back(b, s, 1.0); else js[size_t(fixed_id_[size_t(gb)])].push_back({s, -1.0});
     }
   }
   for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx) {
@@ -222,21 +233,20 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   //    the group it fixes equals everything leaving that group's subtree (KCL).
   std::vector<Triplet> qx_t, qs_t;
   for (auto it = bfs_order.rbegin(); it != bfs_order.rend(); ++it) {
-    const int32_t g = *it;
-    const int32_t k = parent_source[size_t(g)];
+    const int32_t g = *it, fg = fixed_id_[size_t(g)];
+    const int32_t k = parent_source[size_t(fg)];
     if (k < 0) continue;  // ground
     const Element& e = el[size_t(k)];
     const double sign = grp(e.pos) == g ? -1.0 : 1.0;  // + terminal on the fixed child: inflow
     const int32_t s = source_pos[size_t(k)];
-    for (const auto& [col, w] : jx[size_t(g)]) qx_t.emplace_back(s, col, sign * w);
-    for (const auto& [col, w] : js[size_t(g)]) qs_t.emplace_back(s, col, sign * w);
+    for (const auto& [col, w] : jx[size_t(fg)]) qx_t.emplace_back(s, col, sign * w);
+    for (const auto& [col, w] : js[size_t(fg)]) qs_t.emplace_back(s, col, sign * w);
     // Hand this group's outflow, including its subtree, up to the parent group.
     const int32_t parent = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
     if (free_of_group_[size_t(parent)] < 0 && parent != g_ground) {
-      auto& px = jx[size_t(parent)];
-      px.insert(px.end(), jx[size_t(g)].begin(), jx[size_t(g)].end());
-      auto& ps = js[size_t(parent)];
-      ps.insert(ps.end(), js[size_t(g)].begin(), js[size_t(g)].end());
+      const int32_t fp = fixed_id_[size_t(parent)];
+      jx[size_t(fp)].insert(jx[size_t(fp)].end(), jx[size_t(fg)].begin(), jx[size_t(fg)].end());
+      js[size_t(fp)].insert(js[size_t(fp)].end(), js[size_t(fg)].begin(), js[size_t(fg)].end());
     }
   }
   for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx)
@@ -259,7 +269,7 @@ Eigen::MatrixXd MnaSystem::node_voltages(const Eigen::MatrixXd& x, const Eigen::
       v.row(node) = x.row(f);
     } else {
       v.row(node).setZero();
-      for (const auto& [src, sign] : pot_[size_t(g)]) v.row(node) += sign * s.row(src);
+      for (const auto& [src, sign] : pot_[size_t(fixed_id_[size_t(g)])]) v.row(node) += sign * s.row(src);
     }
   }
   return v;

@@ -88,7 +88,8 @@ class MnaSystem {
   std::vector<int32_t> group_of_node_;    // node -> group (ground's group = num_nodes)
   std::vector<int64_t> free_of_group_;    // group -> free unknown, or -1 when fixed
   std::vector<int32_t> rep_node_of_free_; // free unknown -> a node of its group
-  // Fixed potential of each group as a signed sum of source values: entries of pot_.
+  std::vector<int32_t> fixed_id_;         // group -> index into pot_, or -1 when free
+  // Potential of each fixed group as a signed sum of source values (source position, sign).
   std::vector<std::vector<std::pair<int32_t, double>>> pot_;
   SparseMatrix a_, rhs_map_, q_x_, q_s_;
   std::vector<GridCoord> coords_;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs every dependency from Debian 12's archive, builds xbar (Release, -O2) and runs the
+# main job on a built-in example: `xbar check` of a random 64 x 64 array with 2.5 ohm wire
+# segments, solved natively and by ngspice in-process, printing agreement and times.
+# Usage: scripts/setup.sh            (as root, or with sudo available)
+#        XBAR_SKIP_APT=1 scripts/setup.sh   (packages already installed: build + example only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  build-essential cmake pkg-config git   # toolchain (git only stamps the version)
+  libeigen3-dev                          # sparse/dense matrices
+  libsuitesparse-dev                     # CHOLMOD, KLU, AMD, METIS (SuiteSparse 5.12)
+  libopenblas0-pthread                   # threaded BLAS for CHOLMOD's supernodes
+  libngspice0-dev ngspice                # in-process ngspice referee, and `ngspice -b`
+  libboost-program-options-dev           # CLI flags and INI files
+  nlohmann-json3-dev                     # result.json
+  doctest-dev                            # tests
+  python3 python3-numpy                  # tests read/write .npy with NumPy as a referee
+  time                                   # /usr/bin/time -v for peak-memory figures in bench/
+)
+
+if [ "${XBAR_SKIP_APT:-0}" != 1 ]; then
+  SUDO=""
+  [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${PACKAGES[@]}"
+fi
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j"$(nproc)"
+./build/xbar check --rows 64 --cols 64 --r-row 2.5 --r-col 2.5 --out build/example
