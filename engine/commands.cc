@@ -14,6 +14,7 @@
 #include "engine/atomic_file.h"
 #include "engine/npy.h"
 #include "netlists/crossbar_builder.h"
+#include "netlists/spice_reader.h"
 #include "netlists/spice_writer.h"
 
 namespace xbar::engine {
@@ -177,6 +178,108 @@ json ir_drop_json(const RowMatrixXd& currents, const RowMatrixXd& ideal) {
           {"ideal_full_scale_a", full_scale}};
 }
 
+// Source values of a deck: the values written in it.
+Eigen::MatrixXd deck_source_values(const netlists::Circuit& c) {
+  const auto src = c.source_indices();
+  Eigen::MatrixXd s(Eigen::Index(src.size()), 1);
+  for (size_t k = 0; k < src.size(); ++k) s(Eigen::Index(k), 0) = c.elements()[src[k]].value;
+  return s;
+}
+
+json deck_names(const netlists::Circuit& c) {
+  json nodes = json::array(), sources = json::array();
+  for (int32_t v = 0; v < c.num_nodes(); ++v) nodes.push_back(c.node_name(v));
+  for (size_t k : c.source_indices()) sources.push_back(c.element_name(k));
+  return {{"nodes", nodes}, {"sources", sources}};
+}
+
+json deck_result(const RunConfig& cfg, const netlists::Circuit& c) {
+  return {{"tool", "xbar"},
+          {"version", XBAR_VERSION},
+          {"command", cfg.command},
+          {"config", cfg.config_json},
+          {"seed", cfg.seed},
+          {"deck",
+           {{"path", cfg.deck_path},
+            {"nodes", c.num_nodes()},
+            {"elements", c.elements().size()},
+            {"sources", c.source_indices().size()}}}};
+}
+
+int run_solve_deck(const RunConfig& cfg) {
+  const auto t_start = Clock::now();
+  const netlists::Circuit c = netlists::read_spice_file(cfg.deck_path);
+  solvers::SolverOptions opt = cfg.solve.solver;
+  opt.progress = [&](const std::string& msg) { progress(cfg, msg); };
+  solvers::CircuitSolver solver(c, opt);
+  const solvers::CircuitSolution sol = solver.solve(deck_source_values(c));
+  ensure_directory(cfg.out);
+  const std::string dir = cfg.out + "/";
+  write_npy(dir + "node_voltages.npy", sol.node_voltages.data(), {sol.node_voltages.rows()});
+  write_npy(dir + "source_currents.npy", sol.source_currents.data(), {sol.source_currents.rows()});
+  json r = deck_result(cfg, c);
+  r["solve"] = summary_json(solver.summary());
+  r["solve"]["times_s"]["total_s"] = seconds_since(t_start);
+  r["outputs"] = {{"node_voltages", "node_voltages.npy"},
+                  {"source_currents", "source_currents.npy"},
+                  {"source_current_sign", "SPICE: current entering the + terminal"},
+                  {"names", deck_names(c)}};
+  r["peak_rss_bytes"] = peak_rss_bytes();
+  write_json(dir + "result.json", r);
+  if (!cfg.quiet)
+    std::cout << "solved deck " << cfg.deck_path << " (" << c.num_nodes() << " nodes, "
+              << c.elements().size() << " elements) with " << solver.summary().backend_used
+              << " in " << fmt(seconds_since(t_start)) << " s; wrote " << dir
+              << "node_voltages.npy, source_currents.npy, result.json\n";
+  return 0;
+}
+
+int run_check_deck(const RunConfig& cfg) {
+  const netlists::Circuit c = netlists::read_spice_file(cfg.deck_path);
+  const Eigen::MatrixXd s = deck_source_values(c);
+  auto t0 = Clock::now();
+  solvers::CircuitSolver native(c, cfg.solve.solver);
+  const solvers::CircuitSolution a = native.solve(s);
+  const double native_s = seconds_since(t0);
+  solvers::SolverOptions ng_opt = cfg.solve.solver;
+  ng_opt.backend = solvers::BackendChoice::kNgspice;
+  t0 = Clock::now();
+  solvers::CircuitSolver ng(c, ng_opt);
+  const solvers::CircuitSolution b = ng.solve(s);
+  const double ngspice_s = seconds_since(t0);
+  Eigen::Index wn = 0, wk = 0, ws = 0;
+  const double max_dv = a.node_voltages.size() ? (a.node_voltages - b.node_voltages).cwiseAbs().maxCoeff(&wn, &wk) : 0.0;
+  const double v_scale = b.node_voltages.size() ? b.node_voltages.cwiseAbs().maxCoeff() : 0.0;
+  const double max_di = a.source_currents.size() ? (a.source_currents - b.source_currents).cwiseAbs().maxCoeff(&ws, &wk) : 0.0;
+  const double i_scale = b.source_currents.size() ? b.source_currents.cwiseAbs().maxCoeff() : 0.0;
+  const double rel_dv = v_scale > 0 ? max_dv / v_scale : max_dv;
+  const double rel_di = i_scale > 0 ? max_di / i_scale : max_di;
+  const bool pass = rel_dv <= cfg.tol && rel_di <= cfg.tol;
+  json r = deck_result(cfg, c);
+  r["tol"] = cfg.tol;
+  r["pass"] = pass;
+  r["voltages"] = {{"nodes_compared", a.node_voltages.rows()}, {"max_abs_diff_v", max_dv},
+                   {"max_rel_diff", rel_dv},
+                   {"worst_node", c.num_nodes() ? c.node_name(int32_t(wn)) : ""}};
+  r["currents"] = {{"sources_compared", a.source_currents.rows()}, {"max_abs_diff_a", max_di},
+                   {"max_rel_diff_full_scale", rel_di},
+                   {"worst_source", a.source_currents.rows() ? c.element_name(c.source_indices()[size_t(ws)]) : ""}};
+  r["native"] = summary_json(native.summary());
+  r["native"]["wall_s"] = native_s;
+  r["ngspice"] = summary_json(ng.summary());
+  r["ngspice"]["wall_s"] = ngspice_s;
+  r["peak_rss_bytes"] = peak_rss_bytes();
+  ensure_directory(cfg.out);
+  write_json(cfg.out + "/check.json", r);
+  if (!cfg.quiet)
+    std::cout << "check deck " << cfg.deck_path << " (" << c.num_nodes() << " nodes): native "
+              << native.summary().backend_used << " " << fmt(native_s) << " s, ngspice "
+              << fmt(ngspice_s) << " s\n  max rel diff: source currents " << fmt(rel_di)
+              << ", node voltages " << fmt(rel_dv) << " (tol " << fmt(cfg.tol) << "): "
+              << (pass ? "PASS" : "FAIL") << "\n  wrote " << cfg.out << "/check.json\n";
+  return pass ? 0 : 3;
+}
+
 }  // namespace
 
 int64_t peak_rss_bytes() {
@@ -214,6 +317,7 @@ int run_netlist(const RunConfig& cfg) {
 int run_solve(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: solve needs --out DIR");
+  if (!cfg.deck_path.empty()) return run_solve_deck(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols, k = in.v.rows();
@@ -283,6 +387,7 @@ int run_check(const RunConfig& cfg) {
   if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
                      "or klu) against ngspice");
+  if (!cfg.deck_path.empty()) return run_check_deck(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols;

@@ -82,6 +82,9 @@ po::options_description make_options(const std::string& sub) {
   if (sub == "solve" || sub == "check") {
     po::options_description solver("Solver");
     solver.add_options()
+        ("deck", po::value<std::string>(),
+         "SPICE deck (R, V, I elements) to solve instead of a generated crossbar; writes "
+         "node_voltages.npy and source_currents.npy (excludes --g and --v)")
         ("backend", po::value<std::string>()->default_value("native"),
          sub == "check" ? "native back end compared with ngspice: native|cholmod|klu"
                         : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
@@ -183,7 +186,11 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   c.spec.cols = vm["cols"].as<int64_t>();
   c.rows_given = given("rows");
   c.cols_given = given("cols");
+  get_opt(vm, "deck", c.deck_path);
   get_opt(vm, "g", c.g_path);
+  if (!c.deck_path.empty() && (vm.count("g") || vm.count("v")))
+    throw InputError("keys deck and g/v both given: a deck carries its own conductances and "
+                     "sources; give either --deck or --g/--v");
   get_opt(vm, "g-on", c.g_on_s);
   get_opt(vm, "g-off", c.g_off_s);
   get_opt(vm, "seed", c.seed);

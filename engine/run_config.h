@@ -20,6 +20,7 @@ struct RunConfig {
   netlists::CrossbarSpec spec;      // rows/cols may be replaced by the --g file's shape
   bool rows_given = false;          // --rows / --cols given explicitly (must match --g)
   bool cols_given = false;
+  std::string deck_path;            // --deck: solve this SPICE deck instead of a crossbar
   std::string g_path;               // --g: M x N conductances, siemens (.npy)
   double g_on_s = 1e-4;             // random array: upper conductance bound, siemens
   double g_off_s = 1e-6;            // random array: lower conductance bound, siemens
