@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints the tables quoted in the issue notes. Not part of CI.
+# Usage: bench/run_all.sh [build-dir]   (about 3 minutes on 2 cores, peak ~7 GB at 2048^2)
+set -euo pipefail
+b=${1:-build}
+echo "== native vs ngspice"
+"$b"/native_vs_ngspice 16 32 64 128
+echo
+echo "== native alone (geometric nested dissection), one process per size"
+printf "%6s %10s %-9s %8s %8s %8s %8s %8s %8s %10s %8s\n" M=N unknowns ordering build_s \
+  assem_s analyze_s factor_s solve_s total_s nnzL_M peak_GiB
+for s in 256 512 1024 2048; do "$b"/native_scaling "$s"; done
+echo
+echo "== orderings at 1024 x 1024"
+for o in geometric amd metis nesdis; do "$b"/native_scaling 1024 "$o"; done
+echo
+echo "== batch of 1000 inputs at 256 x 256"
+"$b"/batch 256 1000
