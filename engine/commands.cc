@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 #include "devices/registry.h"
 #include "engine/atomic_file.h"
@@ -67,15 +68,15 @@ ArrayInput load_array(const RunConfig& cfg) {
     for (int64_t k = 0; k < m * n; ++k)
       if (arr.data[size_t(k)] < 0)
         throw InputError(cfg.g_path + ": conductance element [" + std::to_string(k / n) + ", " +
-                         std::to_string(k % n) + "] = " + std::to_string(arr.data[size_t(k)]) +
+                         std::to_string(k % n) + "] = " + format_number(arr.data[size_t(k)]) +
                          " S is negative (expected >= 0 siemens)");
     a.source = {{"kind", "file"}, {"path", cfg.g_path}, {"dtype", arr.dtype}};
   } else {
     if (!(cfg.g_off_s >= 0) || !std::isfinite(cfg.g_off_s))
-      throw InputError("key g-off = " + std::to_string(cfg.g_off_s) + ": must be finite and >= 0 S");
+      throw InputError("key g-off = " + format_number(cfg.g_off_s) + ": must be finite and >= 0 S");
     if (!(cfg.g_on_s >= cfg.g_off_s) || !std::isfinite(cfg.g_on_s))
-      throw InputError("key g-on = " + std::to_string(cfg.g_on_s) + ": must be finite and >= g-off (" +
-                       std::to_string(cfg.g_off_s) + " S)");
+      throw InputError("key g-on = " + format_number(cfg.g_on_s) + ": must be finite and >= g-off (" +
+                       format_number(cfg.g_off_s) + " S)");
     a.spec.validate();
     a.g = random_conductances(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
     a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
@@ -105,7 +106,7 @@ Inputs load_inputs(const RunConfig& cfg, int64_t m) {
     in.source = {{"kind", "file"}, {"path", cfg.v_path}, {"dtype", arr.dtype}, {"inputs", k}};
   } else {
     if (!std::isfinite(cfg.v_read_v))
-      throw InputError("key v-read = " + std::to_string(cfg.v_read_v) + ": must be finite (volts)");
+      throw InputError("key v-read = " + format_number(cfg.v_read_v) + ": must be finite (volts)");
     in.v = RowMatrixXd::Constant(1, m, cfg.v_read_v);
     in.source = {{"kind", "v-read"}, {"v_read_v", cfg.v_read_v}, {"inputs", 1}};
   }
@@ -141,11 +142,21 @@ json summary_json(const solvers::SolveSummary& s) {
             {"solve_s", s.solve_s}}}};
 }
 
+// The effective configuration: with --g, M and N come from the file, not from the defaults.
+json effective_config(const RunConfig& cfg, const ArrayInput& a) {
+  json c = cfg.config_json;
+  if (!cfg.g_path.empty()) {
+    c["rows"] = {{"value", a.spec.rows}, {"from", "g file"}};
+    c["cols"] = {{"value", a.spec.cols}, {"from", "g file"}};
+  }
+  return c;
+}
+
 json base_result(const RunConfig& cfg, const ArrayInput& a) {
   return {{"tool", "xbar"},
           {"version", XBAR_VERSION},
           {"command", cfg.command},
-          {"config", cfg.config_json},
+          {"config", effective_config(cfg, a)},
           {"seed", cfg.seed},
           {"array",
            {{"rows", a.spec.rows},
@@ -261,8 +272,10 @@ int run_check_deck(const RunConfig& cfg) {
   r["voltages"] = {{"nodes_compared", a.node_voltages.rows()}, {"max_abs_diff_v", max_dv},
                    {"max_rel_diff", rel_dv},
                    {"worst_node", c.num_nodes() ? c.node_name(int32_t(wn)) : ""}};
+  // Same keys as the crossbar check.json; here relative to the largest source current, since
+  // a deck's sources include ammeters that carry nothing.
   r["currents"] = {{"sources_compared", a.source_currents.rows()}, {"max_abs_diff_a", max_di},
-                   {"max_rel_diff_full_scale", rel_di},
+                   {"max_rel_diff", rel_di}, {"relative_to", "largest source current"},
                    {"worst_source", a.source_currents.rows() ? c.element_name(c.source_indices()[size_t(ws)]) : ""}};
   r["native"] = summary_json(native.summary());
   r["native"]["wall_s"] = native_s;
@@ -348,6 +361,9 @@ int run_solve(const RunConfig& cfg) {
       write_npy(dir + "voltages.npy", sol.voltages.data(), {k, 2, m, n});
     else
       write_npy(dir + "voltages.npy", sol.voltages.data(), {2, m, n});
+  } else {
+    // A voltages.npy from an earlier run would sit next to results it does not belong to.
+    std::remove((dir + "voltages.npy").c_str());
   }
   const double write_s = seconds_since(t0);
 
@@ -383,7 +399,7 @@ int run_solve(const RunConfig& cfg) {
 int run_check(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: check needs --out DIR");
-  if (!(cfg.tol > 0)) throw InputError("key tol = " + std::to_string(cfg.tol) + ": must be > 0");
+  if (!(cfg.tol > 0)) throw InputError("key tol = " + format_number(cfg.tol) + ": must be > 0");
   if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
                      "or klu) against ngspice");
@@ -445,6 +461,7 @@ int run_check(const RunConfig& cfg) {
                    {"worst_node", x.circuit.node_name(int32_t(wn))},
                    {"worst_input", wk}};
   r["currents"] = {{"columns_compared", n},
+                   {"relative_to", "each column's own current"},
                    {"max_abs_diff_a", max_di},
                    {"max_rel_diff", rel_di},
                    {"worst_column", wc},

@@ -32,13 +32,14 @@ void print_general_help(std::ostream& os) {
      << " - exact IR-drop analysis of analog compute-in-memory crossbar arrays\n\n"
         "usage: xbar SUBCOMMAND [--config FILE.ini] [--key value ...]\n\nsubcommands:\n";
   for (const auto& s : kSubcommands) os << "  " << s[0] << std::string(10 - std::strlen(s[0]), ' ') << s[1] << "\n";
-  os << "\n`xbar SUBCOMMAND --help` lists every key with its unit and default. Every key may also\n"
+  os << "\n`xbar SUBCOMMAND --help` lists the keys of one subcommand. Every key may also\n"
         "come from --config FILE.ini (`key = value` lines; [sections] are ignored for lookup);\n"
         "a flag on the command line overrides the file. Units are SI: ohm, siemens, volt, ampere,\n"
         "metre, second. Exit codes: 0 ok, 2 bad input, 3 check failed its tolerance, 4 numerical\n"
         "failure, 1 internal error.\n";
 }
 
+// sub = "all" gives the union of every subcommand's keys, for `xbar --help`.
 po::options_description make_options(const std::string& sub) {
   po::options_description general("General");
   general.add_options()
@@ -55,16 +56,16 @@ po::options_description make_options(const std::string& sub) {
       ("rows", po::value<int64_t>()->default_value(64), "M, word lines (inputs); with --g taken from the file")
       ("cols", po::value<int64_t>()->default_value(64), "N, bit lines (outputs); with --g taken from the file")
       ("g", po::value<std::string>(), "cell conductances, M x N siemens, .npy float64/float32 C order")
-      ("g-on", po::value<double>()->default_value(1e-4), "random array: highest conductance [S]")
-      ("g-off", po::value<double>()->default_value(1e-6), "random array: lowest conductance [S]")
+      ("g-on", po::value<double>()->default_value(1e-4, "1e-4"), "random array: highest conductance [S]")
+      ("g-off", po::value<double>()->default_value(1e-6, "1e-6"), "random array: lowest conductance [S]")
       ("seed", po::value<uint64_t>()->default_value(1), "random array seed (written to the results)")
       ("v", po::value<std::string>(), "row voltages [V], .npy of shape (M,) or (K, M) for K inputs")
-      ("v-read", po::value<double>()->default_value(0.2), "without --v: every row at this voltage [V]")
+      ("v-read", po::value<double>()->default_value(0.2, "0.2"), "without --v: every row at this voltage [V]")
       ("cell", po::value<std::string>()->default_value("linear"), ("cell model: " + cells).c_str());
   po::options_description wires("Wires, drivers and sensing");
   wires.add_options()
-      ("r-row", po::value<double>()->default_value(2.5), "row (word-line) wire resistance per segment [ohm]")
-      ("r-col", po::value<double>()->default_value(2.5), "column (bit-line) wire resistance per segment [ohm]")
+      ("r-row", po::value<double>()->default_value(2.5, "2.5"), "row (word-line) wire resistance per segment [ohm]")
+      ("r-col", po::value<double>()->default_value(2.5, "2.5"), "column (bit-line) wire resistance per segment [ohm]")
       ("row-resistivity", po::value<double>(), "row wire resistivity [ohm*m] (geometry instead of --r-row)")
       ("row-width", po::value<double>(), "row wire width [m]")
       ("row-thickness", po::value<double>(), "row wire thickness [m]")
@@ -73,13 +74,14 @@ po::options_description make_options(const std::string& sub) {
       ("col-width", po::value<double>(), "column wire width [m]")
       ("col-thickness", po::value<double>(), "column wire thickness [m]")
       ("col-pitch", po::value<double>(), "column segment length = cell pitch along a column [m]")
-      ("r-driver", po::value<double>()->default_value(0.0), "row driver output resistance per driven end [ohm]; 0 = ideal")
-      ("r-sense", po::value<double>()->default_value(0.0), "sense resistance into the virtual ground per sensed end [ohm]; 0 = ideal")
+      ("r-driver", po::value<double>()->default_value(0.0, "0"), "row driver output resistance per driven end [ohm]; 0 = ideal")
+      ("r-sense", po::value<double>()->default_value(0.0, "0"), "sense resistance into the virtual ground per sensed end [ohm]; 0 = ideal")
       ("drive", po::value<std::string>()->default_value("left"), "rows driven from: left|right|both")
       ("sense", po::value<std::string>()->default_value("bottom"), "columns sensed at: bottom|top|both");
   po::options_description all;
   all.add(general).add(array).add(wires);
-  if (sub == "solve" || sub == "check") {
+  const bool all_keys = sub == "all";
+  if (sub == "solve" || sub == "check" || all_keys) {
     po::options_description solver("Solver");
     solver.add_options()
         ("deck", po::value<std::string>(),
@@ -87,18 +89,20 @@ po::options_description make_options(const std::string& sub) {
          "node_voltages.npy and source_currents.npy (excludes --g and --v)")
         ("backend", po::value<std::string>()->default_value("native"),
          sub == "check" ? "native back end compared with ngspice: native|cholmod|klu"
-                        : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
+        : all_keys     ? "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice (check: the "
+                         "native one compared with ngspice)"
+                       : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
         ("ordering", po::value<std::string>()->default_value("auto"),
          "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
         ("rhs-block", po::value<int>()->default_value(64), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
-    if (sub == "solve")
+    if (sub == "solve" || all_keys)
       solver.add_options()
           ("batch-method", po::value<std::string>()->default_value("auto"),
            "auto|direct|effective: effective = exact M x N effective matrix (min(M,N) solves), "
            "used by auto when K > min(M,N) and no --save-voltages")
           ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)");
-    if (sub == "check")
-      solver.add_options()("tol", po::value<double>()->default_value(1e-9),
+    if (sub == "check" || all_keys)
+      solver.add_options()("tol", po::value<double>()->default_value(1e-9, "1e-9"),
                            "largest relative difference accepted on any column current or node voltage");
     all.add(solver);
   }
@@ -119,7 +123,14 @@ void store_ini(const std::string& path, const po::options_description& desc, po:
   std::string raw;
   std::set<std::string> seen;
   for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    const std::string line = trim(raw);
+    // Inline comments start at a '#' or ';' preceded by whitespace, as in Boost's own parser.
+    std::string text = raw;
+    for (size_t p = 1; p < text.size(); ++p)
+      if ((text[p] == '#' || text[p] == ';') && (text[p - 1] == ' ' || text[p - 1] == '\t')) {
+        text.resize(p);
+        break;
+      }
+    const std::string line = trim(text);
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
@@ -239,6 +250,8 @@ int run(int argc, char** argv) {
   const std::string sub = argv[1];
   if (sub == "--help" || sub == "-h" || sub == "help") {
     print_general_help(std::cout);
+    std::cout << "\nAll keys (`xbar SUBCOMMAND --help` shows which ones a subcommand takes):\n"
+              << make_options("all") << "\n";
     return 0;
   }
   if (sub == "--version") {

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 
 namespace xbar::netlists {
@@ -19,7 +20,7 @@ void check_conductances(const CrossbarSpec& spec, const RowMatrixXd& g_s) {
       const double g = g_s(i, j);
       if (!std::isfinite(g) || g < 0)
         throw InputError("conductance G[" + std::to_string(i) + ", " + std::to_string(j) +
-                         "] = " + std::to_string(g) + ": must be finite and >= 0 siemens");
+                         "] = " + format_number(g) + ": must be finite and >= 0 siemens");
     }
 }
 

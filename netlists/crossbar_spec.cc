@@ -3,18 +3,14 @@
 #include <cmath>
 #include <sstream>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 
 namespace xbar::netlists {
 
 namespace {
 
-std::string num(double v) {
-  std::ostringstream s;
-  s.precision(17);
-  s << v;
-  return s.str();
-}
+std::string num(double v) { return format_number(v); }
 
 void require_nonnegative(const char* key, double v, const char* unit) {
   if (!std::isfinite(v) || v < 0)

@@ -1,6 +1,7 @@
 #include "solvers/circuit_solver.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "devices/input_error.h"
 
@@ -9,6 +10,11 @@ namespace xbar::solvers {
 namespace {
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+std::string secs(double s) {  // progress lines: three significant digits are plenty
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", s);
+  return buf;
 }
 }  // namespace
 
@@ -46,7 +52,7 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
     if (options.progress) options.progress(msg);
   };
   say("assembled " + std::to_string(mna_->size()) + " unknowns, " +
-      std::to_string(summary_.matrix_nonzeros) + " nonzeros in " + std::to_string(summary_.assemble_s) + " s");
+      std::to_string(summary_.matrix_nonzeros) + " nonzeros in " + secs(summary_.assemble_s) + " s");
 
   if (mna_->size() == 0) {  // every node fixed by sources and shorts: nothing to factor
     summary_.backend_used = "none";
@@ -70,10 +76,10 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   backend_->set_unknown_names([mna](int64_t k) { return mna->unknown_name(k); });
   backend_->analyze(mna_->matrix(), mna_->grid_coords());
   say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
-      std::to_string(backend_->stats().analyze_s) + " s");
+      secs(backend_->stats().analyze_s) + " s");
   backend_->factorize(mna_->matrix());
   const FactorStats& st = backend_->stats();
-  say(backend_->name() + " factorize " + std::to_string(st.factorize_s) + " s, " +
+  say(backend_->name() + " factorize " + secs(st.factorize_s) + " s, " +
       std::to_string(int64_t(st.nnz_factor)) + " nonzeros in the factor");
   summary_.backend_used = backend_->name();
   summary_.ordering_used = st.ordering_used;

@@ -49,6 +49,11 @@ class CircuitSolver {
   CircuitSolver(const netlists::Circuit& circuit, const SolverOptions& options);
   CircuitSolution solve(const Eigen::MatrixXd& source_values);
   const SolveSummary& summary() const { return summary_; }
+  // Books substitutions done directly through backend() (e.g. the effective matrix).
+  void add_solve_cost(double seconds, int64_t linear_solves) {
+    summary_.solve_s += seconds;
+    summary_.linear_solves += linear_solves;
+  }
   bool native() const { return mna_ != nullptr; }
   // Native only:
   const MnaSystem& mna() const { return *mna_; }

@@ -136,10 +136,7 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
       solves += nc;
     }
   }
-  // Record the cost in the summary the caller sees next.
-  auto& s = const_cast<SolveSummary&>(circuit_solver_.summary());
-  s.solve_s += seconds_since(t0);
-  s.linear_solves += solves;
+  circuit_solver_.add_solve_cost(seconds_since(t0), solves);
   return tt.transpose();
 }
 
