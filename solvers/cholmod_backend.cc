@@ -5,18 +5,18 @@
 #include <type_traits>
 
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 #include "solvers/grid_ordering.h"
 
 namespace xbar::solvers {
+
+using internal::seconds_since;
 
 static_assert(std::is_same<SuiteSparse_long, int64_t>::value,
               "SparseMatrix indices must be SuiteSparse_long to be viewed without copying");
 
 namespace {
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 // A cholmod_sparse view (no copy) of the lower triangle of a compressed column-major matrix.
 struct LowerView {

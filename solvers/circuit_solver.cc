@@ -4,13 +4,13 @@
 #include <cstdio>
 
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
 
+using internal::seconds_since;
+
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 std::string secs(double s) {  // progress lines: three significant digits are plenty
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", s);

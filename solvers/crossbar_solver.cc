@@ -3,16 +3,13 @@
 #include <chrono>
 
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
 
-using Triplet = Eigen::Triplet<double, int64_t>;
+using internal::seconds_since;
 
-namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-}  // namespace
+using Triplet = Eigen::Triplet<double, int64_t>;
 
 std::string to_string(BatchMethod b) {
   switch (b) {

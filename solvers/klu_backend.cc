@@ -4,13 +4,13 @@
 #include <chrono>
 
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
 
+using internal::seconds_since;
+
 namespace {
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 // klu_l_* take non-const pointers but do not modify the matrix.
 int64_t* ptr(const int64_t* p) { return const_cast<int64_t*>(p); }
 double* ptr(const double* p) { return const_cast<double*>(p); }

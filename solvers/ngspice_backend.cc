@@ -9,9 +9,12 @@
 #include <unordered_map>
 
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 #include "netlists/spice_writer.h"
 
 namespace xbar::solvers {
+
+using internal::seconds_since;
 
 using netlists::Circuit;
 using netlists::ElementKind;
@@ -46,9 +49,6 @@ int on_exit(int, NG_BOOL, NG_BOOL, int, void*) {
   return 0;
 }
 
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
 
 void command(const std::string& cmd) {
   std::vector<char> buf(cmd.begin(), cmd.end());
