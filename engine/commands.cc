@@ -229,6 +229,7 @@ int run_solve_deck(const RunConfig& cfg) {
   write_npy(dir + "node_voltages.npy", sol.node_voltages.data(), {sol.node_voltages.rows()});
   write_npy(dir + "source_currents.npy", sol.source_currents.data(), {sol.source_currents.rows()});
   json r = deck_result(cfg, c);
+  r["backend"] = solver.summary().backend_used;
   r["solve"] = summary_json(solver.summary());
   r["solve"]["times_s"]["total_s"] = seconds_since(t_start);
   r["outputs"] = {{"node_voltages", "node_voltages.npy"},
@@ -369,6 +370,7 @@ int run_solve(const RunConfig& cfg) {
 
   json r = base_result(cfg, a);
   r["inputs"] = in.source;
+  r["backend"] = sol.summary.backend_used;
   r["solve"] = summary_json(sol.summary);
   r["solve"]["times_s"]["build_s"] = build_s;
   r["solve"]["times_s"]["write_s"] = write_s;

@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <thread>
 #include <type_traits>
 
 #include "devices/input_error.h"
@@ -17,6 +18,14 @@ static_assert(std::is_same<SuiteSparse_long, int64_t>::value,
 
 namespace {
 
+// Batched solves use the simplicial copy when the factor has at most this many nonzeros
+// (16 bytes each: 512 MB at 32 M, i.e. arrays up to about 700 x 700); larger factors solve
+// supernodally rather than double their memory.
+constexpr double kSimplicialCopyMaxNnz = 32e6;
+// Right-hand sides per simplicial solve call: CHOLMOD's simplicial kernels take up to 4 at once.
+constexpr Eigen::Index kSimplicialChunk = 4;
+// A batch must be at least this wide before the copy pays for itself.
+constexpr Eigen::Index kSimplicialMinBatch = 16;
 
 // A cholmod_sparse view (no copy) of the lower triangle of a compressed column-major matrix.
 struct LowerView {
@@ -50,12 +59,19 @@ CholmodBackend::CholmodBackend(const LinearBackendOptions& options) : options_(o
 }
 
 CholmodBackend::~CholmodBackend() {
+  free_simplicial();
   if (factor_) cholmod_l_free_factor(&factor_, &common_);
+  for (auto& c : thread_commons_) cholmod_l_finish(c.get());
   cholmod_l_finish(&common_);
+}
+
+void CholmodBackend::free_simplicial() const {
+  if (simplicial_) cholmod_l_free_factor(&simplicial_, &common_);
 }
 
 void CholmodBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>& coords) {
   const auto t0 = std::chrono::steady_clock::now();
+  free_simplicial();
   if (factor_) cholmod_l_free_factor(&factor_, &common_);
   factorized_ = false;
   LowerView av(a);
@@ -93,6 +109,7 @@ void CholmodBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>
 void CholmodBackend::factorize(const SparseMatrix& a) {
   assert(factor_ && "CholmodBackend: call analyze() before factorize()");
   const auto t0 = std::chrono::steady_clock::now();
+  free_simplicial();
   LowerView av(a);
   cholmod_l_factorize(&av.view, factor_, &common_);
   stats_.factorize_s = seconds_since(t0);
@@ -118,27 +135,72 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
   status_ = BackendStatus::kSuccess;
 }
 
+namespace {
+
+// Solves columns [c0, c0 + nc) of b into x with `factor`, `chunk` columns per CHOLMOD call.
+void solve_columns(cholmod_factor* factor, cholmod_common* common, const Eigen::MatrixXd& b,
+                   Eigen::MatrixXd& x, Eigen::Index c0, Eigen::Index nc, Eigen::Index chunk,
+                   int* ok) {
+  for (Eigen::Index c = c0; c < c0 + nc; c += chunk) {
+    const Eigen::Index w = std::min(chunk, c0 + nc - c);
+    Eigen::MatrixXd part = b.middleCols(c, w);
+    cholmod_dense bd{};
+    bd.nrow = size_t(b.rows());
+    bd.ncol = size_t(w);
+    bd.nzmax = size_t(part.size());
+    bd.d = size_t(b.rows());
+    bd.x = part.data();
+    bd.xtype = CHOLMOD_REAL;
+    bd.dtype = CHOLMOD_DOUBLE;
+    cholmod_dense* xd = cholmod_l_solve(CHOLMOD_A, factor, &bd, common);
+    if (!xd) {
+      *ok = 0;
+      return;
+    }
+    x.middleCols(c, w) =
+        Eigen::Map<const Eigen::MatrixXd>(static_cast<const double*>(xd->x), b.rows(), w);
+    cholmod_l_free_dense(&xd, common);
+  }
+}
+
+}  // namespace
+
 Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
   assert(factorized_ && "CholmodBackend: call factorize() before solve()");
   Eigen::MatrixXd x(b.rows(), b.cols());
-  const Eigen::Index block = std::max(1, options_.rhs_block);
-  for (Eigen::Index c0 = 0; c0 < b.cols(); c0 += block) {
-    const Eigen::Index nc = std::min(block, b.cols() - c0);
-    Eigen::MatrixXd chunk = b.middleCols(c0, nc);
-    cholmod_dense bd{};
-    bd.nrow = size_t(b.rows());
-    bd.ncol = size_t(nc);
-    bd.nzmax = size_t(chunk.size());
-    bd.d = size_t(b.rows());
-    bd.x = chunk.data();
-    bd.xtype = CHOLMOD_REAL;
-    bd.dtype = CHOLMOD_DOUBLE;
-    cholmod_dense* xd = cholmod_l_solve(CHOLMOD_A, factor_, &bd, &common_);
-    if (!xd) throw NumericalError("CHOLMOD solve failed (status " + std::to_string(common_.status) + ")");
-    x.middleCols(c0, nc) = Eigen::Map<const Eigen::MatrixXd>(static_cast<const double*>(xd->x),
-                                                            b.rows(), nc);
-    cholmod_l_free_dense(&xd, &common_);
+  if (!simplicial_ && b.cols() >= kSimplicialMinBatch && stats_.nnz_factor <= kSimplicialCopyMaxNnz) {
+    simplicial_ = cholmod_l_copy_factor(factor_, &common_);
+    // LL' kept, simplicial, packed, monotonic: the layout the simplicial solve kernels want.
+    if (simplicial_ && !cholmod_l_change_factor(CHOLMOD_REAL, 1, 0, 1, 1, simplicial_, &common_))
+      free_simplicial();
   }
+  bool ok = true;
+  if (simplicial_) {
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const Eigen::Index threads = std::min<Eigen::Index>(hw, std::max<Eigen::Index>(1, b.cols() / kSimplicialChunk));
+    while (Eigen::Index(thread_commons_.size()) + 1 < threads) {
+      thread_commons_.push_back(std::make_unique<cholmod_common>());
+      cholmod_l_start(thread_commons_.back().get());
+      thread_commons_.back()->print = 0;
+    }
+    std::vector<std::thread> pool;
+    std::vector<int> oks(size_t(threads), 1);
+    const Eigen::Index per = (b.cols() + threads - 1) / threads;
+    for (Eigen::Index t = 0; t < threads; ++t) {
+      const Eigen::Index c0 = t * per, nc = std::min(per, b.cols() - c0);
+      if (nc <= 0) continue;
+      cholmod_common* common = t == 0 ? &common_ : thread_commons_[size_t(t - 1)].get();
+      pool.emplace_back(solve_columns, simplicial_, common, std::cref(b), std::ref(x), c0, nc,
+                        kSimplicialChunk, &oks[size_t(t)]);
+    }
+    for (auto& th : pool) th.join();
+    for (int o : oks) ok = ok && o;
+  } else {
+    int single_ok = 1;
+    solve_columns(factor_, &common_, b, x, 0, b.cols(), std::max(1, options_.rhs_block), &single_ok);
+    ok = single_ok;
+  }
+  if (!ok) throw NumericalError("CHOLMOD solve failed (status " + std::to_string(common_.status) + ")");
   return x;
 }
 

@@ -135,3 +135,29 @@ TEST_CASE("the exact effective matrix reproduces ngspice's currents for both sol
     CHECK((t - g).cwiseAbs().maxCoeff() > 1e-3 * g.maxCoeff());
   }
 }
+
+TEST_CASE("wide batches (simplicial copy, split over threads) agree with ngspice input by input") {
+  // 40 inputs in one direct pass and a 20-row effective matrix both exceed the width at
+  // which CholmodBackend switches to its threaded simplicial solve.
+  CrossbarSpec spec;
+  spec.rows = 20;
+  spec.cols = 24;
+  spec.r_row_ohm = 2;
+  spec.r_col_ohm = 3;
+  spec.r_sense_ohm = 5;
+  const RowMatrixXd g = random_matrix(spec.rows, spec.cols, 1e-6, 2e-4, 21);
+  const RowMatrixXd v = random_matrix(40, spec.rows, -0.25, 0.25, 22);
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
+  solvers::CrossbarSolveOptions opt;
+  opt.solver.backend = BackendChoice::kNgspice;
+  solvers::CrossbarSolver ng(x, opt);
+  const RowMatrixXd ref = ng.solve(v).currents;
+  for (auto method : {solvers::BatchMethod::kDirect, solvers::BatchMethod::kEffective}) {
+    CAPTURE(solvers::to_string(method));
+    opt.solver.backend = BackendChoice::kCholmod;
+    opt.batch = method;
+    solvers::CrossbarSolver ns(x, opt);
+    const RowMatrixXd got = ns.solve(v).currents;
+    CHECK(((got - ref).cwiseAbs().array() / ref.cwiseAbs().array()).maxCoeff() < kAgreeRelTol);
+  }
+}
