@@ -30,6 +30,11 @@ namespace xbar::netlists {
 
 inline constexpr int32_t kGround = -1;
 
+// The smallest nonzero resistance accepted anywhere (ohms). Below it 1/R leaves the range in
+// which nodal equations stay well conditioned next to ~1 uS cells (and at 1e-308 it overflows);
+// an ideal wire is written as 0 ohm, which the solver treats as a short.
+inline constexpr double kMinResistanceOhm = 1e-12;
+
 enum class ElementKind : uint8_t { kResistor, kCell, kVoltageSource, kCurrentSource };
 
 // What an element is in a crossbar; it only decides the element's generated name.

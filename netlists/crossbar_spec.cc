@@ -5,6 +5,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "netlists/circuit.h"
 
 namespace xbar::netlists {
 
@@ -16,6 +17,14 @@ void require_nonnegative(const char* key, double v, const char* unit) {
   if (!std::isfinite(v) || v < 0)
     throw InputError(std::string("key ") + key + " = " + num(v) + ": must be a finite value >= 0 " +
                      unit);
+}
+
+// A resistance is 0 (ideal) or at least kMinResistanceOhm, and finite.
+void require_resistance(const char* key, double v) {
+  require_nonnegative(key, v, "ohm");
+  if (v > 0 && v < kMinResistanceOhm)
+    throw InputError(std::string("key ") + key + " = " + num(v) + ": must be 0 (ideal) or >= " +
+                     num(kMinResistanceOhm) + " ohm");
 }
 
 void validate_geometry(const char* line, const WireGeometry& g, bool ohms_given) {
@@ -35,6 +44,10 @@ void validate_geometry(const char* line, const WireGeometry& g, bool ohms_given)
                        ": must be > 0 (geometry needs resistivity [ohm*m], width, thickness "
                        "and pitch [m] all set)");
   }
+  const double r = g.segment_ohm();
+  if (!std::isfinite(r) || r < kMinResistanceOhm)
+    throw InputError("keys " + p + "resistivity/width/thickness/pitch give " + num(r) +
+                     " ohm per segment: must be finite and >= " + num(kMinResistanceOhm) + " ohm");
 }
 
 }  // namespace
@@ -74,13 +87,16 @@ SenseSide parse_sense_side(const std::string& s) {
 void CrossbarSpec::validate() const {
   if (rows < 1) throw InputError("key rows = " + std::to_string(rows) + ": must be >= 1");
   if (cols < 1) throw InputError("key cols = " + std::to_string(cols) + ": must be >= 1");
-  if (2 * rows * cols > int64_t(2147483647) - 4 * (rows + cols))
+  // Node ids are int32: 2MN grid nodes plus a few per row and column must stay below 2^31.
+  // Bound each side first so that the product cannot overflow.
+  if (rows > (int64_t(1) << 30) || cols > (int64_t(1) << 30) ||
+      2 * rows * cols > int64_t(2147483647) - 4 * (rows + cols))
     throw InputError("keys rows x cols = " + std::to_string(rows) + " x " + std::to_string(cols) +
                      ": 2*rows*cols unknowns exceed the 2^31 node index");
-  require_nonnegative("r-row", r_row_ohm, "ohm");
-  require_nonnegative("r-col", r_col_ohm, "ohm");
-  require_nonnegative("r-driver", r_driver_ohm, "ohm");
-  require_nonnegative("r-sense", r_sense_ohm, "ohm");
+  require_resistance("r-row", r_row_ohm);
+  require_resistance("r-col", r_col_ohm);
+  require_resistance("r-driver", r_driver_ohm);
+  require_resistance("r-sense", r_sense_ohm);
   validate_geometry("row", row_geometry, r_row_given);
   validate_geometry("col", col_geometry, r_col_given);
   // Two ideal sources tied together by an ideal wire: their currents are undefined (SPICE

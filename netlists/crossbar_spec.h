@@ -43,11 +43,12 @@ struct WireGeometry {
 };
 
 struct CrossbarSpec {
-  // Array size. 1 <= rows, cols; 2*rows*cols must fit the int32 node index (arrays up to
-  // 32768 x 32768). 64 x 64 is a common macro size and solves in milliseconds.
+  // Array size. 1 <= rows, cols, and 2*rows*cols plus the driver and sense nodes must fit
+  // the int32 node index (square arrays up to 32767 x 32767). 64 x 64 is a common macro size
+  // and solves in milliseconds.
   int64_t rows = 64;
   int64_t cols = 64;
-  // Per-segment wire resistance, ohms, >= 0 (0 = ideal wire). 2.5 ohm per cell is a typical
+  // Per-segment wire resistance, ohms: 0 (ideal wire) or >= kMinResistanceOhm. 2.5 ohm per cell is a typical
   // figure for a scaled (~20-nm) copper word line, the case DESIGN.md's users ask about.
   double r_row_ohm = 2.5;
   double r_col_ohm = 2.5;

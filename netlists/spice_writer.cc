@@ -134,6 +134,17 @@ void for_each_line(const Circuit& c, const std::vector<std::string>& header_comm
 
 }  // namespace
 
+std::string spice_element_name(const Circuit& c, size_t k) {
+  const Element& e = c.elements()[k];
+  std::string name;
+  char letter = 'r';
+  if (e.kind == ElementKind::kVoltageSource) letter = 'v';
+  if (e.kind == ElementKind::kCurrentSource) letter = 'i';
+  if (e.kind == ElementKind::kResistor && e.value == 0.0) name.push_back('v');
+  append_name(name, letter, c.element_name(k));
+  return name;
+}
+
 void SpiceWriteOptions::validate() const {
   if (title.find_first_of("\r\n") != std::string::npos) {
     throw InputError("SpiceWriteOptions: title = '" + title +

@@ -62,4 +62,10 @@ std::vector<std::string> spice_lines(const Circuit& c,
                                      const std::vector<std::string>& header_comments,
                                      const SpiceWriteOptions& opt = {});
 
+// The name element k has in the written deck (lowercase): its Circuit name, prefixed by the
+// element letter when it lacks it (ngspice picks the kind from the first letter); a zero-ohm
+// resistor, written as a 0 V source, gets a 'v' in front. This is the name to `alter` and
+// the name of its "#branch" vector in ngspice.
+std::string spice_element_name(const Circuit& c, size_t k);
+
 }  // namespace xbar::netlists

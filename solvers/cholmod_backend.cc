@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <chrono>
+#include <new>
 #include <thread>
 #include <type_traits>
 
@@ -138,9 +139,12 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
 namespace {
 
 // Solves columns [c0, c0 + nc) of b into x with `factor`, `chunk` columns per CHOLMOD call.
+// *status receives CHOLMOD_OK, or the failing call's status (CHOLMOD_OUT_OF_MEMORY also for a
+// std::bad_alloc, which must not escape a worker thread).
 void solve_columns(cholmod_factor* factor, cholmod_common* common, const Eigen::MatrixXd& b,
                    Eigen::MatrixXd& x, Eigen::Index c0, Eigen::Index nc, Eigen::Index chunk,
-                   int* ok) {
+                   int* status) try {
+  *status = CHOLMOD_OK;
   for (Eigen::Index c = c0; c < c0 + nc; c += chunk) {
     const Eigen::Index w = std::min(chunk, c0 + nc - c);
     Eigen::MatrixXd part = b.middleCols(c, w);
@@ -154,13 +158,15 @@ void solve_columns(cholmod_factor* factor, cholmod_common* common, const Eigen::
     bd.dtype = CHOLMOD_DOUBLE;
     cholmod_dense* xd = cholmod_l_solve(CHOLMOD_A, factor, &bd, common);
     if (!xd) {
-      *ok = 0;
+      *status = common->status < CHOLMOD_OK ? common->status : CHOLMOD_INVALID;
       return;
     }
     x.middleCols(c, w) =
         Eigen::Map<const Eigen::MatrixXd>(static_cast<const double*>(xd->x), b.rows(), w);
     cholmod_l_free_dense(&xd, common);
   }
+} catch (const std::bad_alloc&) {
+  *status = CHOLMOD_OUT_OF_MEMORY;
 }
 
 }  // namespace
@@ -174,7 +180,7 @@ Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
     if (simplicial_ && !cholmod_l_change_factor(CHOLMOD_REAL, 1, 0, 1, 1, simplicial_, &common_))
       free_simplicial();
   }
-  bool ok = true;
+  int status = CHOLMOD_OK;
   if (simplicial_) {
     const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
     const Eigen::Index threads = std::min<Eigen::Index>(hw, std::max<Eigen::Index>(1, b.cols() / kSimplicialChunk));
@@ -184,23 +190,24 @@ Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
       thread_commons_.back()->print = 0;
     }
     std::vector<std::thread> pool;
-    std::vector<int> oks(size_t(threads), 1);
+    std::vector<int> statuses(size_t(threads), CHOLMOD_OK);
     const Eigen::Index per = (b.cols() + threads - 1) / threads;
     for (Eigen::Index t = 0; t < threads; ++t) {
       const Eigen::Index c0 = t * per, nc = std::min(per, b.cols() - c0);
       if (nc <= 0) continue;
       cholmod_common* common = t == 0 ? &common_ : thread_commons_[size_t(t - 1)].get();
       pool.emplace_back(solve_columns, simplicial_, common, std::cref(b), std::ref(x), c0, nc,
-                        kSimplicialChunk, &oks[size_t(t)]);
+                        kSimplicialChunk, &statuses[size_t(t)]);
     }
     for (auto& th : pool) th.join();
-    for (int o : oks) ok = ok && o;
+    for (int st : statuses)
+      if (st != CHOLMOD_OK) status = st;
   } else {
-    int single_ok = 1;
-    solve_columns(factor_, &common_, b, x, 0, b.cols(), std::max(1, options_.rhs_block), &single_ok);
-    ok = single_ok;
+    solve_columns(factor_, &common_, b, x, 0, b.cols(), std::max(1, options_.rhs_block), &status);
   }
-  if (!ok) throw NumericalError("CHOLMOD solve failed (status " + std::to_string(common_.status) + ")");
+  if (status != CHOLMOD_OK)
+    throw NumericalError("CHOLMOD solve failed (status " + std::to_string(status) +
+                         (status == CHOLMOD_OUT_OF_MEMORY ? ": out of memory" : "") + ")");
   return x;
 }
 

@@ -9,7 +9,9 @@
 // small supernodes, one BLAS call each), slower than its simplicial solve on 4 columns at a
 // time. So the first solve() with many right-hand sides keeps a simplicial copy of the factor
 // (when it fits kSimplicialCopyMaxNnz) and splits the columns over both cores, each thread with
-// its own cholmod_common; the supernodal factor stays for the next factorize().
+// its own cholmod_common; the supernodal factor stays for the next factorize(). solve() is
+// const for callers but not thread-safe: it makes that copy lazily, so one backend object
+// serves one calling thread at a time (it parallelizes internally).
 #pragma once
 
 #include <cholmod.h>
@@ -35,6 +37,8 @@ class CholmodBackend final : public LinearBackend {
   Eigen::MatrixXd solve_transposed(const Eigen::MatrixXd& b) const override { return solve(b); }
   // The native control struct, for knobs not mirrored in LinearBackendOptions.
   cholmod_common& common() { return common_; }
+  // True once a batched solve made the simplicial copy (for tests and reports).
+  bool uses_simplicial_copy() const { return simplicial_ != nullptr; }
 
  private:
   void free_simplicial() const;

@@ -59,6 +59,10 @@ class CircuitSolver {
   const MnaSystem& mna() const { return *mna_; }
   // The factorization; null when every node is fixed (nothing to solve: no unknowns).
   const LinearBackend* backend() const { return backend_.get(); }
+  // Solves A X = B (or A^T X = B) through the factorization and checks the answer: every
+  // entry finite and a normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||) below
+  // kMaxBackwardError per column, else xbar::NumericalError. Native only, size() > 0.
+  Eigen::MatrixXd solve_linear(const Eigen::MatrixXd& b, bool transposed = false);
 
  private:
   const netlists::Circuit& circuit_;
@@ -66,6 +70,7 @@ class CircuitSolver {
   std::unique_ptr<MnaSystem> mna_;
   std::unique_ptr<LinearBackend> backend_;
   SolveSummary summary_;
+  double norm_a_ = 0;  // infinity norm of the matrix, for the backward error
 };
 
 }  // namespace xbar::solvers

@@ -82,7 +82,11 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
   }
   const Eigen::MatrixXd s = p_ * Eigen::MatrixXd(v.transpose());  // S x K
   r.currents.resize(k, x_.cols());
-  if (options_.keep_voltages) r.voltages.resize(k, 2 * x_.rows() * x_.cols());
+  if (options_.keep_voltages) {
+    r.voltages.resize(k, 2 * x_.rows() * x_.cols());
+    r.all_node_voltages.resize(x_.circuit.num_nodes(), k);
+    r.all_source_currents.resize(s.rows(), k);
+  }
   // Direct: in blocks so that the node voltages of a large batch never all live at once.
   const int64_t block = native ? std::max(1, options_.solver.linear.rhs_block) : std::max<int64_t>(k, 1);
   for (int64_t c0 = 0; c0 < k; c0 += block) {
@@ -92,10 +96,8 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
     if (options_.keep_voltages) {
       r.voltages.middleRows(c0, nc) =
           sol.node_voltages.topRows(2 * x_.rows() * x_.cols()).transpose();
-      if (c0 == 0 && nc == k) {
-        r.all_node_voltages = std::move(sol.node_voltages);
-        r.all_source_currents = std::move(sol.source_currents);
-      }
+      r.all_node_voltages.middleCols(c0, nc) = sol.node_voltages;
+      r.all_source_currents.middleCols(c0, nc) = sol.source_currents;
     }
   }
   r.summary = circuit_solver_.summary();
@@ -120,7 +122,7 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
   } else if (m <= n) {
     for (int64_t c0 = 0; c0 < m; c0 += block) {  // X = A^-1 (R P), T^T += W X
       const int64_t nc = std::min(block, m - c0);
-      const Eigen::MatrixXd x = be->solve(Eigen::MatrixXd(rp.middleCols(c0, nc)));
+      const Eigen::MatrixXd x = circuit_solver_.solve_linear(Eigen::MatrixXd(rp.middleCols(c0, nc)));
       tt.middleCols(c0, nc) += w_x_ * x;
       solves += nc;
     }
@@ -128,7 +130,7 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
     const SparseMatrix wt = w_x_.transpose();
     for (int64_t c0 = 0; c0 < n; c0 += block) {  // Y = A^-T W^T, T^T += Y^T (R P)
       const int64_t nc = std::min(block, n - c0);
-      const Eigen::MatrixXd y = be->solve_transposed(Eigen::MatrixXd(wt.middleCols(c0, nc)));
+      const Eigen::MatrixXd y = circuit_solver_.solve_linear(Eigen::MatrixXd(wt.middleCols(c0, nc)), true);
       tt.middleRows(c0, nc) += (Eigen::MatrixXd(rp.transpose() * y)).transpose();
       solves += nc;
     }

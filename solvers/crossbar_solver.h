@@ -48,6 +48,7 @@ class CrossbarSolver {
   // Exact M x N effective matrix (native back ends only).
   RowMatrixXd effective_matrix();
   const SolveSummary& summary() const { return circuit_solver_.summary(); }
+  const CircuitSolver& circuit_solver() const { return circuit_solver_; }
 
  private:
   RowMatrixXd currents_from(const Eigen::MatrixXd& src_currents) const;

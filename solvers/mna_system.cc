@@ -1,10 +1,12 @@
 #include "solvers/mna_system.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <numeric>
 #include <unordered_map>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 
 namespace xbar::solvers {
@@ -153,6 +155,11 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
 
   // 4. Stamps. J rows: current leaving each fixed group through conductances and current
   //    sources, as a linear map of (x, s); needed for the fixed sources' currents.
+  // Connectivity: every free unknown must reach a fixed node through conductances or
+  // floating sources, or the matrix is singular. Rounding can leave such an island a tiny
+  // positive pivot, so the factorization would not reliably notice: check it here.
+  UnionFind island{int32_t(num_free_)};
+  std::vector<char> anchored(size_t(num_free_), 0);
   std::vector<Triplet> a_t, rhs_t;
   a_t.reserve(size_t(4) * el.size() + size_t(n_unk));
   std::vector<double> diag(size_t(n_unk), 0.0);
@@ -169,6 +176,14 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
       if (ga == gb) continue;  // shorted out by zero-ohm wires: carries no current
       const double g = conductance_of(e);
       if (g == 0) continue;
+      if (!std::isfinite(g) || g > 1.0 / netlists::kMinResistanceOhm)
+        throw InputError("element '" + circuit.element_name(k) + "': conductance " +
+                         format_number(g) + " S (resistance below " +
+                         format_number(netlists::kMinResistanceOhm) +
+                         " ohm) is not a physical wire; use 0 ohm for an ideal short");
+      if (a >= 0 && b >= 0) island.unite(int32_t(a), int32_t(b));
+      if (a >= 0 && b < 0) anchored[size_t(a)] = 1;
+      if (b >= 0 && a < 0) anchored[size_t(b)] = 1;
       if (a >= 0) diag[size_t(a)] += g;
       if (b >= 0) diag[size_t(b)] += g;
       if (a >= 0 && b >= 0) {
@@ -196,10 +211,16 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
       if (b >= 0) rhs_t.emplace_back(b, s, 1.0); else js[size_t(fixed_id_[size_t(gb)])].push_back({s, -1.0});
     }
   }
+  UnionFind source_loops{int32_t(num_free_)};
   for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx) {
     const Element& e = el[branch_sources_[bidx]];
     const int64_t row = num_free_ + int64_t(bidx);
     const int64_t a = free_of_group_[size_t(grp(e.pos))], b = free_of_group_[size_t(grp(e.neg))];
+    if (source_loops.find(int32_t(a)) == source_loops.find(int32_t(b)))
+      throw InputError("voltage source '" + circuit.element_name(branch_sources_[bidx]) +
+                       "' closes a loop of voltage sources: its current is undefined");
+    source_loops.unite(int32_t(a), int32_t(b));
+    island.unite(int32_t(a), int32_t(b));
     a_t.emplace_back(a, row, 1.0);
     a_t.emplace_back(row, a, 1.0);
     a_t.emplace_back(b, row, -1.0);
@@ -208,18 +229,16 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   }
   for (int64_t f = 0; f < num_free_; ++f) a_t.emplace_back(f, f, diag[size_t(f)]);
 
-  // A free unknown without any conductance makes the matrix singular; name it. (Connected
-  // but floating islands are caught by the factorization, which names the pivot.)
+  std::vector<char> root_anchored(size_t(num_free_), 0);
   for (int64_t f = 0; f < num_free_; ++f)
-    if (diag[size_t(f)] == 0) {
-      bool has_branch = false;
-      for (size_t bidx = 0; bidx < branch_sources_.size() && !has_branch; ++bidx) {
-        const Element& e = el[branch_sources_[bidx]];
-        has_branch = free_of_group_[size_t(grp(e.pos))] == f || free_of_group_[size_t(grp(e.neg))] == f;
-      }
-      if (!has_branch)
-        throw InputError("node '" + circuit.node_name(rep_node_of_free_[size_t(f)]) +
-                         "' has no conductance to anything: no DC path fixes its voltage");
+    if (anchored[size_t(f)]) root_anchored[size_t(island.find(int32_t(f)))] = 1;
+  for (int64_t f = 0; f < num_free_; ++f)
+    if (!root_anchored[size_t(island.find(int32_t(f)))]) {
+      int64_t size = 0;
+      for (int64_t h = 0; h < num_free_; ++h) size += island.find(int32_t(h)) == island.find(int32_t(f));
+      throw InputError("node '" + circuit.node_name(rep_node_of_free_[size_t(f)]) + "' is in a " +
+                       "floating island of " + std::to_string(size) + " node(s) with no DC path " +
+                       "to ground or to a voltage source: its voltage is undefined");
     }
 
   a_.resize(n_unk, n_unk);

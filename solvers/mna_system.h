@@ -21,9 +21,10 @@
 //
 // Contract: the values of the sources are not baked in; rhs(), node_voltages() and
 // source_currents() take them (S x K, in the order of Circuit::source_indices()), so one
-// factorization serves any number of inputs. Errors: a voltage-source loop, a shorted source,
-// a node without a DC path to a fixed node (singular matrix) and nonlinear cells (not yet:
-// they need the Newton solver) throw xbar::InputError naming the element or node.
+// factorization serves any number of inputs. Errors, each an xbar::InputError naming the
+// element or node: a loop of voltage sources (fixed or floating), a shorted source, an island
+// of nodes with no DC path to ground or a source (the matrix would be singular), a resistance
+// below netlists::kMinResistanceOhm, and nonlinear cells (they need the Newton solver).
 #pragma once
 
 #include <Eigen/Dense>

@@ -2,7 +2,9 @@
 
 #include <ngspice/sharedspice.h>
 
+#include <cctype>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <mutex>
 #include <sstream>
@@ -32,19 +34,34 @@ struct Capture {
   bool exited = false;
 };
 Capture* g_capture = nullptr;  // guarded by g_ngspice_mutex
+// Set once ngspice has asked to exit: libngspice cannot be re-initialized in this process.
+bool g_ngspice_dead = false;   // guarded by g_ngspice_mutex
+
+// ngspice reports some failures only as warnings and then returns an answer anyway: a
+// singular matrix "solved" by gmin or source stepping is garbage for a linear deck, where
+// plain Newton converges in one step. Lines containing these words are failures.
+bool is_failure(const std::string& line) {
+  static const char* const kWords[] = {"error", "singular", "gmin stepping", "source stepping",
+                                       "iteration limit", "too small", "failed"};
+  std::string lower = line;
+  for (char& ch : lower) ch = char(std::tolower(static_cast<unsigned char>(ch)));
+  for (const char* w : kWords)
+    if (lower.find(w) != std::string::npos) return true;
+  return false;
+}
 
 int on_print(char* text, int, void*) {
   if (!g_capture || !text) return 0;
   std::string line(text);
   g_capture->log += line + "\n";
-  // ngspice prefixes each line with its stream; errors arrive as "stderr Error: ...".
-  if (line.rfind("stderr", 0) == 0 &&
-      (line.find("Error") != std::string::npos || line.find("error") != std::string::npos))
-    g_capture->errors.push_back(line.substr(7));
+  // ngspice prefixes each line with its stream ("stdout " / "stderr ").
+  const std::string body = line.size() > 7 ? line.substr(7) : line;
+  if (is_failure(body)) g_capture->errors.push_back(body);
   return 0;
 }
 int on_status(char*, int, void*) { return 0; }
 int on_exit(int, NG_BOOL, NG_BOOL, int, void*) {
+  g_ngspice_dead = true;
   if (g_capture) g_capture->exited = true;
   return 0;
 }
@@ -81,6 +98,9 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
       g_capture = nullptr;
     }
   } release;
+  if (g_ngspice_dead)
+    throw NumericalError("ngspice asked to exit earlier in this process and cannot be "
+                         "restarted; run again in a new process");
   std::call_once(g_ngspice_init, [] {
     ngSpice_Init(on_print, on_status, on_exit, nullptr, nullptr, nullptr, nullptr);
   });
@@ -125,7 +145,7 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
     if (col > 0)
       for (size_t k = 0; k < sources.size(); ++k)
         if (s(Eigen::Index(k), col) != s(Eigen::Index(k), col - 1))
-          command("alter " + circuit.element_name(sources[k]) + " = " +
+          command("alter " + netlists::spice_element_name(circuit, sources[k]) + " = " +
                   format_value(s(Eigen::Index(k), col)));
     command("op");
     out.solve_s += seconds_since(t0);
@@ -147,6 +167,8 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
       auto it = values.find(name);
       if (it == values.end())
         throw NumericalError("ngspice result has no vector '" + name + "' (plot " + plot + ")");
+      if (!std::isfinite(it->second))
+        throw NumericalError("ngspice returned a non-finite value for '" + name + "'");
       return it->second;
     };
     for (int32_t v = 0; v < n_nodes; ++v) out.node_voltages(v, col) = fetch(node_names[size_t(v)]);
@@ -154,13 +176,13 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
       const auto& e = circuit.elements()[sources[k]];
       out.source_currents(Eigen::Index(k), col) =
           e.kind == ElementKind::kVoltageSource
-              ? fetch(circuit.element_name(sources[k]) + "#branch")
+              ? fetch(netlists::spice_element_name(circuit, sources[k]) + "#branch")
               : s(Eigen::Index(k), col);
     }
     out.read_s += seconds_since(t0);
   }
   out.log = cap.log;
-  out.version = "ngspice-" NGSPICE_PACKAGE_VERSION;
+  out.version = "ngspice-" NGSPICE_PACKAGE_VERSION " (sharedspice.h)";
   return out;
 }
 

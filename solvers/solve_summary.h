@@ -22,6 +22,7 @@ struct SolveSummary {
   double analyze_s = 0;           // ordering + symbolic factorization
   double factorize_s = 0;         // numeric factorization
   double solve_s = 0;             // substitutions (or ngspice `op` runs) and current recovery
+  double max_backward_error = 0;  // worst ||A x - b|| / (||A|| ||x|| + ||b||) over the solves
   std::string message;            // one line: what happened, including any fallback
   bool ok = false;
   bool usable() const { return ok; }

@@ -8,6 +8,7 @@
 
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
+#include "solvers/cholmod_backend.h"
 #include "solvers/crossbar_solver.h"
 
 using namespace xbar;
@@ -159,5 +160,8 @@ TEST_CASE("wide batches (simplicial copy, split over threads) agree with ngspice
     solvers::CrossbarSolver ns(x, opt);
     const RowMatrixXd got = ns.solve(v).currents;
     CHECK(((got - ref).cwiseAbs().array() / ref.cwiseAbs().array()).maxCoeff() < kAgreeRelTol);
+    const auto* be = dynamic_cast<const solvers::CholmodBackend*>(ns.circuit_solver().backend());
+    REQUIRE(be != nullptr);
+    CHECK(be->uses_simplicial_copy());  // the path this test is about really ran
   }
 }
