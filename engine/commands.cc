@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -189,6 +190,37 @@ json ir_drop_json(const RowMatrixXd& currents, const RowMatrixXd& ideal) {
           {"ideal_full_scale_a", full_scale}};
 }
 
+// Node-by-node comparison: each node's difference relative to its own voltage, with nodes
+// within kVoltageFloorRel of 0 V (relative to the largest node voltage; ideal virtual grounds
+// sit at exactly 0) compared against that floor instead.
+constexpr double kVoltageFloorRel = 1e-9;
+
+json compare_voltages(const Eigen::MatrixXd& got, const Eigen::MatrixXd& ref,
+                      const netlists::Circuit& c) {
+  const double scale = ref.size() ? ref.cwiseAbs().maxCoeff() : 0.0;
+  const double floor_v = kVoltageFloorRel * scale;
+  double max_abs = 0, max_rel = 0;
+  Eigen::Index wn = 0, wk = 0;
+  for (Eigen::Index k = 0; k < got.cols(); ++k)
+    for (Eigen::Index n = 0; n < got.rows(); ++n) {
+      const double d = std::abs(got(n, k) - ref(n, k));
+      const double rel = d / std::max({std::abs(ref(n, k)), floor_v, 1e-300});
+      max_abs = std::max(max_abs, d);
+      if (rel > max_rel) {
+        max_rel = rel;
+        wn = n;
+        wk = k;
+      }
+    }
+  return {{"nodes_compared", got.rows()},
+          {"max_abs_diff_v", max_abs},
+          {"max_rel_diff", max_rel},
+          {"relative_to", "each node's own voltage, floored at floor_v"},
+          {"floor_v", floor_v},
+          {"worst_node", got.rows() ? c.node_name(int32_t(wn)) : ""},
+          {"worst_input", wk}};
+}
+
 // Source values of a deck: the values written in it.
 Eigen::MatrixXd deck_source_values(const netlists::Circuit& c) {
   const auto src = c.source_indices();
@@ -259,20 +291,17 @@ int run_check_deck(const RunConfig& cfg) {
   solvers::CircuitSolver ng(c, ng_opt);
   const solvers::CircuitSolution b = ng.solve(s);
   const double ngspice_s = seconds_since(t0);
-  Eigen::Index wn = 0, wk = 0, ws = 0;
-  const double max_dv = a.node_voltages.size() ? (a.node_voltages - b.node_voltages).cwiseAbs().maxCoeff(&wn, &wk) : 0.0;
-  const double v_scale = b.node_voltages.size() ? b.node_voltages.cwiseAbs().maxCoeff() : 0.0;
+  Eigen::Index wk = 0, ws = 0;
+  const json vcmp = compare_voltages(a.node_voltages, b.node_voltages, c);
+  const double rel_dv = vcmp["max_rel_diff"];
   const double max_di = a.source_currents.size() ? (a.source_currents - b.source_currents).cwiseAbs().maxCoeff(&ws, &wk) : 0.0;
   const double i_scale = b.source_currents.size() ? b.source_currents.cwiseAbs().maxCoeff() : 0.0;
-  const double rel_dv = v_scale > 0 ? max_dv / v_scale : max_dv;
   const double rel_di = i_scale > 0 ? max_di / i_scale : max_di;
   const bool pass = rel_dv <= cfg.tol && rel_di <= cfg.tol;
   json r = deck_result(cfg, c);
   r["tol"] = cfg.tol;
   r["pass"] = pass;
-  r["voltages"] = {{"nodes_compared", a.node_voltages.rows()}, {"max_abs_diff_v", max_dv},
-                   {"max_rel_diff", rel_dv},
-                   {"worst_node", c.num_nodes() ? c.node_name(int32_t(wn)) : ""}};
+  r["voltages"] = vcmp;
   // Same keys as the crossbar check.json; here relative to the largest source current, since
   // a deck's sources include ammeters that carry nothing.
   r["currents"] = {{"sources_compared", a.source_currents.rows()}, {"max_abs_diff_a", max_di},
@@ -428,11 +457,11 @@ int run_check(const RunConfig& cfg) {
   const double ngspice_s = seconds_since(t0);
 
   // Node by node (every node of the circuit, grid and driver/sense nodes) and column by column.
-  const Eigen::MatrixXd dv = a_sol.all_node_voltages - b_sol.all_node_voltages;
-  Eigen::Index wn = 0, wk = 0;
-  const double max_dv = dv.cwiseAbs().maxCoeff(&wn, &wk);
-  const double v_scale = b_sol.all_node_voltages.cwiseAbs().maxCoeff();
-  const double rel_dv = v_scale > 0 ? max_dv / v_scale : max_dv;
+  if (a_sol.all_node_voltages.rows() != b_sol.all_node_voltages.rows() ||
+      a_sol.all_node_voltages.cols() != b_sol.all_node_voltages.cols())
+    throw NumericalError("check: the back ends returned different numbers of node voltages");
+  const json vcmp = compare_voltages(a_sol.all_node_voltages, b_sol.all_node_voltages, x.circuit);
+  const double rel_dv = vcmp["max_rel_diff"];
   double max_di = 0, rel_di = 0;
   Eigen::Index wc = 0, wci = 0;
   // A column carrying (almost) nothing is compared on the scale of the largest current, so
@@ -457,11 +486,7 @@ int run_check(const RunConfig& cfg) {
   r["inputs"] = in.source;
   r["tol"] = cfg.tol;
   r["pass"] = pass;
-  r["voltages"] = {{"nodes_compared", dv.rows()},
-                   {"max_abs_diff_v", max_dv},
-                   {"max_rel_diff", rel_dv},
-                   {"worst_node", x.circuit.node_name(int32_t(wn))},
-                   {"worst_input", wk}};
+  r["voltages"] = vcmp;
   r["currents"] = {{"columns_compared", n},
                    {"relative_to", "each column's own current"},
                    {"max_abs_diff_a", max_di},
@@ -483,7 +508,7 @@ int run_check(const RunConfig& cfg) {
               << fmt(native_total) << " s, ngspice " << fmt(ngspice_s) << " s ("
               << fmt(r["speedup_ngspice_over_native"].get<double>()) << "x)\n"
               << "  max rel diff: column currents " << fmt(rel_di) << ", node voltages "
-              << fmt(rel_dv) << " over " << dv.rows() << " nodes (tol " << fmt(cfg.tol) << "): "
+              << fmt(rel_dv) << " over " << vcmp["nodes_compared"].get<int64_t>() << " nodes (tol " << fmt(cfg.tol) << "): "
               << (pass ? "PASS" : "FAIL") << "\n  wrote " << cfg.out << "/check.json\n";
   return pass ? 0 : 3;
 }

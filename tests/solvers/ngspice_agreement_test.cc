@@ -24,6 +24,10 @@ namespace {
 // LU/Cholesky solves of the same linear system, so the true difference is rounding (~1e-13);
 // a modelling difference (a missing element, a sign) shows up at 1e-3 or worse.
 constexpr double kAgreeRelTol = 1e-9;
+// Nodes held at (or within rounding of) 0 V, such as an ideal virtual ground, have no
+// meaningful relative error; below 1e-9 of the largest node voltage the comparison is
+// absolute against that floor.
+constexpr double kVoltageFloorRel = 1e-9;
 
 RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -52,8 +56,12 @@ Agreement compare(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatri
   REQUIRE(a.all_node_voltages.rows() == x.circuit.num_nodes());
   REQUIRE(b.all_node_voltages.rows() == x.circuit.num_nodes());
   Agreement r;
-  r.voltage_rel = (a.all_node_voltages - b.all_node_voltages).cwiseAbs().maxCoeff() /
-                  b.all_node_voltages.cwiseAbs().maxCoeff();
+  // Node by node, each relative to its own voltage; nodes within kVoltageFloorRel of 0 V
+  // (relative to the largest node voltage) are compared on that floor instead.
+  const double floor_v = kVoltageFloorRel * b.all_node_voltages.cwiseAbs().maxCoeff();
+  r.voltage_rel = ((a.all_node_voltages - b.all_node_voltages).cwiseAbs().array() /
+                   b.all_node_voltages.cwiseAbs().array().max(floor_v))
+                      .maxCoeff();
   for (Eigen::Index k = 0; k < a.currents.size(); ++k)
     r.current_rel = std::max(r.current_rel, std::abs(a.currents(k) - b.currents(k)) /
                                                 std::abs(b.currents(k)));
