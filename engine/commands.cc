@@ -57,6 +57,9 @@ ArrayInput load_array(const RunConfig& cfg) {
     require_shape(arr, cfg.g_path, "conductance matrix --g", {{"M", "N"}, {kAnyExtent, kAnyExtent}});
     require_finite(arr, cfg.g_path, "conductance");
     const int64_t m = arr.shape[0], n = arr.shape[1];
+    if (m < 1 || n < 1)
+      throw InputError(cfg.g_path + ": conductance matrix has shape " + shape_to_string(arr.shape) +
+                       ", expected at least 1 row and 1 column");
     if (cfg.rows_given && m != cfg.spec.rows)
       throw InputError("key rows = " + std::to_string(cfg.spec.rows) + " disagrees with --g '" +
                        cfg.g_path + "', which has M = " + std::to_string(m) + " rows");

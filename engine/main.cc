@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 #include "devices/registry.h"
 #include "engine/commands.h"
@@ -41,6 +42,9 @@ void print_general_help(std::ostream& os) {
 
 // sub = "all" gives the union of every subcommand's keys, for `xbar --help`.
 po::options_description make_options(const std::string& sub) {
+  // Defaults come from the default-constructed structs (STYLE: no hidden defaults elsewhere).
+  const RunConfig d;
+  auto num = [](double v) { return po::value<double>()->default_value(v, xbar::format_number(v)); };
   po::options_description general("General");
   general.add_options()
       ("help", "print this help and exit")
@@ -53,19 +57,19 @@ po::options_description make_options(const std::string& sub) {
   std::string cells;
   for (const auto& c : xbar::devices::cell_model_names()) cells += (cells.empty() ? "" : "|") + c;
   array.add_options()
-      ("rows", po::value<int64_t>()->default_value(64), "M, word lines (inputs); with --g taken from the file")
-      ("cols", po::value<int64_t>()->default_value(64), "N, bit lines (outputs); with --g taken from the file")
+      ("rows", po::value<int64_t>()->default_value(d.spec.rows), "M, word lines (inputs); with --g taken from the file")
+      ("cols", po::value<int64_t>()->default_value(d.spec.cols), "N, bit lines (outputs); with --g taken from the file")
       ("g", po::value<std::string>(), "cell conductances, M x N siemens, .npy float64/float32 C order")
-      ("g-on", po::value<double>()->default_value(1e-4, "1e-4"), "random array: highest conductance [S]")
-      ("g-off", po::value<double>()->default_value(1e-6, "1e-6"), "random array: lowest conductance [S]")
-      ("seed", po::value<uint64_t>()->default_value(1), "random array seed (written to the results)")
+      ("g-on", num(d.g_on_s), "random array: highest conductance [S]")
+      ("g-off", num(d.g_off_s), "random array: lowest conductance [S]")
+      ("seed", po::value<int64_t>()->default_value(int64_t(d.seed)), "random array seed, >= 0 (written to the results)")
       ("v", po::value<std::string>(), "row voltages [V], .npy of shape (M,) or (K, M) for K inputs")
-      ("v-read", po::value<double>()->default_value(0.2, "0.2"), "without --v: every row at this voltage [V]")
-      ("cell", po::value<std::string>()->default_value("linear"), ("cell model: " + cells).c_str());
+      ("v-read", num(d.v_read_v), "without --v: every row at this voltage [V]")
+      ("cell", po::value<std::string>()->default_value(d.cell), ("cell model: " + cells).c_str());
   po::options_description wires("Wires, drivers and sensing");
   wires.add_options()
-      ("r-row", po::value<double>()->default_value(2.5, "2.5"), "row (word-line) wire resistance per segment [ohm]")
-      ("r-col", po::value<double>()->default_value(2.5, "2.5"), "column (bit-line) wire resistance per segment [ohm]")
+      ("r-row", num(d.spec.r_row_ohm), "row (word-line) wire resistance per segment [ohm]")
+      ("r-col", num(d.spec.r_col_ohm), "column (bit-line) wire resistance per segment [ohm]")
       ("row-resistivity", po::value<double>(), "row wire resistivity [ohm*m] (geometry instead of --r-row)")
       ("row-width", po::value<double>(), "row wire width [m]")
       ("row-thickness", po::value<double>(), "row wire thickness [m]")
@@ -74,10 +78,10 @@ po::options_description make_options(const std::string& sub) {
       ("col-width", po::value<double>(), "column wire width [m]")
       ("col-thickness", po::value<double>(), "column wire thickness [m]")
       ("col-pitch", po::value<double>(), "column segment length = cell pitch along a column [m]")
-      ("r-driver", po::value<double>()->default_value(0.0, "0"), "row driver output resistance per driven end [ohm]; 0 = ideal")
-      ("r-sense", po::value<double>()->default_value(0.0, "0"), "sense resistance into the virtual ground per sensed end [ohm]; 0 = ideal")
-      ("drive", po::value<std::string>()->default_value("left"), "rows driven from: left|right|both")
-      ("sense", po::value<std::string>()->default_value("bottom"), "columns sensed at: bottom|top|both");
+      ("r-driver", num(d.spec.r_driver_ohm), "row driver output resistance per driven end [ohm]; 0 = ideal")
+      ("r-sense", num(d.spec.r_sense_ohm), "sense resistance into the virtual ground per sensed end [ohm]; 0 = ideal")
+      ("drive", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.drive)), "rows driven from: left|right|both")
+      ("sense", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.sense)), "columns sensed at: bottom|top|both");
   po::options_description all;
   all.add(general).add(array).add(wires);
   const bool all_keys = sub == "all";
@@ -87,22 +91,22 @@ po::options_description make_options(const std::string& sub) {
         ("deck", po::value<std::string>(),
          "SPICE deck (R, V, I elements) to solve instead of a generated crossbar; writes "
          "node_voltages.npy and source_currents.npy (excludes --g and --v)")
-        ("backend", po::value<std::string>()->default_value("native"),
+        ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
          sub == "check" ? "native back end compared with ngspice: native|cholmod|klu"
         : all_keys     ? "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice (check: the "
                          "native one compared with ngspice)"
                        : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
-        ("ordering", po::value<std::string>()->default_value("auto"),
+        ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
          "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
-        ("rhs-block", po::value<int>()->default_value(64), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
+        ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
     if (sub == "solve" || all_keys)
       solver.add_options()
-          ("batch-method", po::value<std::string>()->default_value("auto"),
+          ("batch-method", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.batch)),
            "auto|direct|effective: effective = exact M x N effective matrix (min(M,N) solves), "
            "used by auto when K > min(M,N) and no --save-voltages")
           ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)");
     if (sub == "check" || all_keys)
-      solver.add_options()("tol", po::value<double>()->default_value(1e-9, "1e-9"),
+      solver.add_options()("tol", num(d.tol),
                            "largest relative difference accepted on any column current or node voltage");
     all.add(solver);
   }
@@ -141,6 +145,7 @@ void store_ini(const std::string& path, const po::options_description& desc, po:
     if (eq == std::string::npos) throw InputError(where + "expected `key = value`, got '" + line + "'");
     const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
     if (key.empty()) throw InputError(where + "missing key before '='");
+    if (value.empty()) throw InputError(where + "key '" + key + "' has no value after '='");
     if (key == "config" || key == "help") throw InputError(where + "key '" + key + "' is not allowed in a config file");
     if (!desc.find_nothrow(key, false))
       throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
@@ -199,12 +204,27 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   c.cols_given = given("cols");
   get_opt(vm, "deck", c.deck_path);
   get_opt(vm, "g", c.g_path);
-  if (!c.deck_path.empty() && (vm.count("g") || vm.count("v")))
-    throw InputError("keys deck and g/v both given: a deck carries its own conductances and "
-                     "sources; give either --deck or --g/--v");
+  if (!c.deck_path.empty()) {
+    // A deck carries its own topology, values and sources: array keys would be ignored.
+    std::string clash;
+    for (const char* k : {"g", "v", "rows", "cols", "g-on", "g-off", "seed", "v-read", "r-row",
+                          "r-col", "row-resistivity", "row-width", "row-thickness", "row-pitch",
+                          "col-resistivity", "col-width", "col-thickness", "col-pitch", "r-driver",
+                          "r-sense", "drive", "sense", "save-voltages", "batch-method"})
+      if (given(k) && !(vm[k].value().type() == typeid(bool) && !vm[k].as<bool>()))
+        clash += std::string(clash.empty() ? "--" : ", --") + k;
+    if (!clash.empty())
+      throw InputError("keys --deck and " + clash + " both given: a deck carries its own "
+                       "topology, conductances and sources, so these would be ignored; give "
+                       "either --deck or the array keys");
+  }
   get_opt(vm, "g-on", c.g_on_s);
   get_opt(vm, "g-off", c.g_off_s);
-  get_opt(vm, "seed", c.seed);
+  int64_t seed = 0;
+  if (get_opt(vm, "seed", seed)) {
+    if (seed < 0) throw InputError("key seed = " + std::to_string(seed) + ": must be >= 0");
+    c.seed = uint64_t(seed);
+  }
   get_opt(vm, "v", c.v_path);
   get_opt(vm, "v-read", c.v_read_v);
   get_opt(vm, "cell", c.cell);
