@@ -1,5 +1,6 @@
 #include "engine/commands.h"
 
+
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_reader.h"
 #include "netlists/spice_writer.h"
+#include "xbar_version.h"
 
 namespace xbar::engine {
 

@@ -15,6 +15,7 @@
 #include "devices/input_error.h"
 #include "devices/registry.h"
 #include "engine/commands.h"
+#include "xbar_version.h"
 
 namespace po = boost::program_options;
 using xbar::InputError;
