@@ -254,12 +254,8 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   if (get_opt(vm, "backend", s)) c.solve.solver.backend = xbar::solvers::parse_backend(s);
   if (get_opt(vm, "ordering", s)) c.solve.solver.linear.ordering = xbar::solvers::parse_ordering(s);
   if (get_opt(vm, "batch-method", s)) c.solve.batch = xbar::solvers::parse_batch_method(s);
-  int block = 64;
-  if (get_opt(vm, "rhs-block", block)) {
-    if (block < 1 || block > 4096)
-      throw InputError("key rhs-block = " + std::to_string(block) + ": must be in [1, 4096]");
-    c.solve.solver.linear.rhs_block = block;
-  }
+  get_opt(vm, "rhs-block", c.solve.solver.linear.rhs_block);
+  c.solve.solver.linear.validate();
   return c;
 }
 

@@ -1,6 +1,7 @@
 #include "netlists/circuit.h"
 
-#include <cassert>
+#include "devices/contract.h"
+
 #include <charconv>
 #include <cstdio>
 
@@ -28,14 +29,14 @@ int32_t parse_grid_name(const std::string& name, int32_t rows, int32_t cols) {
 }  // namespace
 
 void Circuit::set_grid(int32_t rows, int32_t cols) {
-  assert(num_nodes_ == 0 && "set_grid() must come before add_node()");
+  XBAR_EXPECTS(num_nodes_ == 0, "set_grid() must come before add_node()");
   grid_rows_ = rows;
   grid_cols_ = cols;
   num_nodes_ = int32_t(2 * int64_t(rows) * cols);
 }
 
 int32_t Circuit::add_node(const std::string& name) {
-  assert(find_node(name) == -2 && "add_node(): name already exists");
+  XBAR_EXPECTS(find_node(name) == -2, "add_node(): name already exists");
   const int32_t id = num_nodes_++;
   extra_node_names_.push_back(name);
   extra_node_ids_.emplace(name, id);

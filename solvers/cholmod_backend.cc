@@ -1,11 +1,11 @@
 #include "solvers/cholmod_backend.h"
 
-#include <cassert>
 #include <chrono>
 #include <new>
 #include <thread>
 #include <type_traits>
 
+#include "devices/contract.h"
 #include "devices/input_error.h"
 #include "solvers/stopwatch.h"
 #include "solvers/grid_ordering.h"
@@ -56,7 +56,9 @@ struct LowerView {
 CholmodBackend::CholmodBackend(const LinearBackendOptions& options) : options_(options) {
   cholmod_l_start(&common_);
   common_.print = 0;  // failures are reported through status(), not printed
-  common_.supernodal = CHOLMOD_AUTO;
+  // Always supernodal LL': CHOLMOD's simplicial default for small matrices is LDL', which
+  // "succeeds" on an indefinite matrix instead of reporting it as not positive definite.
+  common_.supernodal = CHOLMOD_SUPERNODAL;
 }
 
 CholmodBackend::~CholmodBackend() {
@@ -108,7 +110,7 @@ void CholmodBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>
 }
 
 void CholmodBackend::factorize(const SparseMatrix& a) {
-  assert(factor_ && "CholmodBackend: call analyze() before factorize()");
+  XBAR_EXPECTS(factor_, "CholmodBackend: call analyze() before factorize()");
   const auto t0 = std::chrono::steady_clock::now();
   free_simplicial();
   LowerView av(a);
@@ -172,7 +174,7 @@ void solve_columns(cholmod_factor* factor, cholmod_common* common, const Eigen::
 }  // namespace
 
 Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
-  assert(factorized_ && "CholmodBackend: call factorize() before solve()");
+  XBAR_EXPECTS(factorized_, "CholmodBackend: call factorize() before solve()");
   Eigen::MatrixXd x(b.rows(), b.cols());
   if (!simplicial_ && b.cols() >= kSimplicialMinBatch && stats_.nnz_factor <= kSimplicialCopyMaxNnz) {
     simplicial_ = cholmod_l_copy_factor(factor_, &common_);

@@ -1,8 +1,8 @@
 #include "solvers/klu_backend.h"
 
-#include <cassert>
 #include <chrono>
 
+#include "devices/contract.h"
 #include "devices/input_error.h"
 #include "solvers/stopwatch.h"
 
@@ -26,7 +26,7 @@ KluBackend::~KluBackend() {
 }
 
 void KluBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>&) {
-  assert(a.isCompressed());
+  XBAR_EXPECTS(a.isCompressed(), "KluBackend::analyze: matrix must be compressed");
   const auto t0 = std::chrono::steady_clock::now();
   if (numeric_) klu_l_free_numeric(&numeric_, &common_);
   if (symbolic_) klu_l_free_symbolic(&symbolic_, &common_);
@@ -48,7 +48,7 @@ void KluBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>&) {
 }
 
 void KluBackend::factorize(const SparseMatrix& a) {
-  assert(symbolic_ && "KluBackend: call analyze() before factorize()");
+  XBAR_EXPECTS(symbolic_, "KluBackend: call analyze() before factorize()");
   const auto t0 = std::chrono::steady_clock::now();
   if (numeric_) klu_l_free_numeric(&numeric_, &common_);
   numeric_ = klu_l_factor(ptr(a.outerIndexPtr()), ptr(a.innerIndexPtr()), ptr(a.valuePtr()),
@@ -68,7 +68,7 @@ void KluBackend::factorize(const SparseMatrix& a) {
 }
 
 Eigen::MatrixXd KluBackend::solve_impl(const Eigen::MatrixXd& b, bool transposed) const {
-  assert(numeric_ && "KluBackend: call factorize() before solve()");
+  XBAR_EXPECTS(numeric_, "KluBackend: call factorize() before solve()");
   Eigen::MatrixXd x = b;
   const int64_t block = std::max(1, options_.rhs_block);
   for (int64_t c0 = 0; c0 < x.cols(); c0 += block) {

@@ -28,8 +28,14 @@ Ordering parse_ordering(const std::string& s) {
   throw InputError("key ordering = '" + s + "': expected auto, geometric, amd, metis or nesdis");
 }
 
+void LinearBackendOptions::validate() const {
+  if (rhs_block < 1 || rhs_block > 4096)
+    throw InputError("key rhs-block = " + std::to_string(rhs_block) + ": must be in [1, 4096]");
+}
+
 std::unique_ptr<LinearBackend> make_linear_backend(LinearBackendKind kind,
                                                    const LinearBackendOptions& options) {
+  options.validate();
   if (kind == LinearBackendKind::kCholmod) return std::make_unique<CholmodBackend>(options);
   return std::make_unique<KluBackend>(options);
 }

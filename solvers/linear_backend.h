@@ -33,8 +33,11 @@ struct LinearBackendOptions {
   // crossbar grid (costs O(n log n), METIS-quality fill, see bench/ and the issue note),
   // otherwise AMD. KLU accepts kAmd (and kAuto), since its ordering is internal.
   Ordering ordering = Ordering::kAuto;
-  // Right-hand sides per triangular-solve pass; bounds the workspace to n x this doubles.
+  // Right-hand sides per triangular-solve pass, in [1, 4096]; bounds the workspace to
+  // n x this doubles. 64 keeps BLAS-3 efficiency without large workspaces.
   int rhs_block = 64;
+  // Throws xbar::InputError naming the key when a field is out of range.
+  void validate() const;
 };
 
 // What a factorization cost; reported in result.json.

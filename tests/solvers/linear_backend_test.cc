@@ -1,0 +1,111 @@
+// Every linear back end through every API path against a dense reference: analyze, factorize,
+// solve (one and many right-hand sides), the transposed solve, refactorization with new values
+// on the same pattern; the right-hand side is left unmodified; misordered calls say what to
+// call first.
+#include <doctest/doctest.h>
+
+#include <random>
+#include <stdexcept>
+
+#include "devices/input_error.h"
+#include "solvers/linear_backend.h"
+
+using namespace xbar;
+using solvers::LinearBackendKind;
+using solvers::SparseMatrix;
+
+namespace {
+
+// Relative to the solution; the test matrices have condition numbers below ~1e3.
+constexpr double kSolveRelTol = 1e-12;
+
+// A random sparse SPD matrix (a weighted graph Laplacian plus a positive diagonal) and, for
+// KLU, a nonsymmetric perturbation of it that stays well conditioned.
+SparseMatrix test_matrix(int64_t n, bool symmetric, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto u = [&] { return double(rng() >> 11) * 0x1.0p-53; };
+  Eigen::MatrixXd d = Eigen::MatrixXd::Zero(n, n);
+  for (int64_t i = 0; i < n; ++i) {
+    d(i, i) += 0.5 + u();
+    for (int k = 0; k < 3; ++k) {
+      const int64_t j = int64_t(rng() % uint64_t(n));
+      if (j == i) continue;
+      const double w = 0.1 + u();
+      d(i, i) += w;
+      d(j, j) += w;
+      d(i, j) -= w;
+      d(j, i) -= symmetric ? w : 0.5 * w;
+    }
+  }
+  return d.sparseView();
+}
+
+}  // namespace
+
+TEST_CASE("every back end solves, re-factorizes and transposes like a dense LU") {
+  for (LinearBackendKind kind : {LinearBackendKind::kCholmod, LinearBackendKind::kKlu}) {
+    CAPTURE(solvers::to_string(kind));
+    const bool spd = kind == LinearBackendKind::kCholmod;
+    const int64_t n = 60;
+    SparseMatrix a = test_matrix(n, spd, 5);
+    auto be = solvers::make_linear_backend(kind, {});
+    be->analyze(a, {});
+    be->factorize(a);
+    CHECK(be->status() == solvers::BackendStatus::kSuccess);
+    Eigen::MatrixXd b = Eigen::MatrixXd::Random(n, 70);  // > 64: several blocks, threads
+    const Eigen::MatrixXd b_copy = b;
+    const Eigen::MatrixXd dense = Eigen::MatrixXd(a);
+    for (Eigen::Index cols : {Eigen::Index(1), Eigen::Index(70)}) {
+      const Eigen::MatrixXd x = be->solve(b.leftCols(cols));
+      const Eigen::MatrixXd ref = dense.partialPivLu().solve(b.leftCols(cols));
+      CHECK((x - ref).norm() / ref.norm() < kSolveRelTol);
+      const Eigen::MatrixXd xt = be->solve_transposed(b.leftCols(cols));
+      const Eigen::MatrixXd reft = dense.transpose().partialPivLu().solve(b.leftCols(cols));
+      CHECK((xt - reft).norm() / reft.norm() < kSolveRelTol);
+    }
+    CHECK(b == b_copy);
+    // New values, same pattern: factorize() again without analyze().
+    for (int64_t k = 0; k < a.outerSize(); ++k)
+      for (SparseMatrix::InnerIterator it(a, k); it; ++it)
+        if (it.row() == it.col()) it.valueRef() *= 3.0;
+    be->factorize(a);
+    const Eigen::MatrixXd x2 = be->solve(b);
+    const Eigen::MatrixXd ref2 = Eigen::MatrixXd(a).partialPivLu().solve(b);
+    CHECK((x2 - ref2).norm() / ref2.norm() < kSolveRelTol);
+  }
+}
+
+TEST_CASE("calls out of order say what to call first, also in Release builds") {
+  for (LinearBackendKind kind : {LinearBackendKind::kCholmod, LinearBackendKind::kKlu}) {
+    auto be = solvers::make_linear_backend(kind, {});
+    const SparseMatrix a = test_matrix(10, true, 1);
+    CHECK_THROWS_WITH_AS(be->factorize(a), doctest::Contains("call analyze() before factorize()"),
+                         std::logic_error);
+    be->analyze(a, {});
+    CHECK_THROWS_WITH_AS(be->solve(Eigen::MatrixXd::Ones(10, 1)),
+                         doctest::Contains("call factorize() before solve()"), std::logic_error);
+  }
+}
+
+TEST_CASE("a matrix that is not positive definite is a numerical failure, not a wrong answer") {
+  SparseMatrix a = test_matrix(20, true, 2);
+  a.coeffRef(7, 7) = -50.0;
+  auto be = solvers::make_linear_backend(LinearBackendKind::kCholmod, {});
+  be->set_unknown_names([](int64_t k) { return "unknown #" + std::to_string(k); });
+  be->analyze(a, {});
+  CHECK_THROWS_AS(be->factorize(a), NumericalError);
+  CHECK(be->status() == solvers::BackendStatus::kNumericalIssue);
+  CHECK(be->message().find("not positive definite at unknown #") != std::string::npos);
+}
+
+TEST_CASE("KLU names the column of a singular matrix") {
+  SparseMatrix a = test_matrix(12, false, 3);
+  for (int64_t k = 0; k < a.outerSize(); ++k)  // zero row and column 4
+    for (SparseMatrix::InnerIterator it(a, k); it; ++it)
+      if (it.row() == 4 || it.col() == 4) it.valueRef() = 0.0;
+  auto be = solvers::make_linear_backend(LinearBackendKind::kKlu, {});
+  be->set_unknown_names([](int64_t k) { return "unknown #" + std::to_string(k); });
+  be->analyze(a, {});
+  CHECK_THROWS_AS(be->factorize(a), NumericalError);
+  CHECK(be->message().find("singular at unknown #4") != std::string::npos);
+}
