@@ -36,6 +36,65 @@ struct UnionFind {
   }
 };
 
+// One off-diagonal entry of the symmetric matrix: A(a, b) = A(b, a) = value.
+struct Edge {
+  int64_t a, b;
+  double value;
+};
+
+// Builds the full (both triangles) compressed column matrix from its diagonal (every unknown
+// gets a diagonal slot, zero for branch rows) and its off-diagonal pairs, summing duplicates
+// (parallel elements). Counting sort into columns, then a small sort per column: no triplet
+// list, which at 2048^2 would cost 1.2 GB and most of the assembly time.
+void assemble_symmetric(SparseMatrix& a, const std::vector<double>& diag,
+                        const std::vector<Edge>& edges) {
+  const int64_t n = int64_t(diag.size());
+  a.resize(n, n);
+  int64_t* outer = a.outerIndexPtr();  // n + 1 entries, zero after resize()
+  for (int64_t c = 0; c < n; ++c) outer[c + 1] = 1;  // the diagonal
+  for (const Edge& e : edges) {
+    ++outer[e.a + 1];
+    ++outer[e.b + 1];
+  }
+  for (int64_t c = 0; c < n; ++c) outer[c + 1] += outer[c];
+  // Fill straight into the matrix's own arrays (fresh memory is slow to touch on large
+  // arrays, so no second copy), then sort and merge each column in place.
+  a.resizeNonZeros(outer[n]);
+  int64_t* rows = a.innerIndexPtr();
+  double* vals = a.valuePtr();
+  std::vector<int64_t> fill(outer, outer + n);
+  for (int64_t c = 0; c < n; ++c) {
+    rows[fill[size_t(c)]] = c;
+    vals[fill[size_t(c)]++] = diag[size_t(c)];
+  }
+  for (const Edge& e : edges) {
+    rows[fill[size_t(e.a)]] = e.b;
+    vals[fill[size_t(e.a)]++] = e.value;
+    rows[fill[size_t(e.b)]] = e.a;
+    vals[fill[size_t(e.b)]++] = e.value;
+  }
+  std::vector<int64_t>().swap(fill);
+  int64_t out = 0;
+  std::vector<std::pair<int64_t, double>> col;
+  for (int64_t c = 0; c < n; ++c) {
+    col.clear();
+    for (int64_t k = outer[c]; k < outer[c + 1]; ++k) col.emplace_back(rows[k], vals[k]);
+    std::sort(col.begin(), col.end(),
+              [](const auto& x, const auto& y) { return x.first < y.first; });
+    outer[c] = out;  // out <= outer[c]: writing behind the read position is safe
+    for (size_t k = 0; k < col.size(); ++k) {
+      if (k > 0 && col[k].first == col[k - 1].first) {
+        vals[out - 1] += col[k].second;
+        continue;
+      }
+      rows[out] = col[k].first;
+      vals[out++] = col[k].second;
+    }
+  }
+  outer[n] = out;
+  a.resizeNonZeros(out);
+}
+
 double conductance_of(const Element& e) {
   if (e.kind == ElementKind::kResistor) return 1.0 / e.value;
   return e.value;  // linear cell: its conductance parameter
@@ -160,8 +219,9 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   // positive pivot, so the factorization would not reliably notice: check it here.
   UnionFind island{int32_t(num_free_)};
   std::vector<char> anchored(size_t(num_free_), 0);
-  std::vector<Triplet> a_t, rhs_t;
-  a_t.reserve(size_t(4) * el.size() + size_t(n_unk));
+  std::vector<Edge> edges;  // off-diagonal entries, one per symmetric pair
+  edges.reserve(el.size());
+  std::vector<Triplet> rhs_t;
   std::vector<double> diag(size_t(n_unk), 0.0);
   std::vector<std::vector<std::pair<int64_t, double>>> jx(pot_.size()), js(pot_.size());
   auto add_j_pot = [&](int32_t g, int32_t of_group, double w) {  // J[g] += w * pot(of_group)
@@ -187,8 +247,7 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
       if (a >= 0) diag[size_t(a)] += g;
       if (b >= 0) diag[size_t(b)] += g;
       if (a >= 0 && b >= 0) {
-        a_t.emplace_back(a, b, -g);
-        a_t.emplace_back(b, a, -g);
+        edges.push_back({a, b, -g});
       } else if (a >= 0) {
         for (const auto& [s, sign] : pot(gb)) rhs_t.emplace_back(a, s, g * sign);
       } else if (b >= 0) {
@@ -221,13 +280,10 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
                        "' closes a loop of voltage sources: its current is undefined");
     source_loops.unite(int32_t(a), int32_t(b));
     island.unite(int32_t(a), int32_t(b));
-    a_t.emplace_back(a, row, 1.0);
-    a_t.emplace_back(row, a, 1.0);
-    a_t.emplace_back(b, row, -1.0);
-    a_t.emplace_back(row, b, -1.0);
+    edges.push_back({a, row, 1.0});
+    edges.push_back({b, row, -1.0});
     rhs_t.emplace_back(row, source_pos[branch_sources_[bidx]], 1.0);
   }
-  for (int64_t f = 0; f < num_free_; ++f) a_t.emplace_back(f, f, diag[size_t(f)]);
 
   std::vector<char> root_anchored(size_t(num_free_), 0);
   for (int64_t f = 0; f < num_free_; ++f)
@@ -241,10 +297,8 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
                        "to ground or to a voltage source: its voltage is undefined");
     }
 
-  a_.resize(n_unk, n_unk);
-  a_.setFromTriplets(a_t.begin(), a_t.end());
-  a_.makeCompressed();
-  std::vector<Triplet>().swap(a_t);
+  assemble_symmetric(a_, diag, edges);
+  std::vector<Edge>().swap(edges);
   rhs_map_.resize(n_unk, n_src);
   rhs_map_.setFromTriplets(rhs_t.begin(), rhs_t.end());
 
