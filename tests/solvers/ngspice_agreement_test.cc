@@ -200,3 +200,19 @@ TEST_CASE("wires given by geometry agree with ngspice and equal the same wires g
   const RowMatrixXd ig = sg.solve(v).currents, io = so.solve(v).currents;
   CHECK(((ig - io).cwiseAbs().array() / io.cwiseAbs().array()).maxCoeff() < 1e-14);
 }
+
+TEST_CASE("a 64 x 48 array with every end resistive agrees with ngspice node by node") {
+  CrossbarSpec spec;
+  spec.rows = 64;
+  spec.cols = 48;
+  spec.r_row_ohm = 2.5;
+  spec.r_col_ohm = 2.5;
+  spec.r_driver_ohm = 12;
+  spec.r_sense_ohm = 8;
+  spec.drive = DriveSide::kBoth;
+  spec.sense = SenseSide::kBoth;
+  const Agreement a = compare(spec, random_matrix(64, 48, 1e-6, 1e-4, 41),
+                              random_matrix(1, 64, 0, 0.2, 42), BackendChoice::kNative);
+  CHECK(a.voltage_rel < kAgreeRelTol);
+  CHECK(a.current_rel < kAgreeRelTol);
+}
