@@ -4,19 +4,15 @@
 #include <sys/resource.h>
 
 #include <chrono>
-#include <random>
 
+#include "devices/random_array.h"
 #include "netlists/crossbar_builder.h"
 
 namespace xbar::bench {
 
 inline netlists::RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi,
                                            uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  netlists::RowMatrixXd m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = lo + (hi - lo) * double(rng() >> 11) * 0x1.0p-53;
-  return m;
+  return devices::uniform_matrix(rows, cols, lo, hi, seed);
 }
 
 inline double now_s() {

@@ -8,11 +8,11 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <random>
 #include <sstream>
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/random_array.h"
 #include "devices/registry.h"
 #include "engine/atomic_file.h"
 #include "engine/npy.h"
@@ -31,18 +31,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-// Uniform conductances in [g_off, g_on]. The 53-bit mapping is spelled out (not
-// std::uniform_real_distribution, whose algorithm differs between standard libraries) so the
-// same seed gives the same array everywhere.
-RowMatrixXd random_conductances(int64_t m, int64_t n, double g_off, double g_on, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  RowMatrixXd g(m, n);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j)
-      g(i, j) = g_off + (g_on - g_off) * (double(rng() >> 11) * 0x1.0p-53);
-  return g;
 }
 
 struct ArrayInput {
@@ -84,7 +72,7 @@ ArrayInput load_array(const RunConfig& cfg) {
       throw InputError("key g-on = " + format_number(cfg.g_on_s) + ": must be finite and >= g-off (" +
                        format_number(cfg.g_off_s) + " S)");
     a.spec.validate();
-    a.g = random_conductances(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
+    a.g = devices::uniform_matrix(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
     a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
                 {"seed", cfg.seed}};
   }

@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
-#include <random>
 
+#include "devices/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/cholmod_backend.h"
@@ -30,11 +30,7 @@ constexpr double kAgreeRelTol = 1e-9;
 constexpr double kVoltageFloorRel = 1e-9;
 
 RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  RowMatrixXd m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = lo + (hi - lo) * double(rng() >> 11) * 0x1.0p-53;
-  return m;
+  return devices::uniform_matrix(rows, cols, lo, hi, seed);
 }
 
 struct Agreement {
