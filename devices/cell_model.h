@@ -12,6 +12,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace xbar::devices {
 
@@ -29,6 +31,17 @@ class CellModel {
   // True when I = g_s * V exactly: one factorization serves every input.
   virtual bool is_linear() const = 0;
   virtual CellEval evaluate(double g_s, double v_v) const = 0;
+  // The cell as ngspice deck lines between nodes pos and neg (lowercase), given its element
+  // name (without a type letter) and conductance parameter: a resistor for the linear cell,
+  // behavioural B-sources for nonlinear ones. Internal nodes a card needs are named from
+  // `name` and exist only in the deck. g_s = 0 is an open cell: no lines.
+  virtual std::vector<std::string> spice_card(const std::string& name, const std::string& pos,
+                                              const std::string& neg, double g_s) const = 0;
+  // Parameters as (key, value) pairs for result metadata, e.g. {"nl-k", 2.0}.
+  virtual std::vector<std::pair<std::string, double>> parameters() const { return {}; }
 };
+
+// Shortest round-trip text of a number, for SPICE cards ("1e-05", "2.5").
+std::string spice_number(double v);
 
 }  // namespace xbar::devices

@@ -74,8 +74,17 @@ void format_element(std::string& line, const Circuit& c, size_t k) {
                          std::to_string(models.size()) + " model(s)");
       }
       if (!models[e.model]->is_linear()) {
-        throw InputError("SPICE writer: cell model '" + models[e.model]->name() +
-                         "' has no SPICE form yet");
+        // Nonlinear cells are behavioural sources (possibly several lines, joined by '\n'
+        // here and split by for_each_line). A crossbar cell's card is named "cell_i_j".
+        std::string base = c.element_name(k);
+        if (e.role == Role::kCell) base = base.substr(1);
+        const auto card = models[e.model]->spice_card(base, c.node_name(e.pos), c.node_name(e.neg), e.value);
+        if (card.empty()) {
+          line += "* " + base + " open (G = 0)";
+          return;
+        }
+        for (size_t l = 0; l < card.size(); ++l) line += (l ? "\n" : "") + card[l];
+        return;
       }
       if (e.value == 0.0) {
         // G = 0 is an open circuit: no element at all, just a note for the reader of the deck.
@@ -126,7 +135,16 @@ void for_each_line(const Circuit& c, const std::vector<std::string>& header_comm
   }
   for (size_t k = 0; k < c.elements().size(); ++k) {
     format_element(line, c, k);
-    emit(std::string_view(line));
+    if (line.find('\n') == std::string::npos) {
+      emit(std::string_view(line));
+      continue;
+    }
+    size_t start = 0;  // a multi-line card (nonlinear cell)
+    while (start <= line.size()) {
+      const size_t nl = std::min(line.find('\n', start), line.size());
+      emit(std::string_view(line.data() + start, nl - start));
+      start = nl + 1;
+    }
   }
   if (opt.add_op) emit(std::string_view(".op"));
   if (opt.add_end) emit(std::string_view(".end"));

@@ -89,6 +89,17 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   backend_->analyze(mna_->matrix(), mna_->grid_coords());
   say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
       secs(backend_->stats().analyze_s) + " s");
+  if (!mna_->linear()) {
+    // Nonlinear cells: the analysis serves every Newton iteration; factorizations happen there.
+    newton_ = std::make_unique<NewtonSolver>(*mna_, *backend_, options.newton);
+    summary_.backend_used = backend_->name();
+    summary_.ordering_used = backend_->stats().ordering_used;
+    summary_.analyze_s = backend_->stats().analyze_s;
+    summary_.message += "Newton on " + std::to_string(mna_->num_nonlinear()) +
+                        " nonlinear cells with " + backend_->name();
+    summary_.ok = true;
+    return;
+  }
   backend_->factorize(mna_->matrix());
   const FactorStats& st = backend_->stats();
   say(backend_->name() + " factorize " + secs(st.factorize_s) + " s, " +
@@ -130,6 +141,39 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
   return x;
 }
 
+CircuitSolution CircuitSolver::solve_nonlinear(const Eigen::MatrixXd& s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  Eigen::MatrixXd x(mna_->size(), s.cols());
+  CircuitSolution sol;
+  sol.source_currents.resize(s.rows(), s.cols());
+  static const char* const kOrder[] = {"newton", "gmin stepping", "source stepping"};
+  auto rank = [](const std::string& st) {
+    for (int k = 0; k < 3; ++k)
+      if (st == kOrder[k]) return k;
+    return -1;
+  };
+  for (Eigen::Index k = 0; k < s.cols(); ++k) {
+    const Eigen::VectorXd sk = s.col(k);
+    NewtonResult r = newton_->solve(sk);
+    x.col(k) = r.x;
+    Eigen::VectorXd cur = mna_->current_map_x() * r.x + mna_->current_map_s() * sk;
+    Eigen::VectorXd f = Eigen::VectorXd::Zero(mna_->size());
+    mna_->nonlinear_residual(r.x, sk, f, nullptr, &cur);
+    sol.source_currents.col(k) = cur;
+    summary_.newton_iterations += r.iterations;
+    summary_.newton_max_iterations = std::max<int64_t>(summary_.newton_max_iterations, r.iterations);
+    summary_.newton_residual_a = std::max(summary_.newton_residual_a, r.residual_a);
+    if (rank(r.strategy) > rank(summary_.newton_strategy)) summary_.newton_strategy = r.strategy;
+    summary_.factorize_s += r.factorize_s;
+  }
+  sol.node_voltages = mna_->node_voltages(x, s);
+  summary_.solve_s += seconds_since(t0);
+  summary_.inputs += s.cols();
+  summary_.linear_solves += summary_.newton_iterations;
+  summary_.factor_nonzeros = backend_->stats().nnz_factor;
+  return sol;
+}
+
 CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
   CircuitSolution sol;
   auto t0 = std::chrono::steady_clock::now();
@@ -141,6 +185,7 @@ CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
     summary_.assemble_s += r.load_s;
     summary_.solve_s += r.solve_s + r.read_s;
   } else {
+    if (newton_) return solve_nonlinear(s);
     const Eigen::MatrixXd x = backend_ ? solve_linear(mna_->rhs(s)) : Eigen::MatrixXd(0, s.cols());
     sol.node_voltages = mna_->node_voltages(x, s);
     sol.source_currents = mna_->source_currents(x, s);

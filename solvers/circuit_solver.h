@@ -20,6 +20,7 @@
 #include "netlists/circuit.h"
 #include "solvers/linear_backend.h"
 #include "solvers/mna_system.h"
+#include "solvers/newton.h"
 #include "solvers/ngspice_backend.h"
 #include "solvers/solve_summary.h"
 
@@ -34,6 +35,8 @@ struct SolverOptions {
   BackendChoice backend = BackendChoice::kNative;
   LinearBackendOptions linear;
   NgspiceOptions ngspice;
+  // Newton-Raphson settings for circuits with nonlinear cells.
+  NewtonOptions newton;
   // Called with a one-line message after each stage of a long solve (assembly, analysis,
   // factorization); may be empty.
   std::function<void(const std::string&)> progress;
@@ -63,12 +66,15 @@ class CircuitSolver {
   // entry finite and a normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||) below
   // kMaxBackwardError per column, else xbar::NumericalError. Native only, size() > 0.
   Eigen::MatrixXd solve_linear(const Eigen::MatrixXd& b, bool transposed = false);
+  bool nonlinear() const { return newton_ != nullptr; }
 
  private:
   const netlists::Circuit& circuit_;
   SolverOptions options_;
   std::unique_ptr<MnaSystem> mna_;
   std::unique_ptr<LinearBackend> backend_;
+  std::unique_ptr<NewtonSolver> newton_;  // nonlinear cells only
+  CircuitSolution solve_nonlinear(const Eigen::MatrixXd& s);
   SolveSummary summary_;
   double norm_a_ = 0;  // infinity norm of the matrix, for the backward error
 };

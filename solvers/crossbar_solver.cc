@@ -67,7 +67,7 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
   const int64_t k = v.rows();
   const bool native = circuit_solver_.native();
   const bool effective =
-      native && !options_.keep_voltages &&
+      native && !circuit_solver_.nonlinear() && !options_.keep_voltages &&
       (options_.batch == BatchMethod::kEffective ||
        (options_.batch == BatchMethod::kAuto && k > std::min(x_.rows(), x_.cols())));
   if (effective) {
@@ -108,6 +108,9 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
 RowMatrixXd CrossbarSolver::effective_matrix() {
   if (!circuit_solver_.native())
     throw InputError("the effective matrix needs a native back end (backend = native, cholmod or klu)");
+  if (circuit_solver_.nonlinear())
+    throw InputError("the effective matrix exists only for linear cells: with a nonlinear cell "
+                     "the currents are not linear in the inputs (use batch-method = direct)");
   const auto t0 = std::chrono::steady_clock::now();
   const MnaSystem& mna = circuit_solver_.mna();
   const LinearBackend* be = circuit_solver_.backend();

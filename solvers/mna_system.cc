@@ -95,6 +95,15 @@ void assemble_symmetric(SparseMatrix& a, const std::vector<double>& diag,
   a.resizeNonZeros(out);
 }
 
+// Index into a.valuePtr() of entry (row, col), which must be in the pattern.
+int64_t value_slot(const SparseMatrix& a, int64_t row, int64_t col) {
+  const int64_t* rows = a.innerIndexPtr();
+  const int64_t* lo = rows + a.outerIndexPtr()[col];
+  const int64_t* hi = rows + a.outerIndexPtr()[col + 1];
+  const int64_t* it = std::lower_bound(lo, hi, row);
+  return (it != hi && *it == row) ? int64_t(it - rows) : -1;
+}
+
 double conductance_of(const Element& e) {
   if (e.kind == ElementKind::kResistor) return 1.0 / e.value;
   return e.value;  // linear cell: its conductance parameter
@@ -108,10 +117,6 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   const auto& el = circuit.elements();
   auto idx = [&](int32_t node) { return node == kGround ? ground : node; };
 
-  for (const auto& m : circuit.cell_models())
-    if (!m->is_linear())
-      throw InputError("cell model '" + m->name() +
-                       "' is nonlinear: it needs the Newton solver, which this build lacks");
 
   // 1. Shorts merge nodes into groups; g_ground below is whichever group holds ground.
   UnionFind uf(n_nodes + 1);
@@ -244,6 +249,18 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
       if (a >= 0 && b >= 0) island.unite(int32_t(a), int32_t(b));
       if (a >= 0 && b < 0) anchored[size_t(a)] = 1;
       if (b >= 0 && a < 0) anchored[size_t(b)] = 1;
+      if (e.kind == ElementKind::kCell && !circuit.cell_models()[e.model]->is_linear()) {
+        // Nonlinear: only the pattern here (structural zeros); Newton stamps its linearization.
+        NonlinearCell c;
+        c.element = k;
+        c.a = a;
+        c.b = b;
+        c.fixed_a = a < 0 ? fixed_id_[size_t(ga)] : -1;
+        c.fixed_b = b < 0 ? fixed_id_[size_t(gb)] : -1;
+        nonlinear_.push_back(c);
+        if (a >= 0 && b >= 0) edges.push_back({a, b, 0.0});
+        continue;
+      }
       if (a >= 0) diag[size_t(a)] += g;
       if (b >= 0) diag[size_t(b)] += g;
       if (a >= 0 && b >= 0) {
@@ -299,6 +316,26 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
 
   assemble_symmetric(a_, diag, edges);
   std::vector<Edge>().swap(edges);
+  for (NonlinearCell& c : nonlinear_) {
+    c.slot_aa = c.a >= 0 ? value_slot(a_, c.a, c.a) : -1;
+    c.slot_bb = c.b >= 0 ? value_slot(a_, c.b, c.b) : -1;
+    c.slot_ab = c.a >= 0 && c.b >= 0 ? value_slot(a_, c.a, c.b) : -1;
+    c.slot_ba = c.a >= 0 && c.b >= 0 ? value_slot(a_, c.b, c.a) : -1;
+  }
+  // Which source currents a fixed group's outflow counts toward: every source on its path to
+  // ground (the KCL subtree sums below, read the other way round).
+  outflow_sources_.assign(pot_.size(), {});
+  std::vector<int32_t> group_of_fixed(pot_.size(), -1);
+  for (int32_t g : bfs_order) group_of_fixed[size_t(fixed_id_[size_t(g)])] = g;
+  for (size_t fg = 0; fg < pot_.size(); ++fg) {
+    int32_t g = group_of_fixed[fg];
+    while (g >= 0 && parent_source[size_t(fixed_id_[size_t(g)])] >= 0) {
+      const int32_t k = parent_source[size_t(fixed_id_[size_t(g)])];
+      const Element& e = el[size_t(k)];
+      outflow_sources_[fg].push_back({source_pos[size_t(k)], grp(e.pos) == g ? -1.0 : 1.0});
+      g = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
+    }
+  }
   rhs_map_.resize(n_unk, n_src);
   rhs_map_.setFromTriplets(rhs_t.begin(), rhs_t.end());
 
@@ -346,6 +383,48 @@ Eigen::MatrixXd MnaSystem::node_voltages(const Eigen::MatrixXd& x, const Eigen::
     }
   }
   return v;
+}
+
+double MnaSystem::terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
+                                   const Eigen::VectorXd& s) const {
+  if (free >= 0) return x(free);
+  if (fixed < 0) return 0.0;  // ground
+  double v = 0;
+  for (const auto& [src, sign] : pot_[size_t(fixed)]) v += sign * s(src);
+  return v;
+}
+
+double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s,
+                                     Eigen::VectorXd& f, double* jac_values,
+                                     Eigen::VectorXd* source_currents) const {
+  const auto& el = circuit_.elements();
+  const auto& models = circuit_.cell_models();
+  double scale = 0;
+  for (const NonlinearCell& c : nonlinear_) {
+    const netlists::Element& e = el[c.element];
+    const double v = terminal_voltage(c.a, c.fixed_a, x, s) - terminal_voltage(c.b, c.fixed_b, x, s);
+    const devices::CellEval ev = models[e.model]->evaluate(e.value, v);
+    if (!std::isfinite(ev.i_a) || !std::isfinite(ev.di_dv_s))
+      throw NumericalError("cell '" + circuit_.element_name(c.element) + "' at " +
+                           format_number(v) + " V gives a non-finite current or conductance");
+    scale = std::max(scale, std::abs(ev.i_a));
+    // Current i flows from pos (a) to neg (b): it leaves a and enters b.
+    if (c.a >= 0) f(c.a) += ev.i_a;
+    if (c.b >= 0) f(c.b) -= ev.i_a;
+    if (jac_values) {
+      if (c.slot_aa >= 0) jac_values[c.slot_aa] += ev.di_dv_s;
+      if (c.slot_bb >= 0) jac_values[c.slot_bb] += ev.di_dv_s;
+      if (c.slot_ab >= 0) jac_values[c.slot_ab] -= ev.di_dv_s;
+      if (c.slot_ba >= 0) jac_values[c.slot_ba] -= ev.di_dv_s;
+    }
+    if (source_currents) {
+      if (c.fixed_a >= 0)
+        for (const auto& [src, sign] : outflow_sources_[size_t(c.fixed_a)]) (*source_currents)(src) += sign * ev.i_a;
+      if (c.fixed_b >= 0)
+        for (const auto& [src, sign] : outflow_sources_[size_t(c.fixed_b)]) (*source_currents)(src) -= sign * ev.i_a;
+    }
+  }
+  return scale;
 }
 
 std::string MnaSystem::unknown_name(int64_t k) const {

@@ -81,6 +81,19 @@ class MnaSystem {
   // Human-readable name of unknown k ("node r3_7", "branch of v1") for error messages.
   std::string unknown_name(int64_t k) const;
 
+  // Nonlinear cells (Newton). matrix(), rhs() and the current maps above hold the linear part
+  // only; the nonlinear cells sit in matrix()'s pattern as explicit zeros.
+  bool linear() const { return nonlinear_.empty(); }
+  int64_t num_nonlinear() const { return int64_t(nonlinear_.size()); }
+  // For one input (x: unknowns, s: source values) adds every nonlinear cell's current to the
+  // KCL residual f (current leaving each free node), its conductance dI/dV to jac_values (a
+  // copy of matrix().valuePtr(), may be null) and, if given, its share to the source currents
+  // (same convention as source_currents()). Returns the largest cell current (amperes), the
+  // scale for Newton's current tolerance. Throws NumericalError naming a cell whose model
+  // returns a non-finite value.
+  double nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s, Eigen::VectorXd& f,
+                            double* jac_values, Eigen::VectorXd* source_currents) const;
+
  private:
   const netlists::Circuit& circuit_;
   int64_t num_free_ = 0;
@@ -92,6 +105,17 @@ class MnaSystem {
   std::vector<int32_t> fixed_id_;         // group -> index into pot_, or -1 when free
   // Potential of each fixed group as a signed sum of source values (source position, sign).
   std::vector<std::vector<std::pair<int32_t, double>>> pot_;
+  struct NonlinearCell {
+    size_t element = 0;
+    int64_t a = -1, b = -1;              // free unknowns of pos / neg, -1 when fixed
+    int32_t fixed_a = -1, fixed_b = -1;  // their fixed groups (index into pot_), -1 = ground/free
+    int64_t slot_aa = -1, slot_bb = -1, slot_ab = -1, slot_ba = -1;  // into a_.valuePtr()
+  };
+  double terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
+                          const Eigen::VectorXd& s) const;
+  std::vector<NonlinearCell> nonlinear_;
+  // Per fixed group: the (source position, sign) pairs its outflow adds to.
+  std::vector<std::vector<std::pair<int32_t, double>>> outflow_sources_;
   SparseMatrix a_, rhs_map_, q_x_, q_s_;
   std::vector<GridCoord> coords_;
 };

@@ -22,6 +22,10 @@ struct SolveSummary {
   double analyze_s = 0;           // ordering + symbolic factorization
   double factorize_s = 0;         // numeric factorization
   double solve_s = 0;             // substitutions (or ngspice `op` runs) and current recovery
+  int64_t newton_iterations = 0;  // all inputs together (nonlinear cells only)
+  int64_t newton_max_iterations = 0;  // the most any one input needed
+  std::string newton_strategy;    // worst fallback used: "newton", "gmin stepping", "source stepping"
+  double newton_residual_a = 0;   // largest final KCL residual over the inputs, amperes
   double max_backward_error = 0;  // worst ||A x - b|| / (||A|| ||x|| + ||b||) over the solves
   std::string message;            // one line: what happened, including any fallback
   bool ok = false;

@@ -1,8 +1,11 @@
 // Tests of netlists::write_spice / spice_lines: the line forms, a bitwise round trip through
 // read_spice, and that ngspice itself accepts the deck.
+#include "devices/registry.h"
 #include "netlists/spice_writer.h"
 
 #include <doctest/doctest.h>
+
+#include <algorithm>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,15 +30,6 @@ namespace xbar::netlists {
 namespace {
 
 // A stand-in nonlinear model: the writer must refuse it rather than write it as a resistor.
-class FakeSinhCell final : public devices::CellModel {
- public:
-  std::string name() const override { return "sinh"; }
-  bool is_linear() const override { return false; }
-  devices::CellEval evaluate(double g_s, double v_v) const override {
-    return {g_s * std::sinh(v_v), g_s * std::cosh(v_v)};
-  }
-};
-
 uint64_t bits(double v) {
   uint64_t b;
   std::memcpy(&b, &v, sizeof b);
@@ -148,13 +142,25 @@ TEST_CASE("write_spice writes exactly the lines spice_lines returns") {
   CHECK(written(c, header) == joined);
 }
 
-TEST_CASE("a nonlinear cell model has no SPICE form and is refused") {
+TEST_CASE("nonlinear cells are written as behavioural sources, with internal nodes where needed") {
   Circuit c;
-  const uint16_t sinh = c.add_cell_model(std::make_shared<FakeSinhCell>());
-  const int32_t a = c.add_node("a");
-  c.add_element(ElementKind::kCell, Role::kCell, 0, 0, a, kGround, 1e-5, sinh);
-  CHECK_THROWS_WITH_AS(spice_lines(c, {}),
-                       "SPICE writer: cell model 'sinh' has no SPICE form yet", InputError);
+  c.set_grid(1, 2);
+  const uint16_t sinh = c.add_cell_model(devices::make_cell_model("sinh", {}));
+  devices::CellParams p;
+  p.sel_i0_a = 2e-6;
+  p.sel_v0_v = 0.04;
+  const uint16_t sel = c.add_cell_model(devices::make_cell_model("selector", p));
+  c.add_element(ElementKind::kCell, Role::kCell, 0, 0, c.row_node(0, 0), c.col_node(0, 0), 1e-5, sinh);
+  c.add_element(ElementKind::kCell, Role::kCell, 0, 1, c.row_node(0, 1), c.col_node(0, 1), 0x1p-15, sel);  // 1/G = 32768 exactly
+  c.add_element(ElementKind::kCell, Role::kCell, 0, 1, c.row_node(0, 1), c.col_node(0, 0), 0.0, sinh);
+  const auto lines = spice_lines(c, {});
+  // I = G/k sinh(k V) with the default k = 2 / V.
+  CHECK(std::find(lines.begin(), lines.end(), "bcell_0_0 r0_0 c0_0 i=5e-06*sinh(2*v(r0_0,c0_0))") != lines.end());
+  // 1S1R: the memory resistor to an internal node, then the selector B-source.
+  CHECK(std::find(lines.begin(), lines.end(), "rcell_0_1 r0_1 mcell_0_1 32768") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), "bscell_0_1 mcell_0_1 c0_1 i=2e-06*sinh(v(mcell_0_1,c0_1)/0.04)") != lines.end());
+  // G = 0 is an open cell: a comment, no element.
+  CHECK(std::find(lines.begin(), lines.end(), "* cell_0_1 open (G = 0)") != lines.end());
 }
 
 TEST_CASE("a non-finite element value is refused with the element's name") {

@@ -1,0 +1,9 @@
+#include "devices/cell_model.h"
+
+#include "devices/format.h"
+
+namespace xbar::devices {
+
+std::string spice_number(double v) { return format_number(v); }
+
+}  // namespace xbar::devices

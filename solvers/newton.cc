@@ -1,0 +1,137 @@
+#include "solvers/newton.h"
+
+#include <cmath>
+
+#include "devices/format.h"
+#include "devices/input_error.h"
+
+namespace xbar::solvers {
+
+void NewtonOptions::validate() const {
+  const std::pair<const char*, double> positive[] = {
+      {"reltol", reltol}, {"vntol", vntol_v}, {"abstol", abstol_a}, {"max-step", max_step_v}, {"gmin-start", gmin_start_s}};
+  for (const auto& [key, v] : positive)
+    if (!std::isfinite(v) || v <= 0)
+      throw InputError(std::string("key ") + key + " = " + format_number(v) + ": must be > 0");
+  if (max_iterations < 1)
+    throw InputError("key max-iterations = " + std::to_string(max_iterations) + ": must be >= 1");
+  if (source_steps < 1)
+    throw InputError("key source-steps = " + std::to_string(source_steps) + ": must be >= 1");
+}
+
+NewtonSolver::NewtonSolver(const MnaSystem& mna, LinearBackend& backend, const NewtonOptions& options)
+    : mna_(mna), backend_(backend), options_(options), jac_(mna.matrix()) {
+  options_.validate();
+}
+
+// Jacobian at x (linear part + cell conductances + gmin on the node diagonal), factorized;
+// f gets the KCL residual A x - b + cell currents + gmin x.
+void NewtonSolver::factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin,
+                                Eigen::VectorXd& f, double& scale) {
+  const SparseMatrix& a = mna_.matrix();
+  std::copy(a.valuePtr(), a.valuePtr() + a.nonZeros(), jac_.valuePtr());
+  f = a * x - mna_.rhs(s);
+  scale = mna_.nonlinear_residual(x, s, f, jac_.valuePtr(), nullptr);
+  if (gmin > 0) {
+    for (int64_t k = 0; k < mna_.num_free_nodes(); ++k) {
+      jac_.coeffRef(k, k) += gmin;
+      f(k) += gmin * x(k);
+    }
+  }
+  factorize();
+}
+
+void NewtonSolver::factorize() {
+  backend_.factorize(jac_);
+  factorize_s_ += backend_.stats().factorize_s;
+}
+
+bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin, int& iterations,
+                       double& residual, int64_t& worst) {
+  Eigen::VectorXd f;
+  double scale = 0;
+  for (int it = 0; it < options_.max_iterations; ++it) {
+    factorize_at(x, s, gmin, f, scale);
+    ++iterations;
+    residual = f.size() ? f.cwiseAbs().maxCoeff(&worst) : 0.0;
+    Eigen::VectorXd dx = -backend_.solve(f);
+    if (!dx.allFinite()) return false;
+    const double step = dx.size() ? dx.cwiseAbs().maxCoeff() : 0.0;
+    if (step > options_.max_step_v) dx *= options_.max_step_v / step;  // damping
+    bool small = true;
+    for (int64_t k = 0; k < x.size() && small; ++k)
+      small = std::abs(dx(k)) <= options_.reltol * std::max(std::abs(x(k)), std::abs(x(k) + dx(k))) + options_.vntol_v;
+    x += dx;
+    // Converged: the update was below the voltage tolerance and the residual before it below
+    // the current tolerance (SPICE checks both).
+    if (small && step <= options_.max_step_v &&
+        residual <= options_.reltol * scale + options_.abstol_a)
+      return true;
+  }
+  return false;
+}
+
+NewtonResult NewtonSolver::solve(const Eigen::VectorXd& s) {
+  NewtonResult r;
+  factorize_s_ = 0;
+  const int64_t n = mna_.size();
+  // Start: every cell at its small-signal conductance (the Jacobian at zero cell voltage).
+  Eigen::VectorXd zero = Eigen::VectorXd::Zero(n);
+  double residual = 0;
+  int64_t worst = 0;
+  {
+    const SparseMatrix& a = mna_.matrix();
+    std::copy(a.valuePtr(), a.valuePtr() + a.nonZeros(), jac_.valuePtr());
+    Eigen::VectorXd dummy = Eigen::VectorXd::Zero(n);
+    const Eigen::VectorXd s0 = Eigen::VectorXd::Zero(s.size());
+    mna_.nonlinear_residual(zero, s0, dummy, jac_.valuePtr(), nullptr);
+    factorize();
+  }
+  Eigen::VectorXd x = backend_.solve(mna_.rhs(s));
+  r.strategy = "newton";
+  if (run(x, s, 0.0, r.iterations, residual, worst)) {
+    r.x = x;
+    r.residual_a = residual;
+    r.factorize_s = factorize_s_;
+    return r;
+  }
+  if (options_.gmin_stepping) {
+    Eigen::VectorXd xg = Eigen::VectorXd::Zero(n);
+    bool ok = true;
+    for (double gmin = options_.gmin_start_s; ok && gmin >= 1e-13; gmin /= 10)
+      ok = run(xg, s, gmin, r.iterations, residual, worst);
+    if (ok && run(xg, s, 0.0, r.iterations, residual, worst)) {
+      r.x = xg;
+      r.strategy = "gmin stepping";
+      r.residual_a = residual;
+      r.factorize_s = factorize_s_;
+    return r;
+    }
+  }
+  if (options_.source_stepping) {
+    Eigen::VectorXd xs = Eigen::VectorXd::Zero(n);
+    double alpha = 0, step = 1.0 / options_.source_steps;
+    while (alpha < 1 && step > 1e-6) {
+      const double next = std::min(1.0, alpha + step);
+      Eigen::VectorXd trial = xs;
+      if (run(trial, next * s, 0.0, r.iterations, residual, worst)) {
+        xs = trial;
+        alpha = next;
+      } else {
+        step /= 2;
+      }
+    }
+    if (alpha >= 1) {
+      r.x = xs;
+      r.strategy = "source stepping";
+      r.residual_a = residual;
+      r.factorize_s = factorize_s_;
+    return r;
+    }
+  }
+  throw NumericalError("Newton did not converge after " + std::to_string(r.iterations) +
+                       " iterations (plain, gmin and source stepping): worst KCL residual " +
+                       format_number(residual) + " A at " + mna_.unknown_name(worst));
+}
+
+}  // namespace xbar::solvers
