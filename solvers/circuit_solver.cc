@@ -154,7 +154,9 @@ CircuitSolution CircuitSolver::solve_nonlinear(const Eigen::MatrixXd& s) {
   };
   for (Eigen::Index k = 0; k < s.cols(); ++k) {
     const Eigen::VectorXd sk = s.col(k);
-    NewtonResult r = newton_->solve(sk);
+    NewtonResult r;  // no unknowns (every node fixed): the cells' currents follow directly
+    if (newton_) r = newton_->solve(sk);
+    else r.x = Eigen::VectorXd::Zero(0);
     x.col(k) = r.x;
     Eigen::VectorXd cur = mna_->current_map_x() * r.x + mna_->current_map_s() * sk;
     Eigen::VectorXd f = Eigen::VectorXd::Zero(mna_->size());
@@ -170,7 +172,7 @@ CircuitSolution CircuitSolver::solve_nonlinear(const Eigen::MatrixXd& s) {
   summary_.solve_s += seconds_since(t0);
   summary_.inputs += s.cols();
   summary_.linear_solves += summary_.newton_iterations;
-  summary_.factor_nonzeros = backend_->stats().nnz_factor;
+  if (backend_) summary_.factor_nonzeros = backend_->stats().nnz_factor;
   return sol;
 }
 
@@ -185,7 +187,7 @@ CircuitSolution CircuitSolver::solve(const Eigen::MatrixXd& s) {
     summary_.assemble_s += r.load_s;
     summary_.solve_s += r.solve_s + r.read_s;
   } else {
-    if (newton_) return solve_nonlinear(s);
+    if (!mna_->linear()) return solve_nonlinear(s);
     const Eigen::MatrixXd x = backend_ ? solve_linear(mna_->rhs(s)) : Eigen::MatrixXd(0, s.cols());
     sol.node_voltages = mna_->node_voltages(x, s);
     sol.source_currents = mna_->source_currents(x, s);

@@ -66,7 +66,7 @@ class CircuitSolver {
   // entry finite and a normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||) below
   // kMaxBackwardError per column, else xbar::NumericalError. Native only, size() > 0.
   Eigen::MatrixXd solve_linear(const Eigen::MatrixXd& b, bool transposed = false);
-  bool nonlinear() const { return newton_ != nullptr; }
+  bool nonlinear() const { return mna_ && !mna_->linear(); }
 
  private:
   const netlists::Circuit& circuit_;

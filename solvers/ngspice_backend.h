@@ -22,10 +22,10 @@
 namespace xbar::solvers {
 
 struct NgspiceOptions {
-  // Extra `.options` card contents, e.g. "klu" or "reltol=1e-6". Empty: ngspice defaults.
-  // The deck is linear, so the operating point is one LU solve and ngspice's convergence
-  // tolerances do not limit its accuracy.
-  std::string options;
+  // `.options` card contents. For a linear deck the operating point is one LU solve and the
+  // tolerances do not matter; with nonlinear cells ngspice's defaults (reltol 1e-3) would
+  // stop Newton at ~1e-3 relative, so they are tightened to let it serve as a referee at 1e-6.
+  std::string options = "reltol=1e-9 abstol=1e-15 vntol=1e-12 itl1=500";
 };
 
 struct NgspiceSolution {
