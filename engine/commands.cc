@@ -129,6 +129,12 @@ json summary_json(const solvers::SolveSummary& s) {
           {"inputs", s.inputs},
           {"linear_solves", s.linear_solves},
           {"message", s.message},
+          {"newton",
+           {{"iterations", s.newton_iterations},
+            {"max_iterations_one_input", s.newton_max_iterations},
+            {"strategy", s.newton_strategy},
+            {"final_residual_a", s.newton_residual_a}}},
+          {"max_backward_error", s.max_backward_error},
           {"times_s",
            {{"assemble_s", s.assemble_s},
             {"analyze_s", s.analyze_s},
@@ -144,6 +150,13 @@ json effective_config(const RunConfig& cfg, const ArrayInput& a) {
     c["cols"] = {{"value", a.spec.cols}, {"from", "g file"}};
   }
   return c;
+}
+
+json cell_parameters_json(const RunConfig& cfg) {
+  json p = json::object();
+  for (const auto& [key, value] : devices::make_cell_model(cfg.cell, cfg.cell_params)->parameters())
+    p[key] = value;
+  return p;
 }
 
 json base_result(const RunConfig& cfg, const ArrayInput& a) {
@@ -163,6 +176,7 @@ json base_result(const RunConfig& cfg, const ArrayInput& a) {
             {"drive", netlists::to_string(a.spec.drive)},
             {"sense", netlists::to_string(a.spec.sense)},
             {"cell", cfg.cell},
+            {"cell_parameters", cell_parameters_json(cfg)},
             {"conductances", a.source}}}};
 }
 
@@ -332,7 +346,7 @@ int run_netlist(const RunConfig& cfg) {
     throw InputError(cfg.v_path + ": a deck holds one operating point, so --v must be one vector "
                      "of M = " + std::to_string(a.spec.rows) + " volts, not " +
                      std::to_string(in.v.rows()) + " inputs");
-  auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+  auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
   netlists::set_row_voltages(x, in.v.row(0).transpose());
   std::vector<std::string> header = {
       "xbar " + std::string(XBAR_VERSION) + " crossbar " + std::to_string(a.spec.rows) + " x " +
@@ -362,7 +376,7 @@ int run_solve(const RunConfig& cfg) {
                     " input(s), backend " + solvers::to_string(cfg.solve.solver.backend));
 
   auto t0 = Clock::now();
-  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
   const double build_s = seconds_since(t0);
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = cfg.save_voltages;
@@ -431,7 +445,7 @@ int run_check(const RunConfig& cfg) {
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols;
-  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell));
+  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
 
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = true;

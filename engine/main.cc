@@ -66,7 +66,10 @@ po::options_description make_options(const std::string& sub) {
       ("seed", po::value<int64_t>()->default_value(int64_t(d.seed)), "random array seed, >= 0 (written to the results)")
       ("v", po::value<std::string>(), "row voltages [V], .npy of shape (M,) or (K, M) for K inputs")
       ("v-read", num(d.v_read_v), "without --v: every row at this voltage [V]")
-      ("cell", po::value<std::string>()->default_value(d.cell), ("cell model: " + cells).c_str());
+      ("cell", po::value<std::string>()->default_value(d.cell), ("cell model: " + cells).c_str())
+      ("nl-k", num(d.cell_params.nl_k_per_v), "sinh cell: I = G/k sinh(k V), nonlinearity k [1/V]")
+      ("sel-i0", num(d.cell_params.sel_i0_a), "selector (1S1R): I_sel = i0 sinh(V_sel/v0), scale current i0 [A]")
+      ("sel-v0", num(d.cell_params.sel_v0_v), "selector (1S1R): voltage scale v0 [V]");
   po::options_description wires("Wires, drivers and sensing");
   wires.add_options()
       ("r-row", num(d.spec.r_row_ohm), "row (word-line) wire resistance per segment [ohm]")
@@ -99,6 +102,11 @@ po::options_description make_options(const std::string& sub) {
                        : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
         ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
          "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
+        ("reltol", num(d.solve.solver.newton.reltol), "Newton (nonlinear cells): relative tolerance on node voltages and KCL residuals")
+        ("vntol", num(d.solve.solver.newton.vntol_v), "Newton: absolute node-voltage tolerance [V]")
+        ("abstol", num(d.solve.solver.newton.abstol_a), "Newton: absolute KCL residual tolerance [A]")
+        ("max-iterations", po::value<int>()->default_value(d.solve.solver.newton.max_iterations), "Newton: iterations per run (plain, each gmin or source step)")
+        ("max-step", num(d.solve.solver.newton.max_step_v), "Newton: largest node-voltage change per iteration [V]")
         ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
     if (sub == "solve" || all_keys)
       solver.add_options()
@@ -229,7 +237,16 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   get_opt(vm, "v", c.v_path);
   get_opt(vm, "v-read", c.v_read_v);
   get_opt(vm, "cell", c.cell);
-  xbar::devices::make_cell_model(c.cell);  // validates the name early
+  get_opt(vm, "nl-k", c.cell_params.nl_k_per_v);
+  get_opt(vm, "sel-i0", c.cell_params.sel_i0_a);
+  get_opt(vm, "sel-v0", c.cell_params.sel_v0_v);
+  xbar::devices::make_cell_model(c.cell, c.cell_params);  // validates name and parameters early
+  get_opt(vm, "reltol", c.solve.solver.newton.reltol);
+  get_opt(vm, "vntol", c.solve.solver.newton.vntol_v);
+  get_opt(vm, "abstol", c.solve.solver.newton.abstol_a);
+  get_opt(vm, "max-iterations", c.solve.solver.newton.max_iterations);
+  get_opt(vm, "max-step", c.solve.solver.newton.max_step_v);
+  c.solve.solver.newton.validate();
   get_opt(vm, "r-row", c.spec.r_row_ohm);
   get_opt(vm, "r-col", c.spec.r_col_ohm);
   c.spec.r_row_given = given("r-row");

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "devices/registry.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/crossbar_solver.h"
 
@@ -28,6 +29,7 @@ struct RunConfig {
   std::string v_path;               // --v: M or K x M row voltages, volts (.npy)
   double v_read_v = 0.2;            // all rows at this voltage when no --v is given
   std::string cell = "linear";
+  devices::CellParams cell_params;  // --nl-k, --sel-i0, --sel-v0
   solvers::CrossbarSolveOptions solve;  // back end, ordering, batch method
   std::string out;                  // output directory (netlist: the .cir path)
   bool save_voltages = false;
