@@ -153,13 +153,18 @@ int64_t ConductanceLevels::nearest_index(double g_s) const {
   return (g_s - levels_s_[size_t(hi - 1)] <= levels_s_[size_t(hi)] - g_s) ? hi - 1 : hi;
 }
 
-std::vector<int64_t> ConductanceLevels::snap_in_place(RowMatrix& g_s) const {
+std::vector<int64_t> ConductanceLevels::snap_in_place(RowMatrix& g_s, const StuckMask* pinned) const {
+  XBAR_EXPECTS(pinned == nullptr || (pinned->rows() == g_s.rows() && pinned->cols() == g_s.cols()),
+               "ConductanceLevels::snap_in_place: pinned mask shape differs from the array");
   if (continuous()) return {};
   std::vector<int64_t> occupancy(levels_s_.size(), 0);
-  for (Eigen::Index k = 0; k < g_s.size(); ++k) {
-    const int64_t idx = nearest_index(g_s.data()[k]);
-    g_s.data()[k] = levels_s_[size_t(idx)];
-    ++occupancy[size_t(idx)];
+  for (Eigen::Index i = 0; i < g_s.rows(); ++i) {
+    for (Eigen::Index j = 0; j < g_s.cols(); ++j) {
+      if (is_pinned(pinned, i, j)) continue;
+      const int64_t idx = nearest_index(g_s(i, j));
+      g_s(i, j) = levels_s_[size_t(idx)];
+      ++occupancy[size_t(idx)];
+    }
   }
   return occupancy;
 }

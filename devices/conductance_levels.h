@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "devices/cell_state.h"
 #include "devices/conductance_range.h"
 #include "devices/random_array.h"
 
@@ -77,8 +78,9 @@ class ConductanceLevels {
   int64_t nearest_index(double g_s) const;
   // The nearest level; g_s itself when continuous.
   double snap(double g_s) const { return continuous() ? g_s : levels_s_[nearest_index(g_s)]; }
-  // Snaps every element in place; returns the occupancy of each level (empty when continuous).
-  std::vector<int64_t> snap_in_place(RowMatrix& g_s) const;
+  // Snaps every cell not pinned by `pinned` (nullptr = all cells) in place; returns how many
+  // cells went to each level (index-aligned with levels_s(); empty when continuous).
+  std::vector<int64_t> snap_in_place(RowMatrix& g_s, const StuckMask* pinned = nullptr) const;
 
  private:
   std::vector<double> levels_s_;

@@ -89,14 +89,7 @@ ProgrammingResult program_conductances(const RowMatrix& target_s, const Programm
   if (!levels.continuous()) {
     st.levels_available = levels.count();
     st.levels_s = levels.levels_s();
-    st.level_occupancy.assign(size_t(levels.count()), 0);
-    for (Eigen::Index i = 0; i < rows; ++i)
-      for (Eigen::Index j = 0; j < cols; ++j) {
-        if (is_pinned(&r.stuck_mask, i, j)) continue;
-        const int64_t idx = levels.nearest_index(r.g_s(i, j));
-        r.g_s(i, j) = levels.levels_s()[size_t(idx)];
-        ++st.level_occupancy[size_t(idx)];
-      }
+    st.level_occupancy = levels.snap_in_place(r.g_s, &r.stuck_mask);
     for (int64_t n : st.level_occupancy) st.levels_used += n > 0;
   }
 
