@@ -31,7 +31,9 @@ bool parse_double(const std::string& text, double& value) {
   return r.ec == std::errc() && r.ptr == last && first != last;
 }
 
-std::string where(const std::string& path, int64_t line) { return path + ":" + std::to_string(line); }
+std::string where(const std::string& path, int64_t line) {
+  return path + ":" + std::to_string(line);
+}
 
 }  // namespace
 
@@ -52,7 +54,8 @@ void LevelOptions::validate() const {
       throw InputError("key level-table " + table_source + ": level " + format_number(table_s[k]) +
                        ": must be finite and >= 0 S");
     if (k > 0 && !(table_s[k] > table_s[k - 1]))
-      throw InputError("key level-table " + table_source + ": levels must be sorted ascending and "
+      throw InputError("key level-table " + table_source +
+                       ": levels must be sorted ascending and "
                        "distinct (read_level_table sorts them), found " +
                        format_number(table_s[k - 1]) + " before " + format_number(table_s[k]));
   }
@@ -74,16 +77,16 @@ std::vector<double> read_level_table(const std::string& path) {
     size_t start = 0;
     for (;;) {
       const size_t comma = text.find(',', start);
-      fields.push_back(trim(text.substr(start, comma == std::string::npos ? std::string::npos
-                                                                           : comma - start)));
+      fields.push_back(
+          trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start)));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
     while (fields.size() > 1 && fields.back().empty()) fields.pop_back();
     double probe = 0;
-    const bool header_like = (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '"' ||
-                              text[0] == '\'') &&
-                             !parse_double(fields[0], probe);  // "inf" / "nan" are data, rejected below
+    const bool header_like =
+        (std::isalpha(static_cast<unsigned char>(text[0])) || text[0] == '"' || text[0] == '\'') &&
+        !parse_double(fields[0], probe);  // "inf" / "nan" are data, rejected below
     if (first_data_row && header_like) {  // a header row: skipped whatever its field count
       first_data_row = false;
       continue;
@@ -97,9 +100,11 @@ std::vector<double> read_level_table(const std::string& path) {
       throw InputError(where(path, line) + ": '" + fields[0] +
                        "' is not a number: expected one conductance in siemens per row");
     if (!std::isfinite(v))
-      throw InputError(where(path, line) + ": conductance " + format_number(v) + ": must be finite");
+      throw InputError(where(path, line) + ": conductance " + format_number(v) +
+                       ": must be finite");
     if (v < 0)
-      throw InputError(where(path, line) + ": conductance " + format_number(v) + ": must be >= 0 S");
+      throw InputError(where(path, line) + ": conductance " + format_number(v) +
+                       ": must be >= 0 S");
     rows.emplace_back(v, line);
   }
   if (in.bad()) throw InputError(path + ": read error");
@@ -153,7 +158,8 @@ int64_t ConductanceLevels::nearest_index(double g_s) const {
   return (g_s - levels_s_[size_t(hi - 1)] <= levels_s_[size_t(hi)] - g_s) ? hi - 1 : hi;
 }
 
-std::vector<int64_t> ConductanceLevels::snap_in_place(RowMatrix& g_s, const StuckMask* pinned) const {
+std::vector<int64_t> ConductanceLevels::snap_in_place(RowMatrix& g_s,
+                                                      const StuckMask* pinned) const {
   XBAR_EXPECTS(pinned == nullptr || (pinned->rows() == g_s.rows() && pinned->cols() == g_s.cols()),
                "ConductanceLevels::snap_in_place: pinned mask shape differs from the array");
   if (continuous()) return {};
@@ -177,7 +183,8 @@ ConductanceLevels make_levels(const LevelOptions& options, const ConductanceRang
       if (g < range.g_min_s || g > range.g_max_s)
         throw InputError("key level-table " + options.table_source + ": level " + format_number(g) +
                          " S lies outside the device range [g-min, g-max] = [" +
-                         format_number(range.g_min_s) + ", " + format_number(range.g_max_s) + "] S");
+                         format_number(range.g_min_s) + ", " + format_number(range.g_max_s) +
+                         "] S");
     return ConductanceLevels::from_table(options.table_s);
   }
   if (options.levels == 0) return ConductanceLevels();

@@ -23,7 +23,9 @@ struct ConductanceRange {
 
   // Throws xbar::InputError naming the key, the value and the constraint it broke.
   void validate() const;
-  double clip(double g_s) const { return g_s < g_min_s ? g_min_s : (g_s > g_max_s ? g_max_s : g_s); }
+  double clip(double g_s) const {
+    return g_s < g_min_s ? g_min_s : (g_s > g_max_s ? g_max_s : g_s);
+  }
 };
 
 }  // namespace xbar::devices

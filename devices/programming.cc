@@ -31,7 +31,8 @@ std::string make_message(const ProgrammingStats& s, const ProgrammingOptions& o)
   if (s.stuck_source != "none")
     m << "; " << s.stuck.stuck_on << " stuck-on, " << s.stuck.stuck_off << " stuck-off ("
       << s.stuck_source << ")";
-  if (s.levels_available > 0) m << "; " << s.levels_used << " of " << s.levels_available << " levels used";
+  if (s.levels_available > 0)
+    m << "; " << s.levels_used << " of " << s.levels_available << " levels used";
   if (o.variation.model != VariationModel::kNone)
     m << "; " << to_string(o.variation.model) << " variation: relative error mean "
       << format_number(s.variation.rel_error_mean) << ", sigma "
@@ -40,7 +41,8 @@ std::string make_message(const ProgrammingStats& s, const ProgrammingOptions& o)
   if (o.drift.enabled())
     m << "; drift to " << format_number(o.drift.time_s) << " s: mean factor "
       << format_number(s.drift.factor_mean);
-  if (s.drift.nu_clipped_at_zero > 0) m << " (" << s.drift.nu_clipped_at_zero << " nu clipped at 0)";
+  if (s.drift.nu_clipped_at_zero > 0)
+    m << " (" << s.drift.nu_clipped_at_zero << " nu clipped at 0)";
   return m.str();
 }
 
@@ -54,7 +56,8 @@ void ProgrammingOptions::validate() const {
   make_levels(levels, range);  // validates levels and checks a table against the window
 }
 
-ProgrammingResult program_conductances(const RowMatrix& target_s, const ProgrammingOptions& options) {
+ProgrammingResult program_conductances(const RowMatrix& target_s,
+                                       const ProgrammingOptions& options) {
   options.validate();
   validate_target(target_s);
   const ConductanceRange& range = options.range;
@@ -81,7 +84,8 @@ ProgrammingResult program_conductances(const RowMatrix& target_s, const Programm
 
   // 1. Stuck-at defects.
   r.stuck_mask = place_stuck_cells(rows, cols, options.stuck, options.seed);
-  st.stuck_source = options.stuck.uses_mask() ? "mask" : (options.stuck.enabled() ? "rates" : "none");
+  st.stuck_source =
+      options.stuck.uses_mask() ? "mask" : (options.stuck.enabled() ? "rates" : "none");
   st.stuck = apply_stuck_cells(r.g_s, r.stuck_mask, range);
 
   // 2. Levels, healthy cells only.
@@ -94,7 +98,8 @@ ProgrammingResult program_conductances(const RowMatrix& target_s, const Programm
   }
 
   // 3. Programming variation, 4. drift; both skip the stuck cells.
-  st.variation = apply_programming_variation(r.g_s, options.variation, range, options.seed, &r.stuck_mask);
+  st.variation =
+      apply_programming_variation(r.g_s, options.variation, range, options.seed, &r.stuck_mask);
   st.drift = apply_drift(r.g_s, options.drift, options.seed, &r.stuck_mask);
 
   // End-to-end report.

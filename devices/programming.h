@@ -95,14 +95,15 @@ struct ProgrammingStats {
 };
 
 struct ProgrammingResult {
-  RowMatrix g_s;           // programmed conductances, siemens, M x N
-  StuckMask stuck_mask;    // the defect map used (CellState values), M x N
+  RowMatrix g_s;         // programmed conductances, siemens, M x N
+  StuckMask stuck_mask;  // the defect map used (CellState values), M x N
   ProgrammingStats stats;
 };
 
 // Runs the stages above on `target_s` (M x N siemens, M, N >= 1, each finite and >= 0).
 // Throws xbar::InputError for bad options, a bad target element ("target conductance (i, j) =
 // v: ...") or a mask of the wrong shape.
-ProgrammingResult program_conductances(const RowMatrix& target_s, const ProgrammingOptions& options);
+ProgrammingResult program_conductances(const RowMatrix& target_s,
+                                       const ProgrammingOptions& options);
 
 }  // namespace xbar::devices

@@ -12,9 +12,12 @@ namespace xbar::devices {
 
 std::string to_string(VariationModel m) {
   switch (m) {
-    case VariationModel::kNone: return "none";
-    case VariationModel::kGaussian: return "gaussian";
-    case VariationModel::kLognormal: return "lognormal";
+    case VariationModel::kNone:
+      return "none";
+    case VariationModel::kGaussian:
+      return "gaussian";
+    case VariationModel::kLognormal:
+      return "lognormal";
   }
   return "?";
 }
@@ -39,8 +42,9 @@ void VariationOptions::validate() const {
                      " both set: give the sigma either relative to G or in siemens, not both");
   if (model == VariationModel::kNone && (relative_sigma > 0 || absolute_sigma_s > 0))
     throw InputError(std::string("key variation = none but ") +
-                     (relative_sigma > 0 ? "variation-sigma = " + format_number(relative_sigma)
-                                         : "variation-sigma-s = " + format_number(absolute_sigma_s)) +
+                     (relative_sigma > 0
+                          ? "variation-sigma = " + format_number(relative_sigma)
+                          : "variation-sigma-s = " + format_number(absolute_sigma_s)) +
                      ": set variation = gaussian or lognormal, or the sigma to 0");
 }
 

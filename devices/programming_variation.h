@@ -64,12 +64,12 @@ struct VariationOptions {
 };
 
 struct VariationStats {
-  int64_t cells_varied = 0;   // cells the variation acted on (not pinned); 0 for model none
-  int64_t clipped_low = 0;    // G' < g_min_s, set to g_min_s
-  int64_t clipped_high = 0;   // G' > g_max_s, set to g_max_s
-  int64_t rel_error_cells = 0;     // varied cells with G > 0, over which the next two are taken
-  double rel_error_mean = 0.0;     // mean of (G'_clipped - G) / G
-  double rel_error_sigma = 0.0;    // sample standard deviation of the same
+  int64_t cells_varied = 0;      // cells the variation acted on (not pinned); 0 for model none
+  int64_t clipped_low = 0;       // G' < g_min_s, set to g_min_s
+  int64_t clipped_high = 0;      // G' > g_max_s, set to g_max_s
+  int64_t rel_error_cells = 0;   // varied cells with G > 0, over which the next two are taken
+  double rel_error_mean = 0.0;   // mean of (G'_clipped - G) / G
+  double rel_error_sigma = 0.0;  // sample standard deviation of the same
 };
 
 // Applies the variation in place to every cell not pinned by `pinned` (nullptr = all cells).

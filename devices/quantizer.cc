@@ -19,7 +19,8 @@ void validate_converter(const std::string& prefix, int bits, const std::string& 
                      ": must be 0 (unlimited) or 1 .. " + std::to_string(kMaxQuantizerBits));
   if (bits == 0) return;  // pass-through: the range is not used
   if (!std::isfinite(lo))
-    throw InputError("key " + lo_key + " = " + format_number(lo) + ": must be finite (" + unit + ")");
+    throw InputError("key " + lo_key + " = " + format_number(lo) + ": must be finite (" + unit +
+                     ")");
   if (!std::isfinite(hi) || !(hi > lo))
     throw InputError("key " + hi_key + " = " + format_number(hi) + ": must be finite and > " +
                      lo_key + " = " + format_number(lo) + " " + unit + " when " + prefix +

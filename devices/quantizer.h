@@ -62,8 +62,12 @@ class UniformQuantizer {
   // The quantized value of x (clipping is not counted here; use quantize_in_place for counts).
   double quantize(double x) const;
   QuantizeCounts quantize_in_place(double* data, int64_t n) const;
-  QuantizeCounts quantize_in_place(RowMatrix& m) const { return quantize_in_place(m.data(), m.size()); }
-  QuantizeCounts quantize_in_place(Eigen::VectorXd& v) const { return quantize_in_place(v.data(), v.size()); }
+  QuantizeCounts quantize_in_place(RowMatrix& m) const {
+    return quantize_in_place(m.data(), m.size());
+  }
+  QuantizeCounts quantize_in_place(Eigen::VectorXd& v) const {
+    return quantize_in_place(v.data(), v.size());
+  }
 
  private:
   int bits_ = 0;

@@ -11,7 +11,9 @@ uint64_t splitmix64(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-uint64_t derive_seed(uint64_t parent, uint64_t index) { return splitmix64(parent ^ splitmix64(index)); }
+uint64_t derive_seed(uint64_t parent, uint64_t index) {
+  return splitmix64(parent ^ splitmix64(index));
+}
 
 uint64_t stage_seed(uint64_t user_seed, SeedStage stage) {
   return derive_seed(user_seed, static_cast<uint64_t>(stage));

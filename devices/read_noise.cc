@@ -34,8 +34,8 @@ NoisyRead ReadNoise::sample(const RowMatrix& g_s, uint64_t read_index) const {
   RandomStream rng(derive_seed(stream_seed_, read_index));
   for (Eigen::Index k = 0; k < r.g_s.size(); ++k) {
     double& g = r.g_s.data()[k];  // row-major storage: k runs in row-major cell order
-    const double sigma = options_.absolute_sigma_s > 0 ? options_.absolute_sigma_s
-                                                       : options_.relative_sigma * g;
+    const double sigma =
+        options_.absolute_sigma_s > 0 ? options_.absolute_sigma_s : options_.relative_sigma * g;
     g += sigma * rng.normal();
     if (g < 0) {
       g = 0;

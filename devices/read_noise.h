@@ -7,7 +7,8 @@
 //   solve with r.g_s; report r.clipped_at_zero
 //
 // Model: G_read = G + sigma(G) z, z ~ N(0, 1) per cell, row-major order, with
-//   sigma(G) = relative_sigma * G  [key read-noise-sigma]  or  absolute_sigma_s  [read-noise-sigma-s].
+//   sigma(G) = relative_sigma * G  [key read-noise-sigma], or
+//   sigma(G) = absolute_sigma_s    [key read-noise-sigma-s].
 // A negative result is set to 0 S (a conductance cannot be negative, and the nodal matrix
 // needs G >= 0) and counted. It is not clipped to the programming window: read noise is a
 // fluctuation of the state, not a programmed value.

@@ -92,7 +92,8 @@ StuckCounts count_stuck_cells(const StuckMask& mask) {
   return c;
 }
 
-StuckCounts apply_stuck_cells(RowMatrix& g_s, const StuckMask& mask, const ConductanceRange& range) {
+StuckCounts apply_stuck_cells(RowMatrix& g_s, const StuckMask& mask,
+                              const ConductanceRange& range) {
   range.validate();
   XBAR_EXPECTS(mask.rows() == g_s.rows() && mask.cols() == g_s.cols(),
                "apply_stuck_cells: mask shape differs from the array (place_stuck_cells first)");

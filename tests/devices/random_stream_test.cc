@@ -86,7 +86,8 @@ TEST_CASE("normal draws match N(0, 1) in mean, variance, tails and pair independ
   // SE of a sample variance of N(0, 1): sqrt((mu4 - 1) / n) = sqrt(2 / n).
   check_within_se("variance", var, 1.0, std::sqrt(2.0 / n));
   // Phi(-1) and 1 - Phi(2), from erfc: 0.5 erfc(1 / sqrt 2), 0.5 erfc(2 / sqrt 2).
-  const double p1 = 0.5 * std::erfc(1.0 / std::sqrt(2.0)), p2 = 0.5 * std::erfc(2.0 / std::sqrt(2.0));
+  const double p1 = 0.5 * std::erfc(1.0 / std::sqrt(2.0)),
+               p2 = 0.5 * std::erfc(2.0 / std::sqrt(2.0));
   check_within_se("P(z < -1)", below_minus_one / n, p1, test::binomial_se(p1, n));
   check_within_se("P(z > 2)", above_two / n, p2, test::binomial_se(p2, n));
   check_within_se("E[z0 z1]", pair_product / (n / 2), 0.0, 1.0 / std::sqrt(n / 2));

@@ -7,12 +7,13 @@
 
 #include <doctest/doctest.h>
 
+#include <unistd.h>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
-#include <unistd.h>
 
 namespace xbar::test {
 
@@ -24,8 +25,11 @@ constexpr double kStandardErrors = 5.0;
 // |estimate - expected| <= kStandardErrors * standard_error, reported with all three values.
 inline void check_within_se(const char* what, double estimate, double expected,
                             double standard_error) {
-  INFO(what << ": estimate " << estimate << ", expected " << expected << ", standard error "
-            << standard_error << " (" << (estimate - expected) / standard_error << " SE)");
+  std::ostringstream m;
+  m << what << ": estimate " << estimate << ", expected " << expected << ", standard error "
+    << standard_error << " (" << (estimate - expected) / standard_error << " SE)";
+  const std::string message = m.str();
+  INFO(message);
   CHECK(std::abs(estimate - expected) <= kStandardErrors * standard_error);
 }
 
