@@ -9,6 +9,9 @@ namespace xbar::engine {
 
 int run_netlist(const RunConfig& cfg);
 int run_solve(const RunConfig& cfg);
+// Target conductances -> programmed conductances with the non-idealities of cfg.programming:
+// g_programmed.npy, stuck_mask.npy, result.json (options and realised statistics).
+int run_program(const RunConfig& cfg);
 // Exit status 0 when native and ngspice agree within cfg.tol, 3 when they do not.
 int run_check(const RunConfig& cfg);
 

@@ -13,11 +13,13 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/programming.h"
 #include "devices/registry.h"
 #include "engine/commands.h"
 #include "xbar_version.h"
 
 namespace po = boost::program_options;
+namespace devices = xbar::devices;
 using xbar::InputError;
 using xbar::engine::RunConfig;
 
@@ -27,6 +29,7 @@ const char* const kSubcommands[][2] = {
     {"netlist", "crossbar spec -> SPICE deck (ngspice dialect) at --out FILE.cir"},
     {"solve", "solve one or a batch of input vectors: currents.npy, result.json [voltages.npy]"},
     {"check", "solve natively and with ngspice, compare node by node: check.json"},
+    {"program", "target conductances -> programmed ones with non-idealities: g_programmed.npy"},
 };
 
 void print_general_help(std::ostream& os) {
@@ -39,6 +42,29 @@ void print_general_help(std::ostream& os) {
         "a flag on the command line overrides the file. Units are SI: ohm, siemens, volt, ampere,\n"
         "metre, second. Exit codes: 0 ok, 2 bad input, 3 check failed its tolerance, 4 numerical\n"
         "failure, 1 internal error.\n";
+}
+
+// The keys of `xbar program`: the device window and the programming non-idealities.
+po::options_description program_options(const RunConfig& d) {
+  auto num = [](double v) { return po::value<double>()->default_value(v, xbar::format_number(v)); };
+  const devices::ProgrammingOptions& pd = d.programming;
+  po::options_description prog("Device non-idealities (programming)");
+  prog.add_options()
+        ("g-min", num(pd.range.g_min_s), "device window: lowest programmable conductance [S]")
+        ("g-max", num(pd.range.g_max_s), "device window: highest programmable conductance [S]")
+        ("levels", po::value<int64_t>()->default_value(pd.levels.levels), "uniform conductance levels in [g-min, g-max]; 0 = continuous")
+        ("level-table", po::value<std::string>(), "conductance levels from a CSV file, one value in siemens per row (instead of --levels)")
+        ("variation", po::value<std::string>()->default_value(devices::to_string(pd.variation.model)), "programming variation: none|gaussian|lognormal (lognormal: mean-preserving)")
+        ("variation-sigma", num(pd.variation.relative_sigma), "relative programming sigma, fraction of G")
+        ("variation-sigma-s", num(pd.variation.absolute_sigma_s), "absolute programming sigma [S] (instead of --variation-sigma)")
+        ("stuck-on-rate", num(pd.stuck.stuck_on_rate), "fraction of cells stuck at g-max, in [0, 1]")
+        ("stuck-off-rate", num(pd.stuck.stuck_off_rate), "fraction of cells stuck at g-min, in [0, 1]")
+        ("stuck-mask", po::value<std::string>(), "defect map .npy, M x N: 0 healthy, 1 stuck-on, 2 stuck-off (instead of rates)")
+        ("drift-time", num(pd.drift.time_s), "read time after programming [s]; 0 = no drift")
+        ("drift-t0", num(pd.drift.t0_s), "drift reference time t0 [s]: G(t) = G0 (t/t0)^-nu")
+        ("drift-nu", num(pd.drift.nu_mean), "drift exponent nu, mean over devices")
+        ("drift-nu-sigma", num(pd.drift.nu_sigma), "drift exponent spread (Gaussian sigma; negative draws clipped to 0)");
+  return prog;
 }
 
 // sub = "all" gives the union of every subcommand's keys, for `xbar --help`.
@@ -87,6 +113,20 @@ po::options_description make_options(const std::string& sub) {
       ("drive", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.drive)), "rows driven from: left|right|both")
       ("sense", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.sense)), "columns sensed at: bottom|top|both");
   po::options_description all;
+  if (sub == "program") {
+    // Programming needs the target array and the device non-idealities, no circuit.
+    po::options_description target("Target conductances");
+    target.add_options()
+        ("rows", po::value<int64_t>()->default_value(d.spec.rows), "M; with --g taken from the file")
+        ("cols", po::value<int64_t>()->default_value(d.spec.cols), "N; with --g taken from the file")
+        ("g", po::value<std::string>(), "target conductances, M x N siemens, .npy float64/float32 C order")
+        ("g-on", num(d.g_on_s), "random target: highest conductance [S]")
+        ("g-off", num(d.g_off_s), "random target: lowest conductance [S]")
+        ("seed", po::value<int64_t>()->default_value(int64_t(d.seed)),
+         "seed of the random target and of every programming stage (each derives its own stream)");
+    all.add(general).add(target).add(program_options(d));
+    return all;
+  }
   all.add(general).add(array).add(wires);
   const bool all_keys = sub == "all";
   if (sub == "solve" || sub == "check" || all_keys) {
@@ -119,6 +159,7 @@ po::options_description make_options(const std::string& sub) {
                            "largest relative difference accepted on any column current or node voltage");
     all.add(solver);
   }
+  if (all_keys) all.add(program_options(d));
   return all;
 }
 
@@ -201,12 +242,48 @@ nlohmann::json config_to_json(const po::options_description& desc, const po::var
   return j;
 }
 
+void fill_program_config(RunConfig& c, const po::variables_map& vm) {
+  devices::ProgrammingOptions& p = c.programming;
+  p.seed = c.seed;
+  get_opt(vm, "g-min", p.range.g_min_s);
+  get_opt(vm, "g-max", p.range.g_max_s);
+  get_opt(vm, "levels", p.levels.levels);
+  get_opt(vm, "level-table", c.level_table_path);
+  std::string s;
+  if (get_opt(vm, "variation", s)) p.variation.model = devices::parse_variation_model(s);
+  get_opt(vm, "variation-sigma", p.variation.relative_sigma);
+  get_opt(vm, "variation-sigma-s", p.variation.absolute_sigma_s);
+  get_opt(vm, "stuck-on-rate", p.stuck.stuck_on_rate);
+  get_opt(vm, "stuck-off-rate", p.stuck.stuck_off_rate);
+  get_opt(vm, "stuck-mask", c.stuck_mask_path);
+  get_opt(vm, "drift-time", p.drift.time_s);
+  get_opt(vm, "drift-t0", p.drift.t0_s);
+  get_opt(vm, "drift-nu", p.drift.nu_mean);
+  get_opt(vm, "drift-nu-sigma", p.drift.nu_sigma);
+}
+
 RunConfig make_config(const std::string& sub, const po::options_description& desc,
                       const po::variables_map& vm, const std::set<std::string>& from_cli) {
   RunConfig c;
   c.command = sub;
   c.config_json = config_to_json(desc, vm, from_cli);
   auto given = [&](const char* k) { return vm.count(k) && !vm[k].defaulted(); };
+  if (sub == "program") {
+    c.spec.rows = vm["rows"].as<int64_t>();
+    c.spec.cols = vm["cols"].as<int64_t>();
+    c.rows_given = given("rows");
+    c.cols_given = given("cols");
+    get_opt(vm, "g", c.g_path);
+    get_opt(vm, "g-on", c.g_on_s);
+    get_opt(vm, "g-off", c.g_off_s);
+    const int64_t seed = vm["seed"].as<int64_t>();
+    if (seed < 0) throw InputError("key seed = " + std::to_string(seed) + ": must be >= 0");
+    c.seed = uint64_t(seed);
+    get_opt(vm, "out", c.out);
+    get_opt(vm, "quiet", c.quiet);
+    fill_program_config(c, vm);
+    return c;
+  }
   c.spec.rows = vm["rows"].as<int64_t>();
   c.spec.cols = vm["cols"].as<int64_t>();
   c.rows_given = given("rows");
@@ -295,7 +372,7 @@ int run(int argc, char** argv) {
   bool known = false;
   for (const auto& s : kSubcommands) known = known || sub == s[0];
   if (!known)
-    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve or check; see xbar --help)");
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check or program; see xbar --help)");
 
   const po::options_description desc = make_options(sub);
   po::variables_map vm;
@@ -316,6 +393,7 @@ int run(int argc, char** argv) {
   if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
   const RunConfig cfg = make_config(sub, desc, vm, from_cli);
+  if (sub == "program") return xbar::engine::run_program(cfg);
   if (sub == "netlist") return xbar::engine::run_netlist(cfg);
   if (sub == "solve") return xbar::engine::run_solve(cfg);
   return xbar::engine::run_check(cfg);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "devices/programming.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/crossbar_solver.h"
@@ -17,7 +18,7 @@
 namespace xbar::engine {
 
 struct RunConfig {
-  std::string command;              // "netlist", "solve" or "check"
+  std::string command;              // "netlist", "solve", "check" or "program"
   netlists::CrossbarSpec spec;      // rows/cols may be replaced by the --g file's shape
   bool rows_given = false;          // --rows / --cols given explicitly (must match --g)
   bool cols_given = false;
@@ -35,6 +36,10 @@ struct RunConfig {
   bool save_voltages = false;
   double tol = 1e-9;                // check: maximum relative difference allowed
   bool quiet = false;
+  // program: the non-idealities (devices/programming.h) and the files some of them come from.
+  devices::ProgrammingOptions programming;
+  std::string level_table_path;  // --level-table (CSV, siemens)
+  std::string stuck_mask_path;   // --stuck-mask (.npy, M x N: 0 healthy, 1 stuck-on, 2 stuck-off)
   nlohmann::json config_json;
 };
 
