@@ -14,6 +14,8 @@
 #include "devices/input_error.h"
 #include "devices/conductance_levels.h"
 #include "devices/programming.h"
+#include "devices/quantizer.h"
+#include "devices/read_noise.h"
 #include "devices/random_array.h"
 #include "devices/stuck_at.h"
 #include "devices/registry.h"
@@ -372,21 +374,29 @@ int run_solve(const RunConfig& cfg) {
   if (cfg.out.empty()) throw InputError("key out: solve needs --out DIR");
   if (!cfg.deck_path.empty()) return run_solve_deck(cfg);
   const ArrayInput a = load_array(cfg);
-  const Inputs in = load_inputs(cfg, a.spec.rows);
+  Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols, k = in.v.rows();
+  // Read-time non-idealities: the DAC sees the requested voltages, one noisy read of G serves
+  // the batch. The IR-drop error below stays against the intended G^T V (requested inputs,
+  // noise-free G): the total error of the hardware.
+  const RowMatrixXd v_requested = in.v;
+  const devices::QuantizeCounts dac_counts = devices::make_dac(cfg.dac).quantize_in_place(in.v);
+  const devices::ReadNoise noise(cfg.read_noise, cfg.seed);
+  const devices::NoisyRead read = noise.sample(a.g, 0);
   progress(cfg, std::to_string(m) + " x " + std::to_string(n) + " array, " +
                     std::to_string(a.spec.unknowns()) + " unknowns, " + std::to_string(k) +
                     " input(s), backend " + solvers::to_string(cfg.solve.solver.backend));
 
   auto t0 = Clock::now();
-  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
+  const auto x = netlists::build_crossbar(a.spec, read.g_s, devices::make_cell_model(cfg.cell, cfg.cell_params));
   const double build_s = seconds_since(t0);
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = cfg.save_voltages;
   opt.solver.progress = [&](const std::string& msg) { progress(cfg, msg); };
   solvers::CrossbarSolver solver(x, opt);
   solvers::CrossbarSolution sol = solver.solve(in.v);
-  const RowMatrixXd ideal = in.v * a.g;
+  const devices::QuantizeCounts adc_counts = devices::make_adc(cfg.adc).quantize_in_place(sol.currents);
+  const RowMatrixXd ideal = v_requested * a.g;
 
   // Outputs: arrays first, result.json last (its presence marks a complete run).
   t0 = Clock::now();
@@ -415,6 +425,18 @@ int run_solve(const RunConfig& cfg) {
   r["solve"]["times_s"]["write_s"] = write_s;
   r["solve"]["times_s"]["total_s"] = seconds_since(t_start);
   r["ir_drop"] = ir_drop_json(sol.currents, ideal);
+  auto counts = [](const devices::QuantizeCounts& c) {
+    return json{{"values", c.values}, {"clipped_low", c.clipped_low}, {"clipped_high", c.clipped_high}};
+  };
+  r["read_out"] = {
+      {"dac", {{"bits", cfg.dac.bits}, {"v_min_v", cfg.dac.v_min_v}, {"v_max_v", cfg.dac.v_max_v}, {"counts", counts(dac_counts)}}},
+      {"adc", {{"bits", cfg.adc.bits}, {"i_min_a", cfg.adc.i_min_a}, {"i_max_a", cfg.adc.i_max_a}, {"counts", counts(adc_counts)}}},
+      {"read_noise",
+       {{"relative_sigma", cfg.read_noise.relative_sigma},
+        {"absolute_sigma_s", cfg.read_noise.absolute_sigma_s},
+        {"reads", 1},
+        {"seed", cfg.seed},
+        {"clipped_at_zero", read.clipped_at_zero}}}};
   r["outputs"] = {{"currents", "currents.npy"},
                   {"currents_shape", in.batch ? json::array({k, n}) : json::array({n})},
                   {"currents_unit", "A"}};

@@ -14,6 +14,8 @@
 #include "devices/format.h"
 #include "devices/input_error.h"
 #include "devices/programming.h"
+#include "devices/quantizer.h"
+#include "devices/read_noise.h"
 #include "devices/registry.h"
 #include "engine/commands.h"
 #include "xbar_version.h"
@@ -150,6 +152,14 @@ po::options_description make_options(const std::string& sub) {
         ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
     if (sub == "solve" || all_keys)
       solver.add_options()
+          ("dac-bits", po::value<int>()->default_value(d.dac.bits), "DAC resolution of the row voltages; 0 = ideal source")
+          ("dac-v-min", num(d.dac.v_min_v), "DAC range low end [V]")
+          ("dac-v-max", num(d.dac.v_max_v), "DAC range high end [V] (needed with --dac-bits)")
+          ("adc-bits", po::value<int>()->default_value(d.adc.bits), "ADC resolution of the column currents; 0 = ideal readout")
+          ("adc-i-min", num(d.adc.i_min_a), "ADC range low end [A]")
+          ("adc-i-max", num(d.adc.i_max_a), "ADC range high end [A] (needed with --adc-bits)")
+          ("read-noise-sigma", num(d.read_noise.relative_sigma), "cycle-to-cycle read noise, relative sigma (fraction of G); one read per run, seeded by --seed")
+          ("read-noise-sigma-s", num(d.read_noise.absolute_sigma_s), "read noise, absolute sigma [S] (instead of --read-noise-sigma)")
           ("batch-method", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.batch)),
            "auto|direct|effective: effective = exact M x N effective matrix (min(M,N) solves), "
            "used by auto when K > min(M,N) and no --save-voltages")
@@ -348,6 +358,19 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   if (get_opt(vm, "backend", s)) c.solve.solver.backend = xbar::solvers::parse_backend(s);
   if (get_opt(vm, "ordering", s)) c.solve.solver.linear.ordering = xbar::solvers::parse_ordering(s);
   if (get_opt(vm, "batch-method", s)) c.solve.batch = xbar::solvers::parse_batch_method(s);
+  get_opt(vm, "dac-bits", c.dac.bits);
+  get_opt(vm, "dac-v-min", c.dac.v_min_v);
+  get_opt(vm, "dac-v-max", c.dac.v_max_v);
+  get_opt(vm, "adc-bits", c.adc.bits);
+  get_opt(vm, "adc-i-min", c.adc.i_min_a);
+  get_opt(vm, "adc-i-max", c.adc.i_max_a);
+  get_opt(vm, "read-noise-sigma", c.read_noise.relative_sigma);
+  get_opt(vm, "read-noise-sigma-s", c.read_noise.absolute_sigma_s);
+  if (sub == "solve") {
+    c.dac.validate();
+    c.adc.validate();
+    c.read_noise.validate();
+  }
   get_opt(vm, "rhs-block", c.solve.solver.linear.rhs_block);
   c.solve.solver.linear.validate();
   return c;

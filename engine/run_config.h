@@ -11,6 +11,8 @@
 #include <string>
 
 #include "devices/programming.h"
+#include "devices/quantizer.h"
+#include "devices/read_noise.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/crossbar_solver.h"
@@ -36,6 +38,11 @@ struct RunConfig {
   bool save_voltages = false;
   double tol = 1e-9;                // check: maximum relative difference allowed
   bool quiet = false;
+  // solve: read-time non-idealities. One noisy read of the array per run (read index 0) serves
+  // the whole batch; DAC quantizes the row voltages, ADC the column currents.
+  devices::DacOptions dac;
+  devices::AdcOptions adc;
+  devices::ReadNoiseOptions read_noise;
   // program: the non-idealities (devices/programming.h) and the files some of them come from.
   devices::ProgrammingOptions programming;
   std::string level_table_path;  // --level-table (CSV, siemens)
