@@ -9,13 +9,30 @@
 // the current from row to column (amperes) and its derivative (siemens). It never touches
 // a matrix: the companion-model conversion and the stamps live once, in solvers/.
 // is_linear() lets solvers factor once and skip Newton entirely.
+//
+// Cells with a three-terminal access device (1T1R) are not two-terminal elements of the
+// nodal system: access_transistor() is non-null for them and netlists::build_crossbar()
+// expands each such cell into its memory element, the transistor and its gate driver, with
+// the node between them an unknown of the nodal system (see one_t_one_r_cell.h).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace xbar::devices {
+
+class Mos1Transistor;
+
+// The access device of a 1T1R cell, as the crossbar builder needs it: drain on the memory
+// element, source on the column node, gate on a driven word line (per row) or per column.
+struct AccessTransistor {
+  std::shared_ptr<const Mos1Transistor> model;  // level-1 NMOS parameters
+  double w_over_l = 1.0;     // W/L of every access transistor, > 0
+  double v_gate_v = 1.8;     // gate (word-line) voltage, volts
+  bool gate_per_row = true;  // true: one gate line per row; false: one per column
+};
 
 // One evaluation of a device at an operating point.
 struct CellEval {
@@ -39,6 +56,9 @@ class CellModel {
                                               const std::string& neg, double g_s) const = 0;
   // Parameters as (key, value) pairs for result metadata, e.g. {"nl-k", 2.0}.
   virtual std::vector<std::pair<std::string, double>> parameters() const { return {}; }
+  // Non-null for a cell with an access transistor; the cell must then be expanded by the
+  // builder, and neither evaluate() nor spice_card() describes it inside a network.
+  virtual const AccessTransistor* access_transistor() const { return nullptr; }
 };
 
 // Shortest round-trip text of a number, for SPICE cards ("1e-05", "2.5").

@@ -7,10 +7,11 @@
 #include <vector>
 
 #include "devices/cell_model.h"
+#include "devices/mos1_transistor.h"
 
 namespace xbar::devices {
 
-// Parameters of the nonlinear cells (CLI keys in brackets); unused by the linear cell.
+// Parameters of the nonlinear cells (CLI keys in brackets); each cell reads only its own.
 struct CellParams {
   // sinh cell nonlinearity k [nl-k], 1/V, > 0. 2/V: about 7 % above linear at 0.2 V read,
   // 60 % at 0.6 V, a moderate RRAM-like nonlinearity.
@@ -19,8 +20,25 @@ struct CellParams {
   // 50 mV a 100 uS cell read at 0.2 V loses about a third of its voltage across the selector.
   double sel_i0_a = 1e-5;
   double sel_v0_v = 0.05;
+  // 1t1r access NMOS, SPICE level 1 (mos1_transistor.h, one_t_one_r_cell.h). The defaults are
+  // a textbook level-1 device: beta = KP W/L = 200 uA/V^2, so at v-gate 1.8 V the channel is
+  // about 3.8 kOhm near V_ds = 0 (a 100 uS cell read at 0.2 V stays in the linear region)
+  // and saturates at about 170 uA.
+  double mos_vto_v = 0.5;          // threshold VTO [mos-vto], V, finite
+  double mos_kp_a_per_v2 = 2e-4;   // transconductance KP [mos-kp], A/V^2, > 0
+  double mos_w_over_l = 1.0;       // width / length W/L [mos-wl], > 0
+  double mos_lambda_per_v = 0.0;   // channel-length modulation [mos-lambda], 1/V, >= 0
+  // Drain-source leakage [mos-gmin], S, > 0: ngspice's gmin across the bulk-drain junction;
+  // 1e-12 is ngspice's default, and the SPICE writer sets `.options gmin` to this value.
+  double mos_gmin_s = 1e-12;
+  double v_gate_v = 1.8;           // gate (word-line) voltage [v-gate], V, finite
+  // Gate lines [gate = row | column]: true, one per row (the word line of a typical 1T1R
+  // array); false, one per column.
+  bool gate_per_row = true;
   // Throws xbar::InputError naming the key, the value and the constraint.
   void validate() const;
+  // The transistor fields as the device's own parameter struct.
+  Mos1Params mos_params() const;
 };
 
 // Names accepted by make_cell_model(), in the order --help lists them.

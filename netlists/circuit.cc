@@ -7,11 +7,16 @@
 
 namespace xbar::netlists {
 
+// A 2048^2 crossbar of 1T1R cells holds about 4 * 4.2 million elements: keep them at 32 bytes.
+static_assert(sizeof(Element) <= 32, "Element grew beyond 32 bytes");
+
 namespace {
 
-// Parses "r{i}_{j}" / "c{i}_{j}" into a grid node id, or returns -2.
-int32_t parse_grid_name(const std::string& name, int32_t rows, int32_t cols) {
-  if (rows == 0 || name.size() < 4 || (name[0] != 'r' && name[0] != 'c')) return -2;
+// Parses "r{i}_{j}" / "c{i}_{j}" (and "m{i}_{j}" when the circuit has cell nodes) into a
+// grid node id, or returns -2.
+int32_t parse_grid_name(const std::string& name, int32_t rows, int32_t cols, bool cell_nodes) {
+  if (rows == 0 || name.size() < 4) return -2;
+  if (name[0] != 'r' && name[0] != 'c' && !(cell_nodes && name[0] == 'm')) return -2;
   const char* p = name.data() + 1;
   const char* end = name.data() + name.size();
   int32_t i = 0, j = 0;
@@ -22,17 +27,18 @@ int32_t parse_grid_name(const std::string& name, int32_t rows, int32_t cols) {
   // Reject non-canonical spellings such as "r01_2" so that names and ids stay one-to-one.
   if (std::to_string(i) + "_" + std::to_string(j) != name.substr(1)) return -2;
   if (i < 0 || j < 0 || i >= rows || j >= cols) return -2;
-  const int64_t base = name[0] == 'r' ? 0 : int64_t(rows) * cols;
+  const int64_t base = (name[0] == 'r' ? 0 : name[0] == 'c' ? 1 : 2) * int64_t(rows) * cols;
   return int32_t(base + int64_t(i) * cols + j);
 }
 
 }  // namespace
 
-void Circuit::set_grid(int32_t rows, int32_t cols) {
+void Circuit::set_grid(int32_t rows, int32_t cols, bool cell_nodes) {
   XBAR_EXPECTS(num_nodes_ == 0, "set_grid() must come before add_node()");
   grid_rows_ = rows;
   grid_cols_ = cols;
-  num_nodes_ = int32_t(2 * int64_t(rows) * cols);
+  cell_nodes_ = cell_nodes;
+  num_nodes_ = int32_t((cell_nodes ? 3 : 2) * int64_t(rows) * cols);
 }
 
 int32_t Circuit::add_node(const std::string& name) {
@@ -45,7 +51,7 @@ int32_t Circuit::add_node(const std::string& name) {
 
 int32_t Circuit::find_node(const std::string& name) const {
   if (name == "0" || name == "gnd") return kGround;
-  const int32_t g = parse_grid_name(name, grid_rows_, grid_cols_);
+  const int32_t g = parse_grid_name(name, grid_rows_, grid_cols_, cell_nodes_);
   if (g >= 0) return g;
   auto it = extra_node_ids_.find(name);
   return it == extra_node_ids_.end() ? -2 : it->second;
@@ -59,12 +65,12 @@ int32_t Circuit::node(const std::string& name) {
 std::string Circuit::node_name(int32_t id) const {
   if (id == kGround) return "0";
   const int64_t mn = int64_t(grid_rows_) * grid_cols_;
-  if (id < 2 * mn) {
-    const int64_t k = id < mn ? id : id - mn;
-    return (id < mn ? "r" : "c") + std::to_string(k / grid_cols_) + "_" +
-           std::to_string(k % grid_cols_);
+  const int64_t layers = cell_nodes_ ? 3 : 2;
+  if (id < layers * mn) {
+    const int64_t layer = id / mn, k = id % mn;
+    return "rcm"[layer] + std::to_string(k / grid_cols_) + "_" + std::to_string(k % grid_cols_);
   }
-  return extra_node_names_[size_t(id - 2 * mn)];
+  return extra_node_names_[size_t(id - layers * mn)];
 }
 
 size_t Circuit::add_element(ElementKind kind, int32_t pos, int32_t neg, double value,
@@ -97,6 +103,21 @@ size_t Circuit::add_element(ElementKind kind, Role role, int32_t i, int32_t j, i
   return elements_.size() - 1;
 }
 
+size_t Circuit::add_transistor(int32_t drain, int32_t gate, int32_t source, double w_over_l,
+                              const std::string& name, uint16_t model) {
+  const size_t k = add_element(ElementKind::kTransistor, drain, source, w_over_l, name, model);
+  elements_[k].gate = gate;
+  return k;
+}
+
+size_t Circuit::add_transistor(Role role, int32_t i, int32_t j, int32_t drain, int32_t gate,
+                              int32_t source, double w_over_l, uint16_t model) {
+  const size_t k =
+      add_element(ElementKind::kTransistor, role, i, j, drain, source, w_over_l, model);
+  elements_[k].gate = gate;
+  return k;
+}
+
 std::string Circuit::element_name(size_t index) const {
   const Element& e = elements_[index];
   const std::string i = std::to_string(e.i), j = std::to_string(e.j);
@@ -113,6 +134,9 @@ std::string Circuit::element_name(size_t index) const {
     case Role::kSenseTop: return "rsnst_" + j;
     case Role::kVgndBottom: return "vsnsb_" + j;
     case Role::kVgndTop: return "vsnst_" + j;
+    case Role::kAccess: return "macc_" + i + "_" + j;
+    case Role::kGateRow: return "vgrow_" + i;
+    case Role::kGateCol: return "vgcol_" + j;
   }
   return "?";
 }
@@ -122,6 +146,13 @@ uint16_t Circuit::add_cell_model(std::shared_ptr<const devices::CellModel> model
     if (cell_models_[k] == model) return uint16_t(k);
   cell_models_.push_back(std::move(model));
   return uint16_t(cell_models_.size() - 1);
+}
+
+uint16_t Circuit::add_transistor_model(std::shared_ptr<const devices::Mos1Transistor> model) {
+  for (size_t k = 0; k < transistor_models_.size(); ++k)
+    if (transistor_models_[k] == model) return uint16_t(k);
+  transistor_models_.push_back(std::move(model));
+  return uint16_t(transistor_models_.size() - 1);
 }
 
 std::vector<size_t> Circuit::source_indices() const {

@@ -9,12 +9,17 @@
 // crossbar_builder.h declares its 2MN grid nodes implicitly (set_grid): ids [0, MN) are the
 // row nodes r(i,j) = i*N + j, ids [MN, 2MN) the column nodes c(i,j) = MN + i*N + j, named
 // "r{i}_{j}" and "c{i}_{j}" on demand, so a 2048x2048 array does not hold 8 million
-// strings. Elements likewise carry a compact role tag from which their SPICE name is made.
+// strings. An array of 1T1R cells also has a third layer, the internal cell nodes m(i,j) =
+// 2MN + i*N + j between memory element and access transistor, named "m{i}_{j}"
+// (set_grid(rows, cols, true)). Elements likewise carry a compact role tag from which their
+// SPICE name is made.
 //
 // Units: resistor value in ohms, cell value is the cell's conductance parameter in siemens,
 // voltage source in volts, current source in amperes (SPICE sign: flows from pos through the
 // source to neg). A resistor of value 0 is an ideal short (the SPICE writer emits it as a
-// 0 V source, the nodal solver merges its nodes).
+// 0 V source, the nodal solver merges its nodes). A transistor (three terminals: pos = drain,
+// neg = source, gate = gate; bulk tied to the source) has its W/L as value and its model in
+// transistor_models().
 // Names are lowercase (SPICE is case-insensitive; ngspice lowercases everything).
 #pragma once
 
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include "devices/cell_model.h"
+#include "devices/mos1_transistor.h"
 
 namespace xbar::netlists {
 
@@ -35,7 +41,7 @@ inline constexpr int32_t kGround = -1;
 // an ideal wire is written as 0 ohm, which the solver treats as a short.
 inline constexpr double kMinResistanceOhm = 1e-12;
 
-enum class ElementKind : uint8_t { kResistor, kCell, kVoltageSource, kCurrentSource };
+enum class ElementKind : uint8_t { kResistor, kCell, kVoltageSource, kCurrentSource, kTransistor };
 
 // What an element is in a crossbar; it only decides the element's generated name.
 // kNamed: the name is stored explicitly (e.g. read from a deck).
@@ -52,28 +58,38 @@ enum class Role : uint8_t {
   kSenseTop,     //                                top:    rsnst_{j}
   kVgndBottom,   // virtual-ground (0 V) source, bottom:  vsnsb_{j}
   kVgndTop,      //                               top:     vsnst_{j}
+  kAccess,       // access transistor of cell (i, j):     macc_{i}_{j}
+  kGateRow,      // gate-line source of row i:            vgrow_{i}
+  kGateCol,      // gate-line source of column j:         vgcol_{j}
 };
 
 struct Element {
   ElementKind kind = ElementKind::kResistor;
   Role role = Role::kNamed;
-  uint16_t model = 0;  // kCell: index into Circuit::cell_models()
+  uint16_t model = 0;  // kCell: index into cell_models(); kTransistor: into transistor_models()
   int32_t i = 0;       // role index (row), or for kNamed the index into the name table
   int32_t j = 0;       // role index (column)
-  int32_t pos = kGround;
-  int32_t neg = kGround;
-  double value = 0.0;  // ohm | siemens | volt | ampere, see the file comment
+  int32_t pos = kGround;   // kTransistor: drain
+  int32_t neg = kGround;   // kTransistor: source (and bulk)
+  int32_t gate = kGround;  // kTransistor: gate; unused otherwise (fills padding: 32 bytes)
+  double value = 0.0;  // ohm | siemens | volt | ampere | W/L, see the file comment
 };
 
 class Circuit {
  public:
-  // Declares the implicit 2*rows*cols grid nodes; must be called before any add_node().
-  void set_grid(int32_t rows, int32_t cols);
+  // Declares the implicit 2*rows*cols grid nodes, plus rows*cols internal cell nodes m(i,j)
+  // when cell_nodes is true; must be called before any add_node().
+  void set_grid(int32_t rows, int32_t cols, bool cell_nodes = false);
   int32_t grid_rows() const { return grid_rows_; }
   int32_t grid_cols() const { return grid_cols_; }
+  bool has_cell_nodes() const { return cell_nodes_; }
   int32_t row_node(int32_t i, int32_t j) const { return i * grid_cols_ + j; }
   int32_t col_node(int32_t i, int32_t j) const {
     return grid_rows_ * grid_cols_ + i * grid_cols_ + j;
+  }
+  // Internal node of cell (i, j); only with set_grid(rows, cols, true).
+  int32_t cell_node(int32_t i, int32_t j) const {
+    return 2 * grid_rows_ * grid_cols_ + i * grid_cols_ + j;
   }
 
   // Adds a named node and returns its id; the name must be new (asserts otherwise).
@@ -91,6 +107,12 @@ class Circuit {
   // Adds an element whose name is generated from its role and (i, j).
   size_t add_element(ElementKind kind, Role role, int32_t i, int32_t j, int32_t pos, int32_t neg,
                      double value, uint16_t model = 0);
+  // Adds a transistor (drain, gate, source; bulk on the source) of width/length ratio
+  // w_over_l whose model is transistor_models()[model]; named explicitly or by role.
+  size_t add_transistor(int32_t drain, int32_t gate, int32_t source, double w_over_l,
+                        const std::string& name, uint16_t model);
+  size_t add_transistor(Role role, int32_t i, int32_t j, int32_t drain, int32_t gate,
+                        int32_t source, double w_over_l, uint16_t model);
   const std::vector<Element>& elements() const { return elements_; }
   std::vector<Element>& mutable_elements() { return elements_; }
   std::string element_name(size_t index) const;
@@ -101,18 +123,25 @@ class Circuit {
     return cell_models_;
   }
 
+  uint16_t add_transistor_model(std::shared_ptr<const devices::Mos1Transistor> model);
+  const std::vector<std::shared_ptr<const devices::Mos1Transistor>>& transistor_models() const {
+    return transistor_models_;
+  }
+
   // Indices of the voltage and current sources, in element order.
   std::vector<size_t> source_indices() const;
 
  private:
   int32_t grid_rows_ = 0;
   int32_t grid_cols_ = 0;
+  bool cell_nodes_ = false;
   int32_t num_nodes_ = 0;
   std::vector<std::string> extra_node_names_;  // names of nodes after the grid
   std::unordered_map<std::string, int32_t> extra_node_ids_;
   std::vector<Element> elements_;
   std::vector<std::string> element_names_;  // for Role::kNamed
   std::vector<std::shared_ptr<const devices::CellModel>> cell_models_;
+  std::vector<std::shared_ptr<const devices::Mos1Transistor>> transistor_models_;
 };
 
 }  // namespace xbar::netlists

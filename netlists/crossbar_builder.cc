@@ -5,6 +5,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/linear_cell.h"
 
 namespace xbar::netlists {
 
@@ -55,12 +56,27 @@ void add_column_sense(CrossbarCircuit& x, int32_t j, bool bottom, int slot) {
   x.source_row.push_back(-1);
 }
 
+// The source of gate line i (of row i when per_row, else of column i): node held at v_gate.
+void add_gate_source(CrossbarCircuit& x, int32_t i, int32_t node, bool per_row, double v_gate_v) {
+  x.circuit.add_element(ElementKind::kVoltageSource, per_row ? Role::kGateRow : Role::kGateCol,
+                        per_row ? i : 0, per_row ? 0 : i, node, kGround, v_gate_v);
+  x.source_row.push_back(-1);
+}
+
 }  // namespace
 
 Eigen::MatrixXd CrossbarCircuit::source_values(const RowMatrixXd& v) const {
-  Eigen::MatrixXd s = Eigen::MatrixXd::Zero(Eigen::Index(source_row.size()), v.rows());
+  Eigen::MatrixXd s = fixed_source_values().replicate(1, v.rows());
   for (size_t k = 0; k < source_row.size(); ++k)
     if (source_row[k] >= 0) s.row(Eigen::Index(k)) = v.col(source_row[k]).transpose();
+  return s;
+}
+
+Eigen::VectorXd CrossbarCircuit::fixed_source_values() const {
+  const std::vector<size_t> src = circuit.source_indices();
+  Eigen::VectorXd s = Eigen::VectorXd::Zero(Eigen::Index(source_row.size()));
+  for (size_t k = 0; k < source_row.size(); ++k)
+    if (source_row[k] < 0) s(Eigen::Index(k)) = circuit.elements()[src[k]].value;
   return s;
 }
 
@@ -72,14 +88,19 @@ CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
   x.spec = spec;
   Circuit& c = x.circuit;
   const auto m = int32_t(spec.rows), n = int32_t(spec.cols);
-  c.set_grid(m, n);
-  const uint16_t model = c.add_cell_model(std::move(cell));
-  c.reserve_elements(size_t(3) * size_t(m) * size_t(n) + 4 * size_t(m + n));
+  // A copy: the cell model is moved into the circuit below (or replaced by the memory element).
+  const devices::AccessTransistor* acc_ptr = cell->access_transistor();
+  const devices::AccessTransistor access = acc_ptr ? *acc_ptr : devices::AccessTransistor{};
+  c.set_grid(m, n, acc_ptr != nullptr);
+  // With an access transistor the cell element is the memory element alone: linear G.
+  const uint16_t model =
+      c.add_cell_model(acc_ptr ? std::make_shared<devices::LinearCell>() : std::move(cell));
+  c.reserve_elements(size_t(acc_ptr ? 4 : 3) * size_t(m) * size_t(n) + 5 * size_t(m + n));
 
   for (int32_t i = 0; i < m; ++i)
     for (int32_t j = 0; j < n; ++j)
-      c.add_element(ElementKind::kCell, Role::kCell, i, j, c.row_node(i, j), c.col_node(i, j),
-                    g_s(i, j), model);
+      c.add_element(ElementKind::kCell, Role::kCell, i, j, c.row_node(i, j),
+                    acc_ptr ? c.cell_node(i, j) : c.col_node(i, j), g_s(i, j), model);
   const double r_row = spec.row_segment_ohm(), r_col = spec.col_segment_ohm();
   for (int32_t i = 0; i < m; ++i)
     for (int32_t j = 0; j + 1 < n; ++j)
@@ -89,6 +110,18 @@ CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
     for (int32_t j = 0; j < n; ++j)
       c.add_element(ElementKind::kResistor, Role::kColWire, i, j, c.col_node(i, j),
                     c.col_node(i + 1, j), r_col);
+  // Access transistors, on gate lines whose sources come last (after the sense ends).
+  std::vector<int32_t> gate_nodes;
+  if (acc_ptr) {
+    for (int32_t k = 0; k < (access.gate_per_row ? m : n); ++k)
+      gate_nodes.push_back(c.add_node((access.gate_per_row ? "gr" : "gc") + std::to_string(k)));
+    const uint16_t tmodel = c.add_transistor_model(access.model);
+    for (int32_t i = 0; i < m; ++i)
+      for (int32_t j = 0; j < n; ++j)
+        c.add_transistor(Role::kAccess, i, j, c.cell_node(i, j),
+                         gate_nodes[size_t(access.gate_per_row ? i : j)], c.col_node(i, j),
+                         access.w_over_l, tmodel);
+  }
 
   for (int32_t i = 0; i < m; ++i) {
     if (spec.drive != DriveSide::kRight) add_row_driver(x, i, true);
@@ -100,6 +133,8 @@ CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
     if (spec.sense != SenseSide::kTop) add_column_sense(x, j, true, slot++);
     if (spec.sense != SenseSide::kBottom) add_column_sense(x, j, false, slot++);
   }
+  for (size_t k = 0; k < gate_nodes.size(); ++k)
+    add_gate_source(x, int32_t(k), gate_nodes[k], access.gate_per_row, access.v_gate_v);
   return x;
 }
 

@@ -17,6 +17,16 @@
 // ground, positive for positive row voltages on positive conductances, as DESIGN.md's sign
 // convention requires. With r_sense_ohm > 0 the sense node is "sb{j}" / "st{j}" behind the
 // sense resistor, otherwise the column node itself.
+//
+// Cells with an access transistor (the 1t1r model, devices/one_t_one_r_cell.h) are expanded:
+// the grid gets its third layer of internal nodes m(i,j) (circuit.h), element i*N + j is then
+// the memory element alone (a linear cell of conductance G[i,j] from r(i,j) to m(i,j)), and
+// after the column segments come MN access transistors "macc_{i}_{j}" (drain m(i,j), source
+// and bulk c(i,j), gate on the cell's gate line, value W/L). The gate lines are ideal sources
+// at v_gate from ground, added after the sense ends: per row i a node "gr{i}" with source
+// "vgrow_{i}", or per column j a node "gc{j}" with source "vgcol_{j}". Every cell gets its
+// transistor, also one with G = 0: its drain node then hangs on the transistor alone (gmin
+// keeps it defined), as in ngspice.
 #pragma once
 
 #include <Eigen/Dense>
@@ -36,7 +46,8 @@ struct CrossbarCircuit {
   CrossbarSpec spec;
   Circuit circuit;
   // For the k-th entry of circuit.source_indices(): the row whose input voltage it carries,
-  // or -1 for a virtual-ground (0 V) source.
+  // or -1 for a source of fixed value, the element's own value (0 V for a virtual ground,
+  // v_gate for a gate line).
   std::vector<int32_t> source_row;
   // For column j: positions (in circuit.source_indices()) of its virtual-ground sources; the
   // second is -1 unless the column is sensed at both ends.
@@ -46,6 +57,9 @@ struct CrossbarCircuit {
   int64_t cols() const { return spec.cols; }
   // Source values for K inputs: v is K x M (one input per row of v); returns S x K.
   Eigen::MatrixXd source_values(const RowMatrixXd& v) const;
+  // The part of the source values that does not depend on the input (S entries): the value
+  // of every fixed source (source_row -1), 0 for the row sources.
+  Eigen::VectorXd fixed_source_values() const;
 };
 
 // g_s is M x N (siemens, each finite and >= 0). spec.validate() is called first. Throws

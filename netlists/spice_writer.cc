@@ -4,6 +4,7 @@
 #include <cmath>
 #include <string_view>
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 
 namespace xbar::netlists {
@@ -37,9 +38,13 @@ std::string_view kind_word(ElementKind kind) {
     case ElementKind::kCell: return "cell";
     case ElementKind::kVoltageSource: return "voltage source";
     case ElementKind::kCurrentSource: return "current source";
+    case ElementKind::kTransistor: return "transistor";
   }
   return "element";
 }
+
+// Name of transistor model k in the deck.
+std::string transistor_model_name(size_t k) { return "xbar_nmos" + std::to_string(k); }
 
 // Formats element k as one deck line into `line` (cleared first).
 void format_element(std::string& line, const Circuit& c, size_t k) {
@@ -106,7 +111,56 @@ void format_element(std::string& line, const Circuit& c, size_t k) {
       line += " dc ";
       append_number(line, e.value);
       return;
+    case ElementKind::kTransistor:
+      if (e.model >= c.transistor_models().size() || !c.transistor_models()[e.model]) {
+        throw InputError("SPICE writer: transistor '" + c.element_name(k) +
+                         "' refers to transistor model #" + std::to_string(e.model) +
+                         " but the circuit has " + std::to_string(c.transistor_models().size()) +
+                         " model(s)");
+      }
+      if (!(e.value > 0)) {
+        throw InputError("SPICE writer: transistor '" + c.element_name(k) + "' has W/L = " +
+                         std::to_string(e.value) + ": must be > 0");
+      }
+      // drain gate source bulk(= source). L = 1 and W = W/L: ngspice's Beta = KP W / (L - 2 LD)
+      // with LD = 0 is then KP * (W/L) bitwise, as natively.
+      append_name(line, 'm', c.element_name(k));
+      line.push_back(' ');
+      line += c.node_name(e.pos);
+      line.push_back(' ');
+      line += c.node_name(e.gate);
+      line.push_back(' ');
+      line += c.node_name(e.neg);
+      line.push_back(' ');
+      line += c.node_name(e.neg);
+      line += " " + transistor_model_name(e.model) + " w=";
+      append_number(line, e.value);
+      line += " l=1";
+      return;
   }
+}
+
+// The .model cards of the transistor models and the one `.options gmin` they share (ngspice's
+// gmin is global; the native model carries it per model, so they must agree). Empty without
+// transistors.
+std::vector<std::string> transistor_model_lines(const Circuit& c) {
+  std::vector<std::string> lines;
+  const auto& models = c.transistor_models();
+  for (size_t k = 0; k < models.size(); ++k) {
+    if (!models[k]) continue;
+    lines.push_back(models[k]->spice_model_card(transistor_model_name(k)));
+    const double gmin = models[k]->params().gmin_s;
+    if (gmin != models[0]->params().gmin_s)
+      throw InputError("SPICE writer: transistor models #0 and #" + std::to_string(k) +
+                       " have different gmin (" + format_number(models[0]->params().gmin_s) +
+                       " and " + format_number(gmin) + " S); ngspice has one global gmin");
+  }
+  if (!lines.empty()) {
+    std::string opt = ".options gmin=";
+    append_number(opt, models[0]->params().gmin_s);
+    lines.push_back(opt);
+  }
+  return lines;
 }
 
 // Calls emit(std::string_view line) for every line of the deck, in order; `line` is one
@@ -146,6 +200,7 @@ void for_each_line(const Circuit& c, const std::vector<std::string>& header_comm
       start = nl + 1;
     }
   }
+  for (const std::string& model_line : transistor_model_lines(c)) emit(std::string_view(model_line));
   if (opt.add_op) emit(std::string_view(".op"));
   if (opt.add_end) emit(std::string_view(".end"));
 }
@@ -158,6 +213,7 @@ std::string spice_element_name(const Circuit& c, size_t k) {
   char letter = 'r';
   if (e.kind == ElementKind::kVoltageSource) letter = 'v';
   if (e.kind == ElementKind::kCurrentSource) letter = 'i';
+  if (e.kind == ElementKind::kTransistor) letter = 'm';
   if (e.kind == ElementKind::kResistor && e.value == 0.0) name.push_back('v');
   append_name(name, letter, c.element_name(k));
   return name;

@@ -17,13 +17,20 @@
 //   linear cell, G == 0   * rname open (G = 0)  an open circuit has no element at all
 //   voltage source        vname n+ n- dc V
 //   current source        iname n+ n- dc I
+//   transistor            mname drain gate source source xbar_nmos{k} w=W/L l=1
+//                         (bulk on the source; L = 1 so that ngspice's KP W / L is KP * (W/L)
+//                         bitwise). After the elements, before ".op": one `.model xbar_nmos{k}
+//                         nmos level=1 ...` card per transistor model (Mos1Transistor::
+//                         spice_model_card) and `.options gmin=` set to the models' gmin,
+//                         which must agree (ngspice's gmin is global).
 // A name whose first letter does not already say its SPICE kind gets that letter prefixed
-// ('r', 'v', 'i'), because ngspice decides the element kind by the first letter alone.
+// ('r', 'v', 'i', 'm'), because ngspice decides the element kind by the first letter alone.
 // Numbers are the shortest decimal that reads back to the same double (std::to_chars), so
 // read_spice() restores every value bitwise.
 //
-// Errors (xbar::InputError): a non-linear cell model ("has no SPICE form yet"), a cell whose
-// model index is out of range, a non-finite element value, or an output stream that failed.
+// Errors (xbar::InputError): a cell model without a two-terminal card (1t1r: expand it with
+// build_crossbar), a cell or transistor whose model index is out of range, a non-finite
+// element value, transistor models with different gmin, or an output stream that failed.
 // Lines before the offending element may already have been written.
 #pragma once
 

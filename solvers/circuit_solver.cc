@@ -73,15 +73,19 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   if (kind == LinearBackendKind::kCholmod && !mna_->spd()) {
     kind = LinearBackendKind::kKlu;
     if (options.backend == BackendChoice::kCholmod)
-      summary_.message = "cholmod requested but the system has " +
-                         std::to_string(mna_->num_branches()) +
-                         " floating voltage-source branch(es), so it is not SPD: used klu; ";
+      summary_.message =
+          "cholmod requested but the system has " +
+          (mna_->symmetric() ? std::to_string(mna_->num_branches()) +
+                                   " floating voltage-source branch(es), so it is not SPD"
+                             : std::to_string(mna_->num_transistors()) +
+                                   " transistor(s), so its Jacobian is not symmetric") +
+          ": used klu; ";
   }
   LinearBackendOptions lopt = options.linear;
-  // Falling back to KLU (not asked for by name) drops a CHOLMOD-only ordering request; an
-  // explicit `backend = klu` with such an ordering is left for KluBackend to reject.
+  // Falling back to KLU (not asked for by name) drops a CHOLMOD-only ordering request (METIS);
+  // an explicit `backend = klu` with such an ordering is left for KluBackend to reject.
   if (kind == LinearBackendKind::kKlu && options.backend != BackendChoice::kKlu &&
-      lopt.ordering != Ordering::kAmd)
+      lopt.ordering != Ordering::kAmd && lopt.ordering != Ordering::kGeometric)
     lopt.ordering = Ordering::kAuto;
   backend_ = make_linear_backend(kind, lopt);
   const MnaSystem* mna = mna_.get();
@@ -96,7 +100,11 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
     summary_.ordering_used = backend_->stats().ordering_used;
     summary_.analyze_s = backend_->stats().analyze_s;
     summary_.message += "Newton on " + std::to_string(mna_->num_nonlinear()) +
-                        " nonlinear cells with " + backend_->name();
+                        (mna_->num_transistors() ? " nonlinear elements (" +
+                                                       std::to_string(mna_->num_transistors()) +
+                                                       " transistors)"
+                                                 : std::string(" nonlinear cells")) +
+                        " with " + backend_->name();
     summary_.ok = true;
     return;
   }

@@ -42,6 +42,7 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
     if (crossbar.source_row[size_t(k)] >= 0) t.emplace_back(k, crossbar.source_row[size_t(k)], 1.0);
   p_.resize(n_src, crossbar.rows());
   p_.setFromTriplets(t.begin(), t.end());
+  s_fixed_ = crossbar.fixed_source_values();
   if (circuit_solver_.native()) {
     w_x_ = pick * circuit_solver_.mna().current_map_x();
     w_s_ = pick * circuit_solver_.mna().current_map_s();
@@ -80,7 +81,8 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
     r.summary.batch_method = "effective-matrix";
     return r;
   }
-  const Eigen::MatrixXd s = p_ * Eigen::MatrixXd(v.transpose());  // S x K
+  // S x K: the row voltages plus the fixed sources (gate lines of 1T1R cells).
+  const Eigen::MatrixXd s = p_ * Eigen::MatrixXd(v.transpose()) + s_fixed_.replicate(1, k);
   r.currents.resize(k, x_.cols());
   if (options_.keep_voltages) {
     r.voltages.resize(k, 2 * x_.rows() * x_.cols());

@@ -58,6 +58,7 @@ class CrossbarSolver {
   SparseMatrix w_x_;  // N x n: column currents from the unknowns
   SparseMatrix w_s_;  // N x S: column currents from the source values
   SparseMatrix p_;    // S x M: source values from the row voltages
+  Eigen::VectorXd s_fixed_;  // S: the input-independent source values (gate lines, 0 V grounds)
 };
 
 }  // namespace xbar::solvers

@@ -31,7 +31,7 @@ Ordering parse_ordering(const std::string& s);  // throws InputError naming key 
 struct LinearBackendOptions {
   // Fill-reducing ordering. kAuto: geometric nested dissection when the unknowns are a
   // crossbar grid (costs O(n log n), METIS-quality fill, see bench/ and the issue note),
-  // otherwise AMD. KLU accepts kAmd (and kAuto), since its ordering is internal.
+  // otherwise AMD. KLU accepts kAuto, kGeometric and kAmd (METIS is CHOLMOD's).
   Ordering ordering = Ordering::kAuto;
   // Right-hand sides per triangular-solve pass, in [1, 4096]; bounds the workspace to
   // n x this doubles. 64 keeps BLAS-3 efficiency without large workspaces.
@@ -46,7 +46,8 @@ struct FactorStats {
   double nnz_factor = 0;       // nonzeros in L (and U for KLU)
   double flops = 0;            // factorization flop count when the library reports it
   double analyze_s = 0;
-  double factorize_s = 0;
+  double factorize_s = 0;       // the last factorization
+  int64_t refactorizations = 0; // KLU: factorizations that reused the previous pivot order
 };
 
 class LinearBackend {

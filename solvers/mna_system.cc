@@ -8,6 +8,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/mos1_transistor.h"
 
 namespace xbar::solvers {
 
@@ -201,19 +202,21 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
   const int64_t n_src = num_sources();
 
   // Geometric coordinates when every unknown is a single grid node.
-  const int64_t grid_nodes = 2 * int64_t(circuit.grid_rows()) * circuit.grid_cols();
+  // Layer 2 holds the internal cell nodes m(i,j) of 1T1R arrays.
+  const int64_t mn = int64_t(circuit.grid_rows()) * circuit.grid_cols();
+  const int64_t grid_nodes = (circuit.has_cell_nodes() ? 3 : 2) * mn;
   bool all_grid = branch_sources_.empty() && grid_nodes > 0;
   for (int64_t f = 0; f < num_free_ && all_grid; ++f) {
     const int32_t v = rep_node_of_free_[size_t(f)];
     all_grid = v < grid_nodes && group_size[size_t(group_of_node_[size_t(v)])] == 1;
   }
   if (all_grid) {
-    const int64_t mn = grid_nodes / 2, cols = circuit.grid_cols();
+    const int64_t cols = circuit.grid_cols();
     coords_.resize(size_t(num_free_));
     for (int64_t f = 0; f < num_free_; ++f) {
       const int64_t v = rep_node_of_free_[size_t(f)];
-      const int64_t k = v < mn ? v : v - mn;
-      coords_[size_t(f)] = {int32_t(k / cols), int32_t(k % cols), v < mn ? 0 : 1};
+      const int64_t k = v % mn;
+      coords_[size_t(f)] = {int32_t(k / cols), int32_t(k % cols), int32_t(v / mn)};
     }
   }
 
@@ -238,6 +241,11 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     const int64_t a = free_of_group_[size_t(ga)], b = free_of_group_[size_t(gb)];
     if (e.kind == ElementKind::kResistor || e.kind == ElementKind::kCell) {
       if (e.kind == ElementKind::kResistor && e.value == 0) continue;  // merged short
+      if (e.kind == ElementKind::kCell && circuit.cell_models()[e.model]->access_transistor())
+        throw InputError("cell '" + circuit.element_name(k) + "': model '" +
+                         circuit.cell_models()[e.model]->name() + "' has an access transistor "
+                         "and must be expanded by netlists::build_crossbar() (memory element, "
+                         "transistor and gate line) before it can be solved");
       if (ga == gb) continue;  // shorted out by zero-ohm wires: carries no current
       const double g = conductance_of(e);
       if (g == 0) continue;
@@ -280,6 +288,36 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
         else
           add_j_pot(gs, go, -g);
       }
+    } else if (e.kind == ElementKind::kTransistor) {
+      const auto& tmodels = circuit.transistor_models();
+      if (e.model >= tmodels.size() || !tmodels[e.model])
+        throw InputError("transistor '" + circuit.element_name(k) + "' refers to transistor model #" +
+                         std::to_string(e.model) + " but the circuit has " +
+                         std::to_string(tmodels.size()) + " model(s)");
+      if (!std::isfinite(e.value) || e.value <= 0)
+        throw InputError("transistor '" + circuit.element_name(k) + "': W/L = " +
+                         format_number(e.value) + ": must be > 0");
+      if (ga == gb) continue;  // drain and source joined by zero-ohm wires: no current
+      const int32_t gg = grp(e.gate);
+      const int64_t g = free_of_group_[size_t(gg)];
+      // The channel, with its gmin, joins drain and source at every bias; the gate draws no
+      // current, so it anchors nothing (a gate node on gates alone is an island).
+      if (a >= 0 && b >= 0) island.unite(int32_t(a), int32_t(b));
+      if (a >= 0 && b < 0) anchored[size_t(a)] = 1;
+      if (b >= 0 && a < 0) anchored[size_t(b)] = 1;
+      Transistor t;
+      t.element = k;
+      t.d = a;
+      t.g = g;
+      t.s = b;
+      t.fixed_d = a < 0 ? fixed_id_[size_t(ga)] : -1;
+      t.fixed_g = g < 0 ? fixed_id_[size_t(gg)] : -1;
+      t.fixed_s = b < 0 ? fixed_id_[size_t(gb)] : -1;
+      transistors_.push_back(t);
+      // Pattern: rows d and s, columns d, g, s (structural zeros; symmetric pattern).
+      if (a >= 0 && b >= 0) edges.push_back({a, b, 0.0});
+      if (a >= 0 && g >= 0 && g != a) edges.push_back({a, g, 0.0});
+      if (b >= 0 && g >= 0 && g != b) edges.push_back({b, g, 0.0});
     } else if (e.kind == ElementKind::kCurrentSource) {
       const int32_t s = source_pos[k];
       // SPICE: the current flows from pos through the source to neg, i.e. it leaves node pos.
@@ -321,6 +359,17 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     c.slot_bb = c.b >= 0 ? value_slot(a_, c.b, c.b) : -1;
     c.slot_ab = c.a >= 0 && c.b >= 0 ? value_slot(a_, c.a, c.b) : -1;
     c.slot_ba = c.a >= 0 && c.b >= 0 ? value_slot(a_, c.b, c.a) : -1;
+  }
+  for (Transistor& t : transistors_) {
+    auto slot = [&](int64_t row, int64_t col) {
+      return row >= 0 && col >= 0 ? value_slot(a_, row, col) : -1;
+    };
+    t.slot_dd = slot(t.d, t.d);
+    t.slot_dg = slot(t.d, t.g);
+    t.slot_ds = slot(t.d, t.s);
+    t.slot_sd = slot(t.s, t.d);
+    t.slot_sg = slot(t.s, t.g);
+    t.slot_ss = slot(t.s, t.s);
   }
   // Which source currents a fixed group's outflow counts toward: every source on its path to
   // ground (the KCL subtree sums below, read the other way round).
@@ -424,7 +473,71 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
         for (const auto& [src, sign] : outflow_sources_[size_t(c.fixed_b)]) (*source_currents)(src) -= sign * ev.i_a;
     }
   }
+  const auto& tmodels = circuit_.transistor_models();
+  for (const Transistor& t : transistors_) {
+    const netlists::Element& e = el[t.element];
+    const double vd = terminal_voltage(t.d, t.fixed_d, x, s);
+    const double vg = terminal_voltage(t.g, t.fixed_g, x, s);
+    const double vs = terminal_voltage(t.s, t.fixed_s, x, s);
+    const devices::MosEval ev = tmodels[e.model]->evaluate(e.value, vd, vg, vs);
+    if (!std::isfinite(ev.i_a) || !std::isfinite(ev.di_dvd_s) || !std::isfinite(ev.di_dvg_s) ||
+        !std::isfinite(ev.di_dvs_s))
+      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_d = " +
+                           format_number(vd) + " V, V_g = " + format_number(vg) + " V, V_s = " +
+                           format_number(vs) + " V gives a non-finite current or conductance");
+    scale = std::max(scale, std::abs(ev.i_a));
+    // The drain current leaves the drain node and enters the source node; the gate takes none.
+    if (t.d >= 0) f(t.d) += ev.i_a;
+    if (t.s >= 0) f(t.s) -= ev.i_a;
+    if (jac_values) {
+      if (t.slot_dd >= 0) jac_values[t.slot_dd] += ev.di_dvd_s;
+      if (t.slot_dg >= 0) jac_values[t.slot_dg] += ev.di_dvg_s;
+      if (t.slot_ds >= 0) jac_values[t.slot_ds] += ev.di_dvs_s;
+      if (t.slot_sd >= 0) jac_values[t.slot_sd] -= ev.di_dvd_s;
+      if (t.slot_sg >= 0) jac_values[t.slot_sg] -= ev.di_dvg_s;
+      if (t.slot_ss >= 0) jac_values[t.slot_ss] -= ev.di_dvs_s;
+    }
+    if (source_currents) {
+      if (t.fixed_d >= 0)
+        for (const auto& [src, sign] : outflow_sources_[size_t(t.fixed_d)]) (*source_currents)(src) += sign * ev.i_a;
+      if (t.fixed_s >= 0)
+        for (const auto& [src, sign] : outflow_sources_[size_t(t.fixed_s)]) (*source_currents)(src) -= sign * ev.i_a;
+    }
+  }
   return scale;
+}
+
+void MnaSystem::add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_values) const {
+  const auto& el = circuit_.elements();
+  const auto& models = circuit_.cell_models();
+  for (const NonlinearCell& c : nonlinear_) {
+    const netlists::Element& e = el[c.element];
+    const double g = models[e.model]->evaluate(e.value, 0.0).di_dv_s;
+    if (!std::isfinite(g))
+      throw NumericalError("cell '" + circuit_.element_name(c.element) +
+                           "' at 0 V gives a non-finite conductance");
+    if (c.slot_aa >= 0) jac_values[c.slot_aa] += g;
+    if (c.slot_bb >= 0) jac_values[c.slot_bb] += g;
+    if (c.slot_ab >= 0) jac_values[c.slot_ab] -= g;
+    if (c.slot_ba >= 0) jac_values[c.slot_ba] -= g;
+  }
+  const Eigen::VectorXd zero = Eigen::VectorXd::Zero(size());
+  const auto& tmodels = circuit_.transistor_models();
+  for (const Transistor& t : transistors_) {
+    const netlists::Element& e = el[t.element];
+    const double vg = terminal_voltage(t.g, t.fixed_g, zero, s);
+    const double vs = terminal_voltage(t.s, t.fixed_s, zero, s);
+    const devices::MosEval ev = tmodels[e.model]->evaluate(e.value, vs, vg, vs);
+    if (!std::isfinite(ev.di_dvd_s) || !std::isfinite(ev.di_dvg_s) || !std::isfinite(ev.di_dvs_s))
+      throw NumericalError("transistor '" + circuit_.element_name(t.element) +
+                           "' at V_ds = 0 gives a non-finite conductance");
+    if (t.slot_dd >= 0) jac_values[t.slot_dd] += ev.di_dvd_s;
+    if (t.slot_dg >= 0) jac_values[t.slot_dg] += ev.di_dvg_s;
+    if (t.slot_ds >= 0) jac_values[t.slot_ds] += ev.di_dvs_s;
+    if (t.slot_sd >= 0) jac_values[t.slot_sd] -= ev.di_dvd_s;
+    if (t.slot_sg >= 0) jac_values[t.slot_sg] -= ev.di_dvg_s;
+    if (t.slot_ss >= 0) jac_values[t.slot_ss] -= ev.di_dvs_s;
+  }
 }
 
 std::string MnaSystem::unknown_name(int64_t k) const {

@@ -19,12 +19,19 @@
 // The source currents of fixed sources come from Kirchhoff's current law at the node they fix
 // (summed over the tree of sources hanging below it).
 //
+// Nonlinear elements (Newton, solvers/newton.h) sit in the pattern as structural zeros and
+// are stamped by nonlinear_residual(): two-terminal nonlinear cells (symmetric stamps) and
+// transistors (drain, gate, source: the drain current depends on all three voltages, so
+// their stamps are not symmetric and symmetric() is false; the pattern stays symmetric, the
+// values do not, and the matrix needs KLU).
+//
 // Contract: the values of the sources are not baked in; rhs(), node_voltages() and
 // source_currents() take them (S x K, in the order of Circuit::source_indices()), so one
 // factorization serves any number of inputs. Errors, each an xbar::InputError naming the
 // element or node: a loop of voltage sources (fixed or floating), a shorted source, an island
 // of nodes with no DC path to ground or a source (the matrix would be singular), a resistance
-// below netlists::kMinResistanceOhm, and nonlinear cells (they need the Newton solver).
+// below netlists::kMinResistanceOhm, a cell with an access transistor that was not expanded
+// by the crossbar builder, and a transistor with W/L <= 0 or an unknown model.
 #pragma once
 
 #include <Eigen/Dense>
@@ -55,8 +62,11 @@ class MnaSystem {
   int64_t num_branches() const { return int64_t(branch_sources_.size()); }
   int64_t size() const { return num_free_ + num_branches(); }
   int64_t num_sources() const { return int64_t(source_elements_.size()); }
-  // True when there are no branch unknowns: the matrix is then symmetric positive definite.
-  bool spd() const { return branch_sources_.empty(); }
+  // True when the Jacobian's values are symmetric: no transistors.
+  bool symmetric() const { return transistors_.empty(); }
+  // True when there are no branch unknowns and no transistors: the matrix (and, for monotone
+  // cells, every Newton Jacobian) is then symmetric positive definite and CHOLMOD applies.
+  bool spd() const { return branch_sources_.empty() && symmetric(); }
 
   // Full matrix (both triangles), column-major.
   const SparseMatrix& matrix() const { return a_; }
@@ -81,18 +91,26 @@ class MnaSystem {
   // Human-readable name of unknown k ("node r3_7", "branch of v1") for error messages.
   std::string unknown_name(int64_t k) const;
 
-  // Nonlinear cells (Newton). matrix(), rhs() and the current maps above hold the linear part
-  // only; the nonlinear cells sit in matrix()'s pattern as explicit zeros.
-  bool linear() const { return nonlinear_.empty(); }
-  int64_t num_nonlinear() const { return int64_t(nonlinear_.size()); }
-  // For one input (x: unknowns, s: source values) adds every nonlinear cell's current to the
-  // KCL residual f (current leaving each free node), its conductance dI/dV to jac_values (a
-  // copy of matrix().valuePtr(), may be null) and, if given, its share to the source currents
-  // (same convention as source_currents()). Returns the largest cell current (amperes), the
-  // scale for Newton's current tolerance. Throws NumericalError naming a cell whose model
-  // returns a non-finite value.
+  // Nonlinear cells and transistors (Newton). matrix(), rhs() and the current maps above hold
+  // the linear part only; the nonlinear elements sit in matrix()'s pattern as explicit zeros.
+  bool linear() const { return nonlinear_.empty() && transistors_.empty(); }
+  int64_t num_nonlinear() const { return int64_t(nonlinear_.size() + transistors_.size()); }
+  int64_t num_transistors() const { return int64_t(transistors_.size()); }
+  // For one input (x: unknowns, s: source values) adds every nonlinear element's current to
+  // the KCL residual f (current leaving each free node), its derivatives to jac_values (a
+  // copy of matrix().valuePtr(), may be null; a cell adds dI/dV, a transistor dI/dV_d,
+  // dI/dV_g, dI/dV_s into the drain and source rows) and, if given, its share to the source
+  // currents (same convention as source_currents()). Returns the largest element current
+  // (amperes), the scale for Newton's current tolerance. Throws NumericalError naming an
+  // element whose model returns a non-finite value.
   double nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s, Eigen::VectorXd& f,
                             double* jac_values, Eigen::VectorXd* source_currents) const;
+  // Adds the small-signal conductances at "zero bias" to jac_values (as nonlinear_residual
+  // does): every cell at 0 V, every transistor at V_ds = 0 with its gate-source voltage taken
+  // at x = 0 under the sources s (free nodes at 0 V, so the gate lines' voltages count), i.e.
+  // its channel on-conductance. Newton's first linear solve with this matrix treats every
+  // nonlinear element as the linear resistor it is near zero bias.
+  void add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_values) const;
 
  private:
   const netlists::Circuit& circuit_;
@@ -114,6 +132,14 @@ class MnaSystem {
   double terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
                           const Eigen::VectorXd& s) const;
   std::vector<NonlinearCell> nonlinear_;
+  struct Transistor {
+    size_t element = 0;
+    int64_t d = -1, g = -1, s = -1;                   // free unknowns, -1 when fixed
+    int32_t fixed_d = -1, fixed_g = -1, fixed_s = -1;  // their fixed groups, -1 = ground/free
+    // Into a_.valuePtr(): rows d and s (KCL), columns d, g, s; -1 where a terminal is fixed.
+    int64_t slot_dd = -1, slot_dg = -1, slot_ds = -1, slot_sd = -1, slot_sg = -1, slot_ss = -1;
+  };
+  std::vector<Transistor> transistors_;
   // Per fixed group: the (source position, sign) pairs its outflow adds to.
   std::vector<std::vector<std::pair<int32_t, double>>> outflow_sources_;
   SparseMatrix a_, rhs_map_, q_x_, q_s_;

@@ -3,8 +3,9 @@
 //   NewtonSolver newton(mna, backend, options);     // backend analyzed on mna.matrix()
 //   NewtonResult r = newton.solve(s);                // s: source values of one input
 //
-// Each iteration evaluates every nonlinear cell (current and dI/dV) at the present node
-// voltages, refactorizes the Jacobian on the symbolic analysis done once for the pattern, and
+// Each iteration evaluates every nonlinear element (cells: current and dI/dV; transistors:
+// drain current and its derivatives by each terminal) at the present node voltages,
+// refactorizes the Jacobian on the symbolic analysis done once for the pattern, and
 // steps, with the largest node-voltage change limited to max_step_v (SPICE-style damping).
 // Convergence is SPICE's test, all settable: every node |dv| <= reltol |v| + vntol_v and every
 // KCL residual <= reltol * (largest cell current) + abstol_a. When plain Newton fails the
@@ -12,7 +13,8 @@
 // decade to zero) and then source stepping (all sources ramped from 0 to their values); when
 // nothing converges it throws xbar::NumericalError naming the node with the worst residual.
 // Start: the solution linearized at 0 V across every cell (each cell at its small-signal
-// conductance), one linear solve.
+// conductance) and at V_ds = 0 across every transistor with its gate driven (its channel
+// on-conductance), one linear solve (MnaSystem::add_zero_bias_jacobian).
 #pragma once
 
 #include <Eigen/Dense>

@@ -24,6 +24,7 @@
 
 #include "devices/input_error.h"
 #include "devices/linear_cell.h"
+#include "netlists/crossbar_builder.h"
 #include "netlists/spice_reader.h"
 
 namespace xbar::netlists {
@@ -161,6 +162,53 @@ TEST_CASE("nonlinear cells are written as behavioural sources, with internal nod
   CHECK(std::find(lines.begin(), lines.end(), "bscell_0_1 mcell_0_1 c0_1 i=2e-06*sinh(v(mcell_0_1,c0_1)/0.04)") != lines.end());
   // G = 0 is an open cell: a comment, no element.
   CHECK(std::find(lines.begin(), lines.end(), "* cell_0_1 open (G = 0)") != lines.end());
+}
+
+TEST_CASE("a 1T1R array is written as memory resistors, level-1 MOSFETs, gate lines and one .model") {
+  CrossbarSpec spec;
+  spec.rows = 2;
+  spec.cols = 2;
+  devices::CellParams p;
+  p.mos_w_over_l = 3;
+  p.mos_lambda_per_v = 0.04;
+  p.v_gate_v = 1.2;
+  RowMatrixXd g = RowMatrixXd::Constant(2, 2, 1e-4);
+  g(1, 1) = 0;  // open memory element: its transistor stays, the resistor is a comment
+  for (bool per_row : {true, false}) {
+    p.gate_per_row = per_row;
+    const auto x = build_crossbar(spec, g, devices::make_cell_model("1t1r", p));
+    const auto lines = spice_lines(x.circuit, {});
+    auto has = [&](const std::string& l) {
+      return std::find(lines.begin(), lines.end(), l) != lines.end();
+    };
+    CAPTURE(per_row);
+    CHECK(has("rcell_0_1 r0_1 m0_1 10000"));  // row node to internal node, 1/G
+    CHECK(has("* rcell_1_1 open (G = 0)"));
+    // drain = internal node, gate = gate line, source = bulk = column node; W/L on W, L = 1.
+    CHECK(has(per_row ? "macc_0_1 m0_1 gr0 c0_1 c0_1 xbar_nmos0 w=3 l=1"
+                      : "macc_0_1 m0_1 gc1 c0_1 c0_1 xbar_nmos0 w=3 l=1"));
+    CHECK(has("macc_1_1 m1_1 " + std::string(per_row ? "gr1" : "gc1") + " c1_1 c1_1 xbar_nmos0 w=3 l=1"));
+    CHECK(has(per_row ? "vgrow_1 gr1 0 dc 1.2" : "vgcol_1 gc1 0 dc 1.2"));
+    const auto model = std::find(lines.begin(), lines.end(),
+                                 ".model xbar_nmos0 nmos level=1 vto=0.5 kp=2e-04 lambda=0.04 gamma=0 is=0");
+    const auto gmin = std::find(lines.begin(), lines.end(), ".options gmin=1e-12");
+    const auto op = std::find(lines.begin(), lines.end(), ".op");
+    REQUIRE(model != lines.end());
+    REQUIRE(gmin != lines.end());
+    CHECK(model < op);
+    CHECK(gmin < op);
+    CHECK(std::count_if(lines.begin(), lines.end(),
+                        [](const std::string& l) { return l.rfind(".model", 0) == 0; }) == 1);
+    // The internal nodes are grid names: they read back to their ids.
+    CHECK(x.circuit.find_node("m1_0") == x.circuit.cell_node(1, 0));
+    CHECK(x.circuit.node_name(x.circuit.cell_node(0, 1)) == "m0_1");
+  }
+  // A 1t1r cell left unexpanded has no two-terminal card.
+  Circuit c;
+  c.set_grid(1, 1);
+  const uint16_t m = c.add_cell_model(devices::make_cell_model("1t1r", p));
+  c.add_element(ElementKind::kCell, Role::kCell, 0, 0, c.row_node(0, 0), c.col_node(0, 0), 1e-4, m);
+  CHECK_THROWS_WITH_AS(spice_lines(c, {}), doctest::Contains("no two-terminal SPICE card"), InputError);
 }
 
 TEST_CASE("a non-finite element value is refused with the element's name") {

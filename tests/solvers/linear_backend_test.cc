@@ -109,3 +109,45 @@ TEST_CASE("KLU names the column of a singular matrix") {
   CHECK_THROWS_AS(be->factorize(a), NumericalError);
   CHECK(be->message().find("singular at unknown #4") != std::string::npos);
 }
+
+TEST_CASE("KLU refactorizes on the previous pivots while they hold and pivots afresh when not") {
+  // 2 x 2, full pattern. First diagonally dominant: diagonal pivots. Then a tiny (1,1) entry:
+  // reusing the diagonal pivot would grow the factor by 1e12, so KLU must pivot again.
+  auto dense_to_sparse = [](double a00, double a01, double a10, double a11) {
+    Eigen::MatrixXd d(2, 2);
+    d << a00, a01, a10, a11;
+    SparseMatrix s = d.sparseView(0.0, 0.0);  // keeps every entry: the pattern never changes
+    s.makeCompressed();
+    return s;
+  };
+  auto be = solvers::make_linear_backend(LinearBackendKind::kKlu, {});
+  SparseMatrix a = dense_to_sparse(2, 0.5, 0.5, 1);
+  be->analyze(a, {});
+  be->factorize(a);
+  CHECK(be->stats().refactorizations == 0);
+  const Eigen::Vector2d b(1, 2);
+  auto check_solution = [&](const SparseMatrix& m) {
+    const Eigen::VectorXd x = be->solve(b);
+    const Eigen::VectorXd ref = Eigen::MatrixXd(m).partialPivLu().solve(b);
+    CHECK((x - ref).norm() / ref.norm() < kSolveRelTol);
+  };
+  a = dense_to_sparse(4, 1, 1, 2);  // same pivots are fine: refactorization
+  be->factorize(a);
+  CHECK(be->stats().refactorizations == 1);
+  check_solution(a);
+  a = dense_to_sparse(1e-12, 1, 1, 1);  // the old pivot order would be unstable
+  be->factorize(a);
+  CHECK(be->stats().refactorizations == 1);
+  check_solution(a);
+}
+
+TEST_CASE("KLU accepts the geometric ordering only with grid coordinates") {
+  solvers::LinearBackendOptions opt;
+  opt.ordering = solvers::Ordering::kGeometric;
+  auto be = solvers::make_linear_backend(LinearBackendKind::kKlu, opt);
+  const SparseMatrix a = test_matrix(6, false, 4);
+  CHECK_THROWS_WITH_AS(be->analyze(a, {}), doctest::Contains("not a plain crossbar grid"), InputError);
+  opt.ordering = solvers::Ordering::kMetis;
+  CHECK_THROWS_WITH_AS(solvers::make_linear_backend(LinearBackendKind::kKlu, opt)->analyze(a, {}),
+                       doctest::Contains("key ordering = metis"), InputError);
+}
