@@ -14,10 +14,10 @@ using namespace xbar;
 int main(int argc, char** argv) {
   const int64_t ng_max = argc > 1 ? std::atoll(argv[1]) : 128;
   std::printf("Newton vs ngspice: random G in [1 uS, 100 uS], 2.5 ohm/segment, all rows at 0.5 V,\n"
-              "sinh k = 2/V (+27%% at 0.5 V), selector i0 = 10 uA, v0 = 50 mV\n\n");
+              "sinh k = 2/V (+27%% at 0.5 V), selector i0 = 10 uA, v0 = 50 mV, 1t1r level-1 NMOS VTO 0.5 V, KP 200 uA/V^2, gates at 1.8 V\n\n");
   std::printf("%-9s %5s %9s %10s %11s %9s %6s %12s\n", "cell", "M=N", "unknowns", "native_s",
               "ngspice_s", "ratio", "iters", "max_rel_dI");
-  for (const char* cell : {"sinh", "selector"})
+  for (const char* cell : {"sinh", "selector", "1t1r"})
     for (int64_t s : {32, 64, 128, 256}) {
       netlists::CrossbarSpec spec;
       spec.rows = spec.cols = s;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints the tables quoted in the issue notes. Not part of CI.
-# Usage: bench/run_all.sh [build-dir]   (about 3 minutes on 2 cores, peak ~7 GB at 2048^2)
+# Usage: bench/run_all.sh [build-dir]   (about 10 minutes on 2 cores, peak ~7 GB at 2048^2)
 set -euo pipefail
 b=${1:-build}
 echo "== native vs ngspice"
@@ -16,3 +16,6 @@ for o in geometric amd metis nesdis; do "$b"/native_scaling 1024 "$o"; done
 echo
 echo "== batch of 1000 inputs at 256 x 256"
 "$b"/batch 256 1000
+echo
+echo "== nonlinear cells: Newton vs ngspice"
+"$b"/newton_vs_ngspice 128

@@ -97,7 +97,15 @@ po::options_description make_options(const std::string& sub) {
       ("cell", po::value<std::string>()->default_value(d.cell), ("cell model: " + cells).c_str())
       ("nl-k", num(d.cell_params.nl_k_per_v), "sinh cell: I = G/k sinh(k V), nonlinearity k [1/V]")
       ("sel-i0", num(d.cell_params.sel_i0_a), "selector (1S1R): I_sel = i0 sinh(V_sel/v0), scale current i0 [A]")
-      ("sel-v0", num(d.cell_params.sel_v0_v), "selector (1S1R): voltage scale v0 [V]");
+      ("sel-v0", num(d.cell_params.sel_v0_v), "selector (1S1R): voltage scale v0 [V]")
+      ("mos-vto", num(d.cell_params.mos_vto_v), "1t1r access NMOS (SPICE level 1): threshold VTO [V]")
+      ("mos-kp", num(d.cell_params.mos_kp_a_per_v2), "1t1r: transconductance KP [A/V^2]")
+      ("mos-wl", num(d.cell_params.mos_w_over_l), "1t1r: W/L")
+      ("mos-lambda", num(d.cell_params.mos_lambda_per_v), "1t1r: channel-length modulation lambda [1/V]")
+      ("mos-gmin", num(d.cell_params.mos_gmin_s), "1t1r: drain-source leakage gmin, as ngspice's [S]")
+      ("v-gate", num(d.cell_params.v_gate_v), "1t1r: gate (word-line) voltage [V]")
+      ("gate", po::value<std::string>()->default_value(d.cell_params.gate_per_row ? "row" : "column"),
+       "1t1r: gates driven per row|column");
   po::options_description wires("Wires, drivers and sensing");
   wires.add_options()
       ("r-row", num(d.spec.r_row_ohm), "row (word-line) wire resistance per segment [ohm]")
@@ -327,6 +335,18 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   get_opt(vm, "nl-k", c.cell_params.nl_k_per_v);
   get_opt(vm, "sel-i0", c.cell_params.sel_i0_a);
   get_opt(vm, "sel-v0", c.cell_params.sel_v0_v);
+  get_opt(vm, "mos-vto", c.cell_params.mos_vto_v);
+  get_opt(vm, "mos-kp", c.cell_params.mos_kp_a_per_v2);
+  get_opt(vm, "mos-wl", c.cell_params.mos_w_over_l);
+  get_opt(vm, "mos-lambda", c.cell_params.mos_lambda_per_v);
+  get_opt(vm, "mos-gmin", c.cell_params.mos_gmin_s);
+  get_opt(vm, "v-gate", c.cell_params.v_gate_v);
+  {
+    const std::string gate = vm["gate"].as<std::string>();
+    if (gate != "row" && gate != "column")
+      throw InputError("key gate = '" + gate + "': expected row or column");
+    c.cell_params.gate_per_row = gate == "row";
+  }
   xbar::devices::make_cell_model(c.cell, c.cell_params);  // validates name and parameters early
   get_opt(vm, "reltol", c.solve.solver.newton.reltol);
   get_opt(vm, "vntol", c.solve.solver.newton.vntol_v);
