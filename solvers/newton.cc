@@ -7,6 +7,16 @@
 
 namespace xbar::solvers {
 
+namespace {
+// Chord steps (see run()) start once a Newton step moved no node by more than this (volts):
+// the cell conductances then change by ~k * 1e-3 relative, so the old factorization still
+// contracts the error ~1000-fold per step.
+constexpr double kReuseStepV = 1e-3;
+// A chord step must shrink the largest residual at least this many times, or the Jacobian is
+// refreshed.
+constexpr double kReuseContraction = 10.0;
+}  // namespace
+
 void NewtonOptions::validate() const {
   const std::pair<const char*, double> positive[] = {
       {"reltol", reltol}, {"vntol", vntol_v}, {"abstol", abstol_a}, {"max-step", max_step_v}, {"gmin-start", gmin_start_s}};
@@ -27,18 +37,18 @@ NewtonSolver::NewtonSolver(const MnaSystem& mna, LinearBackend& backend, const N
 // Jacobian at x (linear part + cell conductances + gmin on the node diagonal), factorized;
 // f gets the KCL residual A x - b + cell currents + gmin x.
 void NewtonSolver::factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin,
-                                Eigen::VectorXd& f, double& scale) {
+                                Eigen::VectorXd& f, double& scale, bool refactor) {
   const SparseMatrix& a = mna_.matrix();
-  std::copy(a.valuePtr(), a.valuePtr() + a.nonZeros(), jac_.valuePtr());
+  if (refactor) std::copy(a.valuePtr(), a.valuePtr() + a.nonZeros(), jac_.valuePtr());
   f = a * x - mna_.rhs(s);
-  scale = mna_.nonlinear_residual(x, s, f, jac_.valuePtr(), nullptr);
+  scale = mna_.nonlinear_residual(x, s, f, refactor ? jac_.valuePtr() : nullptr, nullptr);
   if (gmin > 0) {
     for (int64_t k = 0; k < mna_.num_free_nodes(); ++k) {
-      jac_.coeffRef(k, k) += gmin;
+      if (refactor) jac_.coeffRef(k, k) += gmin;
       f(k) += gmin * x(k);
     }
   }
-  factorize();
+  if (refactor) factorize();
 }
 
 void NewtonSolver::factorize() {
@@ -50,10 +60,21 @@ bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin
                        double& residual, int64_t& worst) {
   Eigen::VectorXd f;
   double scale = 0;
+  // Near convergence the Jacobian hardly changes: once a step is below kReuseStepV the next
+  // iteration reuses the factorization (a chord step: one residual and one substitution, no
+  // factorization) as long as each such step shrinks the residual at least kReuseContraction
+  // times; otherwise it refactorizes. The convergence test is on the true residual either way.
+  bool reuse = false;
+  double last_residual = 0;
   for (int it = 0; it < options_.max_iterations; ++it) {
-    factorize_at(x, s, gmin, f, scale);
+    factorize_at(x, s, gmin, f, scale, !reuse);
     ++iterations;
     residual = f.size() ? f.cwiseAbs().maxCoeff(&worst) : 0.0;
+    if (reuse && !(residual * kReuseContraction <= last_residual)) {
+      factorize_at(x, s, gmin, f, scale, true);  // the chord step did not pay: refactorize
+      reuse = false;
+    }
+    last_residual = residual;
     Eigen::VectorXd dx = -backend_.solve(f);
     if (!dx.allFinite()) return false;
     const double step = dx.size() ? dx.cwiseAbs().maxCoeff() : 0.0;
@@ -67,6 +88,7 @@ bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin
     if (small && step <= options_.max_step_v &&
         residual <= options_.reltol * scale + options_.abstol_a)
       return true;
+    reuse = step < kReuseStepV;
   }
   return false;
 }

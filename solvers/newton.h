@@ -59,8 +59,9 @@ class NewtonSolver {
   // One damped Newton run from x at source scale alpha with shunt gmin; true on convergence.
   bool run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin, int& iterations,
            double& residual, int64_t& worst);
+  // f = KCL residual at x; with refactor, also the Jacobian at x, factorized.
   void factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin,
-                    Eigen::VectorXd& f, double& scale);
+                    Eigen::VectorXd& f, double& scale, bool refactor);
   void factorize();  // jac_ as it stands, timing it into factorize_s_
   const MnaSystem& mna_;
   LinearBackend& backend_;
