@@ -13,10 +13,16 @@ double SelectorCell::selector_voltage(double g_s, double v_v) const {
   // since sinh(x) >= x, f there has the sign of V, i.e. the start lies beyond the root on the
   // convex side, from where Newton converges monotonically (typically in 3-6 steps; from the
   // bracket's middle it took ~40 with bisection fallbacks).
+  // A second upper bound (for V > 0) is v0 asinh(G V / i0), where the selector alone would
+  // carry the whole G V; it is the tighter one once the selector is deep in its exponential
+  // branch. Newton then starts from the smaller bound.
   double u = v_v * g_s / (g_s + i0_ / v0_);
+  const double u_exp = v0_ * std::asinh(g_s * v_v / i0_);
+  if (std::abs(u_exp) < std::abs(u)) u = u_exp;
   for (int it = 0; it < 200; ++it) {
-    const double f = i0_ * std::sinh(u / v0_) - g_s * (v_v - u);
-    const double df = i0_ / v0_ * std::cosh(u / v0_) + g_s;
+    const double e = std::exp(u / v0_), inv = 1.0 / e;  // one exp for sinh and cosh
+    const double f = 0.5 * i0_ * (e - inv) - g_s * (v_v - u);
+    const double df = 0.5 * i0_ / v0_ * (e + inv) + g_s;
     if (f > 0) hi = u; else lo = u;
     double next = u - f / df;
     if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);  // bisect when Newton leaves the bracket
