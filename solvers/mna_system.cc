@@ -443,6 +443,13 @@ double MnaSystem::terminal_voltage(int64_t free, int32_t fixed, const Eigen::Vec
   return v;
 }
 
+void MnaSystem::book_outflow(int32_t fixed_group, double current_a,
+                             Eigen::VectorXd& source_currents) const {
+  if (fixed_group < 0) return;
+  for (const auto& [src, sign] : outflow_sources_[size_t(fixed_group)])
+    source_currents(src) += sign * current_a;
+}
+
 double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s,
                                      Eigen::VectorXd& f, double* jac_values,
                                      Eigen::VectorXd* source_currents) const {
@@ -467,10 +474,8 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
       if (c.slot_ba >= 0) jac_values[c.slot_ba] -= ev.di_dv_s;
     }
     if (source_currents) {
-      if (c.fixed_a >= 0)
-        for (const auto& [src, sign] : outflow_sources_[size_t(c.fixed_a)]) (*source_currents)(src) += sign * ev.i_a;
-      if (c.fixed_b >= 0)
-        for (const auto& [src, sign] : outflow_sources_[size_t(c.fixed_b)]) (*source_currents)(src) -= sign * ev.i_a;
+      book_outflow(c.fixed_a, ev.i_a, *source_currents);
+      book_outflow(c.fixed_b, -ev.i_a, *source_currents);
     }
   }
   const auto& tmodels = circuit_.transistor_models();
@@ -498,10 +503,8 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
       if (t.slot_ss >= 0) jac_values[t.slot_ss] -= ev.di_dvs_s;
     }
     if (source_currents) {
-      if (t.fixed_d >= 0)
-        for (const auto& [src, sign] : outflow_sources_[size_t(t.fixed_d)]) (*source_currents)(src) += sign * ev.i_a;
-      if (t.fixed_s >= 0)
-        for (const auto& [src, sign] : outflow_sources_[size_t(t.fixed_s)]) (*source_currents)(src) -= sign * ev.i_a;
+      book_outflow(t.fixed_d, ev.i_a, *source_currents);
+      book_outflow(t.fixed_s, -ev.i_a, *source_currents);
     }
   }
   return scale;

@@ -131,6 +131,9 @@ class MnaSystem {
   };
   double terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
                           const Eigen::VectorXd& s) const;
+  // Adds current_a, leaving the fixed group through a nonlinear element, to the currents of the
+  // sources it flows through on its way to ground (no-op for a free terminal, fixed_group < 0).
+  void book_outflow(int32_t fixed_group, double current_a, Eigen::VectorXd& source_currents) const;
   std::vector<NonlinearCell> nonlinear_;
   struct Transistor {
     size_t element = 0;
