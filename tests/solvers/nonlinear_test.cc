@@ -11,6 +11,7 @@
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
+#include "tests/solvers/referees.h"
 
 using namespace xbar;
 using netlists::CrossbarSpec;
@@ -18,6 +19,8 @@ using netlists::DriveSide;
 using netlists::RowMatrixXd;
 using netlists::SenseSide;
 using solvers::BackendChoice;
+using test::bisect;
+using test::max_rel;
 
 namespace {
 
@@ -26,16 +29,6 @@ namespace {
 constexpr double kNgspiceRelTol = 1e-6;
 // Against a scalar root found to machine precision: Newton's reltol plus rounding.
 constexpr double kScalarRelTol = 1e-8;
-
-// Root of a monotone increasing function on [lo, hi] by bisection to machine precision.
-double bisect(const std::function<double(double)>& f, double lo, double hi) {
-  for (int k = 0; k < 2000 && hi - lo > 0; ++k) {
-    const double mid = 0.5 * (lo + hi);
-    if (mid == lo || mid == hi) break;
-    (f(mid) > 0 ? hi : lo) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
 
 RowMatrixXd currents(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatrixXd& v,
                      const std::string& cell, const devices::CellParams& p, BackendChoice be,
@@ -49,10 +42,6 @@ RowMatrixXd currents(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMa
   auto r = s.solve(v);
   if (summary) *summary = r.summary;
   return r.currents;
-}
-
-double max_rel(const RowMatrixXd& a, const RowMatrixXd& b) {
-  return ((a - b).cwiseAbs().array() / b.cwiseAbs().array()).maxCoeff();
 }
 
 }  // namespace

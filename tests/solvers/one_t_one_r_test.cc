@@ -14,6 +14,7 @@
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
+#include "tests/solvers/referees.h"
 #include "solvers/mna_system.h"
 
 using namespace xbar;
@@ -22,6 +23,8 @@ using netlists::DriveSide;
 using netlists::RowMatrixXd;
 using netlists::SenseSide;
 using solvers::BackendChoice;
+using test::bisect;
+using test::max_rel;
 
 namespace {
 
@@ -34,16 +37,6 @@ constexpr double kNodeTolV = 1e-6;
 constexpr double kScalarRelTol = 1e-8;
 // ngspice's default gmin, which the native model carries as the drain-source leakage.
 constexpr double kGmin = 1e-12;
-
-// Root of a monotone increasing function on [lo, hi] by bisection to machine precision.
-double bisect(const std::function<double(double)>& f, double lo, double hi) {
-  for (int k = 0; k < 2000 && hi - lo > 0; ++k) {
-    const double mid = 0.5 * (lo + hi);
-    if (mid == lo || mid == hi) break;
-    (f(mid) > 0 ? hi : lo) = mid;
-  }
-  return 0.5 * (lo + hi);
-}
 
 // The Shichman-Hodges drain current written out independently of devices/, for V_ds >= 0
 // (the single-cell tests read with positive voltages), plus ngspice's gmin across the drain
@@ -75,10 +68,6 @@ Solved solve(const netlists::CrossbarCircuit& x, const RowMatrixXd& v, BackendCh
   solvers::CrossbarSolver s(x, opt);
   auto r = s.solve(v);
   return {r.currents, r.all_node_voltages, r.summary};
-}
-
-double max_rel(const RowMatrixXd& a, const RowMatrixXd& b) {
-  return ((a - b).cwiseAbs().array() / b.cwiseAbs().array()).maxCoeff();
 }
 
 // Counts the access transistors of input k in each region, from solved node voltages.
