@@ -90,12 +90,12 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   backend_ = make_linear_backend(kind, lopt);
   const MnaSystem* mna = mna_.get();
   backend_->set_unknown_names([mna](int64_t k) { return mna->unknown_name(k); });
-  backend_->analyze(mna_->matrix(), mna_->grid_coords());
-  say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
-      secs(backend_->stats().analyze_s) + " s");
   if (!mna_->linear()) {
-    // Nonlinear cells: the analysis serves every Newton iteration; factorizations happen there.
+    // Nonlinear cells: Newton analyzes the backend on its Jacobian's pattern (internal cell
+    // nodes condensed, newton.h); the analysis serves every iteration, which factorizes.
     newton_ = std::make_unique<NewtonSolver>(*mna_, *backend_, options.newton);
+    say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
+        secs(backend_->stats().analyze_s) + " s");
     summary_.backend_used = backend_->name();
     summary_.ordering_used = backend_->stats().ordering_used;
     summary_.analyze_s = backend_->stats().analyze_s;
@@ -108,6 +108,9 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
     summary_.ok = true;
     return;
   }
+  backend_->analyze(mna_->matrix(), mna_->grid_coords());
+  say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
+      secs(backend_->stats().analyze_s) + " s");
   backend_->factorize(mna_->matrix());
   const FactorStats& st = backend_->stats();
   say(backend_->name() + " factorize " + secs(st.factorize_s) + " s, " +

@@ -371,6 +371,49 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     t.slot_sg = slot(t.s, t.g);
     t.slot_ss = slot(t.s, t.s);
   }
+  // Internal nodes (internal_nodes()): at a transistor's channel, touched by nothing but
+  // linear conductances and channels otherwise, at most two neighbours, none of them already
+  // chosen (so that the eliminated block of the Jacobian is diagonal). A crossbar's cell nodes
+  // m(i,j) are taken first: the column node at the open end of a 1T1R column qualifies too
+  // (one wire, one transistor), and taking it would leave its neighbour m(i,j) in the grid.
+  {
+    enum : char { kNone, kChannel, kOther };
+    std::vector<char> kind(size_t(num_free_), kNone);
+    for (const Transistor& t : transistors_)
+      for (int64_t f : {t.d, t.s})
+        if (f >= 0 && kind[size_t(f)] == kNone) kind[size_t(f)] = kChannel;
+    for (const Transistor& t : transistors_)
+      if (t.g >= 0) kind[size_t(t.g)] = kOther;
+    for (const NonlinearCell& c : nonlinear_)
+      for (int64_t f : {c.a, c.b})
+        if (f >= 0) kind[size_t(f)] = kOther;
+    for (size_t bidx = 0; bidx < branch_sources_.size(); ++bidx) {
+      const int64_t row = num_free_ + int64_t(bidx);
+      for (int64_t k = a_.outerIndexPtr()[row]; k < a_.outerIndexPtr()[row + 1]; ++k)
+        if (a_.innerIndexPtr()[k] < num_free_) kind[size_t(a_.innerIndexPtr()[k])] = kOther;
+    }
+    auto is_cell_node = [&](int64_t f) {
+      const int64_t v = rep_node_of_free_[size_t(f)];
+      return circuit.has_cell_nodes() && v >= 2 * mn && v < 3 * mn;
+    };
+    std::vector<char> chosen(size_t(num_free_), 0);
+    for (const bool cell_nodes_pass : {true, false})
+      for (int64_t f = 0; f < num_free_; ++f) {
+        if (kind[size_t(f)] != kChannel || chosen[size_t(f)] || is_cell_node(f) != cell_nodes_pass)
+          continue;
+        int neighbours = 0;
+        bool free_of_chosen = true;
+        for (int64_t k = a_.outerIndexPtr()[f]; k < a_.outerIndexPtr()[f + 1]; ++k) {
+          const int64_t r = a_.innerIndexPtr()[k];
+          if (r == f) continue;
+          ++neighbours;
+          free_of_chosen = free_of_chosen && !(r < num_free_ && chosen[size_t(r)]);
+        }
+        if (neighbours <= 2 && free_of_chosen) chosen[size_t(f)] = 1;
+      }
+    for (int64_t f = 0; f < num_free_; ++f)
+      if (chosen[size_t(f)]) internal_.push_back(f);
+  }
   // Which source currents a fixed group's outflow counts toward: every source on its path to
   // ground (the KCL subtree sums below, read the other way round).
   outflow_sources_.assign(pot_.size(), {});

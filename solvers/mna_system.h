@@ -111,6 +111,14 @@ class MnaSystem {
   // its channel on-conductance. Newton's first linear solve with this matrix treats every
   // nonlinear element as the linear resistor it is near zero bias.
   void add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_values) const;
+  // Free nodes that Newton eliminates from every Jacobian before factorizing it (static
+  // condensation, newton.h), ascending: each is stamped only by linear conductances and by
+  // transistor channels (drain or source, never a gate), is joined to at most two other
+  // unknowns, and no two of them are joined to each other. In a 1T1R array these are the
+  // internal cell nodes m(i,j). Every stamp on such a node is a conductance (dI/dV_d >= gmin,
+  // -dI/dV_s >= 0), so its Jacobian column is diagonally dominant with a positive diagonal at
+  // every bias: eliminating it first is the pivot partial pivoting would choose.
+  const std::vector<int64_t>& internal_nodes() const { return internal_; }
 
  private:
   const netlists::Circuit& circuit_;
@@ -143,6 +151,7 @@ class MnaSystem {
     int64_t slot_dd = -1, slot_dg = -1, slot_ds = -1, slot_sd = -1, slot_sg = -1, slot_ss = -1;
   };
   std::vector<Transistor> transistors_;
+  std::vector<int64_t> internal_;
   // Per fixed group: the (source position, sign) pairs its outflow adds to.
   std::vector<std::vector<std::pair<int32_t, double>>> outflow_sources_;
   SparseMatrix a_, rhs_map_, q_x_, q_s_;

@@ -1,9 +1,13 @@
 #include "solvers/newton.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 
+#include "devices/contract.h"
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
 
@@ -32,6 +36,100 @@ void NewtonOptions::validate() const {
 NewtonSolver::NewtonSolver(const MnaSystem& mna, LinearBackend& backend, const NewtonOptions& options)
     : mna_(mna), backend_(backend), options_(options), jac_(mna.matrix()) {
   options_.validate();
+  build_condensation();
+  if (internal_.empty()) {
+    backend_.analyze(jac_, mna.grid_coords());
+    return;
+  }
+  std::vector<GridCoord> coords;
+  if (!mna.grid_coords().empty()) {
+    coords.reserve(kept_.size());
+    for (int64_t k : kept_) coords.push_back(mna.grid_coords()[size_t(k)]);
+  }
+  // The backend's unknowns are the kept ones: name them as the full system does.
+  const MnaSystem* m = &mna;
+  const std::vector<int64_t>* kept = &kept_;
+  backend_.set_unknown_names([m, kept](int64_t k) { return m->unknown_name((*kept)[size_t(k)]); });
+  backend_.analyze(schur_, coords);
+}
+
+void NewtonSolver::build_condensation() {
+  const std::vector<int64_t>& nodes = mna_.internal_nodes();
+  const int64_t n = mna_.size();
+  // Nothing to eliminate, or nothing would be left to factorize (a lone cell between fixed
+  // nodes): solve the full system.
+  if (nodes.empty() || int64_t(nodes.size()) == n) return;
+  std::vector<int64_t> kept_of(size_t(n), 0);  // unknown -> kept index, -1 when eliminated
+  for (int64_t e : nodes) kept_of[size_t(e)] = -1;
+  for (int64_t k = 0; k < n; ++k)
+    if (kept_of[size_t(k)] >= 0) {
+      kept_of[size_t(k)] = int64_t(kept_.size());
+      kept_.push_back(k);
+    }
+  const int64_t* outer = jac_.outerIndexPtr();
+  const int64_t* rows = jac_.innerIndexPtr();
+  auto slot_in = [](const SparseMatrix& a, int64_t row, int64_t col) {
+    const int64_t* lo = a.innerIndexPtr() + a.outerIndexPtr()[col];
+    const int64_t* hi = a.innerIndexPtr() + a.outerIndexPtr()[col + 1];
+    const int64_t* it = std::lower_bound(lo, hi, row);
+    XBAR_EXPECTS(it != hi && *it == row, "NewtonSolver: Jacobian entry outside the pattern");
+    return int64_t(it - a.innerIndexPtr());
+  };
+  // The pattern is symmetric, so column e lists e's neighbours. Fill: S(nb_a, nb_b), kept as
+  // (column, row) pairs.
+  std::vector<std::pair<int64_t, int64_t>> fill;
+  internal_.reserve(nodes.size());
+  for (int64_t e : nodes) {
+    Internal c;
+    c.unknown = e;
+    c.slot_ee = slot_in(jac_, e, e);
+    for (int64_t k = outer[e]; k < outer[e + 1]; ++k) {
+      if (rows[k] == e) continue;
+      XBAR_EXPECTS(c.n < 2 && kept_of[size_t(rows[k])] >= 0,
+                   "NewtonSolver: an internal node with more than two neighbours or next to another");
+      c.nb[c.n] = kept_of[size_t(rows[k])];
+      c.slot_ne[c.n] = k;
+      c.slot_en[c.n] = slot_in(jac_, e, rows[k]);
+      ++c.n;
+    }
+    if (c.n == 2) {
+      fill.emplace_back(c.nb[1], c.nb[0]);
+      fill.emplace_back(c.nb[0], c.nb[1]);
+    }
+    internal_.push_back(c);
+  }
+  std::sort(fill.begin(), fill.end());
+  fill.erase(std::unique(fill.begin(), fill.end()), fill.end());
+  // S's pattern, column by column: the kept rows of the kept column (kept_of is increasing,
+  // so they stay sorted) merged with that column's fill.
+  const int64_t nk = int64_t(kept_.size());
+  std::vector<int64_t> s_outer(size_t(nk) + 1, 0), s_rows;
+  s_rows.reserve(size_t(jac_.nonZeros()));
+  schur_from_.reserve(size_t(jac_.nonZeros()));
+  auto f = fill.begin();
+  for (int64_t col = 0; col < nk; ++col) {
+    const int64_t full = kept_[size_t(col)];
+    int64_t k = outer[full];
+    for (;;) {
+      while (k < outer[full + 1] && kept_of[size_t(rows[k])] < 0) ++k;
+      const int64_t from_jac = k < outer[full + 1] ? kept_of[size_t(rows[k])] : nk;
+      const int64_t from_fill = f != fill.end() && f->first == col ? f->second : nk;
+      if (from_jac == nk && from_fill == nk) break;
+      s_rows.push_back(std::min(from_jac, from_fill));
+      schur_from_.push_back(from_jac <= from_fill ? k : -1);
+      if (from_jac <= from_fill) ++k;
+      if (from_fill <= from_jac) ++f;
+    }
+    s_outer[size_t(col) + 1] = int64_t(s_rows.size());
+  }
+  schur_.resize(nk, nk);
+  schur_.resizeNonZeros(int64_t(s_rows.size()));
+  std::copy(s_outer.begin(), s_outer.end(), schur_.outerIndexPtr());
+  std::copy(s_rows.begin(), s_rows.end(), schur_.innerIndexPtr());
+  std::fill(schur_.valuePtr(), schur_.valuePtr() + schur_.nonZeros(), 0.0);
+  for (Internal& c : internal_)
+    for (int a = 0; a < c.n; ++a)
+      for (int b = 0; b < c.n; ++b) c.slot_s[a][b] = slot_in(schur_, c.nb[a], c.nb[b]);
 }
 
 // Jacobian at x (linear part + cell conductances + gmin on the node diagonal), factorized;
@@ -52,8 +150,47 @@ void NewtonSolver::factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd&
 }
 
 void NewtonSolver::factorize() {
-  backend_.factorize(jac_);
-  factorize_s_ += backend_.stats().factorize_s;
+  if (internal_.empty()) {
+    backend_.factorize(jac_);
+    factorize_s_ += backend_.stats().factorize_s;
+    return;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const double* j = jac_.valuePtr();
+  double* sv = schur_.valuePtr();
+  for (size_t k = 0; k < schur_from_.size(); ++k) sv[k] = schur_from_[k] >= 0 ? j[schur_from_[k]] : 0.0;
+  for (const Internal& c : internal_) {
+    const double d = j[c.slot_ee];
+    for (int a = 0; a < c.n; ++a) {
+      const double l = j[c.slot_ne[a]] / d;
+      for (int b = 0; b < c.n; ++b) sv[c.slot_s[a][b]] -= l * j[c.slot_en[b]];
+    }
+  }
+  backend_.factorize(schur_);
+  factorize_s_ += internal::seconds_since(t0);
+}
+
+Eigen::VectorXd NewtonSolver::solve_jacobian(const Eigen::VectorXd& r) const {
+  if (internal_.empty()) return backend_.solve(r);
+  // [J_kk J_ke; J_ek J_ee] [y_k; y_e] = [r_k; r_e]:  S y_k = r_k - J_ke J_ee^-1 r_e, then
+  // y_e = J_ee^-1 (r_e - J_ek y_k), with the values of the last factorization (chord steps
+  // reuse them along with it).
+  const double* j = jac_.valuePtr();
+  Eigen::VectorXd g(int64_t(kept_.size()));
+  for (size_t k = 0; k < kept_.size(); ++k) g(int64_t(k)) = r(kept_[k]);
+  for (const Internal& c : internal_) {
+    const double re = r(c.unknown) / j[c.slot_ee];
+    for (int a = 0; a < c.n; ++a) g(c.nb[a]) -= j[c.slot_ne[a]] * re;
+  }
+  const Eigen::VectorXd y = backend_.solve(g);
+  Eigen::VectorXd x(r.size());
+  for (size_t k = 0; k < kept_.size(); ++k) x(kept_[k]) = y(int64_t(k));
+  for (const Internal& c : internal_) {
+    double v = r(c.unknown);
+    for (int a = 0; a < c.n; ++a) v -= j[c.slot_en[a]] * y(c.nb[a]);
+    x(c.unknown) = v / j[c.slot_ee];
+  }
+  return x;
 }
 
 bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin, int& iterations,
@@ -75,7 +212,7 @@ bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin
       reuse = false;
     }
     last_residual = residual;
-    Eigen::VectorXd dx = -backend_.solve(f);
+    Eigen::VectorXd dx = -solve_jacobian(f);
     if (!dx.allFinite()) return false;
     const double step = dx.size() ? dx.cwiseAbs().maxCoeff() : 0.0;
     if (step > options_.max_step_v) dx *= options_.max_step_v / step;  // damping
@@ -108,7 +245,7 @@ NewtonResult NewtonSolver::solve(const Eigen::VectorXd& s) {
     mna_.add_zero_bias_jacobian(s, jac_.valuePtr());
     factorize();
   }
-  Eigen::VectorXd x = backend_.solve(mna_.rhs(s));
+  Eigen::VectorXd x = solve_jacobian(mna_.rhs(s));
   r.strategy = "newton";
   if (run(x, s, 0.0, r.iterations, residual, worst)) {
     r.x = x;

@@ -1,6 +1,6 @@
 // Damped Newton-Raphson on the nodal equations of a circuit with nonlinear cells.
 //
-//   NewtonSolver newton(mna, backend, options);     // backend analyzed on mna.matrix()
+//   NewtonSolver newton(mna, backend, options);     // analyzes backend (see below)
 //   NewtonResult r = newton.solve(s);                // s: source values of one input
 //
 // Each iteration evaluates every nonlinear element (cells: current and dI/dV; transistors:
@@ -15,6 +15,16 @@
 // Start: the solution linearized at 0 V across every cell (each cell at its small-signal
 // conductance) and at V_ds = 0 across every transistor with its gate driven (its channel
 // on-conductance), one linear solve (MnaSystem::add_zero_bias_jacobian).
+//
+// Static condensation: the internal nodes of MnaSystem::internal_nodes() (a 1T1R cell's node
+// between memory element and transistor) are eliminated from each linearized system before
+// it is factorized: with J = [J_kk J_ke; J_ek J_ee] (e: internal nodes, J_ee diagonal) the
+// backend factorizes the Schur complement S = J_kk - J_ke J_ee^-1 J_ek, whose only new entries
+// join the two neighbours of each internal node (a 1T1R cell's row and column node, as a
+// two-terminal cell would), and the internal nodes' updates follow by back substitution. The
+// Newton step is the same as on the full system, so are the iterations and the answer; the
+// factorization shrinks from 3MN to 2MN unknowns. The constructor therefore analyzes the
+// backend itself, on the pattern of S (with the grid coordinates of the kept unknowns).
 #pragma once
 
 #include <Eigen/Dense>
@@ -62,12 +72,31 @@ class NewtonSolver {
   // f = KCL residual at x; with refactor, also the Jacobian at x, factorized.
   void factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin,
                     Eigen::VectorXd& f, double& scale, bool refactor);
-  void factorize();  // jac_ as it stands, timing it into factorize_s_
+  // jac_ as it stands (condensed when there are internal nodes), timing it into factorize_s_.
+  void factorize();
+  // J^-1 r through the last factorization (and, with internal nodes, the condensation).
+  Eigen::VectorXd solve_jacobian(const Eigen::VectorXd& r) const;
+  // Builds the pattern of the Schur complement and the maps into it (constructor).
+  void build_condensation();
   const MnaSystem& mna_;
   LinearBackend& backend_;
   NewtonOptions options_;
   SparseMatrix jac_;  // the Jacobian, same pattern as mna_.matrix()
   double factorize_s_ = 0;
+  // Static condensation (empty without internal nodes: the backend then factorizes jac_).
+  struct Internal {
+    int64_t unknown = 0;            // the eliminated unknown e
+    int64_t slot_ee = 0;            // J(e, e) in jac_.valuePtr()
+    int n = 0;                      // neighbours (at most two)
+    int64_t nb[2] = {0, 0};         // their indices among the kept unknowns
+    int64_t slot_ne[2] = {0, 0};    // J(nb, e) in jac_
+    int64_t slot_en[2] = {0, 0};    // J(e, nb) in jac_
+    int64_t slot_s[2][2] = {{0, 0}, {0, 0}};  // S(nb_a, nb_b) in schur_.valuePtr()
+  };
+  std::vector<Internal> internal_;
+  std::vector<int64_t> kept_;        // kept unknown -> unknown of the full system
+  SparseMatrix schur_;               // S over the kept unknowns
+  std::vector<int64_t> schur_from_;  // per entry of S: its slot in jac_, or -1 (fill only)
 };
 
 }  // namespace xbar::solvers

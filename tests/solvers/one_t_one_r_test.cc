@@ -192,6 +192,68 @@ TEST_CASE("1T1R arrays agree with ngspice in both regions, gates per row and per
       }
 }
 
+TEST_CASE("internal cell nodes are condensed out of the factorization and still satisfy KCL") {
+  // Newton eliminates each m(i,j) from the linearized system before factorizing and recovers
+  // it by back substitution (newton.h): those are exactly the internal nodes, and at every one
+  // of them the memory element's current must equal the transistor's, written out
+  // independently above, to Newton's current tolerance.
+  CrossbarSpec spec;
+  spec.rows = 9;
+  spec.cols = 11;
+  spec.r_row_ohm = 2.5;
+  spec.r_col_ohm = 4;
+  spec.r_driver_ohm = 20;  // every grid node free: each m(i,j) has two free neighbours
+  spec.r_sense_ohm = 10;
+  devices::CellParams p;
+  p.mos_vto_v = 0.5;
+  p.mos_lambda_per_v = 0.08;
+  p.mos_w_over_l = 1.5;
+  p.v_gate_v = 0.9;  // 0.4 V of overdrive: the larger cells saturate their transistors
+  const RowMatrixXd g = devices::uniform_matrix(spec.rows, spec.cols, 1e-6, 3e-4, 21);
+  const RowMatrixXd v = devices::uniform_matrix(1, spec.rows, 0.2, 1.0, 22);
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("1t1r", p));
+
+  solvers::CrossbarSolveOptions opt;
+  opt.keep_voltages = true;
+  solvers::CrossbarSolver native(x, opt);
+  const solvers::MnaSystem& mna = native.circuit_solver().mna();
+  REQUIRE(mna.internal_nodes().size() == size_t(spec.rows * spec.cols));
+  for (int64_t k : mna.internal_nodes()) CHECK_MESSAGE(mna.unknown_name(k).rfind("node m", 0) == 0, mna.unknown_name(k));
+  const auto a = native.solve(v);
+  const Eigen::MatrixXd& nodes = a.all_node_voltages;
+
+  const double beta = p.mos_kp_a_per_v2 * p.mos_w_over_l;
+  double largest = 0, worst = 0;
+  std::array<int, 3> regions{0, 0, 0};
+  for (int32_t i = 0; i < spec.rows; ++i)
+    for (int32_t j = 0; j < spec.cols; ++j) {
+      const double vr = nodes(x.circuit.row_node(i, j), 0), vm = nodes(x.circuit.cell_node(i, j), 0);
+      const double vc = nodes(x.circuit.col_node(i, j), 0);
+      const double i_mem = g(i, j) * (vr - vm);
+      const double i_tr = level1_current(beta, p.mos_vto_v, p.mos_lambda_per_v, p.v_gate_v - vc, vm - vc);
+      largest = std::max(largest, std::abs(i_mem));
+      worst = std::max(worst, std::abs(i_mem - i_tr));
+      ++regions[size_t(region_of(p.mos_vto_v, p.v_gate_v - vc, vm - vc))];
+    }
+  CHECK(worst <= solvers::NewtonOptions{}.reltol * largest + solvers::NewtonOptions{}.abstol_a);
+  CHECK(regions[size_t(Region::kLinear)] > 0);
+  CHECK(regions[size_t(Region::kSaturation)] > 0);
+
+  // And the whole answer is ngspice's, internal nodes included.
+  const Solved b = solve(x, v, BackendChoice::kNgspice);
+  CHECK(max_rel(a.currents, b.currents) < kNgspiceRelTol);
+  CHECK((nodes - b.nodes).cwiseAbs().maxCoeff() < kNodeTolV);
+}
+
+TEST_CASE("nonlinear two-terminal cells leave no internal nodes to condense") {
+  CrossbarSpec spec;
+  spec.rows = 3;
+  spec.cols = 4;
+  const auto x = netlists::build_crossbar(spec, RowMatrixXd::Constant(3, 4, 5e-5),
+                                          devices::make_cell_model("sinh", {}));
+  CHECK(solvers::MnaSystem(x.circuit).internal_nodes().empty());
+}
+
 TEST_CASE("a cut-off access transistor passes only gmin leakage and Newton still converges") {
   CrossbarSpec spec;
   spec.rows = 12;
