@@ -10,6 +10,7 @@
 #include "devices/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
+#include "solvers/circuit_solver.h"
 #include "solvers/crossbar_solver.h"
 #include "tests/solvers/referees.h"
 
@@ -65,6 +66,32 @@ TEST_CASE("a single sinh cell between resistive source and sense matches a scala
   CHECK(sum.newton_iterations > 1);  // really nonlinear: not solved by the initial guess
   // And far from linear: G V would be off by more than 10 %.
   CHECK(std::abs(g * v_cell - expect) > 0.1 * expect);
+}
+
+TEST_CASE("a floating source in series with a sinh cell: Newton's start is factorized, not CG") {
+  // v1 a 0 0.3, r1 a b 1k, v2 c b 0.2 (floating: a branch unknown, so the zero-bias system is
+  // indefinite and conjugate gradients cannot give Newton's start; it is factorized instead),
+  // sinh cell c -> 0. One loop current I: v(c) = 0.5 - 1k I and I = G/k sinh(k v(c)).
+  const double g = 2e-4, k = 4.0;
+  netlists::Circuit c;
+  const int32_t a = c.add_node("a"), b = c.add_node("b"), cc = c.add_node("c");
+  devices::CellParams p;
+  p.nl_k_per_v = k;
+  const uint16_t model = c.add_cell_model(devices::make_cell_model("sinh", p));
+  c.add_element(netlists::ElementKind::kVoltageSource, a, netlists::kGround, 0.3, "v1");
+  c.add_element(netlists::ElementKind::kResistor, a, b, 1000, "r1");
+  c.add_element(netlists::ElementKind::kVoltageSource, cc, b, 0.2, "v2");
+  c.add_element(netlists::ElementKind::kCell, cc, netlists::kGround, g, "x1", model);
+  const double expect =
+      bisect([&](double i) { return i - g / k * std::sinh(k * (0.5 - 1000 * i)); }, 0, 0.5 / 1000);
+  solvers::CircuitSolver cs(c, {});
+  REQUIRE(cs.mna().num_branches() == 1);
+  Eigen::MatrixXd s(2, 1);
+  s << 0.3, 0.2;
+  const solvers::CircuitSolution sol = cs.solve(s);
+  CHECK(std::abs(sol.node_voltages(cc, 0) - (0.5 - 1000 * expect)) < kScalarRelTol * 0.5);
+  CHECK(std::abs(-sol.source_currents(0, 0) - expect) / expect < kScalarRelTol);  // SPICE sign
+  CHECK(cs.summary().newton_iterations > 1);
 }
 
 TEST_CASE("a single 1S1R cell matches a scalar root-find of the series selector") {
