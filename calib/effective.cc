@@ -1,0 +1,26 @@
+#include "calib/effective.h"
+
+#include <chrono>
+#include <memory>
+
+#include "devices/linear_cell.h"
+#include "netlists/crossbar_builder.h"
+#include "solvers/crossbar_solver.h"
+
+namespace xbar::calib {
+
+Effective effective_matrix(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_s,
+                           const solvers::SolverOptions& options) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto x = netlists::build_crossbar(spec, g_s, std::make_shared<const devices::LinearCell>());
+  solvers::CrossbarSolveOptions opt;
+  opt.solver = options;
+  solvers::CrossbarSolver solver(x, opt);
+  Effective e;
+  e.t = solver.effective_matrix();
+  e.summary = solver.summary();
+  e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return e;
+}
+
+}  // namespace xbar::calib
