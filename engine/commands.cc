@@ -1,4 +1,5 @@
 #include "engine/commands.h"
+#include "engine/command_support.h"
 
 
 #include <sys/resource.h>
@@ -31,18 +32,12 @@ namespace xbar::engine {
 using netlists::RowMatrixXd;
 using nlohmann::json;
 
-namespace {
+namespace detail {
 
-using Clock = std::chrono::steady_clock;
+
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
-
-struct ArrayInput {
-  netlists::CrossbarSpec spec;
-  RowMatrixXd g;
-  json source;
-};
 
 ArrayInput load_array(const RunConfig& cfg) {
   ArrayInput a;
@@ -116,7 +111,7 @@ void progress(const RunConfig& cfg, const std::string& msg) {
   if (!cfg.quiet) std::cerr << "xbar " << cfg.command << ": " << msg << std::endl;
 }
 
-std::string fmt(double v, int precision = 3) {
+std::string fmt(double v, int precision) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*g", precision, v);
   return buf;
@@ -335,7 +330,9 @@ int run_check_deck(const RunConfig& cfg) {
   return pass ? 0 : 3;
 }
 
-}  // namespace
+}  // namespace detail
+
+using namespace detail;
 
 int64_t peak_rss_bytes() {
   struct rusage ru {};

@@ -14,6 +14,11 @@ int run_solve(const RunConfig& cfg);
 int run_program(const RunConfig& cfg);
 // Exit status 0 when native and ngspice agree within cfg.tol, 3 when they do not.
 int run_check(const RunConfig& cfg);
+// IR-drop compensation map, calibration table and errors before/after on held-out inputs:
+// t_effective.npy, g_compensated.npy, unreachable.npy, calibration.csv (+ .json), result.json.
+int run_calibrate(const RunConfig& cfg);
+// Largest array meeting an error budget, swept over sizes: size.csv, result.json.
+int run_size(const RunConfig& cfg);
 
 // Peak resident set size of this process so far, bytes (getrusage).
 int64_t peak_rss_bytes();

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "devices/format.h"
@@ -32,6 +33,8 @@ const char* const kSubcommands[][2] = {
     {"solve", "solve one or a batch of input vectors: currents.npy, result.json [voltages.npy]"},
     {"check", "solve natively and with ngspice, compare node by node: check.json"},
     {"program", "target conductances -> programmed ones with non-idealities: g_programmed.npy"},
+    {"calibrate", "IR-drop compensation map + calibration table, errors on held-out inputs: g_compensated.npy"},
+    {"size", "largest array meeting an error budget in ADC LSB, sweeping sizes: size.csv"},
 };
 
 void print_general_help(std::ostream& os) {
@@ -123,6 +126,50 @@ po::options_description make_options(const std::string& sub) {
       ("drive", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.drive)), "rows driven from: left|right|both")
       ("sense", po::value<std::string>()->default_value(xbar::netlists::to_string(d.spec.sense)), "columns sensed at: bottom|top|both");
   po::options_description all;
+  const bool all_keys = sub == "all";
+  if (sub == "calibrate" || sub == "size" || all_keys) {
+    const xbar::calib::SizeOptions sd;
+    po::options_description cal(sub == "size" ? "Size sweep and error measurement" : "Compensation, calibration and error measurement");
+    cal.add_options()
+          ("g-min", num(d.comp.range.g_min_s), "device window: lowest programmable conductance [S]")
+          ("g-max", num(d.comp.range.g_max_s), "device window: highest programmable conductance [S]")
+          ("scale", po::value<std::string>()->default_value("1"),
+           "target scale s in (0, 1]: the map makes the array compute s G^T v; auto = largest s <= 1 "
+           "with every cell under g-max (written to result.json)")
+          ("comp-tol", num(d.comp.tol), "compensation stops when max |T(G') - sG| <= this x max(sG)")
+          ("comp-max-iterations", po::value<int>()->default_value(d.comp.max_iterations), "compensation iterations (one factorization + min(M,N) solves each)")
+          ("heldout", po::value<int64_t>()->default_value(d.heldout), "held-out random inputs the errors are measured on (never used to fit)")
+          ("calib-inputs", po::value<int64_t>()->default_value(d.calib_inputs), "random inputs the calibration tables are fitted on")
+          ("inputs", po::value<std::string>()->default_value(xbar::calib::to_string(d.inputs)),
+           "random input rows: uniform in [0, v-read] | binary (0 or v-read) | full (every row at v-read)")
+          ("error-adc-bits", po::value<int>()->default_value(d.error_adc_bits), "errors are reported in LSB of an ADC with this many bits")
+          ("full-scale", num(d.full_scale_a), "that ADC's full scale [A]; 0 = largest ideal column current with every row at v-read")
+          ("pwl-points", po::value<int>()->default_value(d.pwl_points), "calibration: piecewise-linear breakpoints per column (0 = gain/offset only, else >= 2)");
+    if (sub == "calibrate" || all_keys)
+      cal.add_options()("table-on", po::value<std::string>()->default_value("uncompensated"),
+                        "calibration table fitted on the uncompensated|compensated array");
+    if (sub == "size" || all_keys)
+      cal.add_options()
+          ("sizes", po::value<std::string>()->default_value("16,32,64,128,256"), "array sizes swept, comma-separated")
+          ("sweep", po::value<std::string>()->default_value(xbar::calib::to_string(sd.shape)),
+           "square (M = N = size) | cols (M = --rows, N = size) | rows (M = size, N = --cols)")
+          ("budget-lsb", num(sd.budget_lsb), "error budget: largest |I - G^T v| allowed, in LSB")
+          ("compensate", po::value<bool>()->default_value(sd.compensate), "also evaluate each size with the compensation map (true|false)")
+          ("calib-tables", po::value<bool>()->default_value(sd.calibrate), "also evaluate each size with calibration tables (true|false)")
+          ("refine", po::value<bool>()->default_value(sd.refine), "bisect the integer sizes between the last passing and first failing size");
+    all.add(cal);
+    if (!all_keys) {
+      all.add(general).add(array).add(wires);
+      po::options_description solver("Solver");
+      solver.add_options()
+          ("backend", po::value<std::string>()->default_value("native"), "native (CHOLMOD)|cholmod|klu")
+          ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
+           "fill-reducing ordering: auto|geometric|amd|metis|nesdis")
+          ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass");
+      all.add(solver);
+      return all;
+    }
+  }
   if (sub == "program") {
     // Programming needs the target array and the device non-idealities, no circuit.
     po::options_description target("Target conductances");
@@ -138,7 +185,6 @@ po::options_description make_options(const std::string& sub) {
     return all;
   }
   all.add(general).add(array).add(wires);
-  const bool all_keys = sub == "all";
   if (sub == "solve" || sub == "check" || all_keys) {
     po::options_description solver("Solver");
     solver.add_options()
@@ -177,7 +223,14 @@ po::options_description make_options(const std::string& sub) {
                            "largest relative difference accepted on any column current or node voltage");
     all.add(solver);
   }
-  if (all_keys) all.add(program_options(d));
+  if (all_keys) {
+    // g-min and g-max already come with the calibrate keys.
+    po::options_description prog("Device non-idealities (program)");
+    const po::options_description full = program_options(d);
+    for (const auto& o : full.options())
+      if (o->long_name() != "g-min" && o->long_name() != "g-max") prog.add(o);
+    all.add(prog);
+  }
   return all;
 }
 
@@ -278,6 +331,74 @@ void fill_program_config(RunConfig& c, const po::variables_map& vm) {
   get_opt(vm, "drift-t0", p.drift.t0_s);
   get_opt(vm, "drift-nu", p.drift.nu_mean);
   get_opt(vm, "drift-nu-sigma", p.drift.nu_sigma);
+}
+
+void fill_calib_config(RunConfig& c, const po::variables_map& vm) {
+  get_opt(vm, "g-min", c.comp.range.g_min_s);
+  get_opt(vm, "g-max", c.comp.range.g_max_s);
+  std::string s;
+  if (get_opt(vm, "scale", s)) {
+    if (s == "auto") {
+      c.comp.scale_auto = true;
+    } else {
+      size_t used = 0;
+      try {
+        c.comp.scale = std::stod(s, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != s.size()) throw InputError("key scale = '" + s + "': expected a number in (0, 1] or auto");
+    }
+  }
+  get_opt(vm, "comp-tol", c.comp.tol);
+  get_opt(vm, "comp-max-iterations", c.comp.max_iterations);
+  c.comp.validate();
+  get_opt(vm, "heldout", c.heldout);
+  get_opt(vm, "calib-inputs", c.calib_inputs);
+  if (c.heldout < 1) throw InputError("key heldout = " + std::to_string(c.heldout) + ": must be >= 1");
+  if (c.calib_inputs < 2) throw InputError("key calib-inputs = " + std::to_string(c.calib_inputs) + ": must be >= 2");
+  if (get_opt(vm, "inputs", s)) c.inputs = xbar::calib::parse_input_distribution(s);
+  get_opt(vm, "error-adc-bits", c.error_adc_bits);
+  if (c.error_adc_bits < 1 || c.error_adc_bits > 24)
+    throw InputError("key error-adc-bits = " + std::to_string(c.error_adc_bits) + ": must be in [1, 24]");
+  get_opt(vm, "full-scale", c.full_scale_a);
+  if (!(c.full_scale_a >= 0) || !std::isfinite(c.full_scale_a))
+    throw InputError("key full-scale = " + xbar::format_number(c.full_scale_a) + ": must be finite and >= 0 A (0 = auto)");
+  get_opt(vm, "pwl-points", c.pwl_points);
+  if (c.pwl_points < 0 || c.pwl_points == 1 || c.pwl_points > 1000)
+    throw InputError("key pwl-points = " + std::to_string(c.pwl_points) + ": must be 0 (off) or in [2, 1000]");
+  if (get_opt(vm, "table-on", s)) {
+    if (s != "uncompensated" && s != "compensated")
+      throw InputError("key table-on = '" + s + "': expected uncompensated or compensated");
+    c.table_on_compensated = s == "compensated";
+  }
+  if (get_opt(vm, "sizes", s)) {
+    c.size.sizes.clear();
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      item = trim(item);
+      size_t used = 0;
+      long long v = 0;
+      try {
+        v = std::stoll(item, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (item.empty() || used != item.size() || v < 1 || v > 8192)
+        throw InputError("key sizes = '" + s + "': '" + item + "' is not an array size in [1, 8192]");
+      c.size.sizes.push_back(v);
+    }
+  }
+  if (get_opt(vm, "sweep", s)) c.size.shape = xbar::calib::parse_size_shape(s);
+  get_opt(vm, "budget-lsb", c.size.budget_lsb);
+  if (!(c.size.budget_lsb > 0)) throw InputError("key budget-lsb = " + xbar::format_number(c.size.budget_lsb) + ": must be > 0");
+  get_opt(vm, "compensate", c.size.compensate);
+  get_opt(vm, "calib-tables", c.size.calibrate);
+  get_opt(vm, "refine", c.size.refine);
+  if (c.command == "size" && (vm.count("g") || vm.count("v")))
+    throw InputError("keys --g / --v: size draws its own random array (g-off..g-on, seed) and "
+                     "held-out inputs at every size; give the device and wire keys instead");
 }
 
 RunConfig make_config(const std::string& sub, const po::options_description& desc,
@@ -393,6 +514,7 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   }
   get_opt(vm, "rhs-block", c.solve.solver.linear.rhs_block);
   c.solve.solver.linear.validate();
+  if (sub == "calibrate" || sub == "size") fill_calib_config(c, vm);
   return c;
 }
 
@@ -415,7 +537,7 @@ int run(int argc, char** argv) {
   bool known = false;
   for (const auto& s : kSubcommands) known = known || sub == s[0];
   if (!known)
-    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check or program; see xbar --help)");
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate or size; see xbar --help)");
 
   const po::options_description desc = make_options(sub);
   po::variables_map vm;
@@ -437,6 +559,8 @@ int run(int argc, char** argv) {
   po::notify(vm);
   const RunConfig cfg = make_config(sub, desc, vm, from_cli);
   if (sub == "program") return xbar::engine::run_program(cfg);
+  if (sub == "calibrate") return xbar::engine::run_calibrate(cfg);
+  if (sub == "size") return xbar::engine::run_size(cfg);
   if (sub == "netlist") return xbar::engine::run_netlist(cfg);
   if (sub == "solve") return xbar::engine::run_solve(cfg);
   return xbar::engine::run_check(cfg);

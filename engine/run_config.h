@@ -10,6 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "calib/compensation.h"
+#include "calib/error_metrics.h"
+#include "calib/size_sweep.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
@@ -20,7 +23,7 @@
 namespace xbar::engine {
 
 struct RunConfig {
-  std::string command;              // "netlist", "solve", "check" or "program"
+  std::string command;              // "netlist", "solve", "check", "program", "calibrate", "size"
   netlists::CrossbarSpec spec;      // rows/cols may be replaced by the --g file's shape
   bool rows_given = false;          // --rows / --cols given explicitly (must match --g)
   bool cols_given = false;
@@ -47,6 +50,17 @@ struct RunConfig {
   devices::ProgrammingOptions programming;
   std::string level_table_path;  // --level-table (CSV, siemens)
   std::string stuck_mask_path;   // --stuck-mask (.npy, M x N: 0 healthy, 1 stuck-on, 2 stuck-off)
+  // calibrate / size: the compensation map (device window, tolerance, scale) and how errors
+  // are measured (held-out inputs, ADC resolution and full scale) and tables fitted.
+  calib::CompensationOptions comp;
+  int64_t heldout = 1000;             // held-out inputs the errors are measured on
+  int64_t calib_inputs = 1000;        // inputs the calibration tables are fitted on
+  calib::InputDistribution inputs = calib::InputDistribution::kUniform;
+  int error_adc_bits = 8;             // errors in LSB of this ADC
+  double full_scale_a = 0;            // its full scale [A]; 0 = largest ideal column current at v-read
+  int pwl_points = 0;                 // calibration: piecewise-linear breakpoints per column; 0 = off
+  bool table_on_compensated = false;  // calibration table fitted on the compensated array
+  calib::SizeOptions size;            // size: the sweep
   nlohmann::json config_json;
 };
 
