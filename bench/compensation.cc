@@ -1,8 +1,9 @@
 // IR-drop compensation: error before vs after on held-out inputs, iterations and time.
 //
-//   compensation [SIZE...] [--r R]      default sizes 64 128 256, R = 1 and 2.5 ohm per segment
+//   compensation [SIZE...] [--r R] [--g-min G]   default sizes 64 128 256, R = 1 and 2.5 ohm
+//                                                per segment, g-min 1e-6 S
 //
-// Random targets in [1 uS, 100 uS] (seed 42), device window [1 uS, 100 uS], ideal drivers and
+// Random targets in [1 uS, 100 uS] (seed 42), device window [g-min, 100 uS], ideal drivers and
 // virtual grounds (r-driver = r-sense = 0), 1000 held-out inputs uniform in [0, 0.2] V per row
 // (their own seed, never used by the map). Error = max |I - (sG)^T v| over inputs and columns,
 // in LSB of an 8-bit ADC whose full scale is the largest ideal column current with every row
@@ -23,12 +24,15 @@ using calib::RowMatrixXd;
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   std::vector<double> rs = {1.0, 2.5};
+  double g_min = 1e-6;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
     if (s == "--r" && a + 1 < argc) rs = {std::atof(argv[++a])};
+    else if (s == "--g-min" && a + 1 < argc) g_min = std::atof(argv[++a]);
     else sizes.push_back(std::atoll(argv[a]));
   }
   if (sizes.empty()) sizes = {64, 128, 256};
+  std::printf("device window [%g, 1e-4] S\n", g_min);
   std::printf("| M=N | R ohm | scale | uncomp max LSB | comp max LSB | comp RMS LSB | unreachable | iterations | map s |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (double r : rs)
@@ -44,6 +48,7 @@ int main(int argc, char** argv) {
       for (bool autoscale : {false, true}) {
         calib::CompensationOptions o;
         o.scale_auto = autoscale;
+        o.range.g_min_s = g_min;
         if (std::getenv("XBAR_BENCH_VERBOSE")) o.progress = [](const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); };
         const auto t0 = std::chrono::steady_clock::now();
         const calib::Compensation c = calib::compensate(spec, g, o, so);
