@@ -63,35 +63,34 @@ FixedScaleRun run_fixed_scale(const netlists::CrossbarSpec& spec, const LineMode
     // The projected defect-correction map P(x) = clip(L^-1(L(x) + sG - T(x))): the line model
     // L is asked for the currents it would need to get right so that the exact array gets
     // them right, and reachability of each cell.
-    // A cell asking for a value beyond the window is pinned at the bound, so it must enter the
-    // row ladders with the current it actually carries there (its model current), not the
-    // one it would want: otherwise the other cells on its row are solved against a current that never
-    // flows, and the iteration stalls at a biased fixed point.
+    // A cell sitting at a bound that still misses its target on the exact T (under-delivers
+    // at g_max, over-delivers at g_min) is pinned there: it enters the row ladders with the
+    // current it actually carries (its model current), not the one it would want, or the
+    // other cells on its row are solved against a current that never flows. Pinning is
+    // decided by the exact T, never by the model, so a cell at a bound that could come back
+    // inside the window is free to do so.
     const RowMatrixXd lx = model.forward(g);
     RowMatrixXd want = lx + target - e.t;
-    RowMatrixXd next_g = model.inverse(want, g);
-    bool pinned = false;
+    std::vector<uint8_t> pin(static_cast<size_t>(mn), 0);
     for (Eigen::Index k = 0; k < mn; ++k) {
-      const double nx = next_g.data()[k];
-      if (!(nx <= hi) || nx < lo) {
-        want.data()[k] = lx.data()[k];
-        pinned = true;
-      }
+      if (x[k] >= hi && t[k] < tgt[k]) pin[size_t(k)] = uint8_t(CellStatus::kNeedsAboveMax);
+      else if (x[k] <= lo && t[k] > tgt[k]) pin[size_t(k)] = uint8_t(CellStatus::kNeedsBelowMin);
+      if (pin[size_t(k)]) want.data()[k] = lx.data()[k];
     }
-    const RowMatrixXd first = pinned ? next_g : RowMatrixXd();
-    if (pinned) next_g = model.inverse(want, g);
+    const RowMatrixXd next_g = model.inverse(want, g);
     Vec px(mn);
     double res = 0;
     int64_t above = 0, below = 0;
     for (Eigen::Index k = 0; k < mn; ++k) {
-      const double next = next_g.data()[k], asked = pinned ? first.data()[k] : next;
-      uint8_t st = uint8_t(CellStatus::kReachable);
-      if (!(asked <= hi) && x[k] >= hi) st = uint8_t(CellStatus::kNeedsAboveMax), ++above;
-      else if (asked < lo && x[k] <= lo) st = uint8_t(CellStatus::kNeedsBelowMin), ++below;
-      else res = std::max(res, std::abs(t[k] - tgt[k]));
+      const uint8_t st = pin[size_t(k)];
       r.status(k / n, k % n) = st;
-      // A cell asking for more than the window goes to the bound and stays exactly there.
-      px[k] = !(asked <= hi) ? hi : asked < lo ? lo : std::clamp(next, lo, hi);
+      if (st == uint8_t(CellStatus::kNeedsAboveMax)) ++above, px[k] = hi;
+      else if (st == uint8_t(CellStatus::kNeedsBelowMin)) ++below, px[k] = lo;
+      else {
+        res = std::max(res, std::abs(t[k] - tgt[k]));
+        const double next = next_g.data()[k];
+        px[k] = !(next <= hi) ? hi : next < lo ? lo : next;
+      }
     }
     res = scale > 0 ? res / scale : 0.0;
     // With the window open above (scale search), a cell asking for infinite conductance means

@@ -213,17 +213,12 @@ TEST_CASE("cells that need more than g_max are reported and sit at g_max; every 
   CHECK(worst_reachable <= r.cell_tol);
 }
 
-// KNOWN BUG (calib/compensation.cc, reported, not fixed here): the status of a cell is taken
-// from the first, unpinned line-model inverse, in which the unmet demand of the truly
-// unreachable cells on the same row starves the model's row ladder; cells next to them then
-// ask for slightly more than g_max (1.0004e-4 .. 1.03e-4 S here), are pinned there and
-// flagged, although in the exact array they deliver MORE than their target at g_max (25 of
-// the 466 flagged cells, by up to 3.0 %: cell (5, 30), G = 6.584e-5 S, T at g_max =
-// 6.782e-5 S; G is reached at 9.69e-5 S). A cell that needs more than g_max must deliver less
-// than its target at g_max. should_fail: this test reports a failure once the bug is fixed,
-// and the decorator should then be removed.
-TEST_CASE("every cell flagged as needing more than g_max delivers less than its target at g_max" *
-          doctest::should_fail(true)) {
+// Found by this test (fixed): cells were pinned at g_max from the line model's first inverse,
+// in which the unmet demand of the truly unreachable cells on their row starved the model's
+// row ladder; 25 of 466 flagged cells here delivered MORE than their target at g_max (by up
+// to 3.0 %: cell (5, 30), G = 6.584e-5 S, reached at 9.69e-5 S). A cell that needs more than
+// g_max must deliver less than its target at g_max.
+TEST_CASE("every cell flagged as needing more than g_max delivers less than its target at g_max") {
   const StrongResult r;
   int64_t flagged = 0, flagged_not_short = 0;
   double worst_over = 0;
