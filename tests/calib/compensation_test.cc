@@ -22,6 +22,7 @@
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
+#include "tests/calib/direct_referee.h"
 
 using namespace xbar;
 using calib::CellStatus;
@@ -38,19 +39,7 @@ namespace {
 constexpr double kNativeRoundingRel = 1e-12;
 constexpr double kNgspiceRel = 1e-9;
 
-// Column currents of K inputs by direct solves of the circuit built from g (never through
-// an effective matrix).
-RowMatrixXd direct_currents(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatrixXd& v,
-                            BackendChoice backend = BackendChoice::kNative) {
-  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
-  solvers::CrossbarSolveOptions opt;
-  opt.solver.backend = backend;
-  opt.batch = solvers::BatchMethod::kDirect;
-  solvers::CrossbarSolver solver(x, opt);
-  const auto sol = solver.solve(v);
-  if (backend != BackendChoice::kNgspice) REQUIRE(sol.summary.batch_method != "effective-matrix");
-  return sol.currents;
-}
+using test::direct_currents;
 
 // T of the array by direct solves, one unit input per row.
 RowMatrixXd direct_t(const CrossbarSpec& spec, const RowMatrixXd& g) {

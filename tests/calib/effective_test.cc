@@ -15,6 +15,7 @@
 #include "devices/input_error.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
+#include "tests/calib/direct_referee.h"
 
 using namespace xbar;
 using netlists::CrossbarSpec;
@@ -33,18 +34,7 @@ constexpr double kDirectRelTol = 1e-10;
 // No wire, driver or sense resistance: T = G up to one rounding per entry.
 constexpr double kIdealRelTol = 1e-12;
 
-// Column currents of K inputs by direct solves (never the effective matrix).
-RowMatrixXd direct_currents(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatrixXd& v,
-                            BackendChoice backend = BackendChoice::kNative) {
-  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
-  solvers::CrossbarSolveOptions opt;
-  opt.solver.backend = backend;
-  opt.batch = solvers::BatchMethod::kDirect;
-  solvers::CrossbarSolver solver(x, opt);
-  const auto sol = solver.solve(v);
-  if (backend != BackendChoice::kNgspice) REQUIRE(sol.summary.batch_method != "effective-matrix");
-  return sol.currents;
-}
+using test::direct_currents;
 
 CrossbarSpec make_spec(int64_t m, int64_t n, double r_row, double r_col, double r_drv, double r_sns,
                        DriveSide d, SenseSide s) {
