@@ -7,19 +7,16 @@
 //   c.status     // per cell: reachable, or needs more than g_max / less than g_min
 //
 // For a linear array the column currents are I = T(G')^T v exactly, so "right for every input"
-// means T(G') = s G, one equation per cell (s = the global target scale, 1 unless asked). We
-// solve it by a projected fixed-point iteration on the exact T:
+// means T(G') = s G, one equation per cell (s = the global target scale, 1 unless asked). It
+// is solved by projected defect correction on the exact T (calib/fixed_point.h):
 //
-//   G'_{k+1} = clip( G'_k * (s G) / T(G'_k) )        (elementwise, clip to [g_min, g_max])
+//   G'_{k+1} = clip( L^-1( L(G'_k) + s G - T(G'_k) ) )      (clip to [g_min, g_max])
 //
-// T_ij is, to first order, G'_ij times the attenuation a_ij of cell (i, j) (the fraction of the
-// row voltage it sees, times the fraction of its current that reaches the sense amplifier), so
-// the step is a Newton step on the diagonal of dT/dG' with a secant estimate of a_ij; what it
-// ignores is how one cell's conductance changes the voltages seen by the others. That coupling
-// is what limits the convergence rate, and it is below 1 for every array where the compensated
-// currents are not dominated by the wires; Anderson acceleration (Walker & Ni, SIAM J. Numer.
-// Anal. 49(4), 2011) on the same map takes the iteration count from tens to about ten in the
-// strongly coupled cases. Each iteration costs one factorization and min(M, N) solves.
+// with L the decoupled-lines model of calib/line_model.h (row ladders, and each column a
+// ladder whose shunts are the other cells), which captures the first-order coupling between
+// cells that a per-cell secant step ignores: 5-10 iterations per map instead of the 40-400 of
+// the plain fixed point G' <- G' s G / T(G'). Each iteration costs one factorization and
+// min(M, N) solves. Nonlinear cells: calib/nonlinear_compensation.h.
 //
 // Unreachable cells are never clipped silently: a cell whose next iterate lies outside the
 // window sits at the bound and is reported in `status` and the counts. `--scale auto` finds

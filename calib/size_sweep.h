@@ -3,11 +3,11 @@
 // ADC-side calibration tables?
 //
 //   calib::SizeOptions o;  o.sizes = {32, 64, 128, 256};  o.budget_lsb = 1;
-//   calib::SizeSweep s = calib::sweep_sizes(spec, o, solver_options);
+//   calib::SizeSweep s = calib::sweep_sizes(spec, cell, o, eval_options, solver_options);
 //   s.points (one per evaluated size, sorted), s.largest[criterion]
 //
-// Each size gets its own random target array (uniform in [g_off, g_on], the sweep seed) and
-// its own held-out inputs; the error is the largest |I - G^T v| over held-out inputs and
+// Each size gets its own random target array (uniform in [g_off, g_on], the evaluation seed)
+// and its own held-out inputs, and goes through calib::evaluate_array; the error is the largest |I - G^T v| over held-out inputs and
 // columns, in LSB of an ADC with `adc_bits` over the full scale (auto: the largest ideal
 // column current with every row at v_read, so the LSB grows with the array as a real ADC
 // range would). A size passes a criterion when that error is within the budget. The answer
@@ -21,8 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "calib/compensation.h"
-#include "calib/error_metrics.h"
+#include "calib/array_evaluation.h"
 
 namespace xbar::calib {
 
@@ -30,24 +29,13 @@ enum class SizeShape { kSquare, kCols, kRows };  // N = M = s; M fixed, N = s; N
 std::string to_string(SizeShape s);
 SizeShape parse_size_shape(const std::string& s);  // throws InputError ("sweep")
 
-enum Criterion { kUncompensated = 0, kCompensated = 1, kCalibrated = 2 };
-const char* criterion_name(int c);
-
 struct SizeOptions {
   std::vector<int64_t> sizes = {16, 32, 64, 128, 256};
   SizeShape shape = SizeShape::kSquare;
   double budget_lsb = 1.0;
-  int adc_bits = 8;
-  double full_scale_a = 0;  // 0 = auto per size
-  double g_on_s = 1e-4, g_off_s = 1e-6;
-  uint64_t seed = 1;
-  double v_read_v = 0.2;
-  InputDistribution inputs = InputDistribution::kUniform;
-  int64_t heldout = 1000, calib_inputs = 1000;
-  int pwl_points = 0;
-  bool compensate = true, calibrate = true, refine = true;
-  CompensationOptions comp;
-  std::function<void(const std::string&)> progress;
+  double g_on_s = 1e-4, g_off_s = 1e-6;  // the random target arrays, siemens
+  bool refine = true;
+  void validate() const;  // throws InputError naming the key
 };
 
 struct SizePoint {
@@ -70,9 +58,12 @@ struct SizeSweep {
   std::array<bool, 3> bounded{};        // a failing size above it was found
 };
 
+// eval.progress gets one line per size (not the compensation's own progress).
 SizePoint evaluate_size(const netlists::CrossbarSpec& spec, int64_t rows, int64_t cols,
-                        const SizeOptions& o, const solvers::SolverOptions& solver);
-SizeSweep sweep_sizes(const netlists::CrossbarSpec& spec, const SizeOptions& o,
+                        std::shared_ptr<const devices::CellModel> cell, const SizeOptions& o,
+                        const EvaluationOptions& eval, const solvers::SolverOptions& solver);
+SizeSweep sweep_sizes(const netlists::CrossbarSpec& spec, std::shared_ptr<const devices::CellModel> cell,
+                      const SizeOptions& o, const EvaluationOptions& eval,
                       const solvers::SolverOptions& solver);
 
 }  // namespace xbar::calib

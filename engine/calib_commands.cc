@@ -32,68 +32,53 @@ json error_json(const calib::ErrorStats& e, const calib::ReadoutSpec& adc) {
           {"full_scale_a", adc.full_scale_a}, {"lsb_a", adc.lsb_a()}, {"adc_bits", adc.bits}};
 }
 
-void require_linear_cell(const RunConfig& cfg) {
-  if (!devices::make_cell_model(cfg.cell, cfg.cell_params)->is_linear())
-    throw InputError("key cell = " + cfg.cell + ": " + cfg.command + " works on the exact effective "
-                     "matrix of linear arrays; nonlinear cells are not supported by this version");
+json comp_options_json(const calib::CompensationOptions& c) {
+  return {{"g_min_s", c.range.g_min_s},
+          {"g_max_s", c.range.g_max_s},
+          {"tol", c.tol},
+          {"max_iterations", c.max_iterations},
+          {"scale", c.scale_auto ? json("auto") : json(c.scale)}};
 }
 
-json comp_options_json(const RunConfig& cfg) {
-  return {{"g_min_s", cfg.comp.range.g_min_s},
-          {"g_max_s", cfg.comp.range.g_max_s},
-          {"tol", cfg.comp.tol},
-          {"max_iterations", cfg.comp.max_iterations},
-          {"scale", cfg.comp.scale_auto ? json("auto") : json(cfg.comp.scale)}};
-}
-
-json inputs_json(const RunConfig& cfg) {
-  return {{"distribution", calib::to_string(cfg.inputs)},
-          {"v_max_v", cfg.v_read_v},
-          {"heldout", cfg.heldout},
-          {"calib_inputs", cfg.calib_inputs},
-          {"seed", cfg.seed},
+json inputs_json(const calib::EvaluationOptions& e) {
+  return {{"distribution", calib::to_string(e.inputs)},
+          {"v_max_v", e.v_read_v},
+          {"heldout", e.heldout},
+          {"calib_inputs", e.calib_inputs},
+          {"seed", e.seed},
           {"streams", "held-out and calibration inputs come from separate streams derived from the seed"}};
 }
 
 }  // namespace
 
+std::shared_ptr<const devices::CellModel> cell_of(const RunConfig& cfg) {
+  return devices::make_cell_model(cfg.cell, cfg.cell_params);
+}
+
+void require_native(const RunConfig& cfg) {
+  if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
+    throw InputError("key backend = ngspice: " + cfg.command + " needs a native back end (the effective "
+                     "matrix comes from one factorization, the nonlinear maps from many Newton solves); "
+                     "check a map against ngspice with `xbar check --g`");
+}
+
 int run_calibrate(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: calibrate needs --out DIR");
-  if (cfg.heldout < 1) throw InputError("key heldout = " + std::to_string(cfg.heldout) + ": must be >= 1");
-  require_linear_cell(cfg);
+  require_native(cfg);
   const ArrayInput a = load_array(cfg);
   const int64_t m = a.spec.rows, n = a.spec.cols;
-  solvers::SolverOptions so = cfg.solve.solver;
-  if (so.backend == solvers::BackendChoice::kNgspice)
-    throw InputError("key backend = ngspice: calibrate needs a native back end (the effective matrix "
-                     "is computed from one factorization); check a map with `xbar check --g`");
-  progress(cfg, std::to_string(m) + " x " + std::to_string(n) + " array: effective matrix of the target");
-  const calib::Effective before = calib::effective_matrix(a.spec, a.g, so);
-  calib::CompensationOptions co = cfg.comp;
-  co.progress = [&](const std::string& msg) { progress(cfg, msg); };
-  const calib::Compensation c = calib::compensate(a.spec, a.g, co, so);
-
-  const RowMatrixXd v = calib::heldout_inputs(cfg.heldout, m, cfg.v_read_v, cfg.inputs, cfg.seed);
-  const RowMatrixXd vc = calib::random_inputs(cfg.calib_inputs, m, cfg.v_read_v, cfg.inputs, cfg.seed,
-                                              calib::InputStream::kCalibration);
-  const RowMatrixXd ideal = v * a.g;
-  const double fs = cfg.full_scale_a > 0 ? cfg.full_scale_a : calib::full_scale_a(a.g, cfg.v_read_v);
-  const calib::ReadoutSpec adc{cfg.error_adc_bits, fs}, adc_s{cfg.error_adc_bits, fs * c.scale};
-  const calib::ErrorStats e_before = calib::error_stats(v * before.t, ideal, adc);
-  const calib::ErrorStats e_comp = calib::error_stats(v * c.t, c.scale * ideal, adc_s);
-  // The table corrects the uncompensated array (the ADC-side alternative to the map), or the
-  // compensated one (what is left after the map) with --table-on compensated.
-  const RowMatrixXd& t_tab = cfg.table_on_compensated ? c.t : before.t;
-  const double tab_scale = cfg.table_on_compensated ? c.scale : 1.0;
-  const calib::CalibrationTable tab = calib::fit_calibration(vc * t_tab, tab_scale * (vc * a.g), cfg.pwl_points);
-  const calib::ReadoutSpec& adc_tab = cfg.table_on_compensated ? adc_s : adc;
-  const calib::ErrorStats e_tab = calib::error_stats(tab.apply(v * t_tab), tab_scale * ideal, adc_tab);
-  const calib::ErrorStats e_tab_go = calib::error_stats(tab.apply_gain_offset(v * t_tab), tab_scale * ideal, adc_tab);
+  const auto cell = cell_of(cfg);
+  calib::EvaluationOptions eo = cfg.eval;
+  eo.progress = [&](const std::string& msg) { progress(cfg, msg); };
+  const calib::ArrayEvaluation ev = calib::evaluate_array(a.spec, a.g, cell, eo, cfg.solve.solver);
+  const calib::Compensation& c = ev.comp;
+  const calib::CalibrationTable& tab = ev.table;
+  const auto& err = ev.error;
 
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
-  write_npy(dir + "t_effective.npy", before.t.data(), {m, n});
+  if (ev.linear) write_npy(dir + "t_effective.npy", ev.t_before.data(), {m, n});
   write_npy(dir + "g_compensated.npy", c.g_s.data(), {m, n});
   const RowMatrixXd status = c.status.cast<double>();
   write_npy(dir + "unreachable.npy", status.data(), {m, n});
@@ -102,23 +87,24 @@ int run_calibrate(const RunConfig& cfg) {
       {"tool", "xbar"},
       {"command", cfg.command},
       {"table", "calibration.csv"},
-      {"fitted_on", cfg.table_on_compensated ? "compensated array" : "uncompensated array (target conductances as given)"},
+      {"fitted_on", eo.table_on_compensated ? "compensated array" : "uncompensated array (target conductances as given)"},
       {"model", tab.pwl_points ? "piecewise-linear curve per column (x*_a measured -> y*_a corrected; end segments extended), plus gain/offset"
                                : "I_corrected = gain * I_measured + offset_a, per column"},
       {"pwl_points", tab.pwl_points},
-      {"corrects_to", cfg.table_on_compensated ? "scale * G^T v (scale in result.json)" : "G^T v"},
-      {"inputs", inputs_json(cfg)},
+      {"corrects_to", std::string(eo.table_on_compensated ? "scale * " : "") + ev.reference +
+                          (eo.table_on_compensated ? " (scale in result.json)" : "")},
+      {"inputs", inputs_json(eo)},
       {"config", base_result(cfg, a)["config"]}};
   write_json(dir + "calibration.json", tab_json);
 
   json r = base_result(cfg, a);
-  r["inputs"] = inputs_json(cfg);
-  r["compensation"] = {{"options", comp_options_json(cfg)},
+  r["inputs"] = inputs_json(eo);
+  r["compensation"] = {{"options", comp_options_json(eo.comp)},
                        {"scale", c.scale},
                        {"scale_trials", c.scale_trials},
                        {"converged", c.converged},
                        {"iterations", c.iterations},
-                       {"linear_solves", c.linear_solves},
+                       {ev.linear ? "linear_solves" : "newton_iterations", c.linear_solves},
                        {"residual_rel", c.residual_rel},
                        {"residual_history", c.residual_history},
                        {"cells_needing_above_g_max", c.needs_above_max},
@@ -127,31 +113,40 @@ int run_calibrate(const RunConfig& cfg) {
                        {"g_compensated_max_s", c.g_s.maxCoeff()},
                        {"time_s", c.seconds},
                        {"message", c.message}};
+  if (!ev.linear)
+    r["compensation"]["operating_input"] = {{"all_rows_v", eo.v_read_v},
+                                            {"meaning", "the map makes every cell carry its wire-free current at this input; "
+                                                        "errors below are over the input distribution"}};
   r["errors"] = {
-      {"evaluated_on", "held-out inputs (never used to fit); currents from the exact effective matrix of each array"},
-      {"uncompensated", error_json(e_before, adc)},
-      {"compensated", error_json(e_comp, adc_s)},
-      {"compensated_reference", "scale * G^T v, in LSB of an ADC range scaled by the same factor"},
-      {"calibrated", error_json(e_tab, adc_tab)},
-      {"calibrated_gain_offset_only", error_json(e_tab_go, adc_tab)}};
-  r["effective_matrix"] = summary_json(before.summary);
-  r["outputs"] = {{"t_effective", "t_effective.npy"},
-                  {"t_effective_meaning", "M x N siemens, column currents I = T^T v of the target array as given"},
-                  {"g_compensated", "g_compensated.npy"},
+      {"evaluated_on", ev.linear ? "held-out inputs (never used to fit); currents from the exact effective matrix of each array"
+                                 : "held-out inputs (never used to fit); currents from a Newton solve of each array per input"},
+      {"reference", ev.reference},
+      {"uncompensated", error_json(err[calib::kUncompensated], ev.adc)},
+      {"compensated", error_json(err[calib::kCompensated], ev.adc_compensated)},
+      {"compensated_reference", "scale * reference, in LSB of an ADC range scaled by the same factor"},
+      {"calibrated", error_json(err[calib::kCalibrated], ev.adc_table)},
+      {"calibrated_gain_offset_only", error_json(ev.calibrated_gain_offset, ev.adc_table)}};
+  r[ev.linear ? "effective_matrix" : "newton_solves"] = summary_json(ev.summary);
+  r["outputs"] = {{"g_compensated", "g_compensated.npy"},
                   {"unreachable", "unreachable.npy"},
                   {"unreachable_values", "0 reachable, 1 needs more than g-max (set to g-max), 2 needs less than g-min (set to g-min)"},
                   {"calibration", "calibration.csv"},
                   {"calibration_sidecar", "calibration.json"}};
+  if (ev.linear) {
+    r["outputs"]["t_effective"] = "t_effective.npy";
+    r["outputs"]["t_effective_meaning"] = "M x N siemens, column currents I = T^T v of the target array as given";
+  }
   r["total_s"] = seconds_since(t_start);
   r["peak_rss_bytes"] = peak_rss_bytes();
   write_json(dir + "result.json", r);
   if (!cfg.quiet) {
     std::cout << "calibrated " << m << " x " << n << " in " << fmt(seconds_since(t_start)) << " s: "
-              << c.message << "\n  max error on " << cfg.heldout << " held-out inputs ("
-              << cfg.error_adc_bits << "-bit LSB): uncompensated " << fmt(e_before.max_lsb)
-              << ", compensated " << fmt(e_comp.max_lsb) << ", calibration table "
-              << fmt(e_tab.max_lsb) << "\n  wrote " << dir
-              << "g_compensated.npy, unreachable.npy, t_effective.npy, calibration.csv, calibration.json, result.json\n";
+              << c.message << "\n  max error on " << eo.heldout << " held-out inputs ("
+              << eo.adc_bits << "-bit LSB): uncompensated " << fmt(err[calib::kUncompensated].max_lsb)
+              << ", compensated " << fmt(err[calib::kCompensated].max_lsb) << ", calibration table "
+              << fmt(err[calib::kCalibrated].max_lsb) << "\n  wrote " << dir
+              << "g_compensated.npy, unreachable.npy, " << (ev.linear ? "t_effective.npy, " : "")
+              << "calibration.csv, calibration.json, result.json\n";
     if (c.needs_above_max + c.needs_below_min > 0)
       std::cout << "  warning: " << c.needs_above_max + c.needs_below_min
                 << " cells cannot be reached inside [g-min, g-max] (unreachable.npy); "
@@ -163,27 +158,12 @@ int run_calibrate(const RunConfig& cfg) {
 int run_size(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: size needs --out DIR");
-  require_linear_cell(cfg);
-  if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
-    throw InputError("key backend = ngspice: size needs a native back end");
-  calib::SizeOptions o = cfg.size;
-  o.comp = cfg.comp;
-  o.g_on_s = cfg.g_on_s;
-  o.g_off_s = cfg.g_off_s;
-  o.seed = cfg.seed;
-  o.v_read_v = cfg.v_read_v;
-  o.inputs = cfg.inputs;
-  o.heldout = cfg.heldout;
-  o.calib_inputs = cfg.calib_inputs;
-  o.pwl_points = cfg.pwl_points;
-  o.adc_bits = cfg.error_adc_bits;
-  o.full_scale_a = cfg.full_scale_a;
-  o.progress = [&](const std::string& msg) { progress(cfg, msg); };
-  if (!(cfg.g_off_s >= 0) || !(cfg.g_on_s >= cfg.g_off_s) || !std::isfinite(cfg.g_on_s))
-    throw InputError("keys g-off = " + format_number(cfg.g_off_s) + ", g-on = " + format_number(cfg.g_on_s) +
-                     ": need 0 <= g-off <= g-on, finite [S]");
+  require_native(cfg);
+  const calib::SizeOptions& o = cfg.size;
+  calib::EvaluationOptions eo = cfg.eval;
+  eo.progress = [&](const std::string& msg) { progress(cfg, msg); };
   netlists::CrossbarSpec spec = cfg.spec;
-  const calib::SizeSweep s = calib::sweep_sizes(spec, o, cfg.solve.solver);
+  const calib::SizeSweep s = calib::sweep_sizes(spec, cell_of(cfg), o, eo, cfg.solve.solver);
 
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
@@ -224,10 +204,10 @@ int run_size(const RunConfig& cfg) {
                        {"sizes", o.sizes},
                        {"refine", o.refine},
                        {"budget_lsb", o.budget_lsb},
-                       {"adc_bits", o.adc_bits},
-                       {"full_scale", o.full_scale_a > 0 ? json(o.full_scale_a) : json("auto: largest ideal column current at v-read, per size")}}},
-            {"inputs", inputs_json(cfg)},
-            {"compensation", comp_options_json(cfg)}};
+                       {"adc_bits", eo.adc_bits},
+                       {"full_scale", eo.full_scale_a > 0 ? json(eo.full_scale_a) : json("auto: largest ideal column current at v-read, per size")}}},
+            {"inputs", inputs_json(eo)},
+            {"compensation", comp_options_json(eo.comp)}};
   json largest = json::object();
   for (int c = 0; c < 3; ++c) {
     if (!s.points.front().evaluated[size_t(c)]) continue;
@@ -246,7 +226,7 @@ int run_size(const RunConfig& cfg) {
   write_json(dir + "result.json", r);
   if (!cfg.quiet) {
     std::cout << "size sweep (" << calib::to_string(o.shape) << ", budget " << fmt(o.budget_lsb) << " LSB of "
-              << o.adc_bits << " bits) in " << fmt(seconds_since(t_start)) << " s:\n";
+              << eo.adc_bits << " bits) in " << fmt(seconds_since(t_start)) << " s:\n";
     for (int c = 0; c < 3; ++c) {
       if (!s.points.front().evaluated[size_t(c)]) continue;
       std::cout << "  " << calib::criterion_name(c) << ": largest size meeting the budget "

@@ -131,20 +131,20 @@ po::options_description make_options(const std::string& sub) {
     const xbar::calib::SizeOptions sd;
     po::options_description cal(sub == "size" ? "Size sweep and error measurement" : "Compensation, calibration and error measurement");
     cal.add_options()
-          ("g-min", num(d.comp.range.g_min_s), "device window: lowest programmable conductance [S]")
-          ("g-max", num(d.comp.range.g_max_s), "device window: highest programmable conductance [S]")
+          ("g-min", num(d.eval.comp.range.g_min_s), "device window: lowest programmable conductance [S]")
+          ("g-max", num(d.eval.comp.range.g_max_s), "device window: highest programmable conductance [S]")
           ("scale", po::value<std::string>()->default_value("1"),
            "target scale s in (0, 1]: the map makes the array compute s G^T v; auto = largest s <= 1 "
            "with every cell under g-max (written to result.json)")
-          ("comp-tol", num(d.comp.tol), "compensation stops when max |T(G') - sG| <= this x max(sG)")
-          ("comp-max-iterations", po::value<int>()->default_value(d.comp.max_iterations), "compensation iterations (one factorization + min(M,N) solves each)")
-          ("heldout", po::value<int64_t>()->default_value(d.heldout), "held-out random inputs the errors are measured on (never used to fit)")
-          ("calib-inputs", po::value<int64_t>()->default_value(d.calib_inputs), "random inputs the calibration tables are fitted on")
-          ("inputs", po::value<std::string>()->default_value(xbar::calib::to_string(d.inputs)),
+          ("comp-tol", num(d.eval.comp.tol), "compensation stops when max |T(G') - sG| <= this x max(sG) (nonlinear cells: every cell current at v-read within this of its wire-free value, relative to the largest)")
+          ("comp-max-iterations", po::value<int>()->default_value(d.eval.comp.max_iterations), "compensation iterations (linear cells: one factorization + min(M,N) solves each; nonlinear: one Newton solve each)")
+          ("heldout", po::value<int64_t>()->default_value(d.eval.heldout), "held-out random inputs the errors are measured on (never used to fit)")
+          ("calib-inputs", po::value<int64_t>()->default_value(d.eval.calib_inputs), "random inputs the calibration tables are fitted on")
+          ("inputs", po::value<std::string>()->default_value(xbar::calib::to_string(d.eval.inputs)),
            "random input rows: uniform in [0, v-read] | binary (0 or v-read) | full (every row at v-read)")
-          ("error-adc-bits", po::value<int>()->default_value(d.error_adc_bits), "errors are reported in LSB of an ADC with this many bits")
-          ("full-scale", num(d.full_scale_a), "that ADC's full scale [A]; 0 = largest ideal column current with every row at v-read")
-          ("pwl-points", po::value<int>()->default_value(d.pwl_points), "calibration: piecewise-linear breakpoints per column (0 = gain/offset only, else >= 2)");
+          ("error-adc-bits", po::value<int>()->default_value(d.eval.adc_bits), "errors are reported in LSB of an ADC with this many bits")
+          ("full-scale", num(d.eval.full_scale_a), "that ADC's full scale [A]; 0 = largest ideal column current with every row at v-read")
+          ("pwl-points", po::value<int>()->default_value(d.eval.pwl_points), "calibration: piecewise-linear breakpoints per column (0 = gain/offset only, else >= 2)");
     if (sub == "calibrate" || all_keys)
       cal.add_options()("table-on", po::value<std::string>()->default_value("uncompensated"),
                         "calibration table fitted on the uncompensated|compensated array");
@@ -154,8 +154,8 @@ po::options_description make_options(const std::string& sub) {
           ("sweep", po::value<std::string>()->default_value(xbar::calib::to_string(sd.shape)),
            "square (M = N = size) | cols (M = --rows, N = size) | rows (M = size, N = --cols)")
           ("budget-lsb", num(sd.budget_lsb), "error budget: largest |I - G^T v| allowed, in LSB")
-          ("compensate", po::value<bool>()->default_value(sd.compensate), "also evaluate each size with the compensation map (true|false)")
-          ("calib-tables", po::value<bool>()->default_value(sd.calibrate), "also evaluate each size with calibration tables (true|false)")
+          ("compensate", po::value<bool>()->default_value(d.eval.compensate), "also evaluate each size with the compensation map (true|false)")
+          ("calib-tables", po::value<bool>()->default_value(d.eval.calibrate), "also evaluate each size with calibration tables (true|false)")
           ("refine", po::value<bool>()->default_value(sd.refine), "bisect the integer sizes between the last passing and first failing size");
     all.add(cal);
     if (!all_keys) {
@@ -334,44 +334,41 @@ void fill_program_config(RunConfig& c, const po::variables_map& vm) {
 }
 
 void fill_calib_config(RunConfig& c, const po::variables_map& vm) {
-  get_opt(vm, "g-min", c.comp.range.g_min_s);
-  get_opt(vm, "g-max", c.comp.range.g_max_s);
+  xbar::calib::EvaluationOptions& e = c.eval;
+  get_opt(vm, "g-min", e.comp.range.g_min_s);
+  get_opt(vm, "g-max", e.comp.range.g_max_s);
   std::string s;
   if (get_opt(vm, "scale", s)) {
     if (s == "auto") {
-      c.comp.scale_auto = true;
+      e.comp.scale_auto = true;
     } else {
       size_t used = 0;
       try {
-        c.comp.scale = std::stod(s, &used);
+        e.comp.scale = std::stod(s, &used);
       } catch (const std::exception&) {
         used = 0;
       }
       if (used != s.size()) throw InputError("key scale = '" + s + "': expected a number in (0, 1] or auto");
     }
   }
-  get_opt(vm, "comp-tol", c.comp.tol);
-  get_opt(vm, "comp-max-iterations", c.comp.max_iterations);
-  c.comp.validate();
-  get_opt(vm, "heldout", c.heldout);
-  get_opt(vm, "calib-inputs", c.calib_inputs);
-  if (c.heldout < 1) throw InputError("key heldout = " + std::to_string(c.heldout) + ": must be >= 1");
-  if (c.calib_inputs < 2) throw InputError("key calib-inputs = " + std::to_string(c.calib_inputs) + ": must be >= 2");
-  if (get_opt(vm, "inputs", s)) c.inputs = xbar::calib::parse_input_distribution(s);
-  get_opt(vm, "error-adc-bits", c.error_adc_bits);
-  if (c.error_adc_bits < 1 || c.error_adc_bits > 24)
-    throw InputError("key error-adc-bits = " + std::to_string(c.error_adc_bits) + ": must be in [1, 24]");
-  get_opt(vm, "full-scale", c.full_scale_a);
-  if (!(c.full_scale_a >= 0) || !std::isfinite(c.full_scale_a))
-    throw InputError("key full-scale = " + xbar::format_number(c.full_scale_a) + ": must be finite and >= 0 A (0 = auto)");
-  get_opt(vm, "pwl-points", c.pwl_points);
-  if (c.pwl_points < 0 || c.pwl_points == 1 || c.pwl_points > 1000)
-    throw InputError("key pwl-points = " + std::to_string(c.pwl_points) + ": must be 0 (off) or in [2, 1000]");
+  get_opt(vm, "comp-tol", e.comp.tol);
+  get_opt(vm, "comp-max-iterations", e.comp.max_iterations);
+  get_opt(vm, "heldout", e.heldout);
+  get_opt(vm, "calib-inputs", e.calib_inputs);
+  if (get_opt(vm, "inputs", s)) e.inputs = xbar::calib::parse_input_distribution(s);
+  get_opt(vm, "error-adc-bits", e.adc_bits);
+  get_opt(vm, "full-scale", e.full_scale_a);
+  get_opt(vm, "pwl-points", e.pwl_points);
   if (get_opt(vm, "table-on", s)) {
     if (s != "uncompensated" && s != "compensated")
       throw InputError("key table-on = '" + s + "': expected uncompensated or compensated");
-    c.table_on_compensated = s == "compensated";
+    e.table_on_compensated = s == "compensated";
   }
+  get_opt(vm, "compensate", e.compensate);
+  get_opt(vm, "calib-tables", e.calibrate);
+  e.seed = c.seed;
+  e.v_read_v = c.v_read_v;
+  e.validate();
   if (get_opt(vm, "sizes", s)) {
     c.size.sizes.clear();
     std::stringstream ss(s);
@@ -392,10 +389,10 @@ void fill_calib_config(RunConfig& c, const po::variables_map& vm) {
   }
   if (get_opt(vm, "sweep", s)) c.size.shape = xbar::calib::parse_size_shape(s);
   get_opt(vm, "budget-lsb", c.size.budget_lsb);
-  if (!(c.size.budget_lsb > 0)) throw InputError("key budget-lsb = " + xbar::format_number(c.size.budget_lsb) + ": must be > 0");
-  get_opt(vm, "compensate", c.size.compensate);
-  get_opt(vm, "calib-tables", c.size.calibrate);
   get_opt(vm, "refine", c.size.refine);
+  c.size.g_on_s = c.g_on_s;
+  c.size.g_off_s = c.g_off_s;
+  if (c.command == "size") c.size.validate();
   if (c.command == "size" && (vm.count("g") || vm.count("v")))
     throw InputError("keys --g / --v: size draws its own random array (g-off..g-on, seed) and "
                      "held-out inputs at every size; give the device and wire keys instead");

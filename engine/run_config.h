@@ -10,8 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "calib/compensation.h"
-#include "calib/error_metrics.h"
+#include "calib/array_evaluation.h"
 #include "calib/size_sweep.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
@@ -50,16 +49,10 @@ struct RunConfig {
   devices::ProgrammingOptions programming;
   std::string level_table_path;  // --level-table (CSV, siemens)
   std::string stuck_mask_path;   // --stuck-mask (.npy, M x N: 0 healthy, 1 stuck-on, 2 stuck-off)
-  // calibrate / size: the compensation map (device window, tolerance, scale) and how errors
-  // are measured (held-out inputs, ADC resolution and full scale) and tables fitted.
-  calib::CompensationOptions comp;
-  int64_t heldout = 1000;             // held-out inputs the errors are measured on
-  int64_t calib_inputs = 1000;        // inputs the calibration tables are fitted on
-  calib::InputDistribution inputs = calib::InputDistribution::kUniform;
-  int error_adc_bits = 8;             // errors in LSB of this ADC
-  double full_scale_a = 0;            // its full scale [A]; 0 = largest ideal column current at v-read
-  int pwl_points = 0;                 // calibration: piecewise-linear breakpoints per column; 0 = off
-  bool table_on_compensated = false;  // calibration table fitted on the compensated array
+  // calibrate / size: the compensation map (device window, tolerance, scale), how errors are
+  // measured (held-out inputs, ADC resolution and full scale) and tables fitted. Its seed and
+  // v_read are filled from the common keys when the command runs.
+  calib::EvaluationOptions eval;
   calib::SizeOptions size;            // size: the sweep
   nlohmann::json config_json;
 };

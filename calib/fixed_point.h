@@ -1,0 +1,57 @@
+// The iteration shared by every compensation map (internal to calib/): a projected fixed
+// point in the cell conductances, with exact reachability reports, and the search for the
+// largest target scale that fits the device window.
+//
+//   FixedPointProblem p{measure, propose, solves};
+//   FixedScaleRun r = run_fixed_point(p, target, g0, options);   // one scale
+//   Compensation c = search_scale(p, g_target, s0, options, t0);  // --scale auto
+//
+// The problem supplies measure(g), the exact quantity that must equal the target cell by cell
+// (linear arrays: the effective matrix T(g); nonlinear: each cell's current at the operating
+// input), and propose(g, measured, pinned), the next iterate before the window clip. A cell
+// at a bound whose measurement still misses its target (under-delivers at g_max,
+// over-delivers at g_min) is pinned there and reported, decided on the exact measurement and
+// never on a model. Anderson acceleration (Walker & Ni 2011) is optional; the run stops at
+// the tolerance, the iteration cap, or a stall (no halving of the residual in 6 iterations).
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <vector>
+
+#include "calib/compensation.h"
+
+namespace xbar::calib {
+
+struct FixedPointProblem {
+  std::function<RowMatrixXd(const RowMatrixXd& g, double& seconds)> measure;
+  std::function<RowMatrixXd(const RowMatrixXd& g, const RowMatrixXd& measured,
+                            const std::vector<uint8_t>& pinned)> propose;
+  std::function<int64_t()> solves;  // linear solves spent so far
+  std::string measured_name = "T";   // in progress lines: "max |T - sG|"
+};
+
+struct FixedScaleRun {
+  RowMatrixXd g, t;  // last iterate and its measurement
+  Eigen::Matrix<uint8_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> status;
+  int64_t above = 0, below = 0;
+  int iterations = 0;
+  int64_t solves = 0;
+  bool converged = false;
+  double residual_rel = 0;
+  std::vector<double> history;
+};
+
+FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target, RowMatrixXd g0,
+                              const CompensationOptions& o);
+
+// The map at scale o.scale, or with o.scale_auto the largest s <= 1 with every cell under
+// g_max, searched from s0 (a scale below the root). target_at(s): the target at scale s;
+// start_at(s): a first iterate for it.
+Compensation solve_compensation(const FixedPointProblem& p,
+                                const std::function<RowMatrixXd(double)>& target_at,
+                                const std::function<RowMatrixXd(double)>& start_at, double s0,
+                                const CompensationOptions& o,
+                                std::chrono::steady_clock::time_point t0);
+
+}  // namespace xbar::calib
