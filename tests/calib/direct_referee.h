@@ -13,8 +13,9 @@ namespace xbar::test {
 inline netlists::RowMatrixXd direct_currents(const netlists::CrossbarSpec& spec,
                                              const netlists::RowMatrixXd& g,
                                              const netlists::RowMatrixXd& v,
-                                             solvers::BackendChoice backend = solvers::BackendChoice::kNative) {
-  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
+                                             solvers::BackendChoice backend = solvers::BackendChoice::kNative,
+                                             const std::string& cell = "linear") {
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model(cell));
   solvers::CrossbarSolveOptions opt;
   opt.solver.backend = backend;
   opt.batch = solvers::BatchMethod::kDirect;

@@ -159,6 +159,32 @@ TEST_CASE("size: the boundary agrees with direct solves just below and just abov
   CHECK(header.rfind("rows,cols,unknowns,full_scale_a,lsb_a,budget_lsb,uncomp_max_lsb", 0) == 0);
 }
 
+TEST_CASE("calibrate --cell sinh: map at the operating input, checked by ngspice there") {
+  xbar::test::ScratchDir d;
+  const int64_t m = 6, n = 5;
+  const Mat g = xbar::devices::uniform_matrix(m, n, 5e-6, 5e-5, 17);
+  save(d.path / "g.npy", g);
+  const std::string wires = " --r-row 6 --r-col 6 --cell sinh --v-read 0.25";
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --g-min 1e-7 --g-max 1e-3 --comp-tol 1e-11 --heldout 20 "
+                                  "--calib-inputs 20 --quiet --out c" + wires) == 0);
+  CHECK(!fs::exists(d.path / "c/t_effective.npy"));  // no effective matrix for nonlinear cells
+  const json r = xbar::test::load_json(d.path / "c/result.json");
+  CHECK(r["compensation"]["converged"] == true);
+  CHECK(r["compensation"]["operating_input"]["all_rows_v"] == 0.25);
+  CHECK(r["errors"]["reference"].get<std::string>().find("sinh") != std::string::npos);
+  CHECK(r["errors"]["compensated"]["max_lsb"].get<double>() < r["errors"]["uncompensated"]["max_lsb"].get<double>());
+  // Referee: ngspice on the map with every row at 0.25 V against the closed form
+  // sum_i G_ij / k sinh(k v) of the same cells without wires (k = 2, the default nl-k).
+  REQUIRE(xbar::test::run_xbar(d, "solve --g c/g_compensated.npy --backend ngspice --quiet --out s" + wires) == 0);
+  const Mat spice = load(d.path / "s/currents.npy");
+  const double v = 0.25, k = 2.0;
+  for (int64_t j = 0; j < n; ++j) {
+    double want = 0;
+    for (int64_t i = 0; i < m; ++i) want += g(i, j) / k * std::sinh(k * v);
+    CHECK(spice(0, j) == doctest::Approx(want).epsilon(1e-8));
+  }
+}
+
 TEST_CASE("calibrate and size: bad keys are named, exit 2, and nothing is written") {
   xbar::test::ScratchDir d;
   struct Case {
