@@ -59,6 +59,20 @@ Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g
     return model.inverse(want, g);
   };
   p.solves = [&] { return solves; };
+  // The step at another scale, pinning as run_fixed_point would at that scale (a cell held at
+  // g_min carries more current than the model's wish, which its row neighbours must see).
+  p.predict = [&](double s, const RowMatrixXd& g, const RowMatrixXd& t) {
+    std::vector<uint8_t> pin(size_t(g.size()), 0);
+    RowMatrixXd tgt = s * g_target_s;
+    for (Eigen::Index k = 0; k < g.size(); ++k) {
+      const double x = g.data()[k], tk = t.data()[k], gk = tgt.data()[k];
+      pin[size_t(k)] = (x >= hi && tk < gk) || (x <= lo && tk > gk);
+    }
+    std::swap(target, tgt);
+    RowMatrixXd next = p.propose(g, t, pin);
+    std::swap(target, tgt);
+    return next;
+  };
   auto target_at = [&](double s) {
     target = s * g_target_s;
     return target;

@@ -22,18 +22,17 @@ using Vec = Eigen::VectorXd;
 
 }  // namespace
 
-FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target, RowMatrixXd g0,
-                              const CompensationOptions& o) {
-  const Eigen::Index m = target.rows(), n = target.cols(), mn = m * n;
+FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target0, RowMatrixXd g0,
+                              const CompensationOptions& o, const Retarget& retarget) {
+  const Eigen::Index m = target0.rows(), n = target0.cols(), mn = m * n;
   const double lo = o.range.g_min_s, hi = o.range.g_max_s;
-  const double scale = target.size() ? target.cwiseAbs().maxCoeff() : 0.0;
+  RowMatrixXd target = target0;
   FixedScaleRun r;
   r.status.setZero(m, n);
   auto clip = [&](Vec& x) { x = x.cwiseMax(lo).cwiseMin(hi); };
 
   Vec x = Eigen::Map<const Vec>(g0.data(), mn);
   clip(x);
-  const Vec tgt = Eigen::Map<const Vec>(target.data(), mn);
   // Anderson history: differences of iterates and of residuals f = P(x) - x.
   std::deque<Vec> dx, df;
   Vec x_prev, f_prev;
@@ -44,7 +43,10 @@ FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& tar
     double measure_s = 0;
     RowMatrixXd measured = p.measure(g, measure_s);
     r.solves = p.solves() - solves0;
-    const Vec t = Eigen::Map<const Vec>(measured.data(), mn);
+    if (retarget) target = retarget(g, measured);
+    const double scale = target.size() ? target.cwiseAbs().maxCoeff() : 0.0;
+    const Eigen::Map<const Vec> tgt(target.data(), mn);
+    const Eigen::Map<const Vec> t(measured.data(), mn);
     std::vector<uint8_t> pin(static_cast<size_t>(mn), 0);
     for (Eigen::Index k = 0; k < mn; ++k) {
       if (x[k] >= hi && t[k] < tgt[k]) pin[size_t(k)] = uint8_t(CellStatus::kNeedsAboveMax);
@@ -147,10 +149,55 @@ Compensation solve_compensation(const FixedPointProblem& p,
     c.residual_rel = r.residual_rel;
     c.residual_history = std::move(r.history);
   };
+  constexpr double kScaleRelTol = 5e-3;
   if (!o.scale_auto) {
     c.scale_trials = {o.scale};
     finish(run_fixed_point(p, target_at(o.scale), start_at(o.scale), o), o.scale);
-  } else {
+  }
+  if (o.scale_auto && p.predict) {
+    // The scale as one more unknown of the same iteration: at every step, after the exact
+    // measurement, s is set where the model-corrected next iterate just reaches g_max (times
+    // 1 - kHeadroom, so the model's small error does not push cells over it), h(s) =
+    // log(max P_s(G') / g_max), increasing in s, bisected in log s on the cheap model. At the
+    // fixed point the prediction is exact, so s converges with G'. One run, no nested trials.
+    constexpr double kHeadroom = 1e-3;
+    const double h_goal = std::log1p(-kHeadroom);
+    double s = std::min(1.0, s0);
+    Retarget retarget = [&](const RowMatrixXd& g, const RowMatrixXd& t) {
+      auto h = [&](double sp) {
+        const RowMatrixXd next = p.predict(sp, g, t);
+        const double mx = next.maxCoeff();
+        return next.allFinite() && std::isfinite(mx) ? std::log(mx / hi) : INFINITY;
+      };
+      if (h(1.0) <= h_goal) {
+        s = 1.0;
+      } else {
+        double la = std::log(1e-6), lb = 0;
+        if (h(std::exp(la)) > h_goal) la = lb = std::log(s);  // nothing fits: keep s
+        while (lb - la > 1e-6) {
+          const double mid = 0.5 * (la + lb);
+          (h(std::exp(mid)) <= h_goal ? la : lb) = mid;
+        }
+        s = std::exp(la);
+      }
+      c.scale_trials.push_back(s);
+      return target_at(s);
+    };
+    FixedScaleRun r = run_fixed_point(p, target_at(s), start_at(s), o, retarget);
+    if (r.converged && r.above == 0) {
+      if (o.progress) o.progress("scale auto: s = " + fmt(s) + " found with the map in " + std::to_string(r.iterations) + " iterations");
+      finish(std::move(r), s);
+    } else {
+      if (o.progress)
+        o.progress("scale auto: the joint iteration did not settle (" + std::string(r.converged ? "converged" : "not converged") +
+                   ", " + std::to_string(r.above) + " cells above g-max, max G'/g_max = " + fmt(r.g.maxCoeff() / hi) +
+                   " at s = " + fmt(s) + "); bracketing the scale with exact trials");
+      c.iterations += r.iterations;
+      c.linear_solves += r.solves;
+      c.scale_trials.clear();
+    }
+  }
+  if (o.scale_auto && c.g_s.size() == 0) {
     // Largest s <= 1 with every cell under g_max: the root of h(s) = log(max G'(s) / g_max),
     // searched with the window's upper bound lifted. max G'(s) / s grows with s (more current,
     // more IR drop), so h is increasing, and near the root from below the map converges fast;
@@ -159,7 +206,7 @@ Compensation solve_compensation(const FixedPointProblem& p,
     // root, at s0 (the caller's estimate from the uncompensated attenuation), and brackets the
     // root with secant steps in log s. Each trial solves only to kTrialTol (its job is the
     // scale, not the map), warm-started from the nearest feasible trial's map, rescaled.
-    constexpr double kTrialTol = 1e-4, kScaleRelTol = 5e-3;
+    constexpr double kTrialTol = 1e-4;
     constexpr int kTrialIterations = 40;
     CompensationOptions open = o;
     open.range.g_max_s = INFINITY;
@@ -169,8 +216,13 @@ Compensation solve_compensation(const FixedPointProblem& p,
     double s_lo = 0, h_lo = 0, s_hi = INFINITY, h_hi = INFINITY;
     RowMatrixXd warm = start_at(s);  // the best feasible trial's map, for scale warm_s
     double warm_s = s;
-    for (int trial = 0; trial < 10; ++trial) {
-      FixedScaleRun r = run_fixed_point(p, target_at(s), warm * (s / warm_s), open);
+    RowMatrixXd start = warm;        // the next trial's first iterate
+    auto log_max_ratio = [&](const RowMatrixXd& g) {
+      const double mx = g.maxCoeff();
+      return std::isfinite(mx) && g.allFinite() ? std::log(mx / hi) : INFINITY;
+    };
+    for (int trial = 0; trial < 12; ++trial) {
+      FixedScaleRun r = run_fixed_point(p, target_at(s), start, open);
       c.iterations += r.iterations;
       c.linear_solves += r.solves;
       c.scale_trials.push_back(s);
@@ -181,26 +233,47 @@ Compensation solve_compensation(const FixedPointProblem& p,
                    " after " + std::to_string(r.iterations) + " iterations");
       if (h <= 0) {
         s_lo = s, h_lo = h;
-        warm = std::move(r.g);
+        warm = r.g;
         warm_s = s;
         if (s == 1.0 || h >= -kScaleRelTol) break;
       } else {
         s_hi = s, h_hi = h;
       }
       if (s_hi / std::max(s_lo, 1e-300) - 1 <= kScaleRelTol) break;
-      // Next trial: secant through the bracket ends in log s when both are finite, else the
-      // step that assumes max G' / s constant; kept strictly inside the bracket.
-      double next;
-      if (s_lo > 0 && std::isfinite(h_hi))
-        next = std::exp(std::log(s_lo) - h_lo * (std::log(s_hi) - std::log(s_lo)) / (h_hi - h_lo));
-      else if (s_lo > 0)
-        next = std::min(1.0, s_lo * std::exp(-h_lo));
-      else
-        next = s * std::exp(-std::min(h, 2.0));  // unconverged or far above: at most e^2 down
-      const double lo_end = s_lo > 0 ? s_lo : 0, hi_end = std::min(1.0, s_hi);
-      if (!(next > lo_end && next < hi_end) || (s_lo > 0 && std::isinf(s_hi) && next == s_lo))
-        next = s_lo > 0 && std::isfinite(s_hi) ? std::sqrt(s_lo * s_hi) : next;
-      if (next >= hi_end) next = s_lo > 0 ? std::sqrt(s_lo * hi_end) : 0.5 * hi_end;
+      double next = NAN;
+      if (p.predict && r.converged) {
+        // The scale where the model-corrected next iterate just reaches g_max: h_pred(s) =
+        // log(max P_s(G') / g_max) is increasing in s; bisect it in log s inside the bracket.
+        auto h_pred = [&](double sp) { return log_max_ratio(p.predict(sp, r.g, r.t)); };
+        const double a_end = s_lo > 0 ? s_lo : 1e-6 * s, b_end = std::min(1.0, s_hi);
+        if (h_pred(b_end) <= 0) {
+          next = b_end;
+        } else if (h_pred(a_end) < 0) {
+          double la = std::log(a_end), lb = std::log(b_end);
+          while (lb - la > 0.1 * kScaleRelTol) {
+            const double mid = 0.5 * (la + lb);
+            (h_pred(std::exp(mid)) <= 0 ? la : lb) = mid;
+          }
+          next = std::exp(la);
+        }
+        if (std::isfinite(next) && next == s_hi) next = NAN;  // known to fail: fall back below
+        if (std::isfinite(next)) start = p.predict(next, r.g, r.t).cwiseMin(1e3 * hi);
+      }
+      if (!std::isfinite(next)) {
+        // Secant through the bracket ends in log s when both are finite, else the step that
+        // assumes max G' / s constant; kept strictly inside the bracket.
+        if (s_lo > 0 && std::isfinite(h_hi))
+          next = std::exp(std::log(s_lo) - h_lo * (std::log(s_hi) - std::log(s_lo)) / (h_hi - h_lo));
+        else if (s_lo > 0)
+          next = std::min(1.0, s_lo * std::exp(-h_lo));
+        else
+          next = s * std::exp(-std::min(h, 2.0));  // unconverged or far above: at most e^2 down
+        const double lo_end = s_lo > 0 ? s_lo : 0, hi_end = std::min(1.0, s_hi);
+        if (!(next > lo_end && next < hi_end) || (s_lo > 0 && std::isinf(s_hi) && next == s_lo))
+          next = s_lo > 0 && std::isfinite(s_hi) ? std::sqrt(s_lo * s_hi) : next;
+        if (next >= hi_end) next = s_lo > 0 ? std::sqrt(s_lo * hi_end) : 0.5 * hi_end;
+        start = (s_lo > 0 ? warm * (next / warm_s) : start_at(next));
+      }
       s = next;
     }
     if (s_lo == 0)

@@ -28,6 +28,10 @@ struct FixedPointProblem {
   std::function<RowMatrixXd(const RowMatrixXd& g, const RowMatrixXd& measured,
                             const std::vector<uint8_t>& pinned)> propose;
   std::function<int64_t()> solves;  // linear solves spent so far
+  // Optional, for --scale auto: the iterate that the next step would give at another scale s,
+  // from an exact measurement at (g, measured). Lets the scale be searched on the cheap model
+  // between exact trials; without it the search uses secant steps on exact trials alone.
+  std::function<RowMatrixXd(double s, const RowMatrixXd& g, const RowMatrixXd& measured)> predict;
   std::string measured_name = "T";   // in progress lines: "max |T - sG|"
 };
 
@@ -42,8 +46,11 @@ struct FixedScaleRun {
   std::vector<double> history;
 };
 
+// retarget (optional): the target for the iteration in progress, from its exact measurement
+// (the joint scale search of --scale auto); empty = the fixed target.
+using Retarget = std::function<RowMatrixXd(const RowMatrixXd& g, const RowMatrixXd& measured)>;
 FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target, RowMatrixXd g0,
-                              const CompensationOptions& o);
+                              const CompensationOptions& o, const Retarget& retarget = {});
 
 // The map at scale o.scale, or with o.scale_auto the largest s <= 1 with every cell under
 // g_max, searched from s0 (a scale below the root). target_at(s): the target at scale s;
