@@ -159,6 +159,34 @@ TEST_CASE("size: the boundary agrees with direct solves just below and just abov
   CHECK(header.rfind("rows,cols,unknowns,full_scale_a,lsb_a,budget_lsb,uncomp_max_lsb", 0) == 0);
 }
 
+TEST_CASE("size --cell sinh: the boundary agrees with Newton solves just below and just above it") {
+  xbar::test::ScratchDir d;
+  const std::string keys = " --cell sinh --r-row 2.5 --r-col 2.5 --r-driver 0 --r-sense 0 --g-on 1e-4 "
+                           "--g-off 1e-6 --seed 3 --v-read 0.3";
+  REQUIRE(xbar::test::run_xbar(d, "size --sizes 4,8,16,32 --heldout 40 --budget-lsb 1 --compensate false "
+                                  "--calib-tables false --quiet --out s" + keys) == 0);
+  const json r = xbar::test::load_json(d.path / "s/result.json");
+  const int64_t largest = r["largest"]["uncompensated"]["largest_passing_size"];
+  REQUIRE(largest >= 2);
+  REQUIRE(r["largest"]["uncompensated"]["failing_size_found_above"] == true);
+  // Referee: `xbar solve` (Newton) on the same array and inputs, against the closed form of
+  // the same cells without wires, sum_i G_ij / k sinh(k v_i) (k = 2, the default nl-k).
+  auto error_lsb = [&](int64_t size) {
+    const Mat g = xbar::devices::uniform_matrix(size, size, 1e-6, 1e-4, 3);
+    const Mat v = xbar::calib::heldout_inputs(40, size, 0.3, xbar::calib::InputDistribution::kUniform, 3);
+    const std::string tag = std::to_string(size);
+    save(d.path / ("v" + tag + ".npy"), v);
+    REQUIRE(xbar::test::run_xbar(d, "solve --rows " + tag + " --cols " + tag + " --v v" + tag +
+                                        ".npy --quiet --out d" + tag + keys) == 0);
+    const Mat i = load(d.path / ("d" + tag + "/currents.npy"));
+    const Mat ideal = ((2.0 * v.array()).sinh() / 2.0).matrix() * g;
+    const double lsb = g.colwise().sum().maxCoeff() * std::sinh(2.0 * 0.3) / 2.0 / 256;
+    return (i - ideal).cwiseAbs().maxCoeff() / lsb;
+  };
+  CHECK(error_lsb(largest) <= 1.0);
+  CHECK(error_lsb(largest + 1) > 1.0);
+}
+
 TEST_CASE("calibrate --cell sinh: map at the operating input, checked by ngspice there") {
   xbar::test::ScratchDir d;
   const int64_t m = 6, n = 5;
