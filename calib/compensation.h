@@ -45,7 +45,7 @@ struct CompensationOptions {
   // Stop when max_ij |T_ij(G') - s G_ij| over the reachable cells is at most tol * max(s G)
   // [key comp-tol].
   double tol = 1e-6;
-  int max_iterations = 50;  // [key comp-max-iterations]
+  int max_iterations = 100;  // [key comp-max-iterations]; slow cases stop earlier on a stall
   int anderson_depth = 0;    // previous iterates mixed by Anderson acceleration; 0 = plain
   double scale = 1.0;        // target scale s in (0, 1] (ignored with scale_auto)
   bool scale_auto = false;   // find the largest s <= 1 that fits under g_max

@@ -184,8 +184,12 @@ Compensation solve_compensation(const FixedPointProblem& p,
       return target_at(s);
     };
     FixedScaleRun r = run_fixed_point(p, target_at(s), start_at(s), o, retarget);
-    if (r.converged && r.above == 0) {
-      if (o.progress) o.progress("scale auto: s = " + fmt(s) + " found with the map in " + std::to_string(r.iterations) + " iterations");
+    if (r.above == 0) {
+      // Converged, or stopped (iteration cap, stall) with every cell under g_max: either way
+      // the answer, reported as it stands; re-searching the scale would not converge better.
+      if (o.progress)
+        o.progress("scale auto: s = " + fmt(s) + (r.converged ? " found with the map in " : " reached after ") +
+                   std::to_string(r.iterations) + " iterations");
       finish(std::move(r), s);
     } else {
       if (o.progress)
