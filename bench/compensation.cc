@@ -1,6 +1,6 @@
 // IR-drop compensation: error before vs after on held-out inputs, iterations and time.
 //
-//   compensation [SIZE...] [--r R] [--g-min G]   default sizes 64 128 256 512, R = 1 and 2.5 ohm
+//   compensation [SIZE...] [--r R] [--g-min G] [--only-auto]   default sizes 64 128 256 512, R = 1 and 2.5 ohm
 //                                                per segment, g-min 1e-6 S
 //
 // Random targets in [1 uS, 100 uS] (seed 42), device window [g-min, 100 uS], ideal drivers and
@@ -26,9 +26,11 @@ int main(int argc, char** argv) {
   std::vector<int64_t> sizes;
   std::vector<double> rs = {1.0, 2.5};
   double g_min = 1e-6;
+  std::vector<bool> modes = {false, true};  // scale 1, then --scale auto
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
     if (s == "--r" && a + 1 < argc) rs = {std::atof(argv[++a])};
+    else if (s == "--only-auto") modes = {true};
     else if (s == "--g-min" && a + 1 < argc) g_min = std::atof(argv[++a]);
     else sizes.push_back(std::atoll(argv[a]));
   }
@@ -46,7 +48,7 @@ int main(int argc, char** argv) {
       const RowMatrixXd v = calib::heldout_inputs(1000, n, 0.2, calib::InputDistribution::kUniform, 7);
       solvers::SolverOptions so;
       const calib::Effective before = calib::effective_matrix(spec, g, so);
-      for (bool autoscale : {false, true}) {
+      for (bool autoscale : modes) {
         calib::CompensationOptions o;
         o.scale_auto = autoscale;
         o.range.g_min_s = g_min;
