@@ -73,7 +73,8 @@ class CircuitSolver {
   const LinearBackend* backend() const { return backend_.get(); }
   // Solves A X = B (or A^T X = B) through the factorization and checks the answer: every
   // entry finite and a normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||) below
-  // kMaxBackwardError per column, else xbar::NumericalError. Native only, size() > 0.
+  // kMaxBackwardError per column, else xbar::NumericalError (direct back ends; pcg stops at
+  // its own tolerance and reports its residual). Native only, size() > 0.
   Eigen::MatrixXd solve_linear(const Eigen::MatrixXd& b, bool transposed = false);
   bool nonlinear() const { return mna_ && !mna_->linear(); }
   // pcg only (a no-op for the others): the quantities, one per row of w (columns: unknowns),
