@@ -14,6 +14,10 @@ namespace {
 // Column lines are swept together in blocks of this many columns per thread: long enough for
 // SIMD and prefetch, short enough that every column count splits over the cores.
 constexpr int64_t kColumnBlock = 64;
+// Layers smaller than this run their sweeps on one thread: a parallel region costs a barrier,
+// and on a loaded host (threads descheduled while others spin) a barrier can cost
+// milliseconds, more than a small layer's whole sweep.
+constexpr int64_t kParallelMinSlots = int64_t(1) << 17;
 
 enum class Link { kRowSegment, kColumnSegment, kCell, kOther };
 
@@ -141,52 +145,58 @@ int64_t LineSystem::set_values(const SparseMatrix& a) {
   return bad_slot < 0 ? -1 : unknown_of_slot_[size_t(bad_slot)];
 }
 
-void LineSystem::solve_rows(double* v) const {
+void LineSystem::solve_rows(const double* v, double* x, const double* scale) const {
   const double* e = e_r_.data();
   const double* inv = f_r_.inv_pivot.data();
   const double* up = f_r_.upper.data();
   const int64_t n = n_;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m_ * n_ >= kParallelMinSlots)
   for (int64_t i = 0; i < m_; ++i) {
-    double* x = v + i * n;
     const int64_t b = i * n;
-    x[0] *= inv[b];
-    for (int64_t j = 1; j < n; ++j) x[j] = (x[j] - e[b + j - 1] * x[j - 1]) * inv[b + j];
-    for (int64_t j = n - 2; j >= 0; --j) x[j] -= up[b + j] * x[j + 1];
+    const double* vi = v + b;
+    const double* si = scale ? scale + b : nullptr;
+    double* xi = x + b;
+    xi[0] = (si ? si[0] * vi[0] : vi[0]) * inv[b];
+    for (int64_t j = 1; j < n; ++j)
+      xi[j] = ((si ? si[j] * vi[j] : vi[j]) - e[b + j - 1] * xi[j - 1]) * inv[b + j];
+    for (int64_t j = n - 2; j >= 0; --j) xi[j] -= up[b + j] * xi[j + 1];
   }
 }
 
-void LineSystem::solve_cols(double* v) const {
+void LineSystem::solve_cols(const double* v, double* x) const {
   const double* e = e_c_.data();
   const double* inv = f_c_.inv_pivot.data();
   const double* up = f_c_.upper.data();
   const int64_t n = n_, m = m_;
   const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
   for (int64_t blk = 0; blk < blocks; ++blk) {
     const int64_t j0 = blk * kColumnBlock, j1 = std::min(n, j0 + kColumnBlock);
-    for (int64_t j = j0; j < j1; ++j) v[j] *= inv[j];
+    for (int64_t j = j0; j < j1; ++j) x[j] = v[j] * inv[j];
     for (int64_t i = 1; i < m; ++i) {
       const int64_t r = i * n, p = r - n;
 #pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) v[r + j] = (v[r + j] - e[p + j] * v[p + j]) * inv[r + j];
+      for (int64_t j = j0; j < j1; ++j) x[r + j] = (v[r + j] - e[p + j] * x[p + j]) * inv[r + j];
     }
     for (int64_t i = m - 2; i >= 0; --i) {
       const int64_t r = i * n, q = r + n;
 #pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) v[r + j] -= up[r + j] * v[q + j];
+      for (int64_t j = j0; j < j1; ++j) x[r + j] -= up[r + j] * x[q + j];
     }
   }
 }
 
-void LineSystem::mul_cols(const double* x, double* y) const {
+void LineSystem::mul_cols(const double* x, double* y, const double* w, const double* t) const {
   const double* d = d_c_.data();
   const double* e = e_c_.data();
   const int64_t n = n_, m = m_;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
   for (int64_t i = 0; i < m; ++i) {
     const int64_t r = i * n;
-    for (int64_t j = 0; j < n; ++j) y[r + j] = d[r + j] * x[r + j];
+    if (w && t)
+      for (int64_t j = 0; j < n; ++j) y[r + j] = d[r + j] * x[r + j] - w[r + j] * t[r + j];
+    else
+      for (int64_t j = 0; j < n; ++j) y[r + j] = d[r + j] * x[r + j];
     if (i > 0)  // the segment to the node above
       for (int64_t j = 0; j < n; ++j) y[r + j] += e[r - n + j] * x[r - n + j];
     if (i + 1 < m)  // and to the node below

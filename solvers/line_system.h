@@ -4,7 +4,7 @@
 //   if (!LineSystem::applicable(a, coords, &why)) ...;   // e.g. named nodes, 1T1R layer
 //   LineSystem lines(a, coords);      // layout + pattern check: O(nnz)
 //   lines.set_values(a);              // stencil values + line factorizations: O(MN)
-//   lines.solve_rows(v);              // v <- T_r^-1 v: one Thomas solve per row line
+//   lines.solve_rows(v, v);           // v <- T_r^-1 v: one Thomas solve per row line
 //
 // Every free unknown is a grid node r(i,j) (layer 0) or c(i,j) (layer 1) (MnaSystem::grid_coords()).
 // With the unknowns split by layer the matrix is
@@ -55,11 +55,13 @@ class LineSystem {
   // Grid slot (layer * M*N + i*N + j) of every unknown.
   const std::vector<int64_t>& slots() const { return slot_; }
 
-  // In place, on one layer (layer_size() doubles): v <- T_r^-1 v, v <- T_c^-1 v.
-  void solve_rows(double* v) const;
-  void solve_cols(double* v) const;
-  // y = T_c x (one layer).
-  void mul_cols(const double* x, double* y) const;
+  // On one layer (layer_size() doubles each), x may alias v: x = T_r^-1 (scale .* v) (scale
+  // null: v itself), x = T_c^-1 v. The scaling and copy ride along the sweeps: these are
+  // memory-bound, so every pass saved counts.
+  void solve_rows(const double* v, double* x, const double* scale = nullptr) const;
+  void solve_cols(const double* v, double* x) const;
+  // y = T_c x, minus w .* t when both are given (one layer).
+  void mul_cols(const double* x, double* y, const double* w = nullptr, const double* t = nullptr) const;
   // W(r(i,j), c(i,j)) per slot (one layer): the negated cell conductance, 0 where either node is fixed.
   const Eigen::VectorXd& coupling() const { return w_; }
 

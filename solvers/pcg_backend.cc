@@ -23,6 +23,9 @@ namespace {
 // Vector operations run over fixed chunks of this many entries, partial sums added in chunk
 // order: the result does not depend on how many threads ran them.
 constexpr int64_t kChunk = 1 << 14;
+// Vectors shorter than this are handled by one thread (see line_system.cc: a barrier on a
+// loaded host can cost more than the whole operation).
+constexpr int64_t kParallelMin = int64_t(1) << 17;
 // A watched quantity smaller than this fraction of the largest is held to an absolute
 // accuracy (tol times this fraction of the largest) rather than a relative one: a column
 // current that crosses zero cannot be computed to a relative accuracy.
@@ -35,7 +38,7 @@ constexpr double kFallbackBytesPerNonzero = 16;
 template <class F>
 void for_chunks(int64_t n, F&& f) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(kChunk, n - c * kChunk));
 }
 
@@ -43,7 +46,7 @@ template <class F>
 double sum_chunks(int64_t n, F&& f) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = f(c * kChunk, std::min(kChunk, n - c * kChunk));
   double s = 0;
   for (double p : part) s += p;
@@ -182,7 +185,7 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
   auto scatter_b = [&](Eigen::VectorXd& rows, Eigen::VectorXd& cols) {
     rows.setZero();
     cols.setZero();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
     for (int64_t k = 0; k < n; ++k) (slot[size_t(k)] < mn ? rows(slot[size_t(k)]) : cols(slot[size_t(k)] - mn)) = b[k];
   };
   const double b_norm = std::sqrt(sum_chunks(n, [&](int64_t o, int64_t len) {
@@ -195,28 +198,21 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
   }
   // x_c = 0, x_r = T_r^-1 b_r; the Schur residual r = b_c - W x_r.
   scatter_b(ws.xr, ws.r);
-  ls.solve_rows(ws.xr.data());
+  ls.solve_rows(ws.xr.data(), ws.xr.data());
   for_chunks(mn, [&](int64_t o, int64_t len) {
     ws.r.segment(o, len) -= w.segment(o, len).cwiseProduct(ws.xr.segment(o, len));
     ws.xc.segment(o, len).setZero();
   });
-  ws.tz = ws.r;
-  ls.solve_cols(ws.tz.data());
+  ls.solve_cols(ws.r.data(), ws.tz.data());
   ws.p = ws.tz;
   double rz = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
   bool small_before = false;
   for (int it = 1; it <= options_.pcg.max_iterations && rz != 0; ++it) {
     res.iterations = it;
     // q = S p = T_c p - W T_r^-1 W p, with t = T_r^-1 W p kept in tz.
-    for_chunks(mn, [&](int64_t o, int64_t len) {
-      ws.tz.segment(o, len) = w.segment(o, len).cwiseProduct(ws.p.segment(o, len));
-    });
-    ls.solve_rows(ws.tz.data());
-    ls.mul_cols(ws.p.data(), ws.q.data());
-    const double pq = sum_chunks(mn, [&](int64_t o, int64_t len) {
-      ws.q.segment(o, len) -= w.segment(o, len).cwiseProduct(ws.tz.segment(o, len));
-      return ws.p.segment(o, len).dot(ws.q.segment(o, len));
-    });
+    ls.solve_rows(ws.p.data(), ws.tz.data(), w.data());
+    ls.mul_cols(ws.p.data(), ws.q.data(), w.data(), ws.tz.data());
+    const double pq = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.p.segment(o, len).dot(ws.q.segment(o, len)); });
     if (!(pq > 0) || !std::isfinite(pq)) break;  // S not positive definite (or overflow)
     const double alpha = rz / pq;
     for_chunks(mn, [&](int64_t o, int64_t len) {
@@ -231,8 +227,7 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
       break;
     }
     small_before = small;
-    ws.tz = ws.r;
-    ls.solve_cols(ws.tz.data());
+    ls.solve_cols(ws.r.data(), ws.tz.data());
     const double rz_next = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
     const double beta = rz_next / rz;
     rz = rz_next;
@@ -246,8 +241,8 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
   for_chunks(mn, [&](int64_t o, int64_t len) {
     ws.xr.segment(o, len) -= w.segment(o, len).cwiseProduct(ws.xc.segment(o, len));
   });
-  ls.solve_rows(ws.xr.data());
-#pragma omp parallel for schedule(static)
+  ls.solve_rows(ws.xr.data(), ws.xr.data());
+#pragma omp parallel for schedule(static) if (n >= kParallelMin)
   for (int64_t k = 0; k < n; ++k) x[k] = slot[size_t(k)] < mn ? ws.xr(slot[size_t(k)]) : ws.xc(slot[size_t(k)] - mn);
   // True residual b - A x (A symmetric: column k is row k, so the rows are independent).
   const SparseMatrix& a = *a_;
