@@ -5,9 +5,8 @@
 // own (array build included); the one after CHOLMOD is the process's overall peak.
 // Usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none]
 //   K inputs (default 1; random rows in [0, 0.2] V, seed 7), wires R_WIRE_OHM per segment
-//   (default 2.5), cells uniform in [G_ON_S / 100, G_ON_S] (default 1e-4, seed 42), both
-//   10 ohm driver and sense resistances off (ideal). `none` skips CHOLMOD (sizes it cannot
-//   factorize). K > min(M, N) goes through the exact effective matrix, as the CLI does.
+//   (default 2.5), cells uniform in [G_ON_S / 100, G_ON_S] (default 1e-4, seed 42), ideal
+//   drivers and virtual grounds. `none` skips CHOLMOD (sizes it cannot factorize). K > min(M, N) goes through the exact effective matrix, as the CLI does.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
