@@ -162,7 +162,8 @@ po::options_description make_options(const std::string& sub) {
       all.add(general).add(array).add(wires);
       po::options_description solver("Solver");
       solver.add_options()
-          ("backend", po::value<std::string>()->default_value("native"), "native (CHOLMOD)|cholmod|klu")
+          ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
+           "auto (pcg from 2x384x384 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|klu|pcg")
           ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
            "fill-reducing ordering: auto|geometric|amd|metis|nesdis")
           ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass");
@@ -192,10 +193,12 @@ po::options_description make_options(const std::string& sub) {
          "SPICE deck (R, V, I elements) to solve instead of a generated crossbar; writes "
          "node_voltages.npy and source_currents.npy (excludes --g and --v)")
         ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
-         sub == "check" ? "native back end compared with ngspice: native|cholmod|klu"
-        : all_keys     ? "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice (check: the "
-                         "native one compared with ngspice)"
-                       : "native (CHOLMOD when SPD, else KLU)|cholmod|klu|ngspice")
+         sub == "check" ? "native back end compared with ngspice: auto|native|cholmod|klu|pcg"
+        : all_keys     ? "auto (pcg from 2x384x384 unknowns, else native)|native (CHOLMOD when SPD, "
+                         "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice "
+                         "(check: the native one compared with ngspice)"
+                       : "auto (pcg from 2x384x384 unknowns, else native)|native (CHOLMOD when SPD, "
+                         "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice")
         ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
          "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
         ("reltol", num(d.solve.solver.newton.reltol), "Newton (nonlinear cells): relative tolerance on node voltages and KCL residuals")
@@ -203,7 +206,12 @@ po::options_description make_options(const std::string& sub) {
         ("abstol", num(d.solve.solver.newton.abstol_a), "Newton: absolute KCL residual tolerance [A]")
         ("max-iterations", po::value<int>()->default_value(d.solve.solver.newton.max_iterations), "Newton: iterations per run (plain, each gmin or source step)")
         ("max-step", num(d.solve.solver.newton.max_step_v), "Newton: largest node-voltage change per iteration [V]")
-        ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)");
+        ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass (memory: 8 x unknowns x this bytes)")
+        ("pcg-max-iterations", po::value<int>()->default_value(d.solve.solver.linear.pcg.max_iterations),
+         "pcg: conjugate-gradient iterations per input before falling back to CHOLMOD (when its factor fits in memory) or failing");
+    if (sub == "solve")
+      solver.add_options()("tol", num(d.solve.solver.linear.pcg.tol),
+                           "pcg: relative accuracy of the column currents at which conjugate gradients stop, in (0, 0.01]");
     if (sub == "solve" || all_keys)
       solver.add_options()
           ("dac-bits", po::value<int>()->default_value(d.dac.bits), "DAC resolution of the row voltages; 0 = ideal source")
@@ -220,7 +228,11 @@ po::options_description make_options(const std::string& sub) {
           ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)");
     if (sub == "check" || all_keys)
       solver.add_options()("tol", num(d.tol),
-                           "largest relative difference accepted on any column current or node voltage");
+                           (all_keys ? "check: largest relative difference accepted on any column current or node "
+                                       "voltage; solve: pcg's relative accuracy of the column currents (default " +
+                                           xbar::format_number(d.solve.solver.linear.pcg.tol) + ")"
+                                     : std::string("largest relative difference accepted on any column current or node voltage"))
+                               .c_str());
     all.add(solver);
   }
   if (all_keys) {
@@ -491,7 +503,9 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   get_opt(vm, "out", c.out);
   get_opt(vm, "quiet", c.quiet);
   get_opt(vm, "save-voltages", c.save_voltages);
-  get_opt(vm, "tol", c.tol);
+  // `tol`: check's comparison tolerance; solve's CG stopping tolerance (pcg).
+  get_opt(vm, "tol", sub == "solve" ? c.solve.solver.linear.pcg.tol : c.tol);
+  get_opt(vm, "pcg-max-iterations", c.solve.solver.linear.pcg.max_iterations);
   std::string s;
   if (get_opt(vm, "backend", s)) c.solve.solver.backend = xbar::solvers::parse_backend(s);
   if (get_opt(vm, "ordering", s)) c.solve.solver.linear.ordering = xbar::solvers::parse_ordering(s);

@@ -35,6 +35,9 @@ class CholmodBackend final : public LinearBackend {
   void factorize(const SparseMatrix& a) override;
   Eigen::MatrixXd solve(const Eigen::MatrixXd& b) const override;
   Eigen::MatrixXd solve_transposed(const Eigen::MatrixXd& b) const override { return solve(b); }
+  // Nonzeros of L predicted by the last analyze() (before any factorization): what a
+  // factorization would cost in memory.
+  double analyzed_factor_nonzeros() const { return common_.lnz; }
   // The native control struct, for knobs not mirrored in LinearBackendOptions.
   cholmod_common& common() { return common_; }
   // True once a batched solve made the simplicial copy (for tests and reports).

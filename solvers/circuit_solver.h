@@ -1,6 +1,7 @@
-// CircuitSolver: any linear Circuit, solved by a native direct back end or by ngspice.
+// CircuitSolver: any Circuit, solved by a native back end (direct or PCG) or by ngspice.
 //
-//   solvers::SolverOptions opt;                    // backend = native: CHOLMOD when SPD, else KLU
+//   solvers::SolverOptions opt;                    // backend = auto: PCG on large crossbars,
+//                                                  // else CHOLMOD when SPD, else KLU
 //   solvers::CircuitSolver cs(circuit, opt);       // assemble, analyze, factorize
 //   CircuitSolution sol = cs.solve(s);             // s: S x K source values
 //   sol.node_voltages (num_nodes x K), sol.source_currents (S x K), cs.summary()
@@ -8,7 +9,8 @@
 // Contract: the circuit must outlive the solver. The native path factors once in the
 // constructor; solve() may be called any number of times. With backend = ngspice the
 // constructor only records the circuit and every solve() loads it into libngspice.
-// Requesting cholmod for a matrix that is not SPD falls back to KLU and says so in
+// Requesting cholmod or pcg for a matrix that is not SPD falls back to KLU, and pcg for a
+// system that is not a crossbar of wire lines (a deck, 1T1R cells) to CHOLMOD; both say so in
 // summary().message.
 #pragma once
 
@@ -26,13 +28,20 @@
 
 namespace xbar::solvers {
 
-enum class BackendChoice { kNative, kCholmod, kKlu, kNgspice };
+enum class BackendChoice { kAuto, kNative, kCholmod, kKlu, kPcg, kNgspice };
 std::string to_string(BackendChoice b);
 BackendChoice parse_backend(const std::string& s);  // throws InputError naming key "backend"
 
+// backend = auto picks pcg for SPD crossbar systems with at least this many unknowns (a
+// 2 x 384 x 384 grid), where it measured faster than CHOLMOD's analysis + factorization +
+// solve (bench/README.md, pcg_vs_cholmod); below it CHOLMOD wins and is exact.
+constexpr int64_t kAutoPcgMinUnknowns = 2 * 384 * 384;
+
 struct SolverOptions {
-  // native: CHOLMOD for SPD systems (every crossbar), KLU otherwise. ngspice: the referee.
-  BackendChoice backend = BackendChoice::kNative;
+  // auto: pcg for SPD crossbars from kAutoPcgMinUnknowns unknowns, else as native. native:
+  // CHOLMOD for SPD systems (every crossbar), KLU otherwise. pcg: line-preconditioned
+  // conjugate gradients (pcg_backend.h). ngspice: the referee.
+  BackendChoice backend = BackendChoice::kAuto;
   LinearBackendOptions linear;
   NgspiceOptions ngspice;
   // Newton-Raphson settings for circuits with nonlinear cells.
@@ -64,9 +73,13 @@ class CircuitSolver {
   const LinearBackend* backend() const { return backend_.get(); }
   // Solves A X = B (or A^T X = B) through the factorization and checks the answer: every
   // entry finite and a normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||) below
-  // kMaxBackwardError per column, else xbar::NumericalError. Native only, size() > 0.
+  // kMaxBackwardError per column, else xbar::NumericalError (direct back ends; pcg stops at
+  // its own tolerance and reports its residual). Native only, size() > 0.
   Eigen::MatrixXd solve_linear(const Eigen::MatrixXd& b, bool transposed = false);
   bool nonlinear() const { return mna_ && !mna_->linear(); }
+  // pcg only (a no-op for the others): the quantities, one per row of w (columns: unknowns),
+  // whose accuracy CG's stopping test checks (PcgBackend::set_watch()).
+  void set_watch(const SparseMatrix& w, const std::string& what);
 
  private:
   const netlists::Circuit& circuit_;
@@ -75,6 +88,10 @@ class CircuitSolver {
   std::unique_ptr<LinearBackend> backend_;
   std::unique_ptr<NewtonSolver> newton_;  // nonlinear cells only
   CircuitSolution solve_nonlinear(const Eigen::MatrixXd& s);
+  // The back end kind for this system (auto, fallbacks), noting any substitution in summary_.
+  LinearBackendKind choose_kind();
+  // Copies the PCG statistics (and a CHOLMOD fallback) into summary_.
+  void sync_pcg_stats();
   SolveSummary summary_;
   double norm_a_ = 0;  // infinity norm of the matrix, for the backward error
 };

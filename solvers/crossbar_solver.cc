@@ -46,6 +46,8 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
   if (circuit_solver_.native()) {
     w_x_ = pick * circuit_solver_.mna().current_map_x();
     w_s_ = pick * circuit_solver_.mna().current_map_s();
+    // PCG stops on the accuracy of what is reported: the column currents.
+    circuit_solver_.set_watch(w_x_, "column currents");
   }
 }
 
@@ -133,12 +135,15 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
     }
   } else {
     const SparseMatrix wt = w_x_.transpose();
+    // The adjoint solves' reported quantities are the entries of T: (R P)^T y.
+    circuit_solver_.set_watch(SparseMatrix(rp.transpose()), "effective-matrix entries");
     for (int64_t c0 = 0; c0 < n; c0 += block) {  // Y = A^-T W^T, T^T += Y^T (R P)
       const int64_t nc = std::min(block, n - c0);
       const Eigen::MatrixXd y = circuit_solver_.solve_linear(Eigen::MatrixXd(wt.middleCols(c0, nc)), true);
       tt.middleRows(c0, nc) += (Eigen::MatrixXd(rp.transpose() * y)).transpose();
       solves += nc;
     }
+    circuit_solver_.set_watch(w_x_, "column currents");
   }
   circuit_solver_.add_solve_cost(seconds_since(t0), solves);
   return tt.transpose();

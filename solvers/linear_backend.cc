@@ -1,13 +1,20 @@
 #include "solvers/linear_backend.h"
 
+#include "devices/format.h"
 #include "devices/input_error.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/klu_backend.h"
+#include "solvers/pcg_backend.h"
 
 namespace xbar::solvers {
 
 std::string to_string(LinearBackendKind k) {
-  return k == LinearBackendKind::kCholmod ? "cholmod" : "klu";
+  switch (k) {
+    case LinearBackendKind::kCholmod: return "cholmod";
+    case LinearBackendKind::kKlu: return "klu";
+    case LinearBackendKind::kPcg: return "pcg";
+  }
+  return "?";
 }
 
 std::string to_string(Ordering o) {
@@ -28,7 +35,16 @@ Ordering parse_ordering(const std::string& s) {
   throw InputError("key ordering = '" + s + "': expected auto, geometric, amd, metis or nesdis");
 }
 
+void PcgOptions::validate() const {
+  if (!(tol > 0 && tol <= 1e-2))
+    throw InputError("key tol = " + format_number(tol) + ": must be in (0, 0.01] (relative accuracy "
+                     "of the column currents that conjugate gradients stop at)");
+  if (max_iterations < 1)
+    throw InputError("key pcg-max-iterations = " + std::to_string(max_iterations) + ": must be >= 1");
+}
+
 void LinearBackendOptions::validate() const {
+  pcg.validate();
   if (rhs_block < 1 || rhs_block > 4096)
     throw InputError("key rhs-block = " + std::to_string(rhs_block) + ": must be in [1, 4096]");
 }
@@ -37,6 +53,7 @@ std::unique_ptr<LinearBackend> make_linear_backend(LinearBackendKind kind,
                                                    const LinearBackendOptions& options) {
   options.validate();
   if (kind == LinearBackendKind::kCholmod) return std::make_unique<CholmodBackend>(options);
+  if (kind == LinearBackendKind::kPcg) return std::make_unique<PcgBackend>(options);
   return std::make_unique<KluBackend>(options);
 }
 

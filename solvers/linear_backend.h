@@ -1,4 +1,5 @@
-// LinearBackend: one interface for the sparse direct solvers (CHOLMOD, KLU).
+// LinearBackend: one interface for the sparse linear solvers: direct (CHOLMOD, KLU) and the
+// line-preconditioned conjugate gradients of pcg_backend.h.
 //
 //   auto be = make_linear_backend(LinearBackendKind::kCholmod, options);
 //   be->analyze(a, coords);      // once per topology: ordering + symbolic factorization
@@ -6,8 +7,9 @@
 //   Eigen::MatrixXd x = be->solve(b);   // any number of times, b is n x K
 //
 // Calling out of order is a programmer error (asserts). A numerical failure (matrix not
-// positive definite, singular) is data: status() != kSuccess, message() names the
-// unknown, and factorize() also throws xbar::NumericalError with that message.
+// positive definite, singular, or CG not converging) is data: status() != kSuccess,
+// message() names the unknown or the residual reached, and the call throws
+// xbar::NumericalError with that message.
 #pragma once
 
 #include <Eigen/Dense>
@@ -20,13 +22,32 @@
 
 namespace xbar::solvers {
 
-enum class LinearBackendKind { kCholmod, kKlu };
+enum class LinearBackendKind { kCholmod, kKlu, kPcg };
 enum class Ordering { kAuto, kGeometric, kAmd, kMetis, kNesdis };
 enum class BackendStatus { kSuccess, kNumericalIssue, kInvalidInput };
 
 std::string to_string(LinearBackendKind k);
 std::string to_string(Ordering o);
 Ordering parse_ordering(const std::string& s);  // throws InputError naming key "ordering"
+
+// Conjugate gradients preconditioned by the wire lines (pcg_backend.h).
+struct PcgOptions {
+  // Stopping test: CG stops once two successive steps each changed every watched quantity
+  // (the column currents when a CrossbarSolver drives it; else the solution vector, 2-norm) by
+  // at most tol relative to its size. In (0, 1e-2]. The last step's change measured 1-3x the
+  // remaining error on every case tried (bench/README.md), so 1e-11 keeps column currents
+  // within 1e-9 of a direct solve with margin, at one or two iterations more than 1e-9 would.
+  double tol = 1e-11;
+  // CG iterations allowed per right-hand side, >= 1. Measured 12 at 256^2 to 89 at 4096^2
+  // (2.5 ohm, <= 100 uS) and 142 at 1024^2 with 10 ohm, <= 1 mS: the count grows about as
+  // sqrt(g_cell * r_wire) * size (bench/README.md). 2000 lets harsh arrays finish and bounds
+  // the time lost before the CHOLMOD fallback.
+  int max_iterations = 2000;
+  // When CG does not converge: factorize with CHOLMOD instead if its predicted memory fits
+  // in the available memory (else, or when false, throw NumericalError).
+  bool fallback_to_cholmod = true;
+  void validate() const;  // throws InputError naming the key (tol, pcg-max-iterations)
+};
 
 struct LinearBackendOptions {
   // Fill-reducing ordering. kAuto: geometric nested dissection when the unknowns are a
@@ -36,6 +57,7 @@ struct LinearBackendOptions {
   // Right-hand sides per triangular-solve pass, in [1, 4096]; bounds the workspace to
   // n x this doubles. 64 keeps BLAS-3 efficiency without large workspaces.
   int rhs_block = 64;
+  PcgOptions pcg;
   // Throws xbar::InputError naming the key when a field is out of range.
   void validate() const;
 };

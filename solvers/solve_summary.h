@@ -8,9 +8,10 @@
 namespace xbar::solvers {
 
 struct SolveSummary {
-  std::string backend_requested;  // "native", "cholmod", "klu" or "ngspice"
-  std::string backend_used;       // "cholmod", "klu" or "ngspice"
-  std::string ordering_used;      // fill-reducing ordering of the direct solver ("" for ngspice)
+  std::string backend_requested;  // "auto", "native", "cholmod", "klu", "pcg" or "ngspice"
+  std::string backend_used;       // "cholmod", "klu", "pcg" or "ngspice"
+  std::string ordering_used;      // fill-reducing ordering of the direct solver, "lines" for
+                                  // pcg, "" for ngspice
   std::string batch_method;       // "direct" (one solve per input) or "effective-matrix"
   int64_t unknowns = 0;           // size of the solved system (free nodes + branch currents)
   int64_t matrix_nonzeros = 0;    // nonzeros of the assembled matrix (both triangles)
@@ -27,6 +28,13 @@ struct SolveSummary {
   std::string newton_strategy;    // worst fallback used: "newton", "gmin stepping", "source stepping"
   double newton_residual_a = 0;   // largest final KCL residual over the inputs, amperes
   double max_backward_error = 0;  // worst ||A x - b|| / (||A|| ||x|| + ||b||) over the solves
+  // pcg only (pcg_backend.h): CG iterations over all right-hand sides, the most one needed,
+  // the largest final relative residual ||b - A x||_2 / ||b||_2, and the largest estimated
+  // relative error of the column currents (the change CG's last step made to them).
+  int64_t cg_iterations = 0;
+  int64_t cg_max_iterations = 0;
+  double cg_residual = 0;
+  double cg_accuracy_estimate = 0;
   std::string message;            // one line: what happened, including any fallback
   bool ok = false;
   bool usable() const { return ok; }

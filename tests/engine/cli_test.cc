@@ -363,9 +363,10 @@ TEST_CASE("result.json carries the configuration with its origins, the seed, the
   CHECK(v.out.find(version) != std::string::npos);
 
   REQUIRE(j.contains("solve"));
-  CHECK(j["solve"]["backend_requested"] == "native");
+  // auto is the default (issue 8); a small array is below the PCG crossover, so CHOLMOD.
+  CHECK(j["solve"]["backend_requested"] == "auto");
   const std::string used = j["solve"]["backend_used"];
-  CHECK((used == "cholmod" || used == "klu"));
+  CHECK(used == "cholmod");
   for (const char* t : {"assemble_s", "analyze_s", "factorize_s", "solve_s"}) {
     INFO("times_s." << t);
     REQUIRE(j["solve"]["times_s"].contains(t));
@@ -818,6 +819,11 @@ std::vector<BadCase> bad_cases() {
       {"--drive sideways", "solve", {"--g", "g.npy", "--drive", "sideways"}, {"drive", "sideways", "left"}},
       {"--sense sideways", "check", {"--g", "g.npy", "--sense", "sideways"}, {"sense", "sideways", "bottom"}},
       {"--backend foo", "solve", {"--g", "g.npy", "--backend", "foo"}, {"backend", "foo", "native"}},
+      {"--backend pcgx", "solve", {"--g", "g.npy", "--backend", "pcgx"}, {"backend", "pcgx", "auto", "pcg"}},
+      {"--tol 0 (pcg)", "solve", {"--g", "g.npy", "--backend", "pcg", "--tol", "0"}, {"tol", "0", "(0, 0.01]"}},
+      {"--tol 1 (pcg)", "solve", {"--g", "g.npy", "--tol", "1"}, {"tol", "1", "(0, 0.01]"}},
+      {"--tol nan (pcg)", "solve", {"--g", "g.npy", "--tol", "nan"}, {"tol", "nan", "(0, 0.01]"}},
+      {"--pcg-max-iterations 0", "solve", {"--g", "g.npy", "--pcg-max-iterations", "0"}, {"pcg-max-iterations", "0", ">= 1"}},
       {"check --backend ngspice", "check", {"--g", "g.npy", "--backend", "ngspice"}, {"backend", "ngspice"}},
       {"deck with a capacitor", "solve", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1"}},
       {"deck with a capacitor (check)", "check", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1"}},

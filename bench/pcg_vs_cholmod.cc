@@ -1,0 +1,79 @@
+// PCG (line-preconditioned conjugate gradients) against CHOLMOD on one array: end-to-end time
+// of each (assembly + analysis + factorization or preconditioner set-up + the solves), CG
+// iterations, final residual, the accuracy estimate, peak memory, and the largest relative
+// difference of any column current. PCG runs first, so the peak RSS printed after it is its
+// own (array build included); the one after CHOLMOD is the process's overall peak.
+// Usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none]
+//   K inputs (default 1; random rows in [0, 0.2] V, seed 7), wires R_WIRE_OHM per segment
+//   (default 2.5), cells uniform in [G_ON_S / 100, G_ON_S] (default 1e-4, seed 42), ideal
+//   drivers and virtual grounds. `none` skips CHOLMOD (sizes it cannot factorize). K > min(M, N) goes through the exact effective matrix, as the CLI does.
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "bench/bench_util.h"
+#include "devices/registry.h"
+#include "solvers/crossbar_solver.h"
+
+using namespace xbar;
+
+namespace {
+
+struct Run {
+  netlists::RowMatrixXd currents;
+  solvers::SolveSummary summary;
+  double total_s = 0;
+  double peak_gib = 0;
+};
+
+Run run(const netlists::CrossbarCircuit& x, const netlists::RowMatrixXd& v, solvers::BackendChoice b) {
+  solvers::CrossbarSolveOptions opt;
+  opt.solver.backend = b;
+  const double t0 = bench::now_s();
+  solvers::CrossbarSolver solver(x, opt);
+  Run r;
+  auto sol = solver.solve(v);
+  r.total_s = bench::now_s() - t0;
+  r.currents = std::move(sol.currents);
+  r.summary = sol.summary;
+  r.peak_gib = bench::peak_rss_gib();
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none]\n");
+    return 2;
+  }
+  const int64_t s = std::atoll(argv[1]);
+  const int64_t k = argc > 2 ? std::atoll(argv[2]) : 1;
+  const double r_wire = argc > 3 ? std::atof(argv[3]) : 2.5;
+  const double g_on = argc > 4 ? std::atof(argv[4]) : 1e-4;
+  const bool with_cholmod = argc <= 5 || std::string(argv[5]) != "none";
+  netlists::CrossbarSpec spec;
+  spec.rows = spec.cols = s;
+  spec.r_row_ohm = spec.r_col_ohm = r_wire;
+  const double t0 = bench::now_s();
+  const auto x = netlists::build_crossbar(spec, bench::random_matrix(s, s, g_on / 100, g_on, 42),
+                                          devices::make_cell_model("linear"));
+  const double build_s = bench::now_s() - t0;
+  const auto v = bench::random_matrix(k, s, 0.0, 0.2, 7);
+  const Run p = run(x, v, solvers::BackendChoice::kPcg);
+  const auto& ps = p.summary;
+  std::printf("%5lld %5lld %5.1f %7.0e | build %.2f s | pcg %8.3f s (set-up %.3f, solve %.3f) iters %lld "
+              "(max %lld) resid %.1e est %.1e peak %.2f GiB [%s]",
+              (long long)s, (long long)k, r_wire, g_on, build_s, p.total_s, ps.factorize_s, ps.solve_s,
+              (long long)ps.cg_iterations, (long long)ps.cg_max_iterations, ps.cg_residual,
+              ps.cg_accuracy_estimate, p.peak_gib, ps.batch_method.c_str());
+  if (with_cholmod) {
+    const Run c = run(x, v, solvers::BackendChoice::kCholmod);
+    const double diff =
+        ((p.currents - c.currents).cwiseAbs().array() / c.currents.cwiseAbs().array()).maxCoeff();
+    std::printf(" | cholmod %8.3f s (factor %.3f) peak %.2f GiB | max rel dI %.1e", c.total_s,
+                c.summary.factorize_s, c.peak_gib, diff);
+  }
+  std::printf("\n");
+  return 0;
+}
