@@ -246,6 +246,38 @@ TEST_CASE("pcg that stops at its iteration limit names the residual reached, or 
   }
 }
 
+TEST_CASE("the cholmod fallback also serves the effective matrix and Newton's inner solves") {
+  solvers::CrossbarSolveOptions opt;
+  opt.solver.linear.pcg.max_iterations = 3;  // far from enough for these arrays
+  SUBCASE("effective matrix, both orientations") {
+    for (auto [m, n] : {std::pair<int64_t, int64_t>{40, 56}, {56, 40}}) {
+      CAPTURE(m);
+      const auto x = linear(harsh_spec(m, n), random_matrix(m, n, 5e-4, 1e-3, 131));
+      opt.solver.backend = BackendChoice::kPcg;
+      solvers::CrossbarSolver p(x, opt);
+      const RowMatrixXd tp = p.effective_matrix();
+      CHECK(p.circuit_solver().backend()->name() == "cholmod");  // the fallback did take over
+      solvers::CrossbarSolveOptions c_opt;
+      c_opt.solver.backend = BackendChoice::kCholmod;
+      solvers::CrossbarSolver c(x, c_opt);
+      const RowMatrixXd tc = c.effective_matrix();
+      CHECK(test::max_rel(tp, tc) < 1e-12);
+    }
+  }
+  SUBCASE("Newton with sinh cells") {
+    CrossbarSpec spec = harsh_spec(32, 28);
+    devices::CellParams params;
+    params.nl_k_per_v = 2.0;
+    const auto x = netlists::build_crossbar(spec, random_matrix(32, 28, 5e-4, 1e-3, 141),
+                                            devices::make_cell_model("sinh", params));
+    const RowMatrixXd v = random_matrix(2, 32, 0.2, 0.5, 142);
+    const Solved p = solve(x, v, BackendChoice::kPcg, opt);
+    const Solved c = solve(x, v, BackendChoice::kCholmod);
+    CHECK(p.summary.backend_used == "cholmod");
+    CHECK(test::max_rel(p.currents, c.currents) < kAgreeRelTol);
+  }
+}
+
 TEST_CASE("auto picks pcg from the measured crossover on and cholmod below it; pcg where it cannot apply says so") {
   {
     CrossbarSpec spec;  // 2 x 390 x 390 grid nodes, 389 x 390 x 2 + ... unknowns: above the crossover
