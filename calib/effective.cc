@@ -1,6 +1,7 @@
 #include "calib/effective.h"
 
 #include <chrono>
+#include <limits>
 #include <memory>
 
 #include "devices/linear_cell.h"
@@ -15,13 +16,9 @@ Effective effective_matrix(const netlists::CrossbarSpec& spec, const RowMatrixXd
   const auto x = netlists::build_crossbar(spec, g_s, std::make_shared<const devices::LinearCell>());
   solvers::CrossbarSolveOptions opt;
   opt.solver = options;
-  // T is min(M, N) solves through one system: a factorization reused that many times beats
-  // conjugate gradients per right-hand side wherever the factor fits (512^2: 8 s against
-  // ~90 s), so `auto` means CHOLMOD here up to kEffectiveCholmodMaxUnknowns (2048^2 peaks at
-  // 6 GiB, bench/README.md) and PCG beyond.
-  constexpr int64_t kEffectiveCholmodMaxUnknowns = 2 * 2048 * 2048;
-  if (opt.solver.backend == solvers::BackendChoice::kAuto && 2 * spec.rows * spec.cols <= kEffectiveCholmodMaxUnknowns)
-    opt.solver.backend = solvers::BackendChoice::kNative;
+  // T is min(M, N) solves through one system: under backend auto, CHOLMOD where its factor
+  // fits (solvers::effective_solver_options), not CG per right-hand side (512^2: 8 s vs ~90 s).
+  opt.expected_inputs = std::numeric_limits<int64_t>::max();
   solvers::CrossbarSolver solver(x, opt);
   Effective e;
   e.t = solver.effective_matrix();

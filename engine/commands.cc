@@ -394,6 +394,7 @@ int run_solve(const RunConfig& cfg) {
   const double build_s = seconds_since(t0);
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = cfg.save_voltages;
+  opt.expected_inputs = k;
   opt.solver.progress = [&](const std::string& msg) { progress(cfg, msg); };
   solvers::CrossbarSolver solver(x, opt);
   solvers::CrossbarSolution sol = solver.solve(in.v);

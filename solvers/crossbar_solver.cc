@@ -26,9 +26,20 @@ BatchMethod parse_batch_method(const std::string& s) {
   throw InputError("key batch-method = '" + s + "': expected auto, direct or effective");
 }
 
+SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const CrossbarSolveOptions& o) {
+  SolverOptions s = o.solver;
+  if (s.backend != BackendChoice::kAuto || o.keep_voltages || o.batch == BatchMethod::kDirect) return s;
+  if (o.batch == BatchMethod::kAuto && o.expected_inputs <= std::min(x.rows(), x.cols())) return s;
+  if (2 * x.rows() * x.cols() > kAutoEffectiveCholmodMaxUnknowns) return s;
+  bool linear = x.circuit.transistor_models().empty();
+  for (const auto& c : x.circuit.cell_models()) linear = linear && c->is_linear();
+  if (linear) s.backend = BackendChoice::kNative;
+  return s;
+}
+
 CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
                                const CrossbarSolveOptions& options)
-    : x_(crossbar), options_(options), circuit_solver_(crossbar.circuit, options.solver) {
+    : x_(crossbar), options_(options), circuit_solver_(crossbar.circuit, effective_solver_options(crossbar, options)) {
   const int64_t n_cols = crossbar.cols(), n_src = int64_t(crossbar.source_row.size());
   // Column j's current is the sum of its virtual-ground source currents.
   SparseMatrix pick(n_cols, n_src);

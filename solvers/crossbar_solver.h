@@ -31,7 +31,22 @@ struct CrossbarSolveOptions {
   BatchMethod batch = BatchMethod::kAuto;
   // Keep every node voltage (K x 2MN, rows then columns): memory 16 MN bytes per input.
   bool keep_voltages = false;
+  // How many inputs the caller will solve (a hint for backend auto): a linear batch larger
+  // than min(M, N) goes through the effective matrix, min(M, N) solves through one system,
+  // where a factorization reused that often beats conjugate gradients per right-hand side, so
+  // auto then picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns (its factor fits; 2048^2
+  // peaks at 6 GiB, bench/README.md) instead of PCG.
+  int64_t expected_inputs = 1;
 };
+
+constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 2048 * 2048;
+
+// The solver options CrossbarSolver uses for this array: options.solver, with backend auto
+// resolved to native for linear batches that will go through the effective matrix (see
+// expected_inputs). Exposed so that callers that only compute T can apply the same rule.
+SolverOptions effective_solver_options(const netlists::CrossbarCircuit& crossbar,
+                                       const CrossbarSolveOptions& options);
+
 
 struct CrossbarSolution {
   RowMatrixXd currents;   // K x N, amperes into the virtual grounds

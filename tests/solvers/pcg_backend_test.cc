@@ -286,6 +286,22 @@ TEST_CASE("auto picks pcg from the measured crossover on and cholmod below it; p
     const Solved p = solve(x, random_matrix(1, 390, 0.0, 0.2, 132), BackendChoice::kAuto);
     REQUIRE(p.summary.unknowns >= solvers::kAutoPcgMinUnknowns);
     CHECK(p.summary.backend_used == "pcg");
+    // A batch larger than min(M, N) goes through the effective matrix: one factor reused
+    // 390 times, so auto picks CHOLMOD when told the batch size, and a sinh array (Newton,
+    // no effective matrix) of the same size keeps PCG.
+    solvers::CrossbarSolveOptions opt;
+    opt.expected_inputs = 391;
+    opt.solver.backend = BackendChoice::kAuto;
+    CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kNative);
+    opt.expected_inputs = 390;
+    CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kAuto);
+    opt.expected_inputs = 391;
+    opt.batch = solvers::BatchMethod::kDirect;
+    CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kAuto);
+    opt.batch = solvers::BatchMethod::kAuto;
+    const auto nl = netlists::build_crossbar(spec, random_matrix(390, 390, 1e-6, 1e-4, 131),
+                                             devices::make_cell_model("sinh"));
+    CHECK(solvers::effective_solver_options(nl, opt).backend == BackendChoice::kAuto);
   }
   {
     CrossbarSpec spec;
