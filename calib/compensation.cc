@@ -28,14 +28,7 @@ Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g
   o.validate();
   const auto t0 = std::chrono::steady_clock::now();
   const double lo = o.range.g_min_s, hi = o.range.g_max_s;
-  for (Eigen::Index k = 0; k < g_target_s.size(); ++k) {
-    const double g = g_target_s.data()[k];
-    if (!(g >= lo && g <= hi))
-      throw InputError("target conductance [" + std::to_string(k / g_target_s.cols()) + ", " +
-                       std::to_string(k % g_target_s.cols()) + "] = " + format_number(g) +
-                       " S lies outside the device window [g-min, g-max] = [" + format_number(lo) +
-                       ", " + format_number(hi) + "] S");
-  }
+  require_in_window(g_target_s, o.range);
   // The exact T corrected through the decoupled-lines model: the projected defect correction
   // P(G') = clip(L^-1(L(G') + sG - T(G'))). The model is asked for the currents it would need
   // to get right so that the exact array gets them right. A pinned cell enters the row ladders

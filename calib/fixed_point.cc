@@ -22,6 +22,18 @@ using Vec = Eigen::VectorXd;
 
 }  // namespace
 
+void require_in_window(const RowMatrixXd& g_target_s, const devices::ConductanceRange& range) {
+  const double lo = range.g_min_s, hi = range.g_max_s;
+  for (Eigen::Index k = 0; k < g_target_s.size(); ++k) {
+    const double g = g_target_s.data()[k];
+    if (!(g >= lo && g <= hi))
+      throw InputError("target conductance [" + std::to_string(k / g_target_s.cols()) + ", " +
+                       std::to_string(k % g_target_s.cols()) + "] = " + format_number(g) +
+                       " S lies outside the device window [g-min, g-max] = [" + format_number(lo) +
+                       ", " + format_number(hi) + "] S");
+  }
+}
+
 FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target0, RowMatrixXd g0,
                               const CompensationOptions& o, const Retarget& retarget) {
   const Eigen::Index m = target0.rows(), n = target0.cols(), mn = m * n;

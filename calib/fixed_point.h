@@ -49,6 +49,9 @@ struct FixedScaleRun {
 // retarget (optional): the target for the iteration in progress, from its exact measurement
 // (the joint scale search of --scale auto); empty = the fixed target.
 using Retarget = std::function<RowMatrixXd(const RowMatrixXd& g, const RowMatrixXd& measured)>;
+// Throws InputError naming the first target cell outside [g_min, g_max].
+void require_in_window(const RowMatrixXd& g_target_s, const devices::ConductanceRange& range);
+
 FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& target, RowMatrixXd g0,
                               const CompensationOptions& o, const Retarget& retarget = {});
 

@@ -74,15 +74,8 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
   const auto t0 = std::chrono::steady_clock::now();
   CompensationOptions o = options;
   if (o.anderson_depth == 0) o.anderson_depth = kNonlinearAndersonDepth;
-  const double lo = o.range.g_min_s, hi = o.range.g_max_s;
-  for (Eigen::Index k = 0; k < g_target_s.size(); ++k) {
-    const double g = g_target_s.data()[k];
-    if (!(g >= lo && g <= hi))
-      throw InputError("target conductance [" + std::to_string(k / g_target_s.cols()) + ", " +
-                       std::to_string(k % g_target_s.cols()) + "] = " + format_number(g) +
-                       " S lies outside the device window [g-min, g-max] = [" + format_number(lo) +
-                       ", " + format_number(hi) + "] S");
-  }
+  const double hi = o.range.g_max_s;
+  require_in_window(g_target_s, o.range);
   if (v_op.size() != g_target_s.rows())
     throw InputError("operating input has " + std::to_string(v_op.size()) + " voltages, expected rows = " +
                      std::to_string(g_target_s.rows()));
