@@ -18,6 +18,7 @@
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
 #include "devices/registry.h"
+#include "engine/cli_ini.h"
 #include "engine/commands.h"
 #include "xbar_version.h"
 
@@ -25,6 +26,7 @@ namespace po = boost::program_options;
 namespace devices = xbar::devices;
 using xbar::InputError;
 using xbar::engine::RunConfig;
+using xbar::engine::store_ini;  // engine/cli_ini.h
 
 namespace {
 
@@ -249,52 +251,6 @@ po::options_description make_options(const std::string& sub) {
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
-
-// Reads `key = value` lines; [sections] and comments (# or ;) are skipped. Each key must be
-// known to `desc`; values are stored one by one so that a bad value names its file and line.
-// Keys already set on the command line win (po::store keeps the first value stored).
-void store_ini(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open config file '" + path + "'");
-  std::string raw;
-  std::set<std::string> seen;
-  for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    // Inline comments start at a '#' or ';' preceded by whitespace, as in Boost's own parser.
-    std::string text = raw;
-    for (size_t p = 1; p < text.size(); ++p)
-      if ((text[p] == '#' || text[p] == ';') && (text[p - 1] == ' ' || text[p - 1] == '\t')) {
-        text.resize(p);
-        break;
-      }
-    const std::string line = trim(text);
-    const std::string where = path + ":" + std::to_string(line_no) + ": ";
-    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
-    if (line[0] == '[') {
-      if (line.back() != ']') throw InputError(where + "section header '" + line + "' lacks ']'");
-      continue;
-    }
-    const auto eq = line.find('=');
-    if (eq == std::string::npos) throw InputError(where + "expected `key = value`, got '" + line + "'");
-    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
-    if (key.empty()) throw InputError(where + "missing key before '='");
-    if (value.empty()) throw InputError(where + "key '" + key + "' has no value after '='");
-    if (key == "config" || key == "help") throw InputError(where + "key '" + key + "' is not allowed in a config file");
-    if (!desc.find_nothrow(key, false))
-      throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
-    if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
-    po::parsed_options parsed(&desc);
-    po::option opt;
-    opt.string_key = key;
-    opt.value.push_back(value);
-    opt.original_tokens = {key, value};
-    parsed.options.push_back(opt);
-    try {
-      po::store(parsed, vm);
-    } catch (const po::error& e) {
-      throw InputError(where + "key " + key + " = '" + value + "': " + e.what());
-    }
-  }
 }
 
 template <typename T>
@@ -560,7 +516,8 @@ int run(int argc, char** argv) {
     for (const auto& o : parsed.options) from_cli.insert(o.string_key);
     po::store(parsed, vm);
   } catch (const po::error& e) {
-    throw InputError(std::string(e.what()) + " (see xbar " + sub + " --help)");
+    throw InputError(std::string(e.what()) + xbar::engine::expected_value_hint(desc, e) +
+                     " (see xbar " + sub + " --help)");
   }
   if (vm.count("help")) {
     std::cout << "usage: xbar " << sub << " [--config FILE.ini] [--key value ...]\n" << desc << "\n";

@@ -408,6 +408,24 @@ std::string index_to_string(const std::vector<int64_t>& shape, int64_t flat) {
   return out + "]";
 }
 
+[[noreturn]] void throw_non_finite(const std::string& path, const std::string& where, double value) {
+  const std::string kind = std::isnan(value) ? "NaN" : (value > 0 ? "inf" : "-inf");
+  throw NumericalError("refusing to write '" + path + "': " + where + " is " + kind +
+                       " (a numerical failure upstream; results never hold NaN or infinities)");
+}
+
+// NonFinite::kRefuse: the first NaN or infinity, in shape coordinates, as a numerical failure.
+void refuse_non_finite(const std::string& path, const double* data, std::size_t count,
+                       const std::vector<int64_t>& shape) {
+  for (std::size_t i = 0; i < count; ++i) {
+    if (std::isfinite(data[i])) continue;
+    throw_non_finite(path,
+                     shape.empty() ? "the value"
+                                   : "element " + index_to_string(shape, static_cast<int64_t>(i)),
+                     data[i]);
+  }
+}
+
 }  // namespace
 
 int64_t element_count(const std::vector<int64_t>& shape) {
@@ -429,7 +447,10 @@ std::string shape_to_string(const std::vector<int64_t>& shape) {
 NpyArray read_npy(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) fail(path, std::string("cannot open for reading: ") + std::strerror(errno));
+  return read_npy(in, path);
+}
 
+NpyArray read_npy(std::istream& in, const std::string& path) {
   // Magic string, version, header length.
   unsigned char prefix[kMagicBytes + 2 + 4] = {};
   const std::size_t got = read_some(in, reinterpret_cast<char*>(prefix), kMagicBytes + 2, path);
@@ -507,7 +528,9 @@ NpyArray read_npy(const std::string& path) {
   array.dtype = header.descr;
   array.data.resize(count);
   if (item_bytes == sizeof(double)) {
-    std::memcpy(array.data.data(), bytes.data(), expected_bytes);
+    // Not for an empty array: both pointers may be null then, and memcpy(null, null, 0) is
+    // undefined behaviour (found by tests/fuzz, regressions/npy_reader/empty_0x3.npy).
+    if (expected_bytes > 0) std::memcpy(array.data.data(), bytes.data(), expected_bytes);
   } else {
     for (std::size_t i = 0; i < count; ++i) {
       float value;
@@ -518,7 +541,8 @@ NpyArray read_npy(const std::string& path) {
   return array;
 }
 
-void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape) {
+void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
+               NonFinite non_finite) {
   for (const int64_t extent : shape) {
     if (extent < 0) {
       throw std::invalid_argument("write_npy('" + path + "'): negative extent in shape " +
@@ -526,6 +550,7 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
     }
   }
   const auto count = static_cast<std::size_t>(element_count(shape));
+  if (non_finite == NonFinite::kRefuse) refuse_non_finite(path, data, count, shape);
   const std::string header = wrap_header(header_dict_for(shape));
   write_file_atomically(path, [&](std::ostream& out) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
@@ -533,8 +558,19 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
   });
 }
 
-void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMatrixXd>& m) {
+void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMatrixXd>& m,
+                      NonFinite non_finite) {
   const std::vector<int64_t> shape = {m.rows(), m.cols()};
+  if (non_finite == NonFinite::kRefuse) {
+    for (Eigen::Index i = 0; i < m.rows(); ++i) {
+      for (Eigen::Index j = 0; j < m.cols(); ++j) {
+        if (!std::isfinite(m(i, j))) {
+          throw_non_finite(path, "element [" + std::to_string(i) + ", " + std::to_string(j) + "]",
+                           m(i, j));
+        }
+      }
+    }
+  }
   const std::string header = wrap_header(header_dict_for(shape));
   // A Ref may be a block with an outer stride: write row by row, each row contiguous.
   write_file_atomically(path, [&](std::ostream& out) {
@@ -545,8 +581,9 @@ void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMa
   });
 }
 
-void write_npy_vector(const std::string& path, const Eigen::Ref<const Eigen::VectorXd>& v) {
-  write_npy(path, v.data(), {v.size()});
+void write_npy_vector(const std::string& path, const Eigen::Ref<const Eigen::VectorXd>& v,
+                      NonFinite non_finite) {
+  write_npy(path, v.data(), {v.size()}, non_finite);
 }
 
 std::string describe_shape_spec(const ShapeSpec& spec) {

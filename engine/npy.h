@@ -15,11 +15,13 @@
 //   - write_npy writes float64 '<f8', C order, format 1.0 (2.0 only if the header would not
 //     fit), with the header laid out byte for byte as numpy.save does (padded with spaces so
 //     that the data starts on a 64-byte boundary, ending in '\n'), via write_file_atomically.
+//     It refuses NaN and infinities unless asked (NonFinite::kAllow): results never hold them.
 //   - The format itself: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html
 #pragma once
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <istream>
 #include <string>
 #include <vector>
 
@@ -41,17 +43,32 @@ std::string shape_to_string(const std::vector<int64_t>& shape);
 // little-endian float64/float32 C-order file whose data size matches its shape exactly.
 NpyArray read_npy(const std::string& path);
 
+// The same from an open binary stream; `path` only labels the messages. This is the form the
+// fuzz harness (tests/fuzz/) drives with in-memory bytes.
+NpyArray read_npy(std::istream& in, const std::string& path);
+
+// What write_npy does with NaN and infinities. xbar's results never hold them: a numerical
+// failure is reported (exit 4), never written out as NaN for the next step to read (issue 9).
+// So the writer refuses them by default, before any byte is written, and only tests and format
+// tools that must produce such files ask for kAllow.
+enum class NonFinite { kRefuse, kAllow };
+
 // Writes `element_count(shape)` doubles from `data` (C order) as a float64 .npy file.
 // Throws xbar::InputError (from write_file_atomically) if the file cannot be written;
+// xbar::NumericalError "refusing to write '<path>': element [i, j] is NaN ..." for a
+// non-finite value under NonFinite::kRefuse (nothing written, a previous file untouched);
 // std::invalid_argument for a negative extent (a programming error, not bad input).
-void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape);
+void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
+               NonFinite non_finite = NonFinite::kRefuse);
 
 using RowMajorMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Convenience: a matrix as shape (rows, cols). A column-major argument is copied by Ref.
-void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMatrixXd>& m);
+void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMatrixXd>& m,
+                      NonFinite non_finite = NonFinite::kRefuse);
 // Convenience: a vector as shape (n,).
-void write_npy_vector(const std::string& path, const Eigen::Ref<const Eigen::VectorXd>& v);
+void write_npy_vector(const std::string& path, const Eigen::Ref<const Eigen::VectorXd>& v,
+                      NonFinite non_finite = NonFinite::kRefuse);
 
 // Any extent is accepted in a dimension of ShapeSpec::extents that holds this value.
 constexpr int64_t kAnyExtent = -1;

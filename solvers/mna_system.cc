@@ -173,9 +173,9 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
       const Element& e = el[k];
       const int32_t other = grp(e.pos) == g ? grp(e.neg) : grp(e.pos);
       if (fixed(other))
-        throw InputError("voltage source '" + circuit.element_name(k) +
-                         "' closes a loop of voltage sources (with ground or other sources): "
-                         "its current is undefined");
+        throw NumericalError("singular circuit: voltage source '" + circuit.element_name(k) +
+                             "' closes a loop of voltage sources (with ground or other "
+                             "sources): its current is undefined");
       tree_source[k] = 1;
       fix(other);
       parent_source.push_back(int32_t(k));
@@ -331,8 +331,9 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     const int64_t row = num_free_ + int64_t(bidx);
     const int64_t a = free_of_group_[size_t(grp(e.pos))], b = free_of_group_[size_t(grp(e.neg))];
     if (source_loops.find(int32_t(a)) == source_loops.find(int32_t(b)))
-      throw InputError("voltage source '" + circuit.element_name(branch_sources_[bidx]) +
-                       "' closes a loop of voltage sources: its current is undefined");
+      throw NumericalError("singular circuit: voltage source '" +
+                           circuit.element_name(branch_sources_[bidx]) +
+                           "' closes a loop of voltage sources: its current is undefined");
     source_loops.unite(int32_t(a), int32_t(b));
     island.unite(int32_t(a), int32_t(b));
     edges.push_back({a, row, 1.0});
@@ -347,9 +348,10 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     if (!root_anchored[size_t(island.find(int32_t(f)))]) {
       int64_t size = 0;
       for (int64_t h = 0; h < num_free_; ++h) size += island.find(int32_t(h)) == island.find(int32_t(f));
-      throw InputError("node '" + circuit.node_name(rep_node_of_free_[size_t(f)]) + "' is in a " +
-                       "floating island of " + std::to_string(size) + " node(s) with no DC path " +
-                       "to ground or to a voltage source: its voltage is undefined");
+      throw NumericalError("singular circuit: node '" +
+                           circuit.node_name(rep_node_of_free_[size_t(f)]) + "' is in a " +
+                           "floating island of " + std::to_string(size) + " node(s) with no DC " +
+                           "path to ground or to a voltage source: its voltage is undefined");
     }
 
   assemble_symmetric(a_, diag, edges);

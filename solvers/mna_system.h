@@ -1,6 +1,6 @@
 // MnaSystem: modified nodal analysis of a linear Circuit, assembled once per topology.
 //
-//   solvers::MnaSystem mna(circuit);          // throws InputError for a bad topology
+//   solvers::MnaSystem mna(circuit);          // throws for a bad or singular topology
 //   SparseMatrix a = mna.matrix();            // (F + B) x (F + B)
 //   Eigen::MatrixXd b = mna.rhs(s);           // s: S x K source values -> right-hand sides
 //   ... x = A^-1 b (any LinearBackend) ...
@@ -27,11 +27,12 @@
 //
 // Contract: the values of the sources are not baked in; rhs(), node_voltages() and
 // source_currents() take them (S x K, in the order of Circuit::source_indices()), so one
-// factorization serves any number of inputs. Errors, each an xbar::InputError naming the
-// element or node: a loop of voltage sources (fixed or floating), a shorted source, an island
-// of nodes with no DC path to ground or a source (the matrix would be singular), a resistance
-// below netlists::kMinResistanceOhm, a cell with an access transistor that was not expanded
-// by the crossbar builder, and a transistor with W/L <= 0 or an unknown model.
+// factorization serves any number of inputs. Errors name the element or node. A singular
+// circuit throws xbar::NumericalError "singular circuit: ..." (exit 4, README): a loop of
+// voltage sources (fixed or floating) and an island of nodes with no DC path to ground or a
+// source. xbar::InputError: a shorted source, a resistance below netlists::kMinResistanceOhm,
+// a cell with an access transistor that was not expanded by the crossbar builder, and a
+// transistor with W/L <= 0 or an unknown model.
 #pragma once
 
 #include <Eigen/Dense>

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "engine/npy.h"
+#include "tests/engine/cli_harness.h"
 
 #ifndef XBAR_BINARY
 #error "XBAR_BINARY (path of the xbar executable) must be defined by the build"
@@ -37,6 +38,7 @@
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 using xbar::engine::NpyArray;
+using namespace xbar::cli_test;  // Scratch, Run, run_xbar, fixtures (cli_harness.h)
 
 namespace {
 
@@ -67,137 +69,6 @@ constexpr double kGHigh = 1e-4;
 // per-column relative comparison is meaningful.
 constexpr double kVLow = 0.05;
 constexpr double kVHigh = 0.3;
-
-// --- scratch directory and process running ------------------------------------------------
-
-// A fresh mkdtemp directory per test, removed afterwards. xbar runs with `work()` as its
-// current directory (so messages name short relative paths); captured stdout/stderr go to
-// the root, outside `work()`, so that they never show up in listings of output directories.
-class Scratch {
- public:
-  Scratch() {
-    std::string tmpl = (fs::temp_directory_path() / "xbar_cli_test_XXXXXX").string();
-    std::vector<char> buf(tmpl.begin(), tmpl.end());
-    buf.push_back('\0');
-    REQUIRE_MESSAGE(::mkdtemp(buf.data()) != nullptr, "mkdtemp failed: " << std::strerror(errno));
-    root_ = buf.data();
-    fs::create_directory(root_ / "work");
-  }
-  ~Scratch() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
-  }
-  Scratch(const Scratch&) = delete;
-  Scratch& operator=(const Scratch&) = delete;
-
-  fs::path root() const { return root_; }
-  fs::path work() const { return root_ / "work"; }
-  std::string file(const std::string& name) const { return (work() / name).string(); }
-
- private:
-  fs::path root_;
-};
-
-std::string shell_quote(const std::string& text) {
-  std::string out = "'";
-  for (const char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void write_text(const fs::path& path, const std::string& content) {
-  std::ofstream(path, std::ios::binary) << content;
-}
-
-struct Run {
-  int status = -1;  // exit status; -1 if killed by a signal
-  std::string out;
-  std::string err;
-};
-
-// Runs `program args...` in s.work(), stdout and stderr captured to files.
-Run run_program(const Scratch& s, const std::string& program, const std::vector<std::string>& args) {
-  const fs::path out = s.root() / "stdout.txt", err = s.root() / "stderr.txt";
-  std::string cmd = "cd " + shell_quote(s.work().string()) + " && " + shell_quote(program);
-  for (const auto& a : args) cmd += " " + shell_quote(a);
-  cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
-  const int raw = std::system(cmd.c_str());
-  Run r;
-  r.status = (raw != -1 && WIFEXITED(raw)) ? WEXITSTATUS(raw) : -1;
-  r.out = read_all(out);
-  r.err = read_all(err);
-  return r;
-}
-
-Run run_xbar(const Scratch& s, const std::vector<std::string>& args) {
-  return run_program(s, XBAR_BINARY, args);
-}
-
-json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  REQUIRE_MESSAGE(in.good(), "cannot open " << path);
-  return json::parse(in);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return char(std::tolower(c)); });
-  return s;
-}
-
-bool contains(const std::string& haystack, const std::string& needle) {
-  return lower(haystack).find(lower(needle)) != std::string::npos;
-}
-
-// --- arrays --------------------------------------------------------------------------------
-
-struct Matrix {
-  int64_t rows = 0, cols = 0;
-  std::vector<double> a;  // row-major
-  double operator()(int64_t i, int64_t j) const { return a[size_t(i * cols + j)]; }
-  double& operator()(int64_t i, int64_t j) { return a[size_t(i * cols + j)]; }
-};
-
-// Uniform in [lo, hi], from a fixed seed (53-bit mapping spelled out: same numbers everywhere).
-Matrix random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  Matrix m{rows, cols, std::vector<double>(size_t(rows * cols))};
-  for (auto& x : m.a) x = lo + (hi - lo) * (double(rng() >> 11) * 0x1.0p-53);
-  return m;
-}
-
-void save(const std::string& path, const Matrix& m) {
-  xbar::engine::write_npy(path, m.a.data(), {m.rows, m.cols});
-}
-void save_vector(const std::string& path, const std::vector<double>& v) {
-  xbar::engine::write_npy(path, v.data(), {int64_t(v.size())});
-}
-
-// An .npy file with any header, for the layouts write_npy never produces.
-void write_raw_npy(const std::string& path, const std::string& descr, bool fortran_order,
-                   const std::vector<int64_t>& shape, const std::string& payload) {
-  std::string dict = "{'descr': '" + descr + "', 'fortran_order': " +
-                     (fortran_order ? "True" : "False") +
-                     ", 'shape': " + xbar::engine::shape_to_string(shape) + ", }";
-  const size_t unpadded = 10 + dict.size() + 1;
-  dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
-  std::string bytes = "\x93NUMPY";
-  bytes += char(1);
-  bytes += char(0);
-  bytes += char(dict.size() & 0xff);
-  bytes += char(dict.size() >> 8);
-  write_text(path, bytes + dict + payload);
-}
-
-template <typename T>
-std::string raw_bytes(const std::vector<T>& values) {
-  return std::string(reinterpret_cast<const char*>(values.data()), values.size() * sizeof(T));
-}
 
 NpyArray load(const fs::path& path) { return xbar::engine::read_npy(path.string()); }
 
@@ -262,14 +133,6 @@ std::vector<long double> solve_ladder(const std::vector<long double>& y, const s
 
 // Series combination of two conductances (0 if either is 0).
 long double series(long double a, long double b) { return a == 0 || b == 0 ? 0 : a * b / (a + b); }
-
-// Every file in a directory with its bytes (to prove an output directory was not touched).
-std::map<std::string, std::string> snapshot(const fs::path& dir) {
-  std::map<std::string, std::string> files;
-  for (const auto& entry : fs::directory_iterator(dir))
-    files[entry.path().filename().string()] = read_all(entry.path());
-  return files;
-}
 
 }  // namespace
 
@@ -741,204 +604,7 @@ TEST_CASE("an INI file sets keys whatever its sections, and a command-line flag 
 }
 
 // =========================================================================================
-// 6. Bad input: exit 2 (or 4), one clear message, no output touched
-// =========================================================================================
-
-namespace {
-
-struct BadCase {
-  std::string what;                  // shown on failure
-  std::string sub;                   // netlist | solve | check
-  std::vector<std::string> args;     // without --out (added by the harness) unless own_out
-  std::vector<std::string> needles;  // substrings the message must hold (case-insensitive)
-  std::vector<int> exits = {2};      // accepted exit statuses
-  bool own_out = false;              // args carry their own --out (unwritable output)
-};
-
-// Fixtures for the bad-input cases, all in s.work().
-void write_bad_fixtures(const Scratch& s) {
-  const int64_t m = 6, n = 5;
-  Matrix g = random_matrix(m, n, kGLow, kGHigh, 1301);
-  save(s.file("g.npy"), g);
-  save_vector(s.file("v.npy"), random_matrix(1, m, kVLow, kVHigh, 1302).a);
-  save_vector(s.file("v_wrong_m.npy"), random_matrix(1, m - 1, kVLow, kVHigh, 1303).a);
-  save(s.file("v_batch.npy"), random_matrix(3, m, kVLow, kVHigh, 1304));
-  save_vector(s.file("g_1d.npy"), std::vector<double>(g.a.begin(), g.a.begin() + n));
-  Matrix gnan = g;
-  gnan(2, 3) = std::nan("");
-  save(s.file("g_nan.npy"), gnan);
-  Matrix gneg = g;
-  gneg(1, 2) = -1e-5;
-  save(s.file("g_negative.npy"), gneg);
-  std::vector<double> column_major;
-  for (int64_t j = 0; j < n; ++j)
-    for (int64_t i = 0; i < m; ++i) column_major.push_back(g(i, j));
-  write_raw_npy(s.file("g_fortran.npy"), "<f8", true, {m, n}, raw_bytes(column_major));
-  write_raw_npy(s.file("g_int64.npy"), "<i8", false, {m, n}, raw_bytes(std::vector<int64_t>(size_t(m * n), 1)));
-  save(s.file("g_truncated.npy"), g);
-  fs::resize_file(s.work() / "g_truncated.npy", fs::file_size(s.work() / "g_truncated.npy") - 7);
-
-  write_text(s.work() / "unknown_key.ini", "# typo below\n[wires]\nr-rwo = 3.5\n");
-  write_text(s.work() / "wrong_type.ini", "[wires]\nr-col = 1\nr-row = abc\n");
-  write_text(s.work() / "no_equals.ini", "[wires]\nr-row 3.5\n");
-
-  write_text(s.work() / "good.cir", "good deck\nr1 a 0 1k\nv1 a 0 1\n.end\n");
-  write_text(s.work() / "capacitor.cir", "a deck with a capacitor\nr1 a 0 1k\nc1 a 0 1p\nv1 a 0 1\n.end\n");
-  write_text(s.work() / "negative_r.cir", "a negative resistor\nr1 a 0 -1k\nr2 a 0 1k\nv1 a 0 1\n.end\n");
-  // island_a and island_b are each touched by two terminals (not dangling) but have no DC
-  // path to a source or to ground: the nodal matrix is singular.
-  write_text(s.work() / "floating.cir",
-             "an island\nr1 a 0 1k\nv1 a 0 1\nr2 island_a island_b 1k\nr3 island_b island_a 2k\n.end\n");
-
-  write_text(s.work() / "somefile", "a regular file, not a directory\n");
-}
-
-std::vector<BadCase> bad_cases() {
-  return {
-      {"--g of shape (N,)", "solve", {"--g", "g_1d.npy"}, {"g_1d.npy", "(M, N)", "(5,)"}},
-      {"--v with the wrong M", "solve", {"--g", "g.npy", "--v", "v_wrong_m.npy"}, {"v_wrong_m.npy", "(6,)", "(5,)"}},
-      {"NaN in G", "solve", {"--g", "g_nan.npy"}, {"g_nan.npy", "[2, 3]", "NaN"}},
-      {"NaN in G (netlist)", "netlist", {"--g", "g_nan.npy"}, {"g_nan.npy", "[2, 3]", "NaN"}},
-      {"negative G", "solve", {"--g", "g_negative.npy"}, {"g_negative.npy", "[1, 2]", "negative"}},
-      {"negative G (check)", "check", {"--g", "g_negative.npy"}, {"g_negative.npy", "[1, 2]", "negative"}},
-      {"Fortran-order G", "solve", {"--g", "g_fortran.npy"}, {"g_fortran.npy", "Fortran"}},
-      {"int64 G", "solve", {"--g", "g_int64.npy"}, {"g_int64.npy", "<i8", "float64"}},
-      {"truncated G", "solve", {"--g", "g_truncated.npy"}, {"g_truncated.npy", "240", "233"}},
-      {"missing --g file", "solve", {"--g", "absent.npy"}, {"absent.npy", "no such file"}},
-      {"--rows disagreeing with --g", "solve", {"--g", "g.npy", "--rows", "7"}, {"rows = 7", "g.npy", "M = 6"}},
-      {"--cols disagreeing with --g", "netlist", {"--g", "g.npy", "--cols", "4"}, {"cols = 4", "g.npy", "N = 5"}},
-      {"negative --r-row", "solve", {"--g", "g.npy", "--r-row", "-1"}, {"r-row", "-1", ">= 0"}},
-      {"NaN --r-col", "solve", {"--g", "g.npy", "--r-col", "nan"}, {"r-col", "nan", "finite"}},
-      {"non-numeric --r-row", "solve", {"--g", "g.npy", "--r-row", "abc"}, {"r-row", "abc"}},
-      {"unknown flag", "solve", {"--g", "g.npy", "--bogus", "1"}, {"--bogus"}},
-      {"unknown INI key", "solve", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo"}},
-      {"unknown INI key (check)", "check", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo"}},
-      {"INI value of the wrong type", "solve", {"--g", "g.npy", "--config", "wrong_type.ini"}, {"wrong_type.ini:3", "r-row", "abc"}},
-      {"INI line without '='", "solve", {"--g", "g.npy", "--config", "no_equals.ini"}, {"no_equals.ini:2", "key = value"}},
-      {"missing config file", "solve", {"--g", "g.npy", "--config", "absent.ini"}, {"absent.ini"}},
-      {"--drive sideways", "solve", {"--g", "g.npy", "--drive", "sideways"}, {"drive", "sideways", "left"}},
-      {"--sense sideways", "check", {"--g", "g.npy", "--sense", "sideways"}, {"sense", "sideways", "bottom"}},
-      {"--backend foo", "solve", {"--g", "g.npy", "--backend", "foo"}, {"backend", "foo", "native"}},
-      {"--backend pcgx", "solve", {"--g", "g.npy", "--backend", "pcgx"}, {"backend", "pcgx", "auto", "pcg"}},
-      {"--tol 0 (pcg)", "solve", {"--g", "g.npy", "--backend", "pcg", "--tol", "0"}, {"tol", "0", "(0, 0.01]"}},
-      {"--tol 1 (pcg)", "solve", {"--g", "g.npy", "--tol", "1"}, {"tol", "1", "(0, 0.01]"}},
-      {"--tol nan (pcg)", "solve", {"--g", "g.npy", "--tol", "nan"}, {"tol", "nan", "(0, 0.01]"}},
-      {"--pcg-max-iterations 0", "solve", {"--g", "g.npy", "--pcg-max-iterations", "0"}, {"pcg-max-iterations", "0", ">= 1"}},
-      {"check --backend ngspice", "check", {"--g", "g.npy", "--backend", "ngspice"}, {"backend", "ngspice"}},
-      {"deck with a capacitor", "solve", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1"}},
-      {"deck with a capacitor (check)", "check", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1"}},
-      {"deck with a negative resistance", "solve", {"--deck", "negative_r.cir"}, {"negative_r.cir:2", "r1", "-1000"}},
-      {"deck with a floating island", "solve", {"--deck", "floating.cir"}, {"node", "island_"}, {2, 4}},
-      {"missing deck", "solve", {"--deck", "absent.cir"}, {"absent.cir"}},
-      {"--deck together with --g", "solve", {"--deck", "good.cir", "--g", "g.npy"}, {"deck", "--g"}},
-      {"netlist of a batch of inputs", "netlist", {"--g", "g.npy", "--v", "v_batch.npy"}, {"v_batch.npy", "one"}},
-      {"output directory below a regular file", "solve", {"--g", "g.npy", "--out", "somefile/sub"},
-       {"somefile/sub", "not a directory"}, {2}, true},
-      {"check output directory below a regular file", "check", {"--g", "g.npy", "--out", "somefile/sub"},
-       {"somefile/sub", "not a directory"}, {2}, true},
-      {"netlist output below a regular file", "netlist", {"--g", "g.npy", "--out", "somefile/deck.cir"},
-       {"somefile/deck.cir", "not a directory"}, {2}, true},
-  };
-}
-
-// One message, on stderr, saying what and where; nothing on stdout.
-void check_message(const Run& r, const BadCase& c) {
-  CHECK(r.out.empty());
-  CHECK(!r.err.empty());
-  CHECK_MESSAGE(std::count(r.err.begin(), r.err.end(), '\n') == 1, "expected one line on stderr:\n" << r.err);
-  CHECK_MESSAGE(r.err.rfind("xbar " + c.sub + ": ", 0) == 0, r.err);
-  for (const auto& needle : c.needles) CHECK_MESSAGE(contains(r.err, needle), "'" << needle << "' not in: " << r.err);
-  CHECK_MESSAGE(std::find(c.exits.begin(), c.exits.end(), r.status) != c.exits.end(),
-                "exit status " << r.status << ", stderr: " << r.err);
-}
-
-}  // namespace
-
-TEST_CASE("bad input gives a non-zero exit, one message naming the culprit, and no output") {
-  Scratch s;
-  write_bad_fixtures(s);
-  const std::string somefile_before = read_all(s.work() / "somefile");
-  const auto cases = bad_cases();
-  for (size_t k = 0; k < cases.size(); ++k) {
-    const BadCase& c = cases[k];
-    INFO("case: " << c.what << " (xbar " << c.sub << ")");
-    std::vector<std::string> args = {c.sub};
-    args.insert(args.end(), c.args.begin(), c.args.end());
-    args.push_back("--quiet");
-
-    if (c.own_out) {
-      const Run r = run_xbar(s, args);
-      check_message(r, c);
-      CHECK(fs::is_regular_file(s.work() / "somefile"));
-      CHECK(read_all(s.work() / "somefile") == somefile_before);
-      continue;
-    }
-    const bool is_netlist = c.sub == "netlist";
-    {  // A fresh --out: nothing may be created.
-      const std::string fresh = "fresh_" + std::to_string(k) + (is_netlist ? ".cir" : "");
-      std::vector<std::string> a = args;
-      a.insert(a.end(), {"--out", fresh});
-      const Run r = run_xbar(s, a);
-      check_message(r, c);
-      const fs::path p = s.work() / fresh;
-      CHECK_MESSAGE((!fs::exists(p) || (fs::is_directory(p) && fs::is_empty(p))), "output created at " << p);
-    }
-    {  // An --out holding a previous run: left byte for byte as it was.
-      const std::string prev = "prev_" + std::to_string(k) + (is_netlist ? ".cir" : "");
-      const fs::path p = s.work() / prev;
-      if (is_netlist) {
-        write_text(p, "* previous deck\n");
-      } else {
-        fs::create_directory(p);
-        for (const char* f : {"currents.npy", "voltages.npy", "result.json", "check.json", "node_voltages.npy",
-                              "source_currents.npy"})
-          write_text(p / f, std::string("previous ") + f + "\n");
-      }
-      const auto before = is_netlist ? std::map<std::string, std::string>{{prev, read_all(p)}} : snapshot(p);
-      std::vector<std::string> a = args;
-      a.insert(a.end(), {"--out", prev});
-      const Run r = run_xbar(s, a);
-      check_message(r, c);
-      const auto after = is_netlist ? std::map<std::string, std::string>{{prev, read_all(p)}} : snapshot(p);
-      CHECK_MESSAGE(after == before, "previous outputs in " << p << " were changed");
-    }
-  }
-  // No temporary or stray file was left next to the fixtures either.
-  for (const auto& entry : fs::directory_iterator(s.work())) {
-    const std::string name = entry.path().filename().string();
-    INFO(name);
-    CHECK(name.find(".tmp.") == std::string::npos);
-  }
-}
-
-TEST_CASE("messages about bad numbers show the offending value legibly") {
-  // A conductance of -1 nS or a tolerance of -1e-12 must not be printed as "-0.000000".
-  Scratch s;
-  Matrix g = random_matrix(3, 3, kGLow, kGHigh, 1401);
-  g(0, 1) = -1e-9;
-  save(s.file("g_tiny_negative.npy"), g);
-  save(s.file("g.npy"), random_matrix(3, 3, kGLow, kGHigh, 1402));
-  // True if some number in `text` is within 1e-6 relative of `value`.
-  auto shows = [](const std::string& text, double value) {
-    static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
-    for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it) {
-      const double x = std::strtod(it->str().c_str(), nullptr);
-      if (std::abs(x - value) <= 1e-6 * std::abs(value)) return true;
-    }
-    return false;
-  };
-  const Run neg = run_xbar(s, {"solve", "--g", "g_tiny_negative.npy", "--quiet", "--out", "o1"});
-  CHECK(neg.status == 2);
-  CHECK(contains(neg.err, "[0, 1]"));
-  CHECK_MESSAGE(shows(neg.err, -1e-9), "value -1e-9 not shown in: " << neg.err);
-  const Run tol = run_xbar(s, {"check", "--g", "g.npy", "--tol", "-1e-12", "--quiet", "--out", "o2"});
-  CHECK(tol.status == 2);
-  CHECK(contains(tol.err, "tol"));
-  CHECK_MESSAGE(shows(tol.err, -1e-12), "value -1e-12 not shown in: " << tol.err);
-}
-
-// =========================================================================================
-// 7. Help
+// 6. Help (bad input: bad_input_test.cc)
 // =========================================================================================
 
 namespace {

@@ -353,7 +353,10 @@ TEST_CASE("write_npy writes files NumPy loads with the same shape, dtype and bit
       for (std::size_t i = 0; i < c.values.size(); ++i) c.values[i] = 0.25 + 10.0 * i;
     }
     REQUIRE(static_cast<int64_t>(c.values.size()) == xbar::engine::element_count(c.shape));
-    xbar::engine::write_npy(dir.file(c.name + ".npy"), c.values.data(), c.shape);
+    // kAllow: the format writer must be able to produce every float64 NumPy can (the
+    // "special" case); results refuse non-finite values (tested below).
+    xbar::engine::write_npy(dir.file(c.name + ".npy"), c.values.data(), c.shape,
+                            xbar::engine::NonFinite::kAllow);
     write_expected(dir.file(c.name + ".txt"), c.shape, c.values);
   }
   run_numpy_script(dir, kNumpyChecksOurFiles, dir.str());
@@ -404,6 +407,36 @@ TEST_CASE("write_npy into a missing directory names the path and the OS error") 
   CHECK_THROWS_WITH_AS(xbar::engine::write_npy(path, &value, {1}),
                        ("cannot write '" + path + "': No such file or directory").c_str(),
                        xbar::InputError);
+}
+
+TEST_CASE("write_npy refuses NaN and infinities by default, names the element, writes nothing") {
+  // Issue 9: a numerical failure is reported, never written out as NaN for the next step.
+  ScratchDir dir;
+  const std::string path = dir.file("currents.npy");
+  const std::vector<double> previous = {1.0, 2.0};
+  xbar::engine::write_npy(path, previous.data(), {2});
+  std::vector<double> values = {0.5, 1.5, 2.5, 3.5, 4.5, 5.5};
+  values[4] = std::nan("");
+  CHECK_THROWS_WITH_AS(xbar::engine::write_npy(path, values.data(), {2, 3}),
+                       ("refusing to write '" + path +
+                        "': element [1, 1] is NaN (a numerical failure upstream; results never "
+                        "hold NaN or infinities)")
+                           .c_str(),
+                       xbar::NumericalError);
+  values[4] = -HUGE_VAL;
+  CHECK_THROWS_WITH_AS(xbar::engine::write_npy_vector(
+                           path, Eigen::Map<const Eigen::VectorXd>(values.data(), 6)),
+                       doctest::Contains("element [4] is -inf"), xbar::NumericalError);
+  xbar::engine::RowMajorMatrixXd m = xbar::engine::RowMajorMatrixXd::Ones(3, 2);
+  m(2, 1) = HUGE_VAL;
+  CHECK_THROWS_WITH_AS(xbar::engine::write_npy_matrix(path, m),
+                       doctest::Contains("element [2, 1] is inf"), xbar::NumericalError);
+  const double scalar = std::nan("");
+  CHECK_THROWS_WITH_AS(xbar::engine::write_npy(path, &scalar, {}),
+                       doctest::Contains("the value is NaN"), xbar::NumericalError);
+  // The previous file is untouched and no temporary is left next to it.
+  CHECK(xbar::engine::read_npy(path).data == previous);
+  CHECK(std::distance(fs::directory_iterator(dir.str()), fs::directory_iterator()) == 1);
 }
 
 TEST_CASE("read_npy accepts header variants other writers produce") {

@@ -1,0 +1,93 @@
+#include "engine/cli_ini.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+
+#include "devices/input_error.h"
+
+namespace po = boost::program_options;
+
+namespace xbar::engine {
+namespace {
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
+// ": expected ..." for a key declared with value type T; "" for types Boost describes itself.
+std::string hint_for(const po::value_semantic* semantic) {
+  auto is = [&](auto* typed) { return dynamic_cast<decltype(typed)>(semantic) != nullptr; };
+  if (is(static_cast<const po::typed_value<double>*>(nullptr))) return ": expected a number";
+  if (is(static_cast<const po::typed_value<int64_t>*>(nullptr)))
+    return ": expected an integer (64-bit)";
+  if (is(static_cast<const po::typed_value<int>*>(nullptr)))
+    return ": expected an integer (32-bit)";
+  if (is(static_cast<const po::typed_value<uint64_t>*>(nullptr)))
+    return ": expected an integer >= 0 (64-bit)";
+  return "";
+}
+
+}  // namespace
+
+std::string expected_value_hint(const po::options_description& desc, const po::error& error) {
+  const auto* invalid = dynamic_cast<const po::invalid_option_value*>(&error);
+  if (invalid == nullptr) return "";
+  std::string key = invalid->get_option_name();
+  key.erase(0, key.find_first_not_of('-'));  // "--r-row" on the command line, "r-row" in a file
+  const po::option_description* option = desc.find_nothrow(key, false);
+  return option == nullptr ? "" : hint_for(option->semantic().get());
+}
+
+void store_ini(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
+  std::ifstream in(path);
+  if (!in) throw InputError("cannot open config file '" + path + "': " + std::strerror(errno));
+  store_ini(in, path, desc, vm);
+}
+
+void store_ini(std::istream& in, const std::string& path, const po::options_description& desc,
+               po::variables_map& vm) {
+  std::string raw;
+  std::set<std::string> seen;
+  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+    // Inline comments start at a '#' or ';' preceded by whitespace, as in Boost's own parser.
+    std::string text = raw;
+    for (size_t p = 1; p < text.size(); ++p)
+      if ((text[p] == '#' || text[p] == ';') && (text[p - 1] == ' ' || text[p - 1] == '\t')) {
+        text.resize(p);
+        break;
+      }
+    const std::string line = trim(text);
+    const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line[0] == '[') {
+      if (line.back() != ']') throw InputError(where + "section header '" + line + "' lacks ']'");
+      continue;
+    }
+    const auto eq = line.find('=');
+    if (eq == std::string::npos) throw InputError(where + "expected `key = value`, got '" + line + "'");
+    const std::string key = trim(line.substr(0, eq)), value = trim(line.substr(eq + 1));
+    if (key.empty()) throw InputError(where + "missing key before '='");
+    if (value.empty()) throw InputError(where + "key '" + key + "' has no value after '='");
+    if (key == "config" || key == "help") throw InputError(where + "key '" + key + "' is not allowed in a config file");
+    if (!desc.find_nothrow(key, false))
+      throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
+    if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
+    po::parsed_options parsed(&desc);
+    po::option opt;
+    opt.string_key = key;
+    opt.value.push_back(value);
+    opt.original_tokens = {key, value};
+    parsed.options.push_back(opt);
+    try {
+      po::store(parsed, vm);
+    } catch (const po::error& e) {
+      throw InputError(where + "key " + key + " = '" + value + "': " + e.what() +
+                       expected_value_hint(desc, e));
+    }
+  }
+}
+
+}  // namespace xbar::engine

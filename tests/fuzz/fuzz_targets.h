@@ -1,0 +1,30 @@
+// The bodies of the libFuzzer harnesses, shared by the fuzz executables (tests/fuzz/*_fuzz.cc,
+// built with -DXBAR_FUZZ=ON) and by the normal test suite, which replays the committed seed
+// corpus and every crash input found so far through the same functions
+// (tests/fuzz/fuzz_replay_test.cc).
+//
+// Contract checked for any input bytes: the reader either returns a value that satisfies its
+// documented postconditions or throws xbar::InputError. Any other exception escapes (libFuzzer
+// reports it as a crash; the replay test as a failure); a broken postcondition calls
+// fuzz_fail(), which prints what broke and aborts. Memory errors, undefined behaviour and
+// leaks are the sanitizers' part (-fsanitize=fuzzer,address,undefined).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace xbar::fuzz {
+
+// netlists::read_spice on the bytes as a deck, plus parse_spice_number against strtod on
+// the bytes as a number.
+void spice_reader_one(const uint8_t* data, size_t size);
+
+// engine::read_npy on the bytes as an .npy file; a successful read is also written back with
+// write_npy and must read back bit for bit.
+void npy_reader_one(const uint8_t* data, size_t size);
+
+// engine::store_ini on the bytes as an INI file, against an options description with every
+// value type the real command line uses.
+void ini_one(const uint8_t* data, size_t size);
+
+}  // namespace xbar::fuzz
