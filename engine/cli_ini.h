@@ -36,11 +36,17 @@ void store_ini(std::istream& in, const std::string& path,
                const boost::program_options::options_description& desc,
                boost::program_options::variables_map& vm);
 
-// What the value of a key must look like, from the type `desc` declares for it, as a suffix
-// for Boost's "the argument ('abc') for option 'r-row' is invalid": ": expected a number",
-// ": expected an integer". Empty when Boost's message already says it (bool lists its
-// choices) or when `error` is not about a value.
-std::string expected_value_hint(const boost::program_options::options_description& desc,
-                                const boost::program_options::error& error);
+// The message of a Boost.Program_options error, completed with what the value must look like
+// (from the type `desc` declares for the key: ": expected a number", ": expected an integer
+// (64-bit)"; nothing for bool, whose message lists its choices).
+//
+// `user_text` is every piece of user input the error can quote (the arguments, or the INI
+// key and value). Boost 1.74's error::what() loops forever when a quoted token contains its
+// own placeholder ("%value%", "%option%", ...), e.g. `--r-row %value%` (found by
+// tests/fuzz/ini_fuzz.cc): when user_text holds two '%', the message is built here without
+// what(), naming the option but not quoting the value.
+std::string describe_option_error(const boost::program_options::options_description& desc,
+                                  const boost::program_options::error& error,
+                                  const std::string& user_text);
 
 }  // namespace xbar::engine

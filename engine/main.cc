@@ -516,8 +516,10 @@ int run(int argc, char** argv) {
     for (const auto& o : parsed.options) from_cli.insert(o.string_key);
     po::store(parsed, vm);
   } catch (const po::error& e) {
-    throw InputError(std::string(e.what()) + xbar::engine::expected_value_hint(desc, e) +
-                     " (see xbar " + sub + " --help)");
+    std::string user_text;  // everything Boost may quote in its message
+    for (int k = 1; k < argc; ++k) user_text += std::string(argv[k]) + "\n";
+    throw InputError(xbar::engine::describe_option_error(desc, e, user_text) + " (see xbar " +
+                     sub + " --help)");
   }
   if (vm.count("help")) {
     std::cout << "usage: xbar " << sub << " [--config FILE.ini] [--key value ...]\n" << desc << "\n";

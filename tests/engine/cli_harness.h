@@ -88,9 +88,15 @@ struct Run {
 };
 
 // Runs `program args...` in s.work(), stdout and stderr captured to files.
+// Longest a single xbar run in the CLI tests may take (the slowest takes a few seconds).
+constexpr int kRunTimeoutSeconds = 600;
+
 inline Run run_program(const Scratch& s, const std::string& program, const std::vector<std::string>& args) {
   const fs::path out = s.root() / "stdout.txt", err = s.root() / "stderr.txt";
-  std::string cmd = "cd " + shell_quote(s.work().string()) + " && " + shell_quote(program);
+  // A hang (e.g. the Boost error-formatting loop the INI fuzzer found) fails the test with
+  // status 124 instead of stalling the suite.
+  std::string cmd = "cd " + shell_quote(s.work().string()) + " && timeout -k 10 " +
+                    std::to_string(kRunTimeoutSeconds) + " " + shell_quote(program);
   for (const auto& a : args) cmd += " " + shell_quote(a);
   cmd += " >" + shell_quote(out.string()) + " 2>" + shell_quote(err.string()) + " </dev/null";
   const int raw = std::system(cmd.c_str());

@@ -7,6 +7,8 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <boost/program_options.hpp>
+#include <sstream>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "devices/input_error.h"
+#include "engine/cli_ini.h"
 #include "engine/npy.h"
 #include "netlists/spice_reader.h"
 #include "tests/fuzz/fuzz_targets.h"
@@ -76,4 +79,28 @@ TEST_CASE("fuzz regression: an empty (0, 3) float64 .npy reads as an empty array
       xbar::engine::read_npy(std::string(XBAR_FUZZ_DIR) + "/regressions/npy_reader/empty_0x3.npy");
   CHECK(a.shape == std::vector<int64_t>{0, 3});
   CHECK(a.data.empty());
+}
+
+TEST_CASE("fuzz regression: an INI value holding Boost's own '%value%' placeholder is refused") {
+  // Found by ini_fuzz as a timeout: Boost 1.74's error::what() replaced "%value%" by the value
+  // in a loop that never ended when the value contained "%value%" itself. The reader now names
+  // file, line and key without letting Boost quote the value (engine/cli_ini.h).
+  namespace po = boost::program_options;
+  po::options_description desc;
+  desc.add_options()("quiet", po::bool_switch(), "")("r-row", po::value<double>(), "");
+  po::variables_map vm;
+  std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/ini/boost_placeholder_loop.ini");
+  REQUIRE(in.good());
+  std::istringstream sliced("[wires]\nquiet = yes\nr-row = 1%value%\n");
+  CHECK_THROWS_WITH_AS(xbar::engine::store_ini(sliced, "p.ini", desc, vm),
+                       "p.ini:3: key r-row = '1%value%': the argument for option 'r-row' is "
+                       "invalid: expected a number",
+                       xbar::InputError);
+  // A value with one '%' cannot hold a placeholder: Boost's own message, value quoted.
+  po::variables_map vm2;
+  std::istringstream single("r-row = 5%\n");
+  CHECK_THROWS_WITH_AS(xbar::engine::store_ini(single, "q.ini", desc, vm2),
+                       "q.ini:1: key r-row = '5%': the argument ('5%') for option 'r-row' is "
+                       "invalid: expected a number",
+                       xbar::InputError);
 }
