@@ -18,6 +18,7 @@ PACKAGES=(
   doctest-dev                            # tests
   python3 python3-numpy                  # tests read/write .npy with NumPy as a referee
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
+  clang libclang-rt-14-dev               # libFuzzer + ASan/UBSan runtimes: tests/fuzz (scripts/test.sh)
 )
 
 if [ "${XBAR_SKIP_APT:-0}" != 1 ]; then

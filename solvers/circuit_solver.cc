@@ -176,18 +176,27 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
   const Eigen::MatrixXd r =
       transposed ? Eigen::MatrixXd(mna_->matrix().transpose() * x - b) : Eigen::MatrixXd(mna_->matrix() * x - b);
   for (Eigen::Index k = 0; k < x.cols(); ++k) {
-    if (!x.col(k).allFinite())
-      throw NumericalError(backend_->name() + " solve produced a non-finite value (overflow in an "
-                           "ill-conditioned system?)");
+    if (!x.col(k).allFinite()) {
+      Eigen::Index bad = 0;
+      while (std::isfinite(x(bad, k))) ++bad;
+      throw NumericalError(backend_->name() + " solve produced a non-finite value at " +
+                           mna_->unknown_name(bad) + (x.cols() > 1 ? " for input " + std::to_string(k) : "") +
+                           " (overflow: sources or conductances too large for double precision, or an "
+                           "ill-conditioned system)");
+    }
     const double denom = norm_a_ * x.col(k).lpNorm<Eigen::Infinity>() + b.col(k).lpNorm<Eigen::Infinity>();
     const double berr = denom > 0 ? r.col(k).lpNorm<Eigen::Infinity>() / denom : 0.0;
     summary_.max_backward_error = std::max(summary_.max_backward_error, berr);
     // An iterative solve stops at its own tolerance (reported as cg_residual), which the user
     // may set loose; the check is for a direct factorization that broke down.
-    if (!(berr <= kMaxBackwardError) && !iterative)
+    if (!(berr <= kMaxBackwardError) && !iterative) {
+      Eigen::Index worst = 0;
+      r.col(k).cwiseAbs().maxCoeff(&worst);
       throw NumericalError(backend_->name() + " solve: backward error " + format_number(berr) +
-                           " exceeds " + format_number(kMaxBackwardError) +
+                           " exceeds " + format_number(kMaxBackwardError) + ", largest residual at " +
+                           mna_->unknown_name(worst) +
                            " (the system is too ill-conditioned for a trustworthy answer)");
+    }
   }
   return x;
 }

@@ -94,6 +94,9 @@ void write_bad_fixtures(const Scratch& s) {
   std::vector<double> vinf = random_matrix(1, m, kVLow, kVHigh, 1305).a;
   vinf[3] = std::numeric_limits<double>::infinity();
   save_vector(s.file("v_inf.npy"), vinf);
+  // Finite but extreme: 1 MS cells driven at 1e308 V overflow double precision in the solve.
+  save(s.file("g_huge.npy"), Matrix{m, n, std::vector<double>(size_t(m * n), 1e6)});
+  save_vector(s.file("v_1e308.npy"), std::vector<double>(size_t(m), 1e308));
   std::vector<double> column_major;
   for (int64_t j = 0; j < n; ++j)
     for (int64_t i = 0; i < m; ++i) column_major.push_back(g(i, j));
@@ -265,6 +268,8 @@ std::vector<BadCase> bad_cases() {
       {"deck with a voltage-source loop (singular)", "check", {"--deck", "source_loop.cir"}, {"singular", "v2", "loop of voltage sources"}, {4}},
       {"sinh cell overflow (k V = 2000)", "solve", {"--rows", "4", "--cols", "4", "--cell", "sinh", "--nl-k", "2000", "--v-read", "1"},
        {"cell", "rcell_0_0", "1 V", "non-finite"}, {4}},
+      {"solve overflowing double precision (1e308 V)", "check", {"--g", "g_huge.npy", "--v", "v_1e308.npy"},
+       {"non-finite value at node", "overflow"}, {4}},
       {"Newton does not converge", "solve",
        {"--rows", "8", "--cols", "8", "--cell", "sinh", "--nl-k", "40", "--v-read", "1", "--max-iterations", "2", "--r-row", "5", "--r-col", "5"},
        {"Newton did not converge", "node"}, {4}},

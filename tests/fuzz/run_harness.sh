@@ -14,13 +14,16 @@ dirs=("$work/$name/corpus" "$here/corpus/$name")   # new units go to the first d
 [ -d "$here/regressions/$name" ] && dirs+=("$here/regressions/$name")
 dict=()
 [ -f "$here/dict/$name.dict" ] && dict=("-dict=$here/dict/$name.dict")
+# One log per run (kept, so that fuzzing time and executions can be added up afterwards);
+# log.txt points at the newest.
+log="$work/$name/log-$(date +%Y%m%d-%H%M%S).txt"
 status=0
 "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-  -artifact_prefix="$work/$name/artifacts/" "${dict[@]}" "${dirs[@]}" \
-  >"$work/$name/log.txt" 2>&1 || status=$?
-grep -E "^(stat::|#[0-9]+ +DONE)" "$work/$name/log.txt" || true
+  -artifact_prefix="$work/$name/artifacts/" "${dict[@]}" "${dirs[@]}" >"$log" 2>&1 || status=$?
+ln -sf "$(basename "$log")" "$work/$name/log.txt"
+grep -E "^(stat::|#[0-9]+ +DONE)" "$log" || true
 if [ "$status" -ne 0 ]; then
-  tail -n 60 "$work/$name/log.txt"
+  tail -n 60 "$log"
   echo "fuzz $name: FAILED (exit $status); the input is in $work/$name/artifacts/." \
        "Fix the reader, then commit the input to tests/fuzz/regressions/$name/ (replayed by" \
        "tests/fuzz/fuzz_replay_test.cc in the normal suite)." >&2
