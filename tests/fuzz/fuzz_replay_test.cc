@@ -72,6 +72,12 @@ TEST_CASE("the INI reader reads or refuses every committed fuzz input") {
   replay("ini", xbar::fuzz::ini_one);
 }
 
+#if XBAR_HAVE_SWEEP_GRID
+TEST_CASE("the sweep-grid parser reads or refuses every committed fuzz input") {
+  replay("sweep_grid", xbar::fuzz::sweep_grid_one);
+}
+#endif
+
 // The crash inputs, one by one, with what each must give now.
 TEST_CASE("fuzz regression: an empty (0, 3) float64 .npy reads as an empty array") {
   // Found by npy_reader_fuzz under UBSan: memcpy(nullptr, nullptr, 0) for an empty array.

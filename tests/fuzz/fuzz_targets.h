@@ -27,4 +27,9 @@ void npy_reader_one(const uint8_t* data, size_t size);
 // value type the real command line uses.
 void ini_one(const uint8_t* data, size_t size);
 
+// engine::parse_sweep_ini (issue 7's sweep-grid parser) on the bytes as a sweep INI; a parsed
+// grid must give a consistent point count, first and last point. Built only when
+// engine/sweep_grid.h exists (XBAR_HAVE_SWEEP_GRID), i.e. once the sweep branch is merged.
+void sweep_grid_one(const uint8_t* data, size_t size);
+
 }  // namespace xbar::fuzz
