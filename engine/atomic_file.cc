@@ -139,8 +139,12 @@ TempFile create_temp_file(const std::string& path) {
 
 }  // namespace
 
-void write_file_atomically(const std::string& path,
-                           const std::function<void(std::ostream&)>& writer) {
+namespace {
+
+// Writes `writer`'s bytes to a fresh temporary next to `path`, flushed, fsynced and closed;
+// returns the temporary's name. On any failure the temporary is removed.
+std::string write_temporary(const std::string& path,
+                            const std::function<void(std::ostream&)>& writer) {
   if (path.empty()) throw InputError("cannot write '': the output file name is empty");
   TempFile temp = create_temp_file(path);
   {
@@ -159,8 +163,53 @@ void write_file_atomically(const std::string& path,
   if (const int close_errno = temp.close_fd(); close_errno != 0) {
     throw_write_error(path, close_errno);
   }
-  if (std::rename(temp.name().c_str(), path.c_str()) != 0) throw_write_error(path, errno);
+  std::string name = temp.name();
   temp.release();
+  return name;
+}
+
+// rename(temp, path), removing the temporary if that fails.
+void rename_into_place(const std::string& temp, const std::string& path) {
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const int rename_errno = errno;
+    ::unlink(temp.c_str());
+    throw_write_error(path, rename_errno);
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path,
+                           const std::function<void(std::ostream&)>& writer) {
+  rename_into_place(write_temporary(path, writer), path);
+}
+
+StagedOutputs::~StagedOutputs() {
+  for (const Staged& s : staged_) {
+    if (!s.temp.empty()) ::unlink(s.temp.c_str());
+  }
+}
+
+void StagedOutputs::write(const std::string& path,
+                          const std::function<void(std::ostream&)>& writer) {
+  staged_.push_back({write_temporary(path, writer), path});
+}
+
+void StagedOutputs::remove(const std::string& path) { staged_.push_back({"", path}); }
+
+void StagedOutputs::commit() {
+  for (Staged& s : staged_) {
+    if (s.temp.empty()) {
+      if (::unlink(s.path.c_str()) != 0 && errno != ENOENT) {
+        throw InputError("cannot remove '" + s.path + "': " + std::strerror(errno));
+      }
+      continue;
+    }
+    const std::string temp = std::move(s.temp);
+    s.temp.clear();  // from here on rename_into_place owns it (removes it on failure)
+    rename_into_place(temp, s.path);
+  }
+  staged_.clear();
 }
 
 void ensure_directory(const std::string& dir) {

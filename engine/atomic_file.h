@@ -22,6 +22,7 @@
 #include <functional>
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace xbar::engine {
 
@@ -29,6 +30,42 @@ namespace xbar::engine {
 // Throws xbar::InputError on OS failures; rethrows whatever `writer` throws.
 void write_file_atomically(const std::string& path,
                            const std::function<void(std::ostream&)>& writer);
+
+// The outputs of one run, replacing the previous run's together (issue 9). Each file is
+// written to its temporary (as above, fsynced) when the run produces it; commit() renames
+// them onto their final names in the order they were staged (result.json last, by
+// convention) and carries out staged removals. A run that throws or is killed before
+// commit() leaves every previous output untouched: the destructor removes the temporaries of
+// an uncommitted set (a SIGKILL leaves them, clearly named). Only a kill during commit()
+// itself, a few rename() calls, can leave a mix of old and new files.
+//
+//   StagedOutputs outputs;
+//   write_npy(outputs, dir + "currents.npy", currents.data(), {n});   // engine/npy.h
+//   outputs.remove(dir + "voltages.npy");                             // stale from a run before
+//   outputs.write(dir + "result.json", [&](std::ostream& os) { os << json; });
+//   outputs.commit();
+class StagedOutputs {
+ public:
+  StagedOutputs() = default;
+  StagedOutputs(const StagedOutputs&) = delete;
+  StagedOutputs& operator=(const StagedOutputs&) = delete;
+  ~StagedOutputs();
+
+  // Writes the file to its temporary now; errors as write_file_atomically.
+  void write(const std::string& path, const std::function<void(std::ostream&)>& writer);
+  // Removes `path` (if it exists) at commit().
+  void remove(const std::string& path);
+  // Renames every staged file onto its final name, in order; InputError naming the path if a
+  // rename or removal fails (the temporaries not yet renamed are removed).
+  void commit();
+
+ private:
+  struct Staged {
+    std::string temp;  // empty for a removal
+    std::string path;
+  };
+  std::vector<Staged> staged_;
+};
 
 // Creates `dir` and any missing parents (like `mkdir -p`); an existing directory is fine.
 // Throws xbar::InputError naming `dir`, e.g.

@@ -2,6 +2,7 @@
 // validation of calib/, with their outputs (DESIGN.md's command-line contract).
 #include <cmath>
 #include <iostream>
+#include <sstream>
 
 #include "calib/calibration_table.h"
 #include "calib/compensation.h"
@@ -78,11 +79,19 @@ int run_calibrate(const RunConfig& cfg) {
 
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
-  if (ev.linear) write_npy(dir + "t_effective.npy", ev.t_before.data(), {m, n});
-  write_npy(dir + "g_compensated.npy", c.g_s.data(), {m, n});
+  StagedOutputs outputs;  // replaced together at commit(), result.json last
+  if (ev.linear)
+    write_npy(outputs, dir + "t_effective.npy", ev.t_before.data(), {m, n});
+  else  // nonlinear cells have no effective matrix: one from an earlier run would mislead
+    outputs.remove(dir + "t_effective.npy");
+  write_npy(outputs, dir + "g_compensated.npy", c.g_s.data(), {m, n});
   const RowMatrixXd status = c.status.cast<double>();
-  write_npy(dir + "unreachable.npy", status.data(), {m, n});
-  write_file_atomically(dir + "calibration.csv", [&](std::ostream& os) { calib::write_calibration_csv(os, tab); });
+  write_npy(outputs, dir + "unreachable.npy", status.data(), {m, n});
+  {
+    std::ostringstream csv;
+    calib::write_calibration_csv(csv, tab);
+    write_csv(outputs, dir + "calibration.csv", csv.str());
+  }
   json tab_json = {
       {"tool", "xbar"},
       {"command", cfg.command},
@@ -95,7 +104,7 @@ int run_calibrate(const RunConfig& cfg) {
                           (eo.table_on_compensated ? " (scale in result.json)" : "")},
       {"inputs", inputs_json(eo)},
       {"config", base_result(cfg, a)["config"]}};
-  write_json(dir + "calibration.json", tab_json);
+  write_json(outputs, dir + "calibration.json", tab_json);
 
   json r = base_result(cfg, a);
   r["inputs"] = inputs_json(eo);
@@ -138,7 +147,8 @@ int run_calibrate(const RunConfig& cfg) {
   }
   r["total_s"] = seconds_since(t_start);
   r["peak_rss_bytes"] = peak_rss_bytes();
-  write_json(dir + "result.json", r);
+  write_json(outputs, dir + "result.json", r);
+  outputs.commit();
   if (!cfg.quiet) {
     std::cout << "calibrated " << m << " x " << n << " in " << fmt(seconds_since(t_start)) << " s: "
               << c.message << "\n  max error on " << eo.heldout << " held-out inputs ("
@@ -167,7 +177,9 @@ int run_size(const RunConfig& cfg) {
 
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
-  write_file_atomically(dir + "size.csv", [&](std::ostream& os) {
+  StagedOutputs outputs;  // replaced together at commit(), result.json last
+  std::ostringstream os;  // size.csv
+  {
     os << "rows,cols,unknowns,full_scale_a,lsb_a,budget_lsb,"
           "uncomp_max_lsb,uncomp_rms_lsb,uncomp_max_pct_fs,uncomp_pass,"
           "comp_max_lsb,comp_rms_lsb,comp_max_pct_fs,comp_pass,comp_scale,comp_cells_above_g_max,"
@@ -194,7 +206,8 @@ int run_size(const RunConfig& cfg) {
       }
       os << "," << (p.refined ? 1 : 0) << "," << num(p.seconds) << "\n";
     }
-  });
+  }
+  write_csv(outputs, dir + "size.csv", os.str());
   json r = {{"tool", "xbar"},
             {"version", base_result(cfg, ArrayInput{spec, {}, {}})["version"]},
             {"command", cfg.command},
@@ -223,7 +236,8 @@ int run_size(const RunConfig& cfg) {
   r["outputs"] = {{"table", "size.csv"}};
   r["total_s"] = seconds_since(t_start);
   r["peak_rss_bytes"] = peak_rss_bytes();
-  write_json(dir + "result.json", r);
+  write_json(outputs, dir + "result.json", r);
+  outputs.commit();
   if (!cfg.quiet) {
     std::cout << "size sweep (" << calib::to_string(o.shape) << ", budget " << fmt(o.budget_lsb) << " LSB of "
               << eo.adc_bits << " bits) in " << fmt(seconds_since(t_start)) << " s:\n";

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/atomic_file.h"
 #include "engine/run_config.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/solve_summary.h"
@@ -29,5 +30,12 @@ nlohmann::json summary_json(const solvers::SolveSummary& s);
 // tool, version, command, effective config, seed, and the array's description.
 nlohmann::json base_result(const RunConfig& cfg, const ArrayInput& a);
 void write_json(const std::string& path, const nlohmann::json& j);
+// The same, staged with the run's other outputs (committed together, result.json last).
+// Both refuse a NaN or infinite number anywhere in `j` (nlohmann would write it as null):
+// xbar::NumericalError naming the file and the JSON pointer, nothing written.
+void write_json(StagedOutputs& outputs, const std::string& path, const nlohmann::json& j);
+// A CSV table staged as an output; refused like write_json if a cell reads nan or inf,
+// naming the row and the column.
+void write_csv(StagedOutputs& outputs, const std::string& path, const std::string& text);
 
 }  // namespace xbar::engine::detail

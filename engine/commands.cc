@@ -185,8 +185,63 @@ json base_result(const RunConfig& cfg, const ArrayInput& a) {
             {"conductances", a.source}}}};
 }
 
+// The first NaN or infinite number in `j`: its JSON pointer ("" if there is none) and value.
+std::string first_non_finite(const json& j, const std::string& pointer, double& value) {
+  if (j.is_number_float()) {
+    value = j.get<double>();
+    return std::isfinite(value) ? "" : pointer.empty() ? "/" : pointer;
+  }
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (std::string p = first_non_finite(it.value(), pointer + "/" + it.key(), value); !p.empty()) return p;
+  } else if (j.is_array()) {
+    for (size_t k = 0; k < j.size(); ++k)
+      if (std::string p = first_non_finite(j[k], pointer + "/" + std::to_string(k), value); !p.empty()) return p;
+  }
+  return "";
+}
+
+// Results never hold NaN or infinities (issue 9): a number that is not finite is a numerical
+// failure upstream, reported instead of written (nlohmann::json would print it as null).
+void refuse_non_finite_json(const std::string& path, const json& j) {
+  double value = 0;
+  const std::string p = first_non_finite(j, "", value);
+  if (!p.empty())
+    throw NumericalError("refusing to write '" + path + "': " + p + " is " + format_number(value) +
+                         " (a numerical failure upstream; results never hold NaN or infinities)");
+}
+
 void write_json(const std::string& path, const json& j) {
+  refuse_non_finite_json(path, j);
   write_file_atomically(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+void write_json(StagedOutputs& outputs, const std::string& path, const json& j) {
+  refuse_non_finite_json(path, j);
+  outputs.write(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+void write_csv(StagedOutputs& outputs, const std::string& path, const std::string& text) {
+  // Row 1 is the header; printf and to_chars spell non-finite doubles nan, -nan, inf, -inf.
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::string> header;
+  for (int64_t row = 0; std::getline(lines, line); ++row) {
+    std::istringstream cells(line);
+    std::string cell;
+    for (size_t col = 0; std::getline(cells, cell, ','); ++col) {
+      if (row == 0) {
+        header.push_back(cell);
+        continue;
+      }
+      if (cell == "nan" || cell == "-nan" || cell == "inf" || cell == "-inf")
+        throw NumericalError("refusing to write '" + path + "': row " + std::to_string(row) +
+                             ", column '" + (col < header.size() ? header[col] : std::to_string(col)) +
+                             "' is " + cell +
+                             " (a numerical failure upstream; results never hold NaN or infinities)");
+    }
+  }
+  outputs.write(path, [&](std::ostream& os) { os << text; });
 }
 
 // Error of the solved currents against the ideal G^T V, the figure designers ask for.
@@ -270,8 +325,9 @@ int run_solve_deck(const RunConfig& cfg) {
   const solvers::CircuitSolution sol = solver.solve(deck_source_values(c));
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
-  write_npy(dir + "node_voltages.npy", sol.node_voltages.data(), {sol.node_voltages.rows()});
-  write_npy(dir + "source_currents.npy", sol.source_currents.data(), {sol.source_currents.rows()});
+  StagedOutputs outputs;  // replaced together at commit(), result.json last
+  write_npy(outputs, dir + "node_voltages.npy", sol.node_voltages.data(), {sol.node_voltages.rows()});
+  write_npy(outputs, dir + "source_currents.npy", sol.source_currents.data(), {sol.source_currents.rows()});
   json r = deck_result(cfg, c);
   r["backend"] = solver.summary().backend_used;
   r["solve"] = summary_json(solver.summary());
@@ -281,7 +337,8 @@ int run_solve_deck(const RunConfig& cfg) {
                   {"source_current_sign", "SPICE: current entering the + terminal"},
                   {"names", deck_names(c)}};
   r["peak_rss_bytes"] = peak_rss_bytes();
-  write_json(dir + "result.json", r);
+  write_json(outputs, dir + "result.json", r);
+  outputs.commit();
   if (!cfg.quiet)
     std::cout << "solved deck " << cfg.deck_path << " (" << c.num_nodes() << " nodes, "
               << c.elements().size() << " elements) with " << solver.summary().backend_used
@@ -405,18 +462,19 @@ int run_solve(const RunConfig& cfg) {
   t0 = Clock::now();
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
+  StagedOutputs outputs;  // replaced together at commit(), result.json last
   if (in.batch)
-    write_npy(dir + "currents.npy", sol.currents.data(), {k, n});
+    write_npy(outputs, dir + "currents.npy", sol.currents.data(), {k, n});
   else
-    write_npy(dir + "currents.npy", sol.currents.data(), {n});
+    write_npy(outputs, dir + "currents.npy", sol.currents.data(), {n});
   if (cfg.save_voltages) {
     if (in.batch)
-      write_npy(dir + "voltages.npy", sol.voltages.data(), {k, 2, m, n});
+      write_npy(outputs, dir + "voltages.npy", sol.voltages.data(), {k, 2, m, n});
     else
-      write_npy(dir + "voltages.npy", sol.voltages.data(), {2, m, n});
+      write_npy(outputs, dir + "voltages.npy", sol.voltages.data(), {2, m, n});
   } else {
     // A voltages.npy from an earlier run would sit next to results it does not belong to.
-    std::remove((dir + "voltages.npy").c_str());
+    outputs.remove(dir + "voltages.npy");
   }
   const double write_s = seconds_since(t0);
 
@@ -449,7 +507,8 @@ int run_solve(const RunConfig& cfg) {
                                 {"layout", "[input,] layer (0 = row nodes r(i,j), 1 = column nodes c(i,j)), i, j"},
                                 {"unit", "V"}};
   r["peak_rss_bytes"] = peak_rss_bytes();
-  write_json(dir + "result.json", r);
+  write_json(outputs, dir + "result.json", r);
+  outputs.commit();
   if (!cfg.quiet)
     std::cout << "solved " << m << " x " << n << " (" << a.spec.unknowns() << " unknowns), " << k
               << " input(s) with " << sol.summary.backend_used
@@ -561,9 +620,10 @@ int run_program(const RunConfig& cfg) {
   ensure_directory(cfg.out);
   const std::string dir = cfg.out + "/";
   const int64_t m = a.spec.rows, n = a.spec.cols;
-  write_npy(dir + "g_programmed.npy", r.g_s.data(), {m, n});
+  StagedOutputs outputs;  // replaced together at commit(), result.json last
+  write_npy(outputs, dir + "g_programmed.npy", r.g_s.data(), {m, n});
   const RowMatrixXd mask = r.stuck_mask.cast<double>();
-  write_npy(dir + "stuck_mask.npy", mask.data(), {m, n});
+  write_npy(outputs, dir + "stuck_mask.npy", mask.data(), {m, n});
   json res = {{"tool", "xbar"},
               {"version", XBAR_VERSION},
               {"command", cfg.command},
@@ -578,7 +638,8 @@ int run_program(const RunConfig& cfg) {
                 {"unit", "S"}}},
               {"total_s", seconds_since(t_start)},
               {"peak_rss_bytes", peak_rss_bytes()}};
-  write_json(dir + "result.json", res);
+  write_json(outputs, dir + "result.json", res);
+  outputs.commit();
   if (!cfg.quiet) std::cout << r.stats.message << "; wrote " << dir << "g_programmed.npy, stuck_mask.npy, result.json\n";
   return 0;
 }

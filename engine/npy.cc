@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <stdexcept>
 #include <utility>
@@ -541,8 +542,13 @@ NpyArray read_npy(std::istream& in, const std::string& path) {
   return array;
 }
 
-void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
-               NonFinite non_finite) {
+namespace {
+
+// The checks and the bytes of write_npy: the non-finite check runs now, before any file is
+// opened; the returned writer produces header and data.
+std::function<void(std::ostream&)> npy_writer(const std::string& path, const double* data,
+                                              const std::vector<int64_t>& shape,
+                                              NonFinite non_finite) {
   for (const int64_t extent : shape) {
     if (extent < 0) {
       throw std::invalid_argument("write_npy('" + path + "'): negative extent in shape " +
@@ -551,11 +557,22 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
   }
   const auto count = static_cast<std::size_t>(element_count(shape));
   if (non_finite == NonFinite::kRefuse) refuse_non_finite(path, data, count, shape);
-  const std::string header = wrap_header(header_dict_for(shape));
-  write_file_atomically(path, [&](std::ostream& out) {
+  return [header = wrap_header(header_dict_for(shape)), data, count](std::ostream& out) {
     out.write(header.data(), static_cast<std::streamsize>(header.size()));
     write_doubles(out, data, count);
-  });
+  };
+}
+
+}  // namespace
+
+void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
+               NonFinite non_finite) {
+  write_file_atomically(path, npy_writer(path, data, shape, non_finite));
+}
+
+void write_npy(StagedOutputs& outputs, const std::string& path, const double* data,
+               const std::vector<int64_t>& shape, NonFinite non_finite) {
+  outputs.write(path, npy_writer(path, data, shape, non_finite));
 }
 
 void write_npy_matrix(const std::string& path, const Eigen::Ref<const RowMajorMatrixXd>& m,

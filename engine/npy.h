@@ -27,6 +27,8 @@
 
 namespace xbar::engine {
 
+class StagedOutputs;  // engine/atomic_file.h
+
 struct NpyArray {
   std::vector<int64_t> shape;  // () for a 0-d scalar, (5,) for a vector, (M, N) for a matrix
   std::vector<double> data;    // C (row-major) order, element_count(shape) values
@@ -60,6 +62,11 @@ enum class NonFinite { kRefuse, kAllow };
 // std::invalid_argument for a negative extent (a programming error, not bad input).
 void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
                NonFinite non_finite = NonFinite::kRefuse);
+
+// The same, staged as one of a run's outputs (engine/atomic_file.h): the bytes go to the
+// temporary now, the file replaces `path` at outputs.commit().
+void write_npy(StagedOutputs& outputs, const std::string& path, const double* data,
+               const std::vector<int64_t>& shape, NonFinite non_finite = NonFinite::kRefuse);
 
 using RowMajorMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 

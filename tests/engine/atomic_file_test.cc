@@ -218,3 +218,65 @@ TEST_CASE("ensure_directory reports the OS error when it cannot create the direc
   CHECK(input_error_message([] { xbar::engine::ensure_directory(""); }) ==
         "cannot create output directory '': the directory name is empty");
 }
+
+// ---- StagedOutputs: a run's outputs replace the previous run's together ----
+
+TEST_CASE("staged outputs appear only at commit, in order, and replace the previous ones") {
+  ScratchDir dir;
+  write_plain(dir.file("a.npy"), "old a");
+  write_plain(dir.file("stale.npy"), "from an earlier run");
+  write_plain(dir.file("result.json"), "old result");
+  {
+    xbar::engine::StagedOutputs outputs;
+    outputs.write(dir.file("a.npy"), [](std::ostream& os) { os << "new a"; });
+    outputs.write(dir.file("b.npy"), [](std::ostream& os) { os << "new b"; });
+    outputs.remove(dir.file("stale.npy"));
+    outputs.remove(dir.file("never_existed.npy"));  // nothing to remove: fine
+    outputs.write(dir.file("result.json"), [](std::ostream& os) { os << "new result"; });
+    // Before commit(): every previous file as it was, the new ones only as temporaries.
+    CHECK(read_all(dir.file("a.npy")) == "old a");
+    CHECK(read_all(dir.file("stale.npy")) == "from an earlier run");
+    CHECK(read_all(dir.file("result.json")) == "old result");
+    CHECK(!fs::exists(dir.file("b.npy")));
+    CHECK(dir.entries().size() == 6);  // 3 previous files + 3 temporaries
+    outputs.commit();
+  }
+  CHECK(read_all(dir.file("a.npy")) == "new a");
+  CHECK(read_all(dir.file("b.npy")) == "new b");
+  CHECK(read_all(dir.file("result.json")) == "new result");
+  CHECK(!fs::exists(dir.file("stale.npy")));
+  CHECK(dir.entries().size() == 3);
+}
+
+TEST_CASE("staged outputs that are never committed leave the previous files and no temporary") {
+  ScratchDir dir;
+  write_plain(dir.file("a.npy"), "old a");
+  write_plain(dir.file("result.json"), "old result");
+  // A run that fails after writing some outputs: the exception unwinds the set.
+  CHECK_THROWS_AS(
+      [&] {
+        xbar::engine::StagedOutputs outputs;
+        outputs.write(dir.file("a.npy"), [](std::ostream& os) { os << std::string(kBytesBeyondBuffer, 'x'); });
+        outputs.remove(dir.file("result.json"));
+        outputs.write(dir.file("b.npy"), [](std::ostream& os) {
+          os << "half";
+          throw std::runtime_error("the run failed while writing b.npy");
+        });
+      }(),
+      std::runtime_error);
+  CHECK(read_all(dir.file("a.npy")) == "old a");
+  CHECK(read_all(dir.file("result.json")) == "old result");
+  const std::vector<std::string> left = dir.entries();
+  CHECK(left.size() == 2);
+}
+
+TEST_CASE("a staged output that cannot be written names its path, and the set stays uncommitted") {
+  ScratchDir dir;
+  write_plain(dir.file("a.npy"), "old a");
+  xbar::engine::StagedOutputs outputs;
+  outputs.write(dir.file("a.npy"), [](std::ostream& os) { os << "new a"; });
+  const std::string missing = dir.file("missing/b.npy");
+  CHECK(input_error_message([&] { outputs.write(missing, [](std::ostream& os) { os << "b"; }); }) ==
+        "cannot write '" + missing + "': No such file or directory");
+  CHECK(read_all(dir.file("a.npy")) == "old a");
+}

@@ -4,9 +4,11 @@
 // truncated file under the final name that the next step would read as valid).
 //
 // The kills are real: the xbar executable is started with fork/exec and killed with SIGKILL
-// while its temporary output exists, found by polling the output directory. No test hook in
-// xbar slows the writes down: a SPICE deck of a 1024 x 1024 array is formatted while it is
-// written (~100 MB, seconds), and the batch voltages.npy below is 16 MB followed by fsync.
+// while its temporary output exists, found by polling the output directory. A run's outputs
+// are staged and replaced together at its end (engine/atomic_file.h, StagedOutputs), so a kill
+// before that leaves every previous output of the run intact, not only the file being written.
+// No test hook in xbar slows the writes down: a SPICE deck of a 1024 x 1024 array is formatted
+// while it is written (~100 MB, seconds), and the batch voltages.npy below is 16 MiB + fsync.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -90,17 +92,19 @@ KillResult kill_while_writing(const fs::path& dir, const std::vector<std::string
   return r;
 }
 
-// Every file left in `dir` except `final_name` must be its clearly named temporary.
-void check_only_named_temporaries(const fs::path& dir, const std::string& final_name,
-                                  const std::vector<std::string>& other_outputs) {
-  const std::regex temp_name(std::regex_replace(final_name, std::regex("\\."), "\\.") +
-                             "\\.tmp\\.[0-9]+\\.[0-9a-f]{16}");
+// Every file in `dir` is one of `outputs` or a clearly named temporary of one of them.
+void check_only_outputs_and_named_temporaries(const fs::path& dir, const std::vector<std::string>& outputs) {
   for (const auto& e : fs::directory_iterator(dir)) {
     const std::string name = e.path().filename().string();
-    if (name == final_name) continue;
-    if (std::find(other_outputs.begin(), other_outputs.end(), name) != other_outputs.end()) continue;
+    if (std::find(outputs.begin(), outputs.end(), name) != outputs.end()) continue;
+    bool named = false;
+    for (const std::string& out : outputs) {
+      const std::regex temp_name(std::regex_replace(out, std::regex("\\."), "\\.") +
+                                 "\\.tmp\\.[0-9]+\\.[0-9a-f]{16}");
+      named = named || std::regex_match(name, temp_name);
+    }
     INFO(name);
-    CHECK(std::regex_match(name, temp_name));
+    CHECK(named);
   }
 }
 
@@ -127,7 +131,7 @@ TEST_CASE("SIGKILL while netlist writes a large deck leaves the previous deck in
   // What the killed run left is its temporary, named as such, and shorter than a full deck.
   const auto temps = temporaries(s.work(), "deck.cir");
   CHECK(temps.size() == 1);
-  check_only_named_temporaries(s.work(), "deck.cir", {});
+  check_only_outputs_and_named_temporaries(s.work(), {"deck.cir"});
 
   // The next run is not confused by the leftover and replaces the deck completely.
   const Run again = run_xbar(s, {"netlist", "--rows", "3", "--cols", "2", "--quiet", "--out", "deck.cir"});
@@ -182,7 +186,10 @@ TEST_CASE("SIGKILL while solve writes a large voltages.npy leaves the previous o
   CHECK(read_all(o / "voltages.npy") == prev_voltages);
   const xbar::engine::NpyArray v = xbar::engine::read_npy((o / "voltages.npy").string());
   CHECK(v.shape == std::vector<int64_t>{k, 2, m, n});
-  // result.json, written last, is still the previous run's: the killed run never completed.
+  // The other outputs too: they are staged and replaced together at the end of a run
+  // (StagedOutputs), so currents.npy, already written to its temporary, was not renamed.
+  CHECK(read_all(o / "currents.npy") == prev_currents);
   CHECK(read_all(o / "result.json") == prev_result);
-  check_only_named_temporaries(o, "voltages.npy", {"currents.npy", "result.json"});
+  check_only_outputs_and_named_temporaries(o, {"voltages.npy", "currents.npy", "result.json"});
+  CHECK(!temporaries(o, "currents.npy").empty());  // staged before voltages.npy, never renamed
 }
