@@ -72,6 +72,10 @@ TEST_CASE("the INI reader reads or refuses every committed fuzz input") {
   replay("ini", xbar::fuzz::ini_one);
 }
 
+TEST_CASE("the level-table reader reads or refuses every committed fuzz input") {
+  replay("level_table", xbar::fuzz::level_table_one);
+}
+
 #if XBAR_HAVE_SWEEP_GRID
 TEST_CASE("the sweep-grid parser reads or refuses every committed fuzz input") {
   replay("sweep_grid", xbar::fuzz::sweep_grid_one);

@@ -7,11 +7,13 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "devices/conductance_levels.h"
 #include "devices/input_error.h"
 #include "engine/cli_ini.h"
 #include "engine/npy.h"
@@ -82,6 +84,12 @@ void check_number_against_strtod(const std::string& text) {
 
 // ---- .npy ----
 
+// A file on tmpfs when there is one, named after this process (readers that take a path).
+std::string scratch_path(const std::string& suffix) {
+  return std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/xbar_fuzz_" +
+         std::to_string(::getpid()) + suffix;
+}
+
 void check_npy(const engine::NpyArray& a) {
   require(a.dtype == "<f8" || a.dtype == "<f4", "dtype '" + a.dtype + "' accepted");
   for (const int64_t e : a.shape) require(e >= 0, "negative extent accepted");
@@ -91,9 +99,7 @@ void check_npy(const engine::NpyArray& a) {
 // Written back as float64 and read again: the same shape and bit for bit the same values.
 void check_npy_round_trip(const engine::NpyArray& a) {
   // tmpfs when there is one: write_file_atomically fsyncs, which costs milliseconds on a disk.
-  static const std::string path =
-      std::string(::access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp") + "/xbar_fuzz_npy_" +
-      std::to_string(::getpid()) + ".npy";
+  static const std::string path = scratch_path(".npy");
   engine::write_npy(path, a.data.data(), a.shape, engine::NonFinite::kAllow);
   const engine::NpyArray b = engine::read_npy(path);
   std::remove(path.c_str());
@@ -177,6 +183,27 @@ void ini_one(const uint8_t* data, size_t size) {
   for (const auto& [key, value] : vm) {
     require(desc.find_nothrow(key, false) != nullptr, "unknown key '" + key + "' stored");
     require(key != "config" && key != "help", "key '" + key + "' accepted from a file");
+  }
+}
+
+void level_table_one(const uint8_t* data, size_t size) {
+  static const std::string path = scratch_path("_levels.csv");
+  {
+    std::ofstream out(path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
+  }
+  std::vector<double> levels;
+  try {
+    levels = devices::read_level_table(path);
+  } catch (const InputError& e) {
+    require(std::string(e.what()).rfind(path, 0) == 0,
+            std::string("message does not start with the file name: ") + e.what());
+    return;
+  }
+  require(!levels.empty(), "an empty level table was accepted");
+  for (size_t k = 0; k < levels.size(); ++k) {
+    require(std::isfinite(levels[k]) && levels[k] >= 0, "a level that is not finite and >= 0");
+    if (k > 0) require(levels[k] > levels[k - 1], "levels not strictly ascending");
   }
 }
 

@@ -27,6 +27,10 @@ void npy_reader_one(const uint8_t* data, size_t size);
 // value type the real command line uses.
 void ini_one(const uint8_t* data, size_t size);
 
+// devices::read_level_table (`xbar program --level-table FILE.csv`) on the bytes as a CSV:
+// a table read is non-empty, finite, >= 0, strictly ascending.
+void level_table_one(const uint8_t* data, size_t size);
+
 // engine::parse_sweep_ini (issue 7's sweep-grid parser) on the bytes as a sweep INI; a parsed
 // grid must give a consistent point count, first and last point. Built only when
 // engine/sweep_grid.h exists (XBAR_HAVE_SWEEP_GRID), i.e. once the sweep branch is merged.
