@@ -16,3 +16,13 @@ if [ "${XBAR_SKIP_FUZZ:-0}" != 1 ]; then
   cmake --build build-fuzz -j"$(nproc)"
   ctest --test-dir build-fuzz -j"$(nproc)" --output-on-failure
 fi
+
+# The whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer (a second full
+# build, -DXBAR_SANITIZE=ON; tests/sanitizers/README.md has its cost). On demand:
+# XBAR_SANITIZE=1 scripts/test.sh.
+if [ "${XBAR_SANITIZE:-0}" = 1 ]; then
+  [ -f build-asan/CMakeCache.txt ] ||
+    cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Release -DXBAR_SANITIZE=ON -DXBAR_BUILD_BENCH=OFF
+  cmake --build build-asan -j"$(nproc)"
+  ctest --test-dir build-asan -j"$(nproc)" --output-on-failure
+fi
