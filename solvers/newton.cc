@@ -345,6 +345,11 @@ NewtonResult NewtonSolver::solve(const Eigen::VectorXd& s) {
     r.factorize_s = factorize_s_;
     return r;
   }
+  // Where plain Newton stood at full sources: what a failure reports (the fallbacks' last
+  // residuals belong to reduced sources or added gmin and would understate the problem).
+  const double full_residual = residual;
+  const int64_t full_worst = worst;
+  double source_fraction = 0;
   if (options_.gmin_stepping) {
     Eigen::VectorXd xg = Eigen::VectorXd::Zero(n);
     bool ok = true;
@@ -371,6 +376,7 @@ NewtonResult NewtonSolver::solve(const Eigen::VectorXd& s) {
         step /= 2;
       }
     }
+    source_fraction = alpha;
     if (alpha >= 1) {
       r.x = xs;
       r.strategy = "source stepping";
@@ -380,8 +386,14 @@ NewtonResult NewtonSolver::solve(const Eigen::VectorXd& s) {
     }
   }
   throw NumericalError("Newton did not converge after " + std::to_string(r.iterations) +
-                       " iterations (plain, gmin and source stepping): worst KCL residual " +
-                       format_number(residual) + " A at " + mna_.unknown_name(worst));
+                       " iterations (plain, gmin and source stepping; key max-iterations = " +
+                       std::to_string(options_.max_iterations) + " per run): at full sources the " +
+                       "worst KCL residual is " + format_number(full_residual) + " A at " +
+                       mna_.unknown_name(full_worst) +
+                       (options_.source_stepping
+                            ? "; source stepping reached " + format_number(source_fraction) +
+                                  " of the sources"
+                            : ""));
 }
 
 }  // namespace xbar::solvers
