@@ -578,10 +578,7 @@ int run_sweep_command(int argc, char** argv) {
       ("out", po::value<std::string>(), "output directory DIR: sweep.csv, sweep.json, points/ID/ (required)")
       ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout")
       ("retry-failed", po::bool_switch(), "run again the points recorded as failed")
-      ("dry-run", po::bool_switch(), "print the points (id, seed, swept keys) as CSV and stop")
-      ("threads", po::value<int>()->default_value(0),
-       "OpenMP/OpenBLAS threads per process running points; 0 = automatic (one process: all cores; "
-       "under mpirun: cores / ranks on the node)");
+      ("dry-run", po::bool_switch(), "print the points (id, seed, swept keys) as CSV and stop");
   po::variables_map vm;
   try {
     const auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_short;
@@ -603,6 +600,9 @@ int run_sweep_command(int argc, char** argv) {
                  "  command = " << xbar::engine::sweep_command_names() << "   subcommand of every point (required)\n"
                  "  zip = rows, cols          these keys vary together: one axis (lists of equal length)\n"
                  "  sweep-seed = N            without a `seed` key, point seeds derive from N and the point\n"
+                 "  sweep-threads = N         OpenMP/OpenBLAS threads of every point (default 1), in one\n"
+                 "                            process or under mpirun alike, so results do not depend on the\n"
+                 "                            number of ranks (the thread count changes CHOLMOD's rounding)\n"
                  "  max-increase.METRIC = X   nightly check: worse when METRIC rose by > X (or X%)\n"
                  "  max-decrease.METRIC = X   ... fell by > X (or X%)\n"
                  "Each point runs in this process with --out DIR/points/ID and becomes one row of\n"
@@ -620,7 +620,6 @@ int run_sweep_command(int argc, char** argv) {
   o.quiet = vm["quiet"].as<bool>();
   o.retry_failed = vm["retry-failed"].as<bool>();
   o.dry_run = vm["dry-run"].as<bool>();
-  o.threads = vm["threads"].as<int>();
   return xbar::engine::run_sweep(o, sweep_hooks());
 }
 

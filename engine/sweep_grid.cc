@@ -31,6 +31,7 @@ constexpr int kRangeDigits = 15;
 // Point seeds stay below 2^53: every JSON and CSV reader (Python's float, JavaScript) holds them
 // exactly.
 constexpr uint64_t kSeedMask = (uint64_t(1) << 53) - 1;
+constexpr int64_t kMaxThreads = 1024;
 
 std::string trim(const std::string& s) {
   const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
@@ -238,6 +239,7 @@ nlohmann::json SweepDefinition::definition_json() const {
   }
   return {{"command", command},
           {"sweep_seed", seed_source == SeedSource::kDerived ? nlohmann::json(sweep_seed) : nlohmann::json(nullptr)},
+          {"threads", threads},
           {"fixed", fixed},
           {"axes", ax}};
 }
@@ -249,7 +251,7 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
   std::vector<RawLine> lines;
   std::map<std::string, int> seen;
   std::vector<RawLine> zips;
-  RawLine command, sweep_seed;
+  RawLine command, sweep_seed, sweep_threads;
   std::string raw;
   for (int line_no = 1; std::getline(in, raw); ++line_no) {
     // Comments as in main.cc's store_ini: a leading # or ;, or one after whitespace.
@@ -282,6 +284,8 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
       command = r;
     } else if (r.key == "sweep-seed") {
       sweep_seed = r;
+    } else if (r.key == "sweep-threads") {
+      sweep_threads = r;
     } else {
       lines.push_back(r);
     }
@@ -300,6 +304,13 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
     if (!parse_int(sweep_seed.value, s) || s < 0)
       throw InputError(at(sweep_seed.line) + "key sweep-seed = '" + sweep_seed.value + "': expected an integer >= 0");
     d.sweep_seed = uint64_t(s);
+  }
+  if (sweep_threads.line) {
+    int64_t t = 0;
+    if (!parse_int(sweep_threads.value, t) || t < 1 || t > kMaxThreads)
+      throw InputError(at(sweep_threads.line) + "key sweep-threads = '" + sweep_threads.value +
+                       "': expected one integer in [1, " + std::to_string(kMaxThreads) + "]");
+    d.threads = int(t);
   }
 
   const SweepCommand& cmd = *find_sweep_command(d.command);
@@ -363,7 +374,7 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
       if (item.empty()) throw InputError(at(z.line) + "zip = '" + z.value + "': empty key name in the list");
       const auto it = index.find(item);
       if (it == index.end()) {
-        const bool own = item == "command" || item == "sweep-seed";
+        const bool own = item == "command" || item == "sweep-seed" || item == "sweep-threads";
         throw InputError(at(z.line) + "zip = '" + z.value + "': '" + item + "' " +
                          (own ? "is a key of the sweep itself and cannot be zipped"
                               : "is not a key of this sweep INI (a zip names list keys given on their own lines)"));

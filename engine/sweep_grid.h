@@ -19,6 +19,11 @@
 // Keys of the sweep itself (never passed to the subcommand):
 //   command = solve|check|calibrate|size   the subcommand of every point (required, one value)
 //   sweep-seed = N                         base of the derived point seeds (default 1)
+//   sweep-threads = N                      OpenMP/OpenBLAS threads of every point (default 1);
+//                                          part of the definition because the thread count
+//                                          changes the rounding of CHOLMOD's supernodal
+//                                          factorization (OpenBLAS), so a CSV is identical for
+//                                          any number of MPI ranks only at a fixed thread count
 //   zip = k1, k2, ...                      these list keys vary together: one axis, same length
 //   max-increase.METRIC = X | X%           nightly regression check (scripts/nightly.py): a row
 //   max-decrease.METRIC = X | X%           is worse when METRIC rose (fell) by more than X, or
@@ -84,6 +89,7 @@ class SweepDefinition {
   std::string path;     // the INI file
   std::string command;  // the subcommand of every point
   uint64_t sweep_seed = 1;
+  int threads = 1;  // sweep-threads
   SeedSource seed_source = SeedSource::kDerived;
   std::vector<SweepKey> keys;  // subcommand keys, file order
   std::vector<SweepAxis> axes;

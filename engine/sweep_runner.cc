@@ -392,9 +392,10 @@ Plan prepare_dir(const SweepOptions& o, SweepDefinition def, int ranks) {
   manifest["timing_columns"] = kTimingColumns;
   manifest["metrics"] = metrics;
   manifest["seed_rule"] = to_string(def.seed_source);
+  manifest["threads_per_point"] = def.threads;
   manifest["tolerances"] = tolerances_json(def.tolerances);
   manifest["runs"].push_back({{"started_utc", utc_now()}, {"version", XBAR_VERSION}, {"ranks", ranks},
-                              {"threads_option", o.threads}, {"retry_failed", o.retry_failed}});
+                              {"retry_failed", o.retry_failed}});
   write_file_atomically(manifest_path, [&](std::ostream& os) { os << manifest.dump(2) << "\n"; });
 
   // Temporaries of a killed run's atomic writes (never a partial file under the real name).
@@ -427,11 +428,13 @@ Plan prepare_dir(const SweepOptions& o, SweepDefinition def, int ranks) {
   return p;
 }
 
-int auto_threads(const SweepOptions& o, const sweep_mpi::World* w) {
-  if (o.threads > 0) return o.threads;
-  if (!w) return 0;
+// Warns (once, rank 0) when the ranks on this node times the threads of each exceed its cores.
+void warn_oversubscription(int threads, const sweep_mpi::World* w, bool quiet) {
   const int cores = int(std::max(1u, std::thread::hardware_concurrency()));
-  return std::max(1, cores / std::max(1, w->local_size));
+  const int ranks = w ? w->local_size : 1;
+  if (!quiet && ranks * threads > cores)
+    std::cerr << "xbar sweep: warning: " << ranks << " rank(s) x sweep-threads " << threads << " on a node of "
+              << cores << " cores: the ranks will compete for cores (results are unchanged)\n";
 }
 
 // Rank 0 (or the only process): runs points on a second thread, serves worker requests, writes.
@@ -453,19 +456,20 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
     if (world) sweep_mpi::broadcast_start("");
     throw;
   }
-  const int threads = auto_threads(o, world);
+  const int threads = plan.def.threads;
+  warn_oversubscription(threads, world, o.quiet);
   const std::string host = world ? world->host : "";
   const int64_t to_run = int64_t(plan.pending.size()), done_before = int64_t(plan.done.size());
   auto progress = std::make_unique<SweepProgress>(to_run, done_before, SweepProgress::detect(o.quiet), std::cerr);
   auto collector = std::make_unique<Collector>(o.out_dir, plan.columns, plan.def.points(), progress.get());
   for (auto& r : plan.done) collector->load(std::move(r));
   collector->write_csv();  // a row whose point.json was written just before a kill
-  if (world) sweep_mpi::broadcast_start(json{{"threads_option", o.threads}}.dump());
+  if (world) sweep_mpi::broadcast_start(json{{"threads", threads}}.dump());
   progress->start(std::to_string(plan.def.points()) + " points of `" + plan.def.command + "` from " + o.config_path +
                   " into " + o.out_dir + ": " + std::to_string(done_before) + " done before, " +
                   std::to_string(to_run) + " to run" +
                   (world ? " on " + std::to_string(ranks) + " MPI ranks" : "") +
-                  (threads > 0 ? ", " + std::to_string(threads) + " thread(s) per rank" : ""));
+                  ", " + std::to_string(threads) + " thread(s) per point");
 
   std::mutex mu;
   std::condition_variable cv;
@@ -558,9 +562,7 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
 int worker(const SweepHooks& hooks, const sweep_mpi::World& w) {
   const std::string session = sweep_mpi::receive_start();
   if (session.empty()) return 2;  // the master found the sweep INI bad and says why
-  SweepOptions o;
-  o.threads = json::parse(session).value("threads_option", 0);
-  const int threads = auto_threads(o, &w);
+  const int threads = json::parse(session).at("threads").get<int>();
   limit_threads(threads);
   std::string result;
   for (;;) {
@@ -577,7 +579,6 @@ int worker(const SweepHooks& hooks, const sweep_mpi::World& w) {
 void SweepOptions::validate() const {
   if (config_path.empty()) throw InputError("key config: xbar sweep needs --config SWEEP.ini");
   if (out_dir.empty()) throw InputError("key out: xbar sweep needs --out DIR");
-  if (threads < 0) throw InputError("key threads = " + std::to_string(threads) + ": must be >= 0 (0 = automatic)");
 }
 
 int limit_threads(int n) {

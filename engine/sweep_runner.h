@@ -27,10 +27,12 @@
 //   - Points run largest first (rows x cols of the point), so the costliest do not end a
 //     distributed run alone.
 //   - Under mpirun (built with MPI): rank 0 reads the INI, hands out points one at a time to
-//     whichever rank asks (its own second thread included), and alone writes DIR; every rank
-//     limits its OpenMP/OpenBLAS threads to cores / ranks on its node (or --threads), so ranks
-//     do not oversubscribe the cores. The CSV is the same, row for row, as in one process,
-//     since each point's seed and configuration come from the point alone.
+//     whichever rank asks (its own second thread included), and alone writes DIR. The CSV is
+//     the same, row for row, as in one process, since each point's seed and configuration come
+//     from the point alone and every point runs with the sweep's `sweep-threads` OpenMP/OpenBLAS
+//     threads (default 1) whatever the number of ranks: use the cores with mpirun -np CORES, or
+//     sweep-threads = CORES in one process. A warning says when ranks x threads exceed a node's
+//     cores.
 #pragma once
 
 #include <functional>
@@ -50,9 +52,6 @@ struct SweepOptions {
   bool quiet = false;         // no progress on stderr, no summary on stdout
   bool retry_failed = false;  // run the recorded failed points again
   bool dry_run = false;       // list the points (id, seed, swept keys) on stdout and stop
-  // OpenMP/OpenBLAS threads per process while it runs points: 0 = automatic (one process: leave
-  // the libraries' defaults, every core; under MPI: cores / ranks on the node, at least 1).
-  int threads = 0;
   void validate() const;
 };
 

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Nightly driver: run a named sweep, compare it with the previous run, say what got worse.
 
 usage: scripts/nightly.py NAME [--np K] [--runs DIR] [--tag TAG] [--baseline PATH] [--xbar PATH]

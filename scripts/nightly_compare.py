@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Regression check of two `xbar sweep` results: which rows got worse from OLD to NEW.
 
 usage: scripts/nightly_compare.py OLD NEW [--manifest SWEEP.json]

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Plots of xbar outputs (PNG), reading only their CSV, .npy and JSON files.
 
   scripts/plot_sweep.py error-vs-size DIR [--out error_vs_size.png] [--budget-lsb 1]
