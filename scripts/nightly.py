@@ -3,7 +3,7 @@
 
 usage: scripts/nightly.py NAME [--np K] [--runs DIR] [--tag TAG] [--baseline PATH] [--xbar PATH]
 
-  1. runs `xbar sweep --config scripts/sweeps/NAME.ini --out RUNS/NAME/TAG` (TAG defaults to
+  1. runs `xbar sweep --config scripts/nightly_sweeps/NAME.ini --out RUNS/NAME/TAG` (TAG defaults to
      today's UTC date, so a run killed at night resumes when started again the same day), under
      `mpirun -np K` with --np K;
   2. compares its sweep.csv with the baseline: --baseline (a sweep DIR or sweep.csv), else the
@@ -57,8 +57,8 @@ def latest_baseline(runs_dir, exclude):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    ap.add_argument("name", help="sweep name: scripts/sweeps/NAME.ini (or a path to an INI)")
-    ap.add_argument("--sweeps", default=os.path.join(HERE, "sweeps"), help="directory of named sweeps")
+    ap.add_argument("name", help="sweep name: scripts/nightly_sweeps/NAME.ini (or a path to an INI)")
+    ap.add_argument("--sweeps", default=os.path.join(HERE, "nightly_sweeps"), help="directory of named sweeps")
     ap.add_argument("--runs", default="nightly", help="runs go to RUNS/NAME/TAG (default ./nightly)")
     ap.add_argument("--tag", default=datetime.datetime.utcnow().strftime("%Y-%m-%d"), help="run name (default: UTC date)")
     ap.add_argument("--baseline", help="sweep DIR or sweep.csv to compare with (default: newest complete earlier run)")
