@@ -45,6 +45,10 @@ constexpr auto kBarTick = std::chrono::milliseconds(500);
 // the time since: a sweep of many quick points then spends at most ~1/kCsvBudget of its time
 // rewriting the table (the point.json records are written every time; the final table always).
 constexpr double kCsvBudget = 5;
+// A point whose process died this many times while running it (a crash, the out-of-memory
+// killer, SIGKILL) is recorded as failed instead of being started again: a point that kills
+// its process must not stop every later night at the same place.
+constexpr int kMaxAttempts = 3;
 // At most this many differences are listed when a DIR holds another sweep.
 constexpr size_t kMaxDifferencesShown = 6;
 
@@ -159,6 +163,26 @@ PointRecord run_task(const Task& t, const SweepHooks& hooks, int rank, const std
   }
   r.time_s = std::chrono::duration<double>(Clock::now() - t0).count();
   r.finished_utc = utc_now();
+  return r;
+}
+
+// The record of a point that is not run again because its process died kMaxAttempts times.
+PointRecord run_task_never(const Task& t, int attempts) {
+  PointRecord r;
+  r.index = t.point.index;
+  r.id = t.point.id;
+  r.command = t.command;
+  r.keys = t.point.keys;
+  r.swept = t.point.swept;
+  r.seed = t.point.seed;
+  r.fingerprint = t.fingerprint;
+  r.version = XBAR_VERSION;
+  r.exit_code = 1;
+  r.error = "the process running this point died " + std::to_string(attempts) +
+            " times before it finished (a crash, the out-of-memory killer or SIGKILL); not started again "
+            "(--retry-failed does)";
+  r.metrics = extract_metrics(*find_sweep_command(t.command), json::object());
+  r.started_utc = r.finished_utc = utc_now();
   return r;
 }
 
@@ -315,7 +339,17 @@ struct Plan {
   std::vector<std::string> columns;
   std::vector<int64_t> pending;    // largest first
   std::vector<PointRecord> done;   // finished before this run
+  std::vector<int64_t> given_up;   // started kMaxAttempts times, never finished
 };
+
+// DIR/attempts/ID counts how often point ID was handed out (written before it runs).
+std::string attempts_path(const std::string& dir, const std::string& id) { return dir + "/attempts/" + id; }
+
+int read_attempts(const std::string& dir, const std::string& id) {
+  std::ifstream in(attempts_path(dir, id));
+  int n = 0;
+  return in >> n ? n : 0;
+}
 
 SweepDefinition read_and_check(const SweepOptions& o, const SweepHooks& hooks) {
   SweepDefinition def = read_sweep_ini(o.config_path, hooks.check_key);
@@ -420,7 +454,15 @@ Plan prepare_dir(const SweepOptions& o, SweepDefinition def, int ranks) {
         // An unreadable record (cannot happen with atomic writes, unless edited): run again.
       }
     }
-    if (!done) todo.push_back({point_cost(def.point(i)), i});
+    if (done) continue;
+    if (o.retry_failed) {
+      std::error_code rm;
+      fs::remove(attempts_path(dir, def.id(i)), rm);
+    } else if (read_attempts(dir, def.id(i)) >= kMaxAttempts) {
+      p.given_up.push_back(i);
+      continue;
+    }
+    todo.push_back({point_cost(def.point(i)), i});
   }
   std::stable_sort(todo.begin(), todo.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   for (const auto& t : todo) p.pending.push_back(t.second);
@@ -459,7 +501,7 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
   const int threads = plan.def.threads;
   warn_oversubscription(threads, world, o.quiet);
   const std::string host = world ? world->host : "";
-  const int64_t to_run = int64_t(plan.pending.size()), done_before = int64_t(plan.done.size());
+  const int64_t to_run = int64_t(plan.pending.size() + plan.given_up.size()), done_before = int64_t(plan.done.size());
   auto progress = std::make_unique<SweepProgress>(to_run, done_before, SweepProgress::detect(o.quiet), std::cerr);
   auto collector = std::make_unique<Collector>(o.out_dir, plan.columns, plan.def.points(), progress.get());
   for (auto& r : plan.done) collector->load(std::move(r));
@@ -480,11 +522,20 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
   auto task_of = [&](int64_t i) {
     return Task{plan.def.point(i), plan.def.command, o.out_dir + "/points/" + plan.def.id(i), plan.fingerprint};
   };
+  // Points that took their process down kMaxAttempts times: failed rows, not run again.
+  for (const int64_t i : plan.given_up) {
+    PointRecord r = run_task_never(task_of(i), read_attempts(o.out_dir, plan.def.id(i)));
+    collector->record(std::move(r));
+  }
+  ensure_directory(o.out_dir + "/attempts");
   auto pop = [&]() -> std::optional<int64_t> {
     std::lock_guard<std::mutex> g(mu);
     if (pending.empty()) return std::nullopt;
     const int64_t i = pending.front();
     pending.pop_front();
+    const std::string id = plan.def.id(i);
+    const int n = read_attempts(o.out_dir, id) + 1;
+    write_file_atomically(attempts_path(o.out_dir, id), [&](std::ostream& os) { os << n << "\n"; });
     return i;
   };
   std::thread local([&] {

@@ -11,6 +11,7 @@
 //   points/ID/point.json  the durable record of point ID (the row plus every key, where it came
 //                         from, rank, host, threads, start/finish times)
 //   points/ID/...         the subcommand's own outputs (result.json, currents.npy, ...)
+//   attempts/ID           how often point ID was handed out (see kMaxAttempts in the .cc)
 //   .sweep.lock           flock()ed while a run writes DIR (released by the kernel on any exit)
 //
 // Contract:
@@ -20,7 +21,9 @@
 //     sweep.csv from the records: after SIGKILL nothing is lost (the point that was running is
 //     run again from a clean directory) and nothing is duplicated. A DIR written from a
 //     different sweep definition is refused, saying what differs. --retry-failed runs the
-//     failed points again.
+//     failed points again. DIR/attempts/ID counts how often point ID was started: a point whose
+//     process died 3 times while running it (a crash, the out-of-memory killer) is recorded as
+//     failed rather than started a fourth time.
 //   - A point that fails (bad value for that point, numerical failure, a check above --tol,
 //     an exception) is recorded with its exit code and message, and the sweep goes on; the
 //     sweep then returns kExitPointsFailed.

@@ -65,6 +65,7 @@ def main(argv=None):
     ap.add_argument("--np", type=int, default=0, help="MPI ranks (mpirun -np K); 0 = one process")
     ap.add_argument("--mpirun", default="mpirun", help="the MPI launcher")
     ap.add_argument("--mpirun-args", default="", help="extra launcher arguments, e.g. --oversubscribe")
+    ap.add_argument("--restarts", type=int, default=3, help="resume a sweep that died this many times (default 3)")
     ap.add_argument("--xbar", default=os.path.join(HERE, "..", "build", "xbar"), help="the xbar binary")
     a = ap.parse_args(argv)
 
@@ -84,6 +85,14 @@ def main(argv=None):
         cmd = launcher + shlex.split(a.mpirun_args) + cmd
     print("nightly: " + " ".join(shlex.quote(c) for c in cmd), flush=True)
     rc = subprocess.call(cmd)
+    # A sweep that died (a point crashed the process, the out-of-memory killer, a lost rank) is
+    # started again: it resumes, and a point that keeps killing its process is recorded as
+    # failed after 3 attempts (xbar sweep), so the night goes on.
+    for restart in range(a.restarts):
+        if rc in (0, 2, 5):
+            break
+        print(f"nightly: the sweep died (status {rc}); resuming ({restart + 1}/{a.restarts})", flush=True)
+        rc = subprocess.call(cmd)
     if rc not in (0, 5):
         print(f"nightly: error: the sweep exited with status {rc}", file=sys.stderr)
         return 2

@@ -250,6 +250,15 @@ TEST_CASE("sweep: killed with SIGKILL half-way, the same command completes it wi
   std::map<std::string, std::string> time_before;  // id -> time_s of the points done before the kill
   for (const auto& r : killed.rows) time_before[r.at("id")] = r.at("time_s");
 
+  // The point that was running when the kill came was counted as started once.
+  int started_unfinished = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(out) / "attempts"))
+    if (!fs::exists(fs::path(out) / "points" / e.path().filename() / "point.json")) {
+      CHECK(slurp(e.path()) == "1\n");
+      ++started_unfinished;
+    }
+  CHECK(started_unfinished >= 1);
+
   std::string err;
   REQUIRE(run_xbar(d, "sweep --config s.ini --out run", &err) == 0);
   CHECK(err.find(std::to_string(recorded) + " done before, " + std::to_string(8 - recorded) + " to run") != std::string::npos);
@@ -355,4 +364,23 @@ TEST_CASE("sweep --dry-run lists the points with their seeds and writes nothing"
   CHECK(list.rows[0].at("r-row") == "0.5");
   CHECK(list.rows[2].at("r-row") == "1.5");
   CHECK_FALSE(fs::exists(d.path / "out"));
+}
+
+TEST_CASE("sweep: a point whose process died three times is recorded as failed, not started again") {
+  ScratchDir d;
+  write(d.path / "s.ini", "command = solve\nrows = 4\ncols = 4\nr-row = 1, 2, 3\n");
+  REQUIRE(run_xbar(d, "sweep --config s.ini --out out --quiet") == 0);
+  // As a crash of the process would leave it: point 00001 started three times, never finished.
+  fs::remove_all(d.path / "out/points/00001");
+  write(d.path / "out/attempts/00001", "3\n");
+  std::string err;
+  CHECK(run_xbar(d, "sweep --config s.ini --out out", &err) == 5);
+  const Csv csv = read_csv(d.path / "out/sweep.csv");
+  REQUIRE(csv.rows.size() == 3);
+  CHECK(csv.rows[1].at("status") == "failed");
+  CHECK(csv.rows[1].at("error").find("the process running this point died 3 times") == 0);
+  CHECK_FALSE(fs::exists(d.path / "out/points/00001/result.json"));  // it was not run
+  // --retry-failed starts it afresh.
+  CHECK(run_xbar(d, "sweep --config s.ini --out out --retry-failed --quiet") == 0);
+  CHECK(read_csv(d.path / "out/sweep.csv").rows[1].at("status") == "ok");
 }
