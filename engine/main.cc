@@ -538,7 +538,12 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   return c;
 }
 
-int dispatch(const std::string& sub, const RunConfig& cfg) {
+// Everything after the keys are stored: the configuration of `sub` and its run (none when
+// dry_run: the sweep checks every point this way before it runs any).
+int run_parsed(const std::string& sub, const po::options_description& desc, const po::variables_map& vm,
+               const std::set<std::string>& from_cli, bool dry_run) {
+  const RunConfig cfg = make_config(sub, desc, vm, from_cli);
+  if (dry_run) return 0;
   if (sub == "program") return xbar::engine::run_program(cfg);
   if (sub == "calibrate") return xbar::engine::run_calibrate(cfg);
   if (sub == "size") return xbar::engine::run_size(cfg);
@@ -549,7 +554,7 @@ int dispatch(const std::string& sub, const RunConfig& cfg) {
 
 // `xbar sweep`: the sweep module (engine/sweep_runner.h) gets the subcommands through these two
 // hooks, so Boost stays in this file: a point's keys are parsed exactly as `xbar SUB --config`
-// parses an INI file (store_value, make_config) and run in-process by dispatch().
+// parses an INI file (store_value, then run_parsed) and run in-process.
 xbar::engine::SweepHooks sweep_hooks() {
   xbar::engine::SweepHooks h;
   h.check_key = [](const std::string& sub, const std::string& key) -> std::string {
@@ -564,8 +569,7 @@ xbar::engine::SweepHooks sweep_hooks() {
     po::variables_map vm;
     for (const auto& k : keys) store_value(desc, vm, k.key, k.value, k.where + ": ");
     po::notify(vm);
-    const RunConfig cfg = make_config(sub, desc, vm, {});
-    return dry_run ? 0 : dispatch(sub, cfg);
+    return run_parsed(sub, desc, vm, {}, dry_run);
   };
   return h;
 }
@@ -663,8 +667,7 @@ int run(int argc, char** argv) {
   }
   if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
-  const RunConfig cfg = make_config(sub, desc, vm, from_cli);
-  return dispatch(sub, cfg);
+  return run_parsed(sub, desc, vm, from_cli, false);
 }
 
 }  // namespace

@@ -23,11 +23,19 @@ import math
 import os
 import sys
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+plt = None  # matplotlib.pyplot, imported when the first figure is made (about a second)
+
+
+def figure(*args, **kwargs):
+    global plt
+    if plt is None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot
+        plt = matplotlib.pyplot
+    return plt.subplots(*args, **kwargs)
 
 CRITERIA = [("uncomp", "uncompensated", "-", "o"),
             ("comp", "compensated map", "--", "s"),
@@ -114,10 +122,12 @@ def plot_error_vs_size(a):
         swept = manifest.get("swept_keys", [])
         if command == "size":
             for r in rows:
-                series, b, xlabel = error_series_from_size_csv(os.path.join(d, "points", r["id"], "size.csv"))
+                pdir = os.path.join(d, "points", r["id"])
+                series, b, xlabel = error_series_from_size_csv(os.path.join(pdir, "size.csv"))
                 label = " ".join(f"{k}={r[k]}" for k in swept)
                 groups.append((label, series))
                 budget = budget if budget is not None else b
+                adc_bits = read_json(os.path.join(pdir, "result.json")).get("sweep", {}).get("adc_bits")
         elif command == "calibrate":
             fixed = manifest.get("definition", {}).get("fixed", {})
             for r in rows:
@@ -145,7 +155,7 @@ def plot_error_vs_size(a):
             raise BadInput(f"{d}: a sweep of `{command}`; error-vs-size needs a sweep of calibrate or size")
     if budget is None or math.isnan(budget):
         budget = 1.0
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = figure(figsize=(7, 4.8))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for gi, (label, series) in enumerate(groups):
         color = colors[gi % len(colors)]
@@ -178,7 +188,7 @@ def plot_accuracy_vs_r(a):
               ("compensated", "IR-drop compensated", "--", "s"),
               ("hat", "compensated + hardware-aware training", "-.", "^")]
     xs = sorted({num(r[a.x]) for r in rows})
-    fig, ax = plt.subplots(figsize=(7, 4.8))
+    fig, ax = figure(figsize=(7, 4.8))
     drawn = 0
     for col, label, style, marker in series + [("software", "software (reference)", ":", None)]:
         if col not in rows[0]:
@@ -226,7 +236,7 @@ def plot_voltages(a):
         arr = read_json(rj).get("array", {})
         if arr:
             title += f", r-row {arr.get('r_row_segment_ohm', '?'):g} Ω, r-col {arr.get('r_col_segment_ohm', '?'):g} Ω per segment"
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    fig, axes = figure(1, 2, figsize=(11, 4.6))
     for ax, layer, name in ((axes[0], 0, "row (word-line) nodes r(i, j)"), (axes[1], 1, "column (bit-line) nodes c(i, j)")):
         im = ax.imshow(v[layer], origin="upper", aspect="auto", cmap="viridis", interpolation="nearest")
         ax.set_title(name)
