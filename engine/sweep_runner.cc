@@ -487,7 +487,7 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
   try {
     SweepDefinition def = read_and_check(o, hooks);
     if (o.dry_run) {
-      if (world) sweep_mpi::broadcast_start("");
+      if (world) sweep_mpi::broadcast_start(json{{"stop", true}}.dump());
       print_points(def, std::cout);
       return 0;
     }
@@ -602,6 +602,15 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
   if (world) sweep_mpi::send_end(world->size);
   progress->finish();
   const int64_t failed = collector->failed();
+  {
+    // Close this run's entry in sweep.json.
+    const std::string manifest_path = o.out_dir + "/sweep.json";
+    json m = json::parse(read_text(manifest_path));
+    m["runs"].back()["finished_utc"] = utc_now();
+    m["runs"].back()["points_run"] = to_run;
+    m["runs"].back()["points_failed"] = progress->failed();
+    write_file_atomically(manifest_path, [&](std::ostream& os) { os << m.dump(2) << "\n"; });
+  }
   if (!o.quiet)
     std::cout << "sweep of " << plan.def.points() << " points (" << plan.def.command << "): " << to_run << " run now"
               << (progress->failed() ? " (" + std::to_string(progress->failed()) + " failed)" : "") << ", "
@@ -613,6 +622,7 @@ int master(const SweepOptions& o, const SweepHooks& hooks, const sweep_mpi::Worl
 int worker(const SweepHooks& hooks, const sweep_mpi::World& w) {
   const std::string session = sweep_mpi::receive_start();
   if (session.empty()) return 2;  // the master found the sweep INI bad and says why
+  if (json::parse(session).value("stop", false)) return 0;  // --dry-run
   const int threads = json::parse(session).at("threads").get<int>();
   limit_threads(threads);
   std::string result;

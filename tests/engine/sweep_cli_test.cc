@@ -166,11 +166,16 @@ TEST_CASE("sweep: every row equals the individual calibrate run it stands for") 
     const json rec = load_json(d.path / "out/points" / row.at("id") / "point.json");
     CHECK(rec["seed"].get<uint64_t>() == std::stoull(row.at("seed")));
     CHECK(rec["status"] == "ok");
+    CHECK(rec["threads"] == 1);  // sweep-threads' default, whatever the number of ranks
     CHECK(fs::file_size(d.path / "out/points" / row.at("id") / "g_compensated.npy") > 0);
   }
   CHECK(seeds.size() == 4);  // derived seeds differ from point to point
   const json m = load_json(d.path / "out/sweep.json");
   CHECK(m["points"] == 4);
+  CHECK(m["threads_per_point"] == 1);
+  CHECK(m["runs"].size() == 1);
+  CHECK(m["runs"][0]["points_run"] == 4);
+  CHECK(m["runs"][0]["points_failed"] == 0);
   CHECK(m["swept_keys"] == json::array({"rows", "cols", "r-row"}));
 }
 
@@ -298,6 +303,11 @@ TEST_CASE("sweep: mpirun -np 2 writes the same CSV as one process, and both rank
   CHECK(ranks == std::set<int>{0, 1});
   const json m = load_json(d.path / "two/sweep.json");
   CHECK(m["runs"].back()["ranks"] == 2);
+  // --dry-run under mpirun: the workers stop with the master, status 0, nothing written.
+  const std::string dry = "cd " + d.path.string() + " && " + mpirun_prefix(2) + XBAR_BINARY +
+                          " sweep --config s.ini --out three --dry-run >dry.txt 2>&1";
+  CHECK(std::system(dry.c_str()) == 0);
+  CHECK_FALSE(fs::exists(d.path / "three"));
 #endif
 }
 

@@ -154,6 +154,8 @@ TEST_CASE("bad sweep INIs are refused with the file, line and what was expected"
   CHECK(error_of("command = solve\nrows = 8\nrows = 16\n").find("S.ini:3: key 'rows' given twice (first at line 2)") == 0);
   CHECK(error_of("command = solve\nout = x\n").find("S.ini:2: key 'out' is set by xbar sweep itself") == 0);
   CHECK(error_of("command = solve\nseed = 1\nsweep-seed = 2\n").find("S.ini:3: sweep-seed and seed (line 2) both given") == 0);
+  CHECK(error_of("command = solve\nsweep-threads = 0\n").find("S.ini:2: key sweep-threads = '0': expected one integer in [1, 1024]") == 0);
+  CHECK(error_of("command = solve\nsweep-threads = 1, 2\n").find("S.ini:2: key sweep-threads = '1, 2': expected one integer") == 0);
   CHECK(error_of("command = solve\nseed = -1\n").find("S.ini:2: key seed = '-1': '-1' is not an integer >= 0") == 0);
   CHECK(error_of("command = solve\nrows = \"8\n").find("S.ini:2: key rows = '\"8': unterminated") == 0);
   // tolerances name a metric of the command
