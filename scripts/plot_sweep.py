@@ -169,7 +169,7 @@ def plot_error_vs_size(a):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(xlabel)
-    bits = f" of a {int(float(adc_bits))}-bit ADC" if adc_bits not in (None, "") else ""
+    bits = f" of the {int(float(adc_bits))}-bit error ADC" if adc_bits not in (None, "") else ""
     ax.set_ylabel(f"max |I - I_ideal| over held-out inputs [LSB{bits}]")
     ax.set_title("Column-current error vs array size")
     ax.grid(True, which="both", alpha=0.3)
