@@ -97,18 +97,23 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
     if (!desc.find_nothrow(key, false))
       throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
     if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
-    po::parsed_options parsed(&desc);
-    po::option opt;
-    opt.string_key = key;
-    opt.value.push_back(value);
-    opt.original_tokens = {key, value};
-    parsed.options.push_back(opt);
-    try {
-      po::store(parsed, vm);
-    } catch (const po::error& e) {
-      throw InputError(where + "key " + key + " = '" + value + "': " +
-                       describe_option_error(desc, e, key + "\n" + value));
-    }
+    store_value(desc, vm, key, value, where);
+  }
+}
+
+void store_value(const po::options_description& desc, po::variables_map& vm,
+                 const std::string& key, const std::string& value, const std::string& where) {
+  po::parsed_options parsed(&desc);
+  po::option opt;
+  opt.string_key = key;
+  opt.value.push_back(value);
+  opt.original_tokens = {key, value};
+  parsed.options.push_back(opt);
+  try {
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw InputError(where + "key " + key + " = '" + value + "': " +
+                     describe_option_error(desc, e, key + "\n" + value));
   }
 }
 

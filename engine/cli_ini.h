@@ -27,6 +27,13 @@
 
 namespace xbar::engine {
 
+// Stores one `key = value` as an INI line would (po::store: an earlier value wins); `where`
+// ("file:line: ") prefixes errors: "S.ini:4: key r-row = 'abc': ...: expected a number".
+// The sweep (engine/main.cc) stores every key of a point this way.
+void store_value(const boost::program_options::options_description& desc,
+                 boost::program_options::variables_map& vm, const std::string& key,
+                 const std::string& value, const std::string& where);
+
 // Reads the INI file at `path` into `vm` (see the contract above).
 void store_ini(const std::string& path, const boost::program_options::options_description& desc,
                boost::program_options::variables_map& vm);
