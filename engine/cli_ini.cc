@@ -6,6 +6,7 @@
 #include <set>
 
 #include "devices/input_error.h"
+#include "devices/utf8.h"
 
 namespace po = boost::program_options;
 
@@ -83,6 +84,7 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
       }
     const std::string line = trim(text);
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
+    if (const auto bad = first_invalid_utf8(line)) throw InputError(where + describe_invalid_utf8(line, *bad));
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') throw InputError(where + "section header '" + line + "' lacks ']'");
@@ -103,6 +105,10 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
 
 void store_value(const po::options_description& desc, po::variables_map& vm,
                  const std::string& key, const std::string& value, const std::string& where) {
+  for (const std::string* text : {&key, &value})
+    if (const auto bad = first_invalid_utf8(*text))
+      throw InputError(where + "key " + key + ": " + (text == &key ? "the key is " : "the value is ") +
+                       describe_invalid_utf8(*text, *bad));
   po::parsed_options parsed(&desc);
   po::option opt;
   opt.string_key = key;
@@ -115,6 +121,13 @@ void store_value(const po::options_description& desc, po::variables_map& vm,
     throw InputError(where + "key " + key + " = '" + value + "': " +
                      describe_option_error(desc, e, key + "\n" + value));
   }
+}
+
+void require_utf8_arguments(int argc, const char* const* argv) {
+  for (int k = 1; k < argc; ++k)
+    if (const auto bad = first_invalid_utf8(argv[k]))
+      throw InputError("argument " + std::to_string(k) + " ('" + argv[k] + "'): " +
+                       describe_invalid_utf8(argv[k], *bad));
 }
 
 }  // namespace xbar::engine

@@ -582,6 +582,7 @@ int run_sweep_command(int argc, char** argv) {
 }
 
 int run(int argc, char** argv) {
+  xbar::engine::require_utf8_arguments(argc, argv);  // they all go into the JSON results
   if (argc < 2) {
     print_general_help(std::cerr);
     return 2;

@@ -10,6 +10,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/utf8.h"
 #include "devices/random_stream.h"
 #include "engine/sweep_commands.h"
 
@@ -262,6 +263,9 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
         break;
       }
     const std::string line = trim(text);
+    // Values end up in sweep.json and every point's result.json, which must be UTF-8
+    // (devices/utf8.h; found by tests/fuzz, sweep_grid: nlohmann refused to write them).
+    if (const auto bad = first_invalid_utf8(line)) throw InputError(at(line_no) + describe_invalid_utf8(line, *bad));
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {
       if (line.back() != ']') throw InputError(at(line_no) + "section header '" + line + "' lacks ']'");

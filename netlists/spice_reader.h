@@ -26,7 +26,8 @@
 // physical line where the offending element starts: unsupported elements (C, L, D, ...),
 // dot cards (.subckt, .include, .param, .model, analyses, ...) and source forms (ac,
 // pulse(...), ...); missing fields; a value that is not a number or not finite; a resistance
-// <= 0; an element with both terminals on one node; duplicate element names; a node that
+// <= 0; a line (after the title, comments removed) that is not UTF-8; an element with both
+// terminals on one node; duplicate element names; a node that
 // only one element terminal touches (dangling); a deck without elements. Element errors are
 // reported as they are read; duplicates and dangling nodes are checked once the deck is read.
 #pragma once

@@ -146,6 +146,8 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "stuck_rate.ini", "[defects]\nstuck-off-rate = 2\n");
   write_text(w / "scale.ini", "[map]\nscale = 0\n");
   write_text(w / "placeholder.ini", "[wires]\nr-row = %value%\n");
+  // Latin-1 text where xbar expects UTF-8 (it records every value in its JSON results).
+  write_text(w / "latin1.ini", "[run]\nbackend = cholmod\nout = r\xe9sultat\n");
 
   write_text(w / "good.cir", "good deck\nr1 a 0 1k\nv1 a 0 1\n.end\n");
   write_text(w / "capacitor.cir", "a deck with a capacitor\nr1 a 0 1k\nc1 a 0 1p\nv1 a 0 1\n.end\n");
@@ -167,6 +169,7 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "current_island.cir",
              "a current-fed island\nr1 a 0 1k\nv1 a 0 1\ni1 a b 1m\nr2 b c 1k\nr3 c b 1k\n.end\n");
   // Two ideal sources in parallel: a voltage-source loop (singular MNA matrix).
+  write_text(w / "latin1.cir", "a deck\nr1 a 0 1k\nv1 a 0 1\nr2 a n\xe9ud 1k\nr3 n\xe9ud 0 1k\n.end\n");
   write_text(w / "source_loop.cir", "a source loop\nr1 a 0 1k\nv1 a 0 1\nv2 a 0 2\n.end\n");
 
   write_text(w / "somefile", "a regular file, not a directory\n");
@@ -247,6 +250,10 @@ std::vector<BadCase> bad_cases() {
       {"INI line without '='", "solve", {"--g", "g.npy", "--config", "no_equals.ini"}, {"no_equals.ini:2", "key = value"}},
       {"INI key without a value", "check", {"--g", "g.npy", "--config", "empty_value.ini"}, {"empty_value.ini:2", "r-col", "no value"}},
       {"INI that names another config", "solve", {"--g", "g.npy", "--config", "nested_config.ini"}, {"nested_config.ini:1", "config", "not allowed"}},
+      {"INI value that is not UTF-8 (Latin-1)", "solve", {"--g", "g.npy", "--config", "latin1.ini"},
+       {"latin1.ini:3", "not valid UTF-8", "0xe9"}},
+      {"argument that is not UTF-8 (Latin-1 file name)", "solve", {"--g", "g\xe9.npy"},
+       {"argument 3", "not valid UTF-8", "0xe9"}},
       {"missing config file", "solve", {"--g", "g.npy", "--config", "absent.ini"}, {"absent.ini", "no such file"}},
       // --- SPICE decks ----------------------------------------------------------------------
       {"deck with a capacitor", "solve", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1", "R, V and I"}},
@@ -260,6 +267,7 @@ std::vector<BadCase> bad_cases() {
       {"deck with a dangling node", "solve", {"--deck", "dangling.cir"}, {"dangling.cir:3", "dangling node 'b'", "r2"}},
       {"deck with a duplicate name", "check", {"--deck", "duplicate.cir"}, {"duplicate.cir:3", "duplicate", "r1", "line 2"}},
       {"deck without elements", "solve", {"--deck", "empty.cir"}, {"empty.cir:3", "no elements"}},
+      {"deck with a node name that is not UTF-8", "check", {"--deck", "latin1.cir"}, {"latin1.cir:4", "not valid UTF-8"}},
       {"missing deck", "solve", {"--deck", "absent.cir"}, {"absent.cir", "no such file"}},
       {"--deck together with --g", "solve", {"--deck", "good.cir", "--g", "g.npy"}, {"deck", "--g"}},
       // --- numerical faults of the data: exit 4, the node or cell named ---------------------
@@ -316,9 +324,22 @@ void age(const fs::path& p) {
   fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(24 * 365 * 10));
 }
 
+// A table cell: '|' escaped, bytes outside ASCII as \xNN (some rows feed xbar Latin-1).
 std::string markdown_cell(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
-  return std::regex_replace(text, std::regex("\\|"), "\\|");
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (c == '|') {
+      out += "\\|";
+    } else if (b >= 0x80) {
+      static const char* const kHex = "0123456789abcdef";
+      out += std::string("\\x") + kHex[b >> 4] + kHex[b & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 }  // namespace

@@ -20,6 +20,9 @@
 #include "engine/npy.h"
 #include "netlists/spice_reader.h"
 #include "tests/fuzz/fuzz_targets.h"
+#if XBAR_HAVE_SWEEP_GRID
+#include "engine/sweep_grid.h"
+#endif
 
 #ifndef XBAR_FUZZ_DIR
 #error "XBAR_FUZZ_DIR (tests/fuzz in the source tree) must be defined by the build"
@@ -79,6 +82,18 @@ TEST_CASE("the level-table reader reads or refuses every committed fuzz input") 
 #if XBAR_HAVE_SWEEP_GRID
 TEST_CASE("the sweep-grid parser reads or refuses every committed fuzz input") {
   replay("sweep_grid", xbar::fuzz::sweep_grid_one);
+}
+
+TEST_CASE("fuzz regression: a sweep INI value that is not UTF-8 is refused with its line") {
+  // Found by sweep_grid_fuzz within seconds: the definition went into sweep.json, whose writer
+  // (nlohmann::json) threw type_error 316; `xbar sweep` ended in "internal error", exit 1.
+  std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/sweep_grid/invalid_utf8_value.ini",
+                   std::ios::binary);
+  REQUIRE(in.good());
+  const xbar::engine::SweepKeyCheck any = [](const std::string&, const std::string&) { return std::string(); };
+  CHECK_THROWS_WITH_AS(xbar::engine::parse_sweep_ini(in, "s.ini", any),
+                       doctest::Contains("s.ini:4: not valid UTF-8 (byte 0xb7 at offset 6)"),
+                       xbar::InputError);
 }
 #endif
 

@@ -15,6 +15,7 @@
 
 #include "devices/conductance_levels.h"
 #include "devices/input_error.h"
+#include "devices/utf8.h"
 #include "engine/cli_ini.h"
 #include "engine/npy.h"
 #include "netlists/spice_reader.h"
@@ -60,8 +61,11 @@ void check_circuit(const netlists::Circuit& c) {
       if (n >= 0) ++terminals[size_t(n)];
     }
   }
-  for (size_t n = 0; n < terminals.size(); ++n)
+  for (size_t n = 0; n < terminals.size(); ++n) {
     require(terminals[n] >= 2, "dangling node '" + c.node_name(int32_t(n)) + "' accepted");
+    require(!first_invalid_utf8(c.node_name(int32_t(n))), "a node name that is not UTF-8");
+  }
+  for (const std::string& name : names) require(!first_invalid_utf8(name), "an element name that is not UTF-8");
 }
 
 // Plain decimal numbers (digits, one '.', an exponent) must read exactly as strtod reads them.
@@ -183,6 +187,8 @@ void ini_one(const uint8_t* data, size_t size) {
   for (const auto& [key, value] : vm) {
     require(desc.find_nothrow(key, false) != nullptr, "unknown key '" + key + "' stored");
     require(key != "config" && key != "help", "key '" + key + "' accepted from a file");
+    if (value.value().type() == typeid(std::string))
+      require(!first_invalid_utf8(value.as<std::string>()), "a value that is not UTF-8 was stored");
   }
 }
 
@@ -238,6 +244,8 @@ void sweep_grid_one(const uint8_t* data, size_t size) {
     require(p.index == i && p.id == def.id(i), "point " + std::to_string(i) + " has the wrong index/id");
     for (const auto& k : p.keys) require(kKeys.count(k.key) > 0, "point key '" + k.key + "' not checked");
   }
+  // sweep.json and the points' result.json carry these: they must be writable as JSON (an
+  // exception escaping here is a crash).
   (void)def.definition_json().dump();
 }
 #else
