@@ -76,13 +76,87 @@ LineSystem::LineSystem(const SparseMatrix& a, const std::vector<GridCoord>& coor
     m_ = std::max<int64_t>(m_, c.i + 1);
     n_ = std::max<int64_t>(n_, c.j + 1);
   }
+  size_ = int64_t(coords.size());
   slot_.resize(coords.size());
-  unknown_of_slot_.assign(size_t(2 * m_ * n_), -1);
+  s_.rows = m_;
+  s_.cols = n_;
+  s_.fixed.assign(size_t(2 * m_ * n_), 1);
   for (size_t k = 0; k < coords.size(); ++k) {
     const GridCoord& c = coords[k];
     slot_[k] = c.layer * m_ * n_ + int64_t(c.i) * n_ + c.j;
-    unknown_of_slot_[size_t(slot_[k])] = int64_t(k);
+    s_.fixed[size_t(slot_[k])] = 0;
   }
+}
+
+LineSystem::LineSystem(int64_t rows, int64_t cols) : m_(rows), n_(cols) {
+  XBAR_EXPECTS(rows >= 1 && cols >= 1, "LineSystem: empty grid");
+  s_.rows = m_;
+  s_.cols = n_;
+}
+
+std::vector<int64_t> LineSystem::slots() const {
+  if (!slot_.empty() || size_ == 0) return slot_;
+  std::vector<int64_t> out;
+  out.reserve(size_t(size_));
+  for (int64_t s = 0; s < 2 * m_ * n_; ++s)
+    if (!s_.fixed[size_t(s)]) out.push_back(s);
+  return out;
+}
+
+int64_t LineSystem::unknown_of(int64_t slot) const {
+  if (!slot_.empty()) {
+    for (size_t k = 0; k < slot_.size(); ++k)
+      if (slot_[k] == slot) return int64_t(k);
+    return -1;
+  }
+  if (s_.fixed[size_t(slot)]) return -1;
+  return int64_t(std::count(s_.fixed.begin(), s_.fixed.begin() + slot, uint8_t(0)));
+}
+
+GridCoord LineSystem::coord(int64_t k) const {
+  const int64_t s = slot_.empty() ? slots()[size_t(k)] : slot_[size_t(k)];
+  const int64_t mn = m_ * n_;
+  return {int32_t((s % mn) / n_), int32_t(s % n_), int32_t(s / mn)};
+}
+
+std::vector<GridCoord> LineSystem::coords() const {
+  const std::vector<int64_t> sl = slots();
+  const int64_t mn = m_ * n_;
+  std::vector<GridCoord> c(sl.size());
+  for (size_t k = 0; k < sl.size(); ++k)
+    c[k] = {int32_t((sl[k] % mn) / n_), int32_t(sl[k] % n_), int32_t(sl[k] / mn)};
+  return c;
+}
+
+SparseMatrix LineSystem::matrix() const {
+  const std::vector<int64_t> sl = slots();
+  const int64_t mn = m_ * n_;
+  std::vector<int64_t> unknown(size_t(2 * mn), -1);
+  for (size_t k = 0; k < sl.size(); ++k) unknown[size_t(sl[k])] = int64_t(k);
+  std::vector<Eigen::Triplet<double, int64_t>> t;
+  t.reserve(sl.size() * 4);
+  for (size_t k = 0; k < sl.size(); ++k) {
+    const int64_t s = sl[k];
+    const bool row_layer = s < mn;
+    const int64_t c = row_layer ? s : s - mn;
+    auto add = [&](int64_t other_slot, double v) {
+      const int64_t q = unknown[size_t(other_slot)];
+      if (v != 0 && q >= 0) {
+        t.emplace_back(int64_t(k), q, v);
+        t.emplace_back(q, int64_t(k), v);
+      }
+    };
+    t.emplace_back(int64_t(k), int64_t(k), row_layer ? s_.d_r(c) : s_.d_c(c));
+    if (row_layer) {
+      if (c % n_ + 1 < n_) add(s + 1, s_.e_r(c));
+      add(s + mn, s_.w(c));
+    } else if (c / n_ + 1 < m_) {
+      add(s + n_, s_.e_c(c));
+    }
+  }
+  SparseMatrix a(int64_t(sl.size()), int64_t(sl.size()));
+  a.setFromTriplets(t.begin(), t.end());
+  return a;
 }
 
 void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::VectorXd& off,
@@ -93,7 +167,7 @@ void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::Vecto
   // A row line runs along j (stride 1, N long), a column line along i (stride N, M long).
   const int64_t lines = rows ? m_ : n_, len = rows ? n_ : m_, stride = rows ? 1 : n_;
   int64_t bad = mn;
-#pragma omp parallel for schedule(static) reduction(min : bad)
+#pragma omp parallel for schedule(static) reduction(min : bad) if (mn >= kParallelMinSlots)
   for (int64_t line = 0; line < lines; ++line) {
     const int64_t base = rows ? line * n_ : line;
     double prev_upper = 0;  // c'_{k-1} = off_{k-1} / pivot_{k-1}
@@ -109,13 +183,17 @@ void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::Vecto
 }
 
 int64_t LineSystem::set_values(const SparseMatrix& a) {
-  XBAR_EXPECTS(a.rows() == int64_t(slot_.size()), "LineSystem::set_values: matrix size changed");
+  XBAR_EXPECTS(!slot_.empty() && a.rows() == int64_t(slot_.size()), "LineSystem::set_values: matrix size changed");
   const int64_t mn = m_ * n_;
-  Eigen::VectorXd d_r = Eigen::VectorXd::Ones(mn);  // fixed slots: a decoupled unit diagonal
-  d_c_ = Eigen::VectorXd::Ones(mn);
-  e_r_ = Eigen::VectorXd::Zero(mn);
-  e_c_ = Eigen::VectorXd::Zero(mn);
-  w_ = Eigen::VectorXd::Zero(mn);
+  Stencil s;
+  s.rows = m_;
+  s.cols = n_;
+  s.d_r = Eigen::VectorXd::Ones(mn);  // fixed slots: a decoupled unit diagonal
+  s.d_c = Eigen::VectorXd::Ones(mn);
+  s.e_r = Eigen::VectorXd::Zero(mn);
+  s.e_c = Eigen::VectorXd::Zero(mn);
+  s.w = Eigen::VectorXd::Zero(mn);
+  s.fixed = std::move(s_.fixed);
   // Each value is written from exactly one column: the diagonal from its own, a segment from
   // its left / upper end, a cell from its row node. So the columns fill in parallel.
 #pragma omp parallel for schedule(static)
@@ -126,27 +204,41 @@ int64_t LineSystem::set_values(const SparseMatrix& a) {
     for (SparseMatrix::InnerIterator it(a, k); it; ++it) {
       const int64_t sq = slot_[size_t(it.row())];
       if (it.row() == k) {
-        (row_layer ? d_r : d_c_)(cell) = it.value();
+        (row_layer ? s.d_r : s.d_c)(cell) = it.value();
       } else if (row_layer && sq < mn) {
-        if (sq == sk + 1) e_r_(cell) = it.value();
+        if (sq == sk + 1) s.e_r(cell) = it.value();
       } else if (!row_layer && sq >= mn) {
-        if (sq == sk + n_) e_c_(cell) = it.value();
+        if (sq == sk + n_) s.e_c(cell) = it.value();
       } else if (row_layer) {
-        w_(cell) = it.value();
+        s.w(cell) = it.value();
       }
     }
   }
+  return set_stencil(std::move(s));
+}
+
+int64_t LineSystem::set_stencil(Stencil s) {
+  const int64_t mn = m_ * n_;
+  XBAR_EXPECTS(s.rows == m_ && s.cols == n_ && s.d_r.size() == mn && s.e_r.size() == mn &&
+                   s.d_c.size() == mn && s.e_c.size() == mn && s.w.size() == mn &&
+                   int64_t(s.fixed.size()) == 2 * mn,
+               "LineSystem::set_stencil: stencil does not match the grid");
+  if (slot_.empty()) {
+    if (!s_.fixed.empty()) XBAR_EXPECTS(s.fixed == s_.fixed, "LineSystem::set_stencil: fixed slots changed");
+    size_ = int64_t(std::count(s.fixed.begin(), s.fixed.end(), uint8_t(0)));
+  }
+  s_ = std::move(s);
   int64_t bad_slot = -1;
-  factorize_layer(d_r, e_r_, true, f_r_, bad_slot);
+  factorize_layer(s_.d_r, s_.e_r, true, f_r_, bad_slot);
   if (bad_slot < 0) {
-    factorize_layer(d_c_, e_c_, false, f_c_, bad_slot);
+    factorize_layer(s_.d_c, s_.e_c, false, f_c_, bad_slot);
     if (bad_slot >= 0) bad_slot += mn;
   }
-  return bad_slot < 0 ? -1 : unknown_of_slot_[size_t(bad_slot)];
+  return bad_slot < 0 ? -1 : unknown_of(bad_slot);
 }
 
 void LineSystem::solve_rows(const double* v, double* x, const double* scale) const {
-  const double* e = e_r_.data();
+  const double* e = s_.e_r.data();
   const double* inv = f_r_.inv_pivot.data();
   const double* up = f_r_.upper.data();
   const int64_t n = n_;
@@ -163,8 +255,8 @@ void LineSystem::solve_rows(const double* v, double* x, const double* scale) con
   }
 }
 
-void LineSystem::solve_cols(const double* v, double* x) const {
-  const double* e = e_c_.data();
+void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
+  const double* e = s_.e_c.data();
   const double* inv = f_c_.inv_pivot.data();
   const double* up = f_c_.upper.data();
   const int64_t n = n_, m = m_;
@@ -178,17 +270,25 @@ void LineSystem::solve_cols(const double* v, double* x) const {
 #pragma omp simd
       for (int64_t j = j0; j < j1; ++j) x[r + j] = (v[r + j] - e[p + j] * x[p + j]) * inv[r + j];
     }
+    if (add_to) {
+      const int64_t r = (m - 1) * n;
+      for (int64_t j = j0; j < j1; ++j) add_to[r + j] += x[r + j];
+    }
     for (int64_t i = m - 2; i >= 0; --i) {
       const int64_t r = i * n, q = r + n;
 #pragma omp simd
       for (int64_t j = j0; j < j1; ++j) x[r + j] -= up[r + j] * x[q + j];
+      if (add_to) {
+#pragma omp simd
+        for (int64_t j = j0; j < j1; ++j) add_to[r + j] += x[r + j];
+      }
     }
   }
 }
 
 void LineSystem::mul_cols(const double* x, double* y, const double* w, const double* t) const {
-  const double* d = d_c_.data();
-  const double* e = e_c_.data();
+  const double* d = s_.d_c.data();
+  const double* e = s_.e_c.data();
   const int64_t n = n_, m = m_;
 #pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
   for (int64_t i = 0; i < m; ++i) {
@@ -201,6 +301,35 @@ void LineSystem::mul_cols(const double* x, double* y, const double* w, const dou
       for (int64_t j = 0; j < n; ++j) y[r + j] += e[r - n + j] * x[r - n + j];
     if (i + 1 < m)  // and to the node below
       for (int64_t j = 0; j < n; ++j) y[r + j] += e[r + j] * x[r + n + j];
+  }
+}
+
+}  // namespace xbar::solvers
+
+namespace xbar::solvers {
+
+void LineSystem::residual_cols(const double* v, const double* x, const double* t, double* y,
+                               double* add_to) const {
+  const double* d = s_.d_c.data();
+  const double* e = s_.e_c.data();
+  const double* w = s_.w.data();
+  const int64_t n = n_, m = m_;
+#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
+  for (int64_t i = 0; i < m; ++i) {
+    const int64_t r = i * n;
+    const double* up = i > 0 ? e + r - n : nullptr;
+    const double* xu = i > 0 ? x + r - n : nullptr;
+    const double* xd = i + 1 < m ? x + r + n : nullptr;
+#pragma omp simd
+    for (int64_t j = 0; j < n; ++j) {
+      double ax = d[r + j] * x[r + j] - w[r + j] * t[r + j];
+      if (xu) ax += up[j] * xu[j];
+      if (xd) ax += e[r + j] * xd[j];
+      y[r + j] = v[r + j] - ax;
+    }
+    if (add_to)
+#pragma omp simd
+      for (int64_t j = 0; j < n; ++j) add_to[r + j] += x[r + j];
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <new>
@@ -72,11 +73,17 @@ std::string gib(double bytes) {
 
 }  // namespace
 
-// Per right-hand side: the two layers of x, CG's residual, direction and S p (all on the
-// column layer), and one scratch layer holding T_r^-1 W p and then the preconditioned residual.
+// Per right-hand side, all in grid slots: b and x (row layer, then column layer), CG's
+// residual, direction and S p (column layer), one scratch layer holding T_r^-1 W p and then the
+// preconditioned residual, and the coarse grid's buffers.
 struct PcgBackend::Workspace {
-  Eigen::VectorXd xr, xc, r, p, q, tz;
-  explicit Workspace(int64_t mn) : xr(mn), xc(mn), r(mn), p(mn), q(mn), tz(mn) {}
+  Eigen::VectorXd b, x, r, p, q, tz, u, t2;
+  CoarseSpace::Scratch coarse;
+  explicit Workspace(int64_t mn) : b(2 * mn), x(2 * mn), r(mn), p(mn), q(mn), tz(mn), u(mn), t2(mn) {}
+  double* xr() { return x.data(); }
+  double* xc() { return x.data() + r.size(); }
+  const double* xr() const { return x.data(); }
+  const double* xc() const { return x.data() + r.size(); }
 };
 
 PcgBackend::PcgBackend(const LinearBackendOptions& options) : options_(options) {
@@ -88,8 +95,12 @@ PcgBackend::~PcgBackend() = default;
 void PcgBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>& coords) {
   const auto t0 = std::chrono::steady_clock::now();
   fallback_.reset();
+  fallback_matrix_ = SparseMatrix();
   a_ = nullptr;
+  coarse_.reset();
   lines_ = std::make_unique<LineSystem>(a, coords);
+  slot_ = lines_->slots();
+  coords_ = coords;
   stats_ = {};
   stats_.ordering_used = "lines";
   stats_.analyze_s = seconds_since(t0);
@@ -98,8 +109,19 @@ void PcgBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>& co
   message_.clear();
 }
 
+void PcgBackend::prepare() {
+  coarse_.reset();
+  CoarseOptions co = options_.pcg.coarse;
+  if (const char* e = std::getenv("XBAR_COARSE_SPACING")) co.spacing = std::atof(e);  // TEMP
+  if (const char* e = std::getenv("XBAR_COARSE_CYCLE")) co.cycle = std::atoi(e);  // TEMP
+  if (std::getenv("XBAR_COARSE_OFF")) co.enabled = false;  // TEMP
+  options_.pcg.coarse = co;
+  coarse_ = std::make_unique<CoarseSpace>(*lines_, co);
+  stats_pcg_.coarse_unknowns = coarse_->unknowns();
+}
+
 void PcgBackend::factorize(const SparseMatrix& a) {
-  XBAR_EXPECTS(lines_, "PcgBackend: call analyze() before factorize()");
+  XBAR_EXPECTS(lines_ && !slot_.empty(), "PcgBackend: call analyze() before factorize()");
   const auto t0 = std::chrono::steady_clock::now();
   a_ = &a;
   if (fallback_) {
@@ -108,33 +130,71 @@ void PcgBackend::factorize(const SparseMatrix& a) {
     return;
   }
   const int64_t bad = lines_->set_values(a);
-  stats_.factorize_s = seconds_since(t0);
   if (bad >= 0) {
+    stats_.factorize_s = seconds_since(t0);
     status_ = BackendStatus::kNumericalIssue;
     message_ = "pcg factorize: line pivot not positive at " + unknown(bad) +
                ": the matrix is not positive definite";
     throw NumericalError(message_);
   }
+  prepare();
+  stats_.factorize_s = seconds_since(t0);
   status_ = BackendStatus::kSuccess;
 }
 
-void PcgBackend::set_watch(const SparseMatrix& w, const std::string& what) {
-  XBAR_EXPECTS(lines_, "PcgBackend: call analyze() before set_watch()");
-  watch_ptr_.clear();
-  watch_slot_.clear();
-  watch_val_.clear();
-  watch_what_ = w.rows() == 0 ? "solution" : what;
-  if (w.rows() == 0) return;
-  XBAR_EXPECTS(w.cols() == int64_t(lines_->slots().size()), "PcgBackend::set_watch: w must have one column per unknown");
-  const Eigen::SparseMatrix<double, Eigen::RowMajor, int64_t> wr(w);
-  watch_ptr_.push_back(0);
-  for (int64_t q = 0; q < wr.rows(); ++q) {
-    for (decltype(wr)::InnerIterator it(wr, q); it; ++it) {
-      watch_slot_.push_back(lines_->slots()[size_t(it.col())]);
-      watch_val_.push_back(it.value());
-    }
-    watch_ptr_.push_back(int64_t(watch_slot_.size()));
+void PcgBackend::set_stencil(LineSystem::Stencil s) {
+  const auto t0 = std::chrono::steady_clock::now();
+  fallback_.reset();
+  fallback_matrix_ = SparseMatrix();
+  a_ = nullptr;
+  slot_.clear();
+  coords_.clear();
+  coarse_.reset();
+  const int64_t m = s.rows, n = s.cols;
+  lines_ = std::make_unique<LineSystem>(m, n);
+  stats_ = {};
+  stats_.ordering_used = "lines";
+  stats_pcg_ = {};
+  const int64_t bad = lines_->set_stencil(std::move(s));
+  if (bad >= 0) {
+    const GridCoord c = lines_->coord(bad);
+    status_ = BackendStatus::kNumericalIssue;
+    message_ = std::string("pcg: line pivot not positive at node ") + (c.layer == 0 ? "r" : "c") +
+               std::to_string(c.i) + "_" + std::to_string(c.j) + ": the matrix is not positive definite";
+    throw NumericalError(message_);
   }
+  prepare();
+  stats_.factorize_s = seconds_since(t0);
+  status_ = BackendStatus::kSuccess;
+  message_.clear();
+}
+
+void PcgBackend::set_watch(const SparseMatrix& w, const std::string& what) {
+  XBAR_EXPECTS(lines_ && !slot_.empty(), "PcgBackend: call analyze() before set_watch()");
+  std::vector<int64_t> ptr, slot;
+  std::vector<double> val;
+  if (w.rows() > 0) {
+    XBAR_EXPECTS(w.cols() == int64_t(slot_.size()), "PcgBackend::set_watch: w must have one column per unknown");
+    const Eigen::SparseMatrix<double, Eigen::RowMajor, int64_t> wr(w);
+    ptr.push_back(0);
+    for (int64_t q = 0; q < wr.rows(); ++q) {
+      for (decltype(wr)::InnerIterator it(wr, q); it; ++it) {
+        slot.push_back(slot_[size_t(it.col())]);
+        val.push_back(it.value());
+      }
+      ptr.push_back(int64_t(slot.size()));
+    }
+  }
+  set_watch_slots(std::move(ptr), std::move(slot), std::move(val), what);
+}
+
+void PcgBackend::set_watch_slots(std::vector<int64_t> ptr, std::vector<int64_t> slot,
+                                 std::vector<double> val, const std::string& what) {
+  watch_what_ = ptr.size() <= 1 ? "solution" : what;
+  if (ptr.size() <= 1) ptr.clear(), slot.clear(), val.clear();
+  watch_ptr_ = std::move(ptr);
+  watch_slot_ = std::move(slot);
+  watch_val_ = std::move(val);
 }
 
 double PcgBackend::step_change(const Workspace& ws, double alpha) const {
@@ -143,9 +203,7 @@ double PcgBackend::step_change(const Workspace& ws, double alpha) const {
     const double step2 = sum_chunks(mn, [&](int64_t o, int64_t n) {
       return ws.p.segment(o, n).squaredNorm() + ws.tz.segment(o, n).squaredNorm();
     });
-    const double x2 = sum_chunks(mn, [&](int64_t o, int64_t n) {
-      return ws.xc.segment(o, n).squaredNorm() + ws.xr.segment(o, n).squaredNorm();
-    });
+    const double x2 = sum_chunks(2 * mn, [&](int64_t o, int64_t n) { return ws.x.segment(o, n).squaredNorm(); });
     return x2 > 0 ? std::abs(alpha) * std::sqrt(step2 / x2) : (step2 > 0 ? HUGE_VAL : 0.0);
   }
   const size_t nq = watch_ptr_.size() - 1;
@@ -156,13 +214,8 @@ double PcgBackend::step_change(const Workspace& ws, double alpha) const {
     for (int64_t e = watch_ptr_[q]; e < watch_ptr_[q + 1]; ++e) {
       const int64_t s = watch_slot_[size_t(e)];
       const double c = watch_val_[size_t(e)];
-      if (s < mn) {
-        v += c * ws.xr(s);
-        d -= c * alpha * ws.tz(s);
-      } else {
-        v += c * ws.xc(s - mn);
-        d += c * alpha * ws.p(s - mn);
-      }
+      v += c * ws.x(s);
+      d += s < mn ? -c * alpha * ws.tz(s) : c * alpha * ws.p(s - mn);
     }
     value[q] = std::abs(v);
     change[q] = std::abs(d);
@@ -176,34 +229,94 @@ double PcgBackend::step_change(const Workspace& ws, double alpha) const {
   return worst;
 }
 
-PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspace& ws) const {
+double PcgBackend::true_residual(const Workspace& ws) const {
+  // ||b - A x||_2 / ||b||_2 from the stencil, row by row (fixed slots: b = x = 0 there).
+  const LineSystem::Stencil& s = lines_->stencil();
+  const int64_t m = lines_->rows(), n = lines_->cols(), mn = m * n;
+  const double* xr = ws.xr();
+  const double* xc = ws.xc();
+  const double* br = ws.b.data();
+  const double* bc = ws.b.data() + mn;
+  const int64_t chunks = (m + 63) / 64;
+  std::vector<double> part(size_t(chunks), 0.0), bpart(size_t(chunks), 0.0);
+#pragma omp parallel for schedule(static) if (mn >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double acc = 0, bacc = 0;
+    for (int64_t i = c * 64; i < std::min(m, c * 64 + 64); ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        const int64_t q = i * n + j;
+        double rr = br[q] - s.d_r(q) * xr[q] - s.w(q) * xc[q];
+        if (j > 0) rr -= s.e_r(q - 1) * xr[q - 1];
+        if (j + 1 < n) rr -= s.e_r(q) * xr[q + 1];
+        double rc = bc[q] - s.d_c(q) * xc[q] - s.w(q) * xr[q];
+        if (i > 0) rc -= s.e_c(q - n) * xc[q - n];
+        if (i + 1 < m) rc -= s.e_c(q) * xc[q + n];
+        acc += rr * rr + rc * rc;
+        bacc += br[q] * br[q] + bc[q] * bc[q];
+      }
+    part[size_t(c)] = acc;
+    bpart[size_t(c)] = bacc;
+  }
+  double r2 = 0, b2 = 0;
+  for (int64_t c = 0; c < chunks; ++c) r2 += part[size_t(c)], b2 += bpart[size_t(c)];
+  return b2 > 0 ? std::sqrt(r2 / b2) : 0.0;
+}
+
+PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
   const LineSystem& ls = *lines_;
-  const int64_t mn = ls.layer_size(), n = int64_t(ls.slots().size());
-  const std::vector<int64_t>& slot = ls.slots();
+  const int64_t mn = ls.layer_size();
   const Eigen::VectorXd& w = ls.coupling();
   RhsResult res;
-  auto scatter_b = [&](Eigen::VectorXd& rows, Eigen::VectorXd& cols) {
-    rows.setZero();
-    cols.setZero();
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-    for (int64_t k = 0; k < n; ++k) (slot[size_t(k)] < mn ? rows(slot[size_t(k)]) : cols(slot[size_t(k)] - mn)) = b[k];
-  };
-  const double b_norm = std::sqrt(sum_chunks(n, [&](int64_t o, int64_t len) {
-    return Eigen::Map<const Eigen::VectorXd>(b + o, len).squaredNorm();
-  }));
-  if (b_norm == 0) {
-    std::fill(x, x + n, 0.0);
+  const double* br = ws.b.data();
+  const double* bc = ws.b.data() + mn;
+  double* xr = ws.xr();
+  double* xc = ws.xc();
+  const double b_norm2 = sum_chunks(2 * mn, [&](int64_t o, int64_t len) { return ws.b.segment(o, len).squaredNorm(); });
+  if (b_norm2 == 0) {
+    ws.x.setZero();
     res.converged = true;
     return res;
   }
+  const int cycle = options_.pcg.coarse.cycle;
+  auto precondition = [&]() {  // tz = B r (see the file comment)
+    if (!coarse_ || coarse_->unknowns() == 0) {
+      ls.solve_cols(ws.r.data(), ws.tz.data());
+      return;
+    }
+    if (cycle == 0) {
+      ls.solve_cols(ws.r.data(), ws.tz.data());
+      coarse_->add_correction(ws.r.data(), ws.tz.data(), ws.coarse);
+    } else if (cycle == 1) {
+      ls.solve_cols(ws.r.data(), ws.tz.data());                   // z1 = M r
+      ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
+      ls.residual_cols(ws.r.data(), ws.tz.data(), ws.q.data(), ws.u.data());   // r1 = r - S z1
+      coarse_->solve(ws.u.data(), ws.coarse);
+      coarse_->prolong(ws.coarse, ws.t2.data(), 0.0);             // c = Q r1
+      ls.solve_rows(ws.t2.data(), ws.q.data(), w.data());
+      ls.residual_cols(ws.u.data(), ws.t2.data(), ws.q.data(), ws.u.data(), ws.tz.data());  // r2 = r1 - S c, z += c
+      ls.solve_cols(ws.u.data(), ws.t2.data(), ws.tz.data());     // z += M r2
+    } else {
+      coarse_->solve(ws.r.data(), ws.coarse);
+      coarse_->prolong(ws.coarse, ws.t2.data(), 0.0);             // c = Q r
+      ls.solve_rows(ws.t2.data(), ws.q.data(), w.data());
+      ls.residual_cols(ws.r.data(), ws.t2.data(), ws.q.data(), ws.u.data());   // r1 = r - S c
+      ls.solve_cols(ws.u.data(), ws.tz.data(), ws.t2.data());     // z1 = M r1; c += z1
+      ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
+      ls.mul_cols(ws.tz.data(), ws.u.data(), w.data(), ws.q.data());           // S z1
+      coarse_->solve(ws.u.data(), ws.coarse);
+      std::swap(ws.tz, ws.t2);                                   // z = c + z1
+      coarse_->prolong(ws.coarse, ws.tz.data(), -1.0);            // z -= Q S z1
+    }
+  };
   // x_c = 0, x_r = T_r^-1 b_r; the Schur residual r = b_c - W x_r.
-  scatter_b(ws.xr, ws.r);
-  ls.solve_rows(ws.xr.data(), ws.xr.data());
+  ls.solve_rows(br, xr);
   for_chunks(mn, [&](int64_t o, int64_t len) {
-    ws.r.segment(o, len) -= w.segment(o, len).cwiseProduct(ws.xr.segment(o, len));
-    ws.xc.segment(o, len).setZero();
+    for (int64_t s = o; s < o + len; ++s) {
+      ws.r(s) = bc[s] - w(s) * xr[s];
+      xc[s] = 0;
+    }
   });
-  ls.solve_cols(ws.r.data(), ws.tz.data());
+  precondition();
   ws.p = ws.tz;
   double rz = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
   bool small_before = false;
@@ -216,9 +329,11 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
     if (!(pq > 0) || !std::isfinite(pq)) break;  // S not positive definite (or overflow)
     const double alpha = rz / pq;
     for_chunks(mn, [&](int64_t o, int64_t len) {
-      ws.xc.segment(o, len) += alpha * ws.p.segment(o, len);
-      ws.xr.segment(o, len) -= alpha * ws.tz.segment(o, len);
-      ws.r.segment(o, len) -= alpha * ws.q.segment(o, len);
+      for (int64_t s = o; s < o + len; ++s) {
+        xc[s] += alpha * ws.p(s);
+        xr[s] -= alpha * ws.tz(s);
+        ws.r(s) -= alpha * ws.q(s);
+      }
     });
     res.estimate = step_change(ws, alpha);
     const bool small = res.estimate <= options_.pcg.tol;
@@ -227,7 +342,7 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
       break;
     }
     small_before = small;
-    ls.solve_cols(ws.r.data(), ws.tz.data());
+    precondition();
     const double rz_next = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
     const double beta = rz_next / rz;
     rz = rz_next;
@@ -236,71 +351,83 @@ PcgBackend::RhsResult PcgBackend::solve_one(const double* b, double* x, Workspac
     });
   }
   if (rz == 0) res.converged = true;  // exact solution reached
-  // The row layer exactly from the column layer (no drift from the recurrence), then x.
-  scatter_b(ws.xr, ws.q);
+  // The row layer exactly from the column layer (no drift from the recurrence).
   for_chunks(mn, [&](int64_t o, int64_t len) {
-    ws.xr.segment(o, len) -= w.segment(o, len).cwiseProduct(ws.xc.segment(o, len));
+    for (int64_t s = o; s < o + len; ++s) xr[s] = br[s] - w(s) * xc[s];
   });
-  ls.solve_rows(ws.xr.data(), ws.xr.data());
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t k = 0; k < n; ++k) x[k] = slot[size_t(k)] < mn ? ws.xr(slot[size_t(k)]) : ws.xc(slot[size_t(k)] - mn);
-  // True residual b - A x (A symmetric: column k is row k, so the rows are independent).
-  const SparseMatrix& a = *a_;
-  const double r2 = sum_chunks(n, [&](int64_t o, int64_t len) {
-    double s = 0;
-    for (int64_t k = o; k < o + len; ++k) {
-      double ax = 0;
-      for (SparseMatrix::InnerIterator it(a, k); it; ++it) ax += it.value() * x[it.row()];
-      s += (b[k] - ax) * (b[k] - ax);
-    }
-    return s;
-  });
-  res.residual = std::sqrt(r2) / b_norm;
+  ls.solve_rows(xr, xr);
+  res.residual = true_residual(ws);
   return res;
 }
 
 void PcgBackend::start_fallback(const std::string& why) const {
   if (!options_.pcg.fallback_to_cholmod) throw NumericalError(why);
-  // The fallback's geometric ordering needs the grid coordinates: they are the line slots.
-  const int64_t mn = lines_->layer_size();
-  std::vector<GridCoord> coords;
-  coords.reserve(lines_->slots().size());
-  for (int64_t s : lines_->slots()) {
-    const int64_t cell = s % mn;
-    coords.push_back({int32_t(cell / lines_->cols()), int32_t(cell % lines_->cols()), int32_t(s / mn)});
+  const SparseMatrix* a = a_;
+  std::vector<GridCoord> coords = coords_;
+  if (!a) {  // grid mode: assemble the matrix over the free slots
+    fallback_matrix_ = lines_->matrix();
+    a = &fallback_matrix_;
+    coords = lines_->coords();
   }
   auto chol = std::make_unique<CholmodBackend>(options_);
   chol->set_unknown_names(namer_);
-  chol->analyze(*a_, coords);
+  chol->analyze(*a, coords);
   std::vector<GridCoord>().swap(coords);
   const double need = chol->analyzed_factor_nonzeros() * kFallbackBytesPerNonzero;
   const double have = available_memory_bytes();
   if (need > have)
     throw NumericalError(why + "; no CHOLMOD fallback: its factor would need about " + gib(need) +
                          " and " + gib(have) + " is available");
-  chol->factorize(*a_);
+  chol->factorize(*a);
   fallback_ = std::move(chol);
   stats_pcg_.fallback = why;
 }
 
-Eigen::MatrixXd PcgBackend::solve(const Eigen::MatrixXd& b) const {
-  XBAR_EXPECTS(a_, "PcgBackend: call factorize() before solve()");
-  if (fallback_) return fallback_->solve(b);
-  const int64_t n = b.rows(), k = b.cols(), mn = lines_->layer_size();
-  Eigen::MatrixXd x(n, k);
+void PcgBackend::solve_grid(int64_t k, const RhsFn& rhs, const UseFn& use) const {
+  XBAR_EXPECTS(lines_ && (a_ || slot_.empty()), "PcgBackend: call factorize() or set_stencil() before solving");
+  const int64_t mn = lines_->layer_size();
+  auto direct = [&](const std::vector<int64_t>& which) {  // through the CHOLMOD fallback
+    const std::vector<int64_t> sl = slot_.empty() ? lines_->slots() : slot_;
+    Eigen::VectorXd grid(2 * mn);
+    for (size_t f0 = 0; f0 < which.size(); f0 += 64) {
+      const size_t nf = std::min<size_t>(64, which.size() - f0);
+      Eigen::MatrixXd bf(int64_t(sl.size()), int64_t(nf));
+      for (size_t f = 0; f < nf; ++f) {
+        rhs(which[f0 + f], grid.data());
+        for (size_t u = 0; u < sl.size(); ++u) bf(int64_t(u), int64_t(f)) = grid(sl[u]);
+      }
+      const Eigen::MatrixXd xf = fallback_->solve(bf);
+      for (size_t f = 0; f < nf; ++f) {
+        grid.setZero();
+        for (size_t u = 0; u < sl.size(); ++u) grid(sl[u]) = xf(int64_t(u), int64_t(f));
+        use(which[f0 + f], grid.data());
+      }
+    }
+  };
+  if (fallback_) {
+    std::vector<int64_t> all{};
+    all.resize(size_t(k));
+    for (int64_t c = 0; c < k; ++c) all[size_t(c)] = c;
+    direct(all);
+    return;
+  }
   std::vector<RhsResult> res(static_cast<size_t>(k));
   // Several right-hand sides: one CG per thread, each running its vector operations alone
   // (the nested parallel loops get one thread); a single one: every loop over both cores.
-  const int threads = int(std::min<int64_t>(k, omp_get_max_threads()));
+  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(k, omp_get_max_threads())));
   std::vector<Workspace> ws;
-  ws.reserve(size_t(std::max(threads, 1)));
-  for (int t = 0; t < std::max(threads, 1); ++t) ws.emplace_back(mn);
+  ws.reserve(size_t(threads));
+  for (int t = 0; t < threads; ++t) ws.emplace_back(mn);
+  auto one = [&](int64_t c, Workspace& w) {
+    rhs(c, w.b.data());
+    res[size_t(c)] = solve_one(w);
+    if (res[size_t(c)].converged) use(c, w.x.data());  // the others go to the fallback
+  };
   if (threads <= 1) {
-    for (int64_t c = 0; c < k; ++c) res[size_t(c)] = solve_one(b.col(c).data(), x.col(c).data(), ws[0]);
+    for (int64_t c = 0; c < k; ++c) one(c, ws[0]);
   } else {
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int64_t c = 0; c < k; ++c)
-      res[size_t(c)] = solve_one(b.col(c).data(), x.col(c).data(), ws[size_t(omp_get_thread_num())]);
+    for (int64_t c = 0; c < k; ++c) one(c, ws[size_t(omp_get_thread_num())]);
   }
   std::vector<Workspace>().swap(ws);
   std::vector<int64_t> failed;
@@ -317,7 +444,7 @@ Eigen::MatrixXd PcgBackend::solve(const Eigen::MatrixXd& b) const {
       if (!worst || r.estimate > worst->estimate) worst = &r;
     }
   }
-  if (failed.empty()) return x;
+  if (failed.empty()) return;
   const std::string why =
       "pcg did not converge for " + std::to_string(failed.size()) + " of " + std::to_string(k) +
       " right-hand side(s)" +
@@ -328,10 +455,24 @@ Eigen::MatrixXd PcgBackend::solve(const Eigen::MatrixXd& b) const {
       watch_what_ + " by " + format_number(worst->estimate) + " relative (key tol = " +
       format_number(options_.pcg.tol) + ")";
   start_fallback(why);
-  Eigen::MatrixXd bf(n, int64_t(failed.size()));
-  for (size_t f = 0; f < failed.size(); ++f) bf.col(int64_t(f)) = b.col(failed[f]);
-  const Eigen::MatrixXd xf = fallback_->solve(bf);
-  for (size_t f = 0; f < failed.size(); ++f) x.col(failed[f]) = xf.col(int64_t(f));
+  direct(failed);
+}
+
+Eigen::MatrixXd PcgBackend::solve(const Eigen::MatrixXd& b) const {
+  XBAR_EXPECTS(a_, "PcgBackend: call factorize() before solve()");
+  if (fallback_) return fallback_->solve(b);
+  const int64_t n = b.rows(), mn = lines_->layer_size();
+  XBAR_EXPECTS(n == int64_t(slot_.size()), "PcgBackend::solve: b has the wrong number of rows");
+  Eigen::MatrixXd x(n, b.cols());
+  solve_grid(
+      b.cols(),
+      [&](int64_t c, double* g) {
+        std::fill(g, g + 2 * mn, 0.0);
+        for (int64_t u = 0; u < n; ++u) g[slot_[size_t(u)]] = b(u, c);
+      },
+      [&](int64_t c, const double* g) {
+        for (int64_t u = 0; u < n; ++u) x(u, c) = g[slot_[size_t(u)]];
+      });
   return x;
 }
 
