@@ -51,6 +51,9 @@ CoarseSpace::Axis CoarseSpace::make_axis(int64_t fine, double spacing) {
   auto pos = [&](int64_t k) {
     return ax.nodes == 1 ? int64_t(0) : int64_t(std::llround(double(k) * double(fine - 1) / double(ax.nodes - 1)));
   };
+  ax.start.resize(size_t(ax.nodes) + 1);
+  for (int64_t c = 0; c < ax.nodes; ++c) ax.start[size_t(c)] = pos(c);
+  ax.start[size_t(ax.nodes)] = fine;
   int64_t k = 0;
   for (int64_t t = 0; t < fine; ++t) {
     while (k + 1 < ax.nodes && pos(k + 1) <= t) ++k;
@@ -244,15 +247,20 @@ void CoarseSpace::solve(const double* r, Scratch& sc) const {
     double* hi = lo + ncj;
     std::vector<double> t(size_t(ncj) + 1);
     for (int64_t i = first[size_t(a)]; i < m && ai_.node[size_t(i)] == a; ++i) {
-      std::fill(t.begin(), t.end(), 0.0);
       const double* ri = r + i * n;
       const uint8_t* fi = fixed_c + i * n;
-      for (int64_t j = 0; j < n; ++j) {
-        if (fi[j]) continue;
-        const double f = aj_.frac[size_t(j)];
-        const size_t k = size_t(aj_.node[size_t(j)]);
-        t[k] += (1 - f) * ri[j];
-        t[k + 1] += f * ri[j];
+      const double* fr = aj_.frac.data();
+      double carry = 0;  // the previous interval's share of node k
+      for (int64_t k = 0; k < ncj; ++k) {  // one coarse interval at a time, in registers
+        double s0 = 0, s1 = 0;
+#pragma omp simd reduction(+ : s0, s1)
+        for (int64_t j = aj_.start[size_t(k)]; j < aj_.start[size_t(k) + 1]; ++j) {
+          const double val = fi[j] ? 0.0 : ri[j];
+          s0 += (1 - fr[j]) * val;
+          s1 += fr[j] * val;
+        }
+        t[size_t(k)] = s0 + carry;
+        carry = s1;
       }
       const double fa = ai_.frac[size_t(i)];
       for (int64_t b = 0; b < ncj; ++b) {
@@ -292,18 +300,16 @@ void CoarseSpace::prolong(const Scratch& sc, double* z, double weight) const {
                        (fa != 0 ? fa * sc.sol(((a + 1) * ncj + b) * 2 + 1) : 0.0);
       double* zi = z + i * n;
       const uint8_t* fi = fixed_c + i * n;
-      if (weight == 0) {
-        for (int64_t j = 0; j < n; ++j) {
-          const double f = aj_.frac[size_t(j)];
-          const size_t k = size_t(aj_.node[size_t(j)]);
-          zi[j] = fi[j] ? 0.0 : (1 - f) * u[k] + f * u[k + 1];
-        }
-      } else {
-        for (int64_t j = 0; j < n; ++j) {
-          if (fi[j]) continue;
-          const double f = aj_.frac[size_t(j)];
-          const size_t k = size_t(aj_.node[size_t(j)]);
-          zi[j] += weight * ((1 - f) * u[k] + f * u[k + 1]);
+      const double* fr = aj_.frac.data();
+      for (int64_t k = 0; k < ncj; ++k) {
+        const double u0 = u[size_t(k)], u1 = u[size_t(k) + 1];
+        const int64_t j0 = aj_.start[size_t(k)], j1 = aj_.start[size_t(k) + 1];
+        if (weight == 0) {
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) zi[j] = fi[j] ? 0.0 : u0 + fr[j] * (u1 - u0);
+        } else {
+#pragma omp simd
+          for (int64_t j = j0; j < j1; ++j) zi[j] += fi[j] ? 0.0 : weight * (u0 + fr[j] * (u1 - u0));
         }
       }
     }

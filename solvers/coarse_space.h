@@ -75,6 +75,7 @@ class CoarseSpace {
     int64_t fine = 0, nodes = 0;
     std::vector<int32_t> node;
     std::vector<double> frac;
+    std::vector<int64_t> start;  // fine index of each coarse node, then fine: interval bounds
   };
   static Axis make_axis(int64_t fine, double spacing);
   void assemble(const LineSystem& lines);

@@ -93,7 +93,9 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarSpec& spec, const RowMatr
     : options_(options) {
   spec.validate();
   if (try_grid(spec, g_s, cell->is_linear() && !cell->access_transistor(), cell.get())) return;
+  const auto t0 = std::chrono::steady_clock::now();
   owned_ = std::make_unique<netlists::CrossbarCircuit>(netlists::build_crossbar(spec, g_s, std::move(cell)));
+  circuit_build_s_ = seconds_since(t0);
   x_ = owned_.get();
   init_circuit();
 }

@@ -90,6 +90,8 @@ class CrossbarSolver {
   const CircuitSolver& circuit_solver() const;
   // True when the grid operator path serves this array (no circuit assembled).
   bool from_spec() const { return op_ != nullptr; }
+  // Seconds the spec constructor spent building the circuit (0 when it built none).
+  double circuit_build_s() const { return circuit_build_s_; }
 
  private:
   // True when the grid path applies; builds it.
@@ -108,6 +110,7 @@ class CrossbarSolver {
   std::unique_ptr<CrossbarOperator> op_;
   std::unique_ptr<PcgBackend> pcg_;
   SolveSummary grid_summary_;
+  double circuit_build_s_ = 0;
   SparseMatrix w_x_;  // N x n: column currents from the unknowns
   SparseMatrix w_s_;  // N x S: column currents from the source values
   SparseMatrix p_;    // S x M: source values from the row voltages

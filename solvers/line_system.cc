@@ -1,5 +1,7 @@
 #include "solvers/line_system.h"
 
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -11,9 +13,10 @@ namespace xbar::solvers {
 
 namespace {
 
-// Column lines are swept together in blocks of this many columns per thread: long enough for
-// SIMD and prefetch, short enough that every column count splits over the cores.
-constexpr int64_t kColumnBlock = 64;
+// Row lines are factorized this many at a time, interleaved, so that the divisions of
+// independent recurrences overlap (4 rows of a power-of-two width map to the same L1 sets, so
+// the solves, which stream more arrays, go one row at a time).
+constexpr int64_t kRowGroup = 4;
 // Layers smaller than this run their sweeps on one thread: a parallel region costs a barrier,
 // and on a loaded host (threads descheduled while others spin) a barrier can cost
 // milliseconds, more than a small layer's whole sweep.
@@ -161,22 +164,48 @@ SparseMatrix LineSystem::matrix() const {
 
 void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::VectorXd& off,
                                  bool rows, Factor& f, int64_t& bad_slot) const {
-  const int64_t mn = m_ * n_;
+  const int64_t mn = m_ * n_, n = n_, m = m_;
   f.inv_pivot.resize(mn);
-  f.upper.resize(mn);
-  // A row line runs along j (stride 1, N long), a column line along i (stride N, M long).
-  const int64_t lines = rows ? m_ : n_, len = rows ? n_ : m_, stride = rows ? 1 : n_;
+  f.upper.resize(rows ? 0 : mn);  // the row solve recomputes it from e and inv
+  const double* d = diag.data();
+  const double* e = off.data();
+  double* inv = f.inv_pivot.data();
+  double* up = f.upper.data();
   int64_t bad = mn;
+  if (rows) {
+    // A row line runs along j (stride 1): kRowGroup rows side by side, so that the divisions of
+    // independent recurrences overlap.
+    const int64_t groups = (m + kRowGroup - 1) / kRowGroup;
 #pragma omp parallel for schedule(static) reduction(min : bad) if (mn >= kParallelMinSlots)
-  for (int64_t line = 0; line < lines; ++line) {
-    const int64_t base = rows ? line * n_ : line;
-    double prev_upper = 0;  // c'_{k-1} = off_{k-1} / pivot_{k-1}
-    for (int64_t k = 0; k < len; ++k) {
-      const int64_t s = base + k * stride;
-      const double pivot = diag(s) - (k > 0 ? off(s - stride) * prev_upper : 0.0);
-      if (!(pivot > 0) && s < bad) bad = s;
-      f.inv_pivot(s) = 1.0 / pivot;
-      prev_upper = f.upper(s) = off(s) * f.inv_pivot(s);
+    for (int64_t grp = 0; grp < groups; ++grp) {
+      const int64_t i0 = grp * kRowGroup, gn = std::min(kRowGroup, m - i0);
+      double prev[kRowGroup] = {};
+      for (int64_t j = 0; j < n; ++j)
+        for (int64_t g = 0; g < gn; ++g) {
+          const int64_t q = (i0 + g) * n + j;
+          const double pivot = d[q] - (j > 0 ? e[q - 1] * prev[g] : 0.0);
+          if (!(pivot > 0) && q < bad) bad = q;
+          inv[q] = 1.0 / pivot;
+          prev[g] = e[q] * inv[q];
+        }
+    }
+  } else {
+    // A column line runs along i (stride N): all columns of a thread's range advance together,
+    // row by row, streaming through memory.
+#pragma omp parallel reduction(min : bad) if (mn >= kParallelMinSlots)
+    {
+      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+      const int64_t j0 = n * t / nt, j1 = n * (t + 1) / nt;
+      for (int64_t i = 0; i < m; ++i) {
+        const int64_t r = i * n;
+        for (int64_t j = j0; j < j1; ++j) {
+          const int64_t q = r + j;
+          const double pivot = d[q] - (i > 0 ? e[q - n] * up[q - n] : 0.0);
+          if (!(pivot > 0) && q < bad) bad = q;
+          inv[q] = 1.0 / pivot;
+          up[q] = e[q] * inv[q];
+        }
+      }
     }
   }
   if (bad < mn && bad_slot < 0) bad_slot = bad;
@@ -240,18 +269,25 @@ int64_t LineSystem::set_stencil(Stencil s) {
 void LineSystem::solve_rows(const double* v, double* x, const double* scale) const {
   const double* e = s_.e_r.data();
   const double* inv = f_r_.inv_pivot.data();
-  const double* up = f_r_.upper.data();
   const int64_t n = n_;
+  // Written so that each step's dependent chain is one multiply-add (the products with inv
+  // are off the chain), and the backward sweep recomputes upper = e * inv from the row it just
+  // read, still in cache, instead of streaming a stored copy from memory.
 #pragma omp parallel for schedule(static) if (m_ * n_ >= kParallelMinSlots)
   for (int64_t i = 0; i < m_; ++i) {
     const int64_t b = i * n;
     const double* vi = v + b;
     const double* si = scale ? scale + b : nullptr;
+    const double* ei = e + b;
+    const double* ii = inv + b;
     double* xi = x + b;
-    xi[0] = (si ? si[0] * vi[0] : vi[0]) * inv[b];
-    for (int64_t j = 1; j < n; ++j)
-      xi[j] = ((si ? si[j] * vi[j] : vi[j]) - e[b + j - 1] * xi[j - 1]) * inv[b + j];
-    for (int64_t j = n - 2; j >= 0; --j) xi[j] -= up[b + j] * xi[j + 1];
+    double prev = (si ? si[0] * vi[0] : vi[0]) * ii[0];
+    xi[0] = prev;
+    if (si)
+      for (int64_t j = 1; j < n; ++j) xi[j] = prev = si[j] * vi[j] * ii[j] - (ei[j - 1] * ii[j]) * prev;
+    else
+      for (int64_t j = 1; j < n; ++j) xi[j] = prev = vi[j] * ii[j] - (ei[j - 1] * ii[j]) * prev;
+    for (int64_t j = n - 2; j >= 0; --j) xi[j] = prev = xi[j] - (ei[j] * ii[j]) * prev;
   }
 }
 
@@ -260,10 +296,14 @@ void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
   const double* inv = f_c_.inv_pivot.data();
   const double* up = f_c_.upper.data();
   const int64_t n = n_, m = m_;
-  const int64_t blocks = (n + kColumnBlock - 1) / kColumnBlock;
-#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
-  for (int64_t blk = 0; blk < blocks; ++blk) {
-    const int64_t j0 = blk * kColumnBlock, j1 = std::min(n, j0 + kColumnBlock);
+  // Each thread takes one contiguous range of columns and sweeps it row by row, down and back
+  // up: every pass streams through memory (a block of a few columns swept over all rows would
+  // touch a new page per row and array, and thrash the TLB on large arrays).
+#pragma omp parallel if (m * n >= kParallelMinSlots)
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t j0 = n * t / nt, j1 = n * (t + 1) / nt;
+#pragma omp simd
     for (int64_t j = j0; j < j1; ++j) x[j] = v[j] * inv[j];
     for (int64_t i = 1; i < m; ++i) {
       const int64_t r = i * n, p = r - n;
@@ -272,6 +312,7 @@ void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
     }
     if (add_to) {
       const int64_t r = (m - 1) * n;
+#pragma omp simd
       for (int64_t j = j0; j < j1; ++j) add_to[r + j] += x[r + j];
     }
     for (int64_t i = m - 2; i >= 0; --i) {
