@@ -7,13 +7,13 @@
 //   CHOLMOD: build_crossbar + assembly + analysis + factorization + the solves.
 // PCG runs first, so the peak RSS printed after it is its own; the one after CHOLMOD is the
 // process's overall peak.
-// Usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none] [mult|add|csc|plain]
+// Usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none] [mult|add|plain]
 //   K inputs (default 1; random rows in [0, 0.2] V, seed 7), wires R_WIRE_OHM per segment
 //   (default 2.5), cells uniform in [G_ON_S / 100, G_ON_S] (default 1e-4, seed 42), ideal
 //   drivers and virtual grounds. `none` skips CHOLMOD (sizes it cannot factorize). K > min(M, N)
 //   goes through the exact effective matrix, as the CLI does. The last argument picks the
-//   preconditioner: mult (default, smoother-coarse-smoother), add (additive coarse term), csc
-//   (coarse-smoother-coarse) or plain (the line preconditioner alone, no coarse grid).
+//   preconditioner: mult (default, smoother-coarse-smoother), add (additive coarse term) or
+//   plain (the line preconditioner alone, no coarse grid).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -37,7 +37,7 @@ struct Run {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none] [mult|add|csc|plain]\n");
+    std::fprintf(stderr, "usage: pcg_vs_cholmod SIZE [K] [R_WIRE_OHM] [G_ON_S] [cholmod|none] [mult|add|plain]\n");
     return 2;
   }
   const int64_t s = std::atoll(argv[1]);
@@ -56,8 +56,7 @@ int main(int argc, char** argv) {
   solvers::CrossbarSolveOptions opt;
   opt.solver.backend = solvers::BackendChoice::kPcg;
   auto& co = opt.solver.linear.pcg.coarse;
-  if (pre == "add") co.cycle = 0;
-  else if (pre == "csc") co.cycle = 2;
+  if (pre == "add") co.multiplicative = false;
   else if (pre == "plain") co.enabled = false;
   else if (pre != "mult") {
     std::fprintf(stderr, "unknown preconditioner '%s'\n", pre.c_str());

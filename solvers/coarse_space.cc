@@ -71,6 +71,8 @@ CoarseSpace::CoarseSpace(const LineSystem& lines, const CoarseOptions& options) 
   // Mean cell conductance and mean segment conductances along rows and columns.
   double g_sum = 0, gr_sum = 0, gc_sum = 0;
   int64_t gr_count = 0, gc_count = 0;
+#pragma omp parallel for schedule(static) reduction(+ : g_sum, gr_sum, gc_sum, gr_count, gc_count) \
+    if (mn >= kParallelMinSlots)
   for (int64_t k = 0; k < mn; ++k) {
     g_sum -= s.w(k);
     if (s.e_r(k) != 0) gr_sum -= s.e_r(k), ++gr_count;

@@ -6,6 +6,7 @@
 #include "devices/contract.h"
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "solvers/huge_pages.h"
 
 namespace xbar::solvers {
 
@@ -159,11 +160,7 @@ CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::Row
     }
   const uint8_t* fr = s.fixed.data();
   const uint8_t* fc = s.fixed.data() + mn;
-  s.d_r.resize(mn);
-  s.e_r.resize(mn);
-  s.d_c.resize(mn);
-  s.e_c.resize(mn);
-  s.w.resize(mn);
+  for (Eigen::VectorXd* v : {&s.d_r, &s.e_r, &s.d_c, &s.e_c, &s.w}) internal::resize_huge(*v, mn);
   int64_t couplings = 0;
 #pragma omp parallel for schedule(static) reduction(+ : couplings)
   for (int64_t i = 0; i < m; ++i)

@@ -8,6 +8,7 @@
 
 #include "devices/contract.h"
 #include "devices/input_error.h"
+#include "solvers/huge_pages.h"
 
 namespace xbar::solvers {
 
@@ -165,8 +166,8 @@ SparseMatrix LineSystem::matrix() const {
 void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::VectorXd& off,
                                  bool rows, Factor& f, int64_t& bad_slot) const {
   const int64_t mn = m_ * n_, n = n_, m = m_;
-  f.inv_pivot.resize(mn);
-  f.upper.resize(rows ? 0 : mn);  // the row solve recomputes it from e and inv
+  internal::resize_huge(f.inv_pivot, mn);
+  internal::resize_huge(f.upper, rows ? 0 : mn);  // the row solve recomputes it from e and inv
   const double* d = diag.data();
   const double* e = off.data();
   double* inv = f.inv_pivot.data();
@@ -217,11 +218,12 @@ int64_t LineSystem::set_values(const SparseMatrix& a) {
   Stencil s;
   s.rows = m_;
   s.cols = n_;
-  s.d_r = Eigen::VectorXd::Ones(mn);  // fixed slots: a decoupled unit diagonal
-  s.d_c = Eigen::VectorXd::Ones(mn);
-  s.e_r = Eigen::VectorXd::Zero(mn);
-  s.e_c = Eigen::VectorXd::Zero(mn);
-  s.w = Eigen::VectorXd::Zero(mn);
+  for (Eigen::VectorXd* v : {&s.d_r, &s.e_r, &s.d_c, &s.e_c, &s.w}) internal::resize_huge(*v, mn);
+  s.d_r.setOnes();  // fixed slots: a decoupled unit diagonal
+  s.d_c.setOnes();
+  s.e_r.setZero();
+  s.e_c.setZero();
+  s.w.setZero();
   s.fixed = std::move(s_.fixed);
   // Each value is written from exactly one column: the diagonal from its own, a segment from
   // its left / upper end, a cell from its row node. So the columns fill in parallel.

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <new>
@@ -13,6 +12,7 @@
 #include "devices/contract.h"
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "solvers/huge_pages.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
@@ -31,6 +31,9 @@ constexpr int64_t kParallelMin = int64_t(1) << 17;
 // accuracy (tol times this fraction of the largest) rather than a relative one: a column
 // current that crosses zero cannot be computed to a relative accuracy.
 constexpr double kWatchFloor = 1e-3;
+// Stopping test (see solve_one()): steps that shrink at least this much each time sum to at most
+// the current one. The two-level preconditioner contracts 100-200-fold per step (bench/README.md).
+constexpr double kMaxContraction = 0.5;
 // CHOLMOD's supernodal factor occupies about this many bytes per predicted nonzero of L
 // (8 for the value, the rest row indices, supernode padding and workspace); measured peak RSS
 // at 1024^2 and 2048^2 was 23-26 bytes per nonzero including the assembled system.
@@ -75,11 +78,19 @@ std::string gib(double bytes) {
 
 // Per right-hand side, all in grid slots: b and x (row layer, then column layer), CG's
 // residual, direction and S p (column layer), one scratch layer holding T_r^-1 W p and then the
-// preconditioned residual, and the coarse grid's buffers.
+// preconditioned residual, and the coarse grid's buffers. b is needed only before and after
+// the iterations, so during them its two halves serve the multiplicative cycle as scratch (u,
+// t2) and it is filled again at the end: two layers less (268 MB at 4096^2).
 struct PcgBackend::Workspace {
-  Eigen::VectorXd b, x, r, p, q, tz, u, t2;
+  Eigen::VectorXd b, x, r, p, q, tz;
   CoarseSpace::Scratch coarse;
-  explicit Workspace(int64_t mn) : b(2 * mn), x(2 * mn), r(mn), p(mn), q(mn), tz(mn), u(mn), t2(mn) {}
+  explicit Workspace(int64_t mn) {
+    internal::resize_huge(b, 2 * mn);
+    internal::resize_huge(x, 2 * mn);
+    for (Eigen::VectorXd* v : {&r, &p, &q, &tz}) internal::resize_huge(*v, mn);
+  }
+  double* u() { return b.data(); }
+  double* t2() { return b.data() + r.size(); }
   double* xr() { return x.data(); }
   double* xc() { return x.data() + r.size(); }
   const double* xr() const { return x.data(); }
@@ -112,10 +123,6 @@ void PcgBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>& co
 void PcgBackend::prepare() {
   coarse_.reset();
   CoarseOptions co = options_.pcg.coarse;
-  if (const char* e = std::getenv("XBAR_COARSE_SPACING")) co.spacing = std::atof(e);  // TEMP
-  if (const char* e = std::getenv("XBAR_COARSE_CYCLE")) co.cycle = std::atoi(e);  // TEMP
-  if (std::getenv("XBAR_COARSE_OFF")) co.enabled = false;  // TEMP
-  options_.pcg.coarse = co;
   coarse_ = std::make_unique<CoarseSpace>(*lines_, co);
   stats_pcg_.coarse_unknowns = coarse_->unknowns();
 }
@@ -262,7 +269,7 @@ double PcgBackend::true_residual(const Workspace& ws) const {
   return b2 > 0 ? std::sqrt(r2 / b2) : 0.0;
 }
 
-PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
+PcgBackend::RhsResult PcgBackend::solve_one(int64_t c, const RhsFn& rhs, Workspace& ws) const {
   const LineSystem& ls = *lines_;
   const int64_t mn = ls.layer_size();
   const Eigen::VectorXd& w = ls.coupling();
@@ -277,36 +284,22 @@ PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
     res.converged = true;
     return res;
   }
-  const int cycle = options_.pcg.coarse.cycle;
   auto precondition = [&]() {  // tz = B r (see the file comment)
-    if (!coarse_ || coarse_->unknowns() == 0) {
-      ls.solve_cols(ws.r.data(), ws.tz.data());
+    ls.solve_cols(ws.r.data(), ws.tz.data());                     // z = M r
+    if (!coarse_ || coarse_->unknowns() == 0) return;
+    if (!options_.pcg.coarse.multiplicative) {
+      coarse_->add_correction(ws.r.data(), ws.tz.data(), ws.coarse);   // z += Q r
       return;
     }
-    if (cycle == 0) {
-      ls.solve_cols(ws.r.data(), ws.tz.data());
-      coarse_->add_correction(ws.r.data(), ws.tz.data(), ws.coarse);
-    } else if (cycle == 1) {
-      ls.solve_cols(ws.r.data(), ws.tz.data());                   // z1 = M r
-      ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
-      ls.residual_cols(ws.r.data(), ws.tz.data(), ws.q.data(), ws.u.data());   // r1 = r - S z1
-      coarse_->solve(ws.u.data(), ws.coarse);
-      coarse_->prolong(ws.coarse, ws.t2.data(), 0.0);             // c = Q r1
-      ls.solve_rows(ws.t2.data(), ws.q.data(), w.data());
-      ls.residual_cols(ws.u.data(), ws.t2.data(), ws.q.data(), ws.u.data(), ws.tz.data());  // r2 = r1 - S c, z += c
-      ls.solve_cols(ws.u.data(), ws.t2.data(), ws.tz.data());     // z += M r2
-    } else {
-      coarse_->solve(ws.r.data(), ws.coarse);
-      coarse_->prolong(ws.coarse, ws.t2.data(), 0.0);             // c = Q r
-      ls.solve_rows(ws.t2.data(), ws.q.data(), w.data());
-      ls.residual_cols(ws.r.data(), ws.t2.data(), ws.q.data(), ws.u.data());   // r1 = r - S c
-      ls.solve_cols(ws.u.data(), ws.tz.data(), ws.t2.data());     // z1 = M r1; c += z1
-      ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
-      ls.mul_cols(ws.tz.data(), ws.u.data(), w.data(), ws.q.data());           // S z1
-      coarse_->solve(ws.u.data(), ws.coarse);
-      std::swap(ws.tz, ws.t2);                                   // z = c + z1
-      coarse_->prolong(ws.coarse, ws.tz.data(), -1.0);            // z -= Q S z1
-    }
+    double* u = ws.u();
+    double* t2 = ws.t2();
+    ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
+    ls.residual_cols(ws.r.data(), ws.tz.data(), ws.q.data(), u);  // r1 = r - S z
+    coarse_->solve(u, ws.coarse);
+    coarse_->prolong(ws.coarse, t2, 0.0);                         // c = Q r1
+    ls.solve_rows(t2, ws.q.data(), w.data());
+    ls.residual_cols(u, t2, ws.q.data(), u, ws.tz.data());        // r2 = r1 - S c, z += c
+    ls.solve_cols(u, t2, ws.tz.data());                           // z += M r2
   };
   // x_c = 0, x_r = T_r^-1 b_r; the Schur residual r = b_c - W x_r.
   ls.solve_rows(br, xr);
@@ -319,7 +312,7 @@ PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
   precondition();
   ws.p = ws.tz;
   double rz = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
-  bool small_before = false;
+  double previous = HUGE_VAL;
   for (int it = 1; it <= options_.pcg.max_iterations && rz != 0; ++it) {
     res.iterations = it;
     // q = S p = T_c p - W T_r^-1 W p, with t = T_r^-1 W p kept in tz.
@@ -336,12 +329,15 @@ PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
       }
     });
     res.estimate = step_change(ws, alpha);
-    const bool small = res.estimate <= options_.pcg.tol;
-    if (small && small_before) {
+    // Converged when this step changed the watched quantities by at most tol and the steps
+    // contract at least kMaxContraction-fold (or the previous step was below tol too): the
+    // steps still to come then add up to at most this one.
+    if (res.estimate <= options_.pcg.tol &&
+        (previous <= options_.pcg.tol || res.estimate <= kMaxContraction * previous)) {
       res.converged = true;
       break;
     }
-    small_before = small;
+    previous = res.estimate;
     precondition();
     const double rz_next = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
     const double beta = rz_next / rz;
@@ -351,6 +347,7 @@ PcgBackend::RhsResult PcgBackend::solve_one(Workspace& ws) const {
     });
   }
   if (rz == 0) res.converged = true;  // exact solution reached
+  rhs(c, ws.b.data());  // b again (its halves were scratch)
   // The row layer exactly from the column layer (no drift from the recurrence).
   for_chunks(mn, [&](int64_t o, int64_t len) {
     for (int64_t s = o; s < o + len; ++s) xr[s] = br[s] - w(s) * xc[s];
@@ -420,7 +417,7 @@ void PcgBackend::solve_grid(int64_t k, const RhsFn& rhs, const UseFn& use) const
   for (int t = 0; t < threads; ++t) ws.emplace_back(mn);
   auto one = [&](int64_t c, Workspace& w) {
     rhs(c, w.b.data());
-    res[size_t(c)] = solve_one(w);
+    res[size_t(c)] = solve_one(c, rhs, w);
     if (res[size_t(c)].converged) use(c, w.x.data());  // the others go to the fallback
   };
   if (threads <= 1) {

@@ -22,9 +22,11 @@
 // unknowns, whose iteration count grows like sqrt(g R) N; the coarse term removes the smooth
 // two-dimensional error modes behind that growth (bench/README.md has both).
 //
-// Stopping test: options.pcg.tol on the change the last two steps made to the watched
-// quantities (set_watch(), each relative to its own size with a floor of kWatchFloor times the
-// largest), or without a watch to the whole solution (2-norm). The change made by a step is
+// Stopping test: options.pcg.tol on the change the last step made to the watched quantities
+// (set_watch(), each relative to its own size with a floor of kWatchFloor times the largest),
+// or without a watch to the whole solution (2-norm), once the steps contract (each at most half
+// the one before, so that all later steps add up to less than this one) or two steps in a row
+// were below tol. The change made by a step is
 // computed exactly and cheaply: a step moves the column layer by alpha p and the row layer by
 // -alpha T_r^-1 W p, which S p computes anyway. After the loop the row layer is recomputed
 // exactly from the column layer, and the true residual ||b - A x|| / ||b|| is measured.
@@ -106,7 +108,8 @@ class PcgBackend final : public LinearBackend {
     double residual = 0, estimate = 0;
     bool converged = false;
   };
-  RhsResult solve_one(Workspace& ws) const;
+  // CG for right-hand side c, whose b the caller put in ws.b (rhs fills it again at the end).
+  RhsResult solve_one(int64_t c, const RhsFn& rhs, Workspace& ws) const;
   void prepare();  // coarse space and statistics after new values
   // Watched change of one step and its size relative to the watched values (see file comment).
   double step_change(const Workspace& ws, double alpha) const;
