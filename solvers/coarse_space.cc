@@ -318,4 +318,23 @@ void CoarseSpace::prolong(const Scratch& sc, double* z, double weight) const {
   }
 }
 
+SparseMatrix CoarseSpace::prolongation() const {
+  const int64_t ncj = aj_.nodes, n = aj_.fine, mn = ai_.fine * n;
+  const std::vector<int64_t> slots = lines_.slots();
+  std::vector<Eigen::Triplet<double, int64_t>> t;
+  for (size_t k = 0; k < slots.size(); ++k) {
+    const int64_t layer = slots[k] / mn, q = slots[k] % mn, i = q / n, j = q % n;
+    const double wa[2] = {1 - ai_.frac[size_t(i)], ai_.frac[size_t(i)]};
+    const double wb[2] = {1 - aj_.frac[size_t(j)], aj_.frac[size_t(j)]};
+    for (int x = 0; x < 2; ++x)
+      for (int y = 0; y < 2; ++y)
+        if (wa[x] * wb[y] != 0)
+          t.emplace_back(int64_t(k), ((ai_.node[size_t(i)] + x) * ncj + aj_.node[size_t(j)] + y) * 2 + layer,
+                         wa[x] * wb[y]);
+  }
+  SparseMatrix p(int64_t(slots.size()), unknowns());
+  p.setFromTriplets(t.begin(), t.end());
+  return p;
+}
+
 }  // namespace xbar::solvers

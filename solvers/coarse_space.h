@@ -67,6 +67,11 @@ class CoarseSpace {
   int64_t coarse_cols() const { return aj_.nodes; }
   int64_t unknowns() const { return 2 * ai_.nodes * aj_.nodes; }
   double setup_s() const { return setup_s_; }
+  // For tests: the coarse operator A_c (unknown (a * coarse_cols() + b) * 2 + layer) and the
+  // prolongation P (rows: the LineSystem's unknowns, in its order; columns: coarse unknowns),
+  // so that A_c = P^T A P can be checked against a sparse product.
+  const Eigen::SparseMatrix<double>& matrix() const { return a_c_; }
+  SparseMatrix prolongation() const;
 
  private:
   // Linear interpolation along one axis: fine index t gets weight 1 - frac[t] from coarse node
