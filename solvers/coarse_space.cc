@@ -234,89 +234,110 @@ void CoarseSpace::assemble(const LineSystem& lines) {
                          "-unknown coarse operator is not positive definite");
 }
 
+template <int K>
 void CoarseSpace::solve(const double* r, Scratch& sc) const {
   const int64_t nci = ai_.nodes, ncj = aj_.nodes;
   if (nci == 0) return;
   const int64_t m = ai_.fine, n = aj_.fine, mn = m * n;
   const uint8_t* fixed_c = lines_.stencil().fixed.data() + mn;
-  // Restriction P^T r on the column field, per interval of fine rows (as in assemble()).
+  const double* fr = aj_.frac.data();
+  // Restriction P^T r on the column field, per interval of fine rows (as in assemble()):
+  // interval a's rows add to coarse rows a ("lo") and a + 1 ("hi"), summed in order below.
   std::vector<int64_t> first(size_t(nci) + 1, m);
   for (int64_t i = m - 1; i >= 0; --i) first[size_t(ai_.node[size_t(i)])] = i;
-  sc.row.assign(size_t(nci) * 2 * size_t(ncj), 0.0);
-#pragma omp parallel for schedule(dynamic) if (mn >= kParallelMinSlots)
+  const size_t slab = size_t(ncj) * K;
+  sc.row.assign(size_t(nci) * 2 * slab, 0.0);
+#pragma omp parallel for schedule(dynamic) if (mn * K >= kParallelMinSlots)
   for (int64_t a = 0; a < nci; ++a) {
-    double* lo = sc.row.data() + size_t(a) * 2 * size_t(ncj);
-    double* hi = lo + ncj;
-    std::vector<double> t(size_t(ncj) + 1);
+    double* lo = sc.row.data() + size_t(a) * 2 * slab;
+    double* hi = lo + slab;
+    std::vector<double> t(slab);
     for (int64_t i = first[size_t(a)]; i < m && ai_.node[size_t(i)] == a; ++i) {
-      const double* ri = r + i * n;
+      const double* ri = r + i * n * K;
       const uint8_t* fi = fixed_c + i * n;
-      const double* fr = aj_.frac.data();
-      double carry = 0;  // the previous interval's share of node k
+      double carry[K] = {};  // the previous interval's share of node k
       for (int64_t k = 0; k < ncj; ++k) {  // one coarse interval at a time, in registers
-        double s0 = 0, s1 = 0;
-#pragma omp simd reduction(+ : s0, s1)
+        double s0[K] = {}, s1[K] = {};
         for (int64_t j = aj_.start[size_t(k)]; j < aj_.start[size_t(k) + 1]; ++j) {
-          const double val = fi[j] ? 0.0 : ri[j];
-          s0 += (1 - fr[j]) * val;
-          s1 += fr[j] * val;
+          const double keep = fi[j] ? 0.0 : 1.0, f1 = keep * fr[j], f0 = keep - f1;
+#pragma omp simd
+          for (int c = 0; c < K; ++c) {
+            s0[c] += f0 * ri[j * K + c];
+            s1[c] += f1 * ri[j * K + c];
+          }
         }
-        t[size_t(k)] = s0 + carry;
-        carry = s1;
+        for (int c = 0; c < K; ++c) {
+          t[size_t(k) * K + c] = s0[c] + carry[c];
+          carry[c] = s1[c];
+        }
       }
       const double fa = ai_.frac[size_t(i)];
-      for (int64_t b = 0; b < ncj; ++b) {
-        lo[b] += (1 - fa) * t[size_t(b)];
-        hi[b] += fa * t[size_t(b)];
+      for (size_t e = 0; e < slab; ++e) {
+        lo[e] += (1 - fa) * t[e];
+        hi[e] += fa * t[e];
       }
     }
   }
-  sc.rhs.setZero(2 * nci * ncj);
+  sc.rhs.setZero(2 * nci * ncj, K);
   for (int64_t a = 0; a < nci; ++a)
-    for (int64_t b = 0; b < ncj; ++b) {
-      double v = sc.row[size_t(a) * 2 * size_t(ncj) + size_t(b)];
-      if (a > 0) v += sc.row[(size_t(a) - 1) * 2 * size_t(ncj) + size_t(ncj + b)];
-      sc.rhs((a * ncj + b) * 2 + 1) = v;
-    }
+    for (int64_t b = 0; b < ncj; ++b)
+      for (int c = 0; c < K; ++c) {
+        double v = sc.row[size_t(a) * 2 * slab + size_t(b) * K + size_t(c)];
+        if (a > 0) v += sc.row[(size_t(a) - 1) * 2 * slab + slab + size_t(b) * K + size_t(c)];
+        sc.rhs((a * ncj + b) * 2 + 1, c) = v;
+      }
   sc.sol = ldlt_.solve(sc.rhs);
 }
 
+template <int K>
 void CoarseSpace::prolong(const Scratch& sc, double* z, double weight) const {
   const int64_t nci = ai_.nodes, ncj = aj_.nodes;
   const int64_t m = ai_.fine, n = aj_.fine, mn = m * n;
   const uint8_t* fixed_c = lines_.stencil().fixed.data() + mn;
   if (nci == 0) {
-    if (weight == 0) std::fill(z, z + mn, 0.0);
+    if (weight == 0) std::fill(z, z + mn * K, 0.0);
     return;
   }
+  const double* fr = aj_.frac.data();
   // Prolongation of the column field, row by row.
-#pragma omp parallel if (mn >= kParallelMinSlots)
+#pragma omp parallel if (mn * K >= kParallelMinSlots)
   {
-    std::vector<double> u(size_t(ncj) + 1, 0.0);
+    std::vector<double> u((size_t(ncj) + 1) * K, 0.0);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < m; ++i) {
       const int64_t a = ai_.node[size_t(i)];
       const double fa = ai_.frac[size_t(i)];
       for (int64_t b = 0; b < ncj; ++b)
-        u[size_t(b)] = (1 - fa) * sc.sol((a * ncj + b) * 2 + 1) +
-                       (fa != 0 ? fa * sc.sol(((a + 1) * ncj + b) * 2 + 1) : 0.0);
-      double* zi = z + i * n;
+        for (int c = 0; c < K; ++c)
+          u[size_t(b) * K + c] = (1 - fa) * sc.sol((a * ncj + b) * 2 + 1, c) +
+                                 (fa != 0 ? fa * sc.sol(((a + 1) * ncj + b) * 2 + 1, c) : 0.0);
+      double* zi = z + i * n * K;
       const uint8_t* fi = fixed_c + i * n;
-      const double* fr = aj_.frac.data();
       for (int64_t k = 0; k < ncj; ++k) {
-        const double u0 = u[size_t(k)], u1 = u[size_t(k) + 1];
-        const int64_t j0 = aj_.start[size_t(k)], j1 = aj_.start[size_t(k) + 1];
-        if (weight == 0) {
+        const double* u0 = u.data() + size_t(k) * K;
+        const double* u1 = u0 + K;
+        for (int64_t j = aj_.start[size_t(k)]; j < aj_.start[size_t(k) + 1]; ++j) {
+          const double keep = fi[j] ? 0.0 : 1.0, f1 = keep * fr[j], f0 = keep - f1;
+          if (weight == 0) {
 #pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) zi[j] = fi[j] ? 0.0 : u0 + fr[j] * (u1 - u0);
-        } else {
+            for (int c = 0; c < K; ++c) zi[j * K + c] = f0 * u0[c] + f1 * u1[c];
+          } else {
 #pragma omp simd
-          for (int64_t j = j0; j < j1; ++j) zi[j] += fi[j] ? 0.0 : weight * (u0 + fr[j] * (u1 - u0));
+            for (int c = 0; c < K; ++c) zi[j * K + c] += weight * (f0 * u0[c] + f1 * u1[c]);
+          }
         }
       }
     }
   }
 }
+
+#define XBAR_COARSE_KERNELS(K)                                                 \
+  template void CoarseSpace::solve<K>(const double*, Scratch&) const;          \
+  template void CoarseSpace::prolong<K>(const Scratch&, double*, double) const;
+XBAR_COARSE_KERNELS(1)
+XBAR_COARSE_KERNELS(2)
+XBAR_COARSE_KERNELS(4)
+#undef XBAR_COARSE_KERNELS
 
 SparseMatrix CoarseSpace::prolongation() const {
   const int64_t ncj = aj_.nodes, n = aj_.fine, mn = ai_.fine * n;

@@ -49,17 +49,21 @@ class CoarseSpace {
 
   // Per calling thread: coarse vectors and a row buffer.
   struct Scratch {
-    Eigen::VectorXd rhs, sol;
+    Eigen::MatrixXd rhs, sol;
     std::vector<double> row;
   };
-  // z += P S_c^-1 P^T r over the column layer (layer_size() doubles each).
+  // On the column layer of K right-hand sides interleaved (as LineSystem's sweeps; zero on
+  // fixed slots): z += P S_c^-1 P^T r.
+  template <int K = 1>
   void add_correction(const double* r, double* z, Scratch& scratch) const {
-    solve(r, scratch);
-    prolong(scratch, z, 1.0);
+    solve<K>(r, scratch);
+    prolong<K>(scratch, z, 1.0);
   }
-  // The two halves: scratch.sol = S_c^-1 P^T r (coarse), then z = weight * P scratch.sol
-  // (weight 0: overwrite z with P scratch.sol), else z += weight * P scratch.sol.
+  // The two halves: scratch.sol = S_c^-1 P^T r (coarse, K columns), then z = P scratch.sol
+  // (weight 0: overwrite) or z += weight * P scratch.sol.
+  template <int K = 1>
   void solve(const double* r, Scratch& scratch) const;
+  template <int K = 1>
   void prolong(const Scratch& scratch, double* z, double weight) const;
 
   // Coarse nodes along the columns (i) and along the rows (j); unknowns = 2 * their product.

@@ -268,6 +268,10 @@ int64_t LineSystem::set_stencil(Stencil s) {
   return bad_slot < 0 ? -1 : unknown_of(bad_slot);
 }
 
+// The sweeps below take K right-hand sides interleaved (slot q, lane c at q * K + c): the
+// operator's arrays are read once for all K, and the lanes of a recurrence run side by side.
+
+template <int K>
 void LineSystem::solve_rows(const double* v, double* x, const double* scale) const {
   const double* e = s_.e_r.data();
   const double* inv = f_r_.inv_pivot.data();
@@ -275,24 +279,30 @@ void LineSystem::solve_rows(const double* v, double* x, const double* scale) con
   // Written so that each step's dependent chain is one multiply-add (the products with inv
   // are off the chain), and the backward sweep recomputes upper = e * inv from the row it just
   // read, still in cache, instead of streaming a stored copy from memory.
-#pragma omp parallel for schedule(static) if (m_ * n_ >= kParallelMinSlots)
+#pragma omp parallel for schedule(static) if (m_ * n_ * K >= kParallelMinSlots)
   for (int64_t i = 0; i < m_; ++i) {
     const int64_t b = i * n;
-    const double* vi = v + b;
-    const double* si = scale ? scale + b : nullptr;
+    const double* vi = v + b * K;
     const double* ei = e + b;
     const double* ii = inv + b;
-    double* xi = x + b;
-    double prev = (si ? si[0] * vi[0] : vi[0]) * ii[0];
-    xi[0] = prev;
-    if (si)
-      for (int64_t j = 1; j < n; ++j) xi[j] = prev = si[j] * vi[j] * ii[j] - (ei[j - 1] * ii[j]) * prev;
-    else
-      for (int64_t j = 1; j < n; ++j) xi[j] = prev = vi[j] * ii[j] - (ei[j - 1] * ii[j]) * prev;
-    for (int64_t j = n - 2; j >= 0; --j) xi[j] = prev = xi[j] - (ei[j] * ii[j]) * prev;
+    double* xi = x + b * K;
+    double prev[K];
+    const double s0 = scale ? scale[b] : 1.0;
+    for (int c = 0; c < K; ++c) xi[c] = prev[c] = s0 * vi[c] * ii[0];
+    for (int64_t j = 1; j < n; ++j) {
+      const double sj = (scale ? scale[b + j] : 1.0) * ii[j], cj = ei[j - 1] * ii[j];
+#pragma omp simd
+      for (int c = 0; c < K; ++c) xi[j * K + c] = prev[c] = sj * vi[j * K + c] - cj * prev[c];
+    }
+    for (int64_t j = n - 2; j >= 0; --j) {
+      const double uj = ei[j] * ii[j];
+#pragma omp simd
+      for (int c = 0; c < K; ++c) xi[j * K + c] = prev[c] = xi[j * K + c] - uj * prev[c];
+    }
   }
 }
 
+template <int K>
 void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
   const double* e = s_.e_c.data();
   const double* inv = f_c_.inv_pivot.data();
@@ -301,79 +311,97 @@ void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
   // Each thread takes one contiguous range of columns and sweeps it row by row, down and back
   // up: every pass streams through memory (a block of a few columns swept over all rows would
   // touch a new page per row and array, and thrash the TLB on large arrays).
-#pragma omp parallel if (m * n >= kParallelMinSlots)
+#pragma omp parallel if (m * n * K >= kParallelMinSlots)
   {
     const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t j0 = n * t / nt, j1 = n * (t + 1) / nt;
+    for (int64_t j = j0; j < j1; ++j)
 #pragma omp simd
-    for (int64_t j = j0; j < j1; ++j) x[j] = v[j] * inv[j];
+      for (int c = 0; c < K; ++c) x[j * K + c] = v[j * K + c] * inv[j];
     for (int64_t i = 1; i < m; ++i) {
       const int64_t r = i * n, p = r - n;
+      for (int64_t j = j0; j < j1; ++j) {
+        const double ij = inv[r + j], ej = e[p + j] * inv[r + j];
 #pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) x[r + j] = (v[r + j] - e[p + j] * x[p + j]) * inv[r + j];
+        for (int c = 0; c < K; ++c) x[(r + j) * K + c] = v[(r + j) * K + c] * ij - ej * x[(p + j) * K + c];
+      }
     }
     if (add_to) {
       const int64_t r = (m - 1) * n;
 #pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) add_to[r + j] += x[r + j];
+      for (int64_t q = (r + j0) * K; q < (r + j1) * K; ++q) add_to[q] += x[q];
     }
     for (int64_t i = m - 2; i >= 0; --i) {
       const int64_t r = i * n, q = r + n;
+      for (int64_t j = j0; j < j1; ++j) {
+        const double uj = up[r + j];
 #pragma omp simd
-      for (int64_t j = j0; j < j1; ++j) x[r + j] -= up[r + j] * x[q + j];
+        for (int c = 0; c < K; ++c) x[(r + j) * K + c] -= uj * x[(q + j) * K + c];
+      }
       if (add_to) {
 #pragma omp simd
-        for (int64_t j = j0; j < j1; ++j) add_to[r + j] += x[r + j];
+        for (int64_t s = (r + j0) * K; s < (r + j1) * K; ++s) add_to[s] += x[s];
       }
     }
   }
 }
 
-void LineSystem::mul_cols(const double* x, double* y, const double* w, const double* t) const {
+template <int K>
+void LineSystem::mul_cols(const double* x, const double* t, double* y) const {
   const double* d = s_.d_c.data();
   const double* e = s_.e_c.data();
+  const double* w = s_.w.data();
   const int64_t n = n_, m = m_;
-#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
+#pragma omp parallel for schedule(static) if (m * n * K >= kParallelMinSlots)
   for (int64_t i = 0; i < m; ++i) {
     const int64_t r = i * n;
-    if (w && t)
-      for (int64_t j = 0; j < n; ++j) y[r + j] = d[r + j] * x[r + j] - w[r + j] * t[r + j];
-    else
-      for (int64_t j = 0; j < n; ++j) y[r + j] = d[r + j] * x[r + j];
-    if (i > 0)  // the segment to the node above
-      for (int64_t j = 0; j < n; ++j) y[r + j] += e[r - n + j] * x[r - n + j];
-    if (i + 1 < m)  // and to the node below
-      for (int64_t j = 0; j < n; ++j) y[r + j] += e[r + j] * x[r + n + j];
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t q = r + j;
+      const double dq = d[q], wq = w[q], eu = i > 0 ? e[q - n] : 0.0, ed = i + 1 < m ? e[q] : 0.0;
+      const double* xu = i > 0 ? x + (q - n) * K : x;  // eu = 0 when there is no row above
+      const double* xd = i + 1 < m ? x + (q + n) * K : x;
+#pragma omp simd
+      for (int c = 0; c < K; ++c)
+        y[q * K + c] = dq * x[q * K + c] - wq * t[q * K + c] + eu * xu[c] + ed * xd[c];
+    }
   }
 }
 
-}  // namespace xbar::solvers
-
-namespace xbar::solvers {
-
+template <int K>
 void LineSystem::residual_cols(const double* v, const double* x, const double* t, double* y,
                                double* add_to) const {
   const double* d = s_.d_c.data();
   const double* e = s_.e_c.data();
   const double* w = s_.w.data();
   const int64_t n = n_, m = m_;
-#pragma omp parallel for schedule(static) if (m * n >= kParallelMinSlots)
+#pragma omp parallel for schedule(static) if (m * n * K >= kParallelMinSlots)
   for (int64_t i = 0; i < m; ++i) {
     const int64_t r = i * n;
-    const double* up = i > 0 ? e + r - n : nullptr;
-    const double* xu = i > 0 ? x + r - n : nullptr;
-    const double* xd = i + 1 < m ? x + r + n : nullptr;
-#pragma omp simd
     for (int64_t j = 0; j < n; ++j) {
-      double ax = d[r + j] * x[r + j] - w[r + j] * t[r + j];
-      if (xu) ax += up[j] * xu[j];
-      if (xd) ax += e[r + j] * xd[j];
-      y[r + j] = v[r + j] - ax;
-    }
-    if (add_to)
+      const int64_t q = r + j;
+      const double dq = d[q], wq = w[q], eu = i > 0 ? e[q - n] : 0.0, ed = i + 1 < m ? e[q] : 0.0;
+      const double* xu = i > 0 ? x + (q - n) * K : x;
+      const double* xd = i + 1 < m ? x + (q + n) * K : x;
 #pragma omp simd
-      for (int64_t j = 0; j < n; ++j) add_to[r + j] += x[r + j];
+      for (int c = 0; c < K; ++c)
+        y[q * K + c] = v[q * K + c] - (dq * x[q * K + c] - wq * t[q * K + c] + eu * xu[c] + ed * xd[c]);
+    }
+    if (add_to) {
+#pragma omp simd
+      for (int64_t s = r * K; s < (r + n) * K; ++s) add_to[s] += x[s];
+    }
   }
 }
+
+#define XBAR_LINE_KERNELS(K)                                                                       \
+  template void LineSystem::solve_rows<K>(const double*, double*, const double*) const;          \
+  template void LineSystem::solve_cols<K>(const double*, double*, double*) const;                \
+  template void LineSystem::mul_cols<K>(const double*, const double*, double*) const;            \
+  template void LineSystem::residual_cols<K>(const double*, const double*, const double*, double*, \
+                                             double*) const;
+XBAR_LINE_KERNELS(1)
+XBAR_LINE_KERNELS(2)
+XBAR_LINE_KERNELS(4)
+#undef XBAR_LINE_KERNELS
 
 }  // namespace xbar::solvers

@@ -86,16 +86,21 @@ class LineSystem {
   // The values (read-only), for the coarse space and the operator.
   const Stencil& stencil() const { return s_; }
 
-  // On one layer (layer_size() doubles each), x may alias v: x = T_r^-1 (scale .* v) (scale
-  // null: v itself), x = T_c^-1 v. The scaling and copy ride along the sweeps: these are
-  // memory-bound, so every pass saved counts.
+  // The line sweeps, on one layer of K right-hand sides interleaved (slot q, lane c at q*K + c;
+  // K = 1, 2 or 4): layer_size() * K doubles each.
+  // x = T_r^-1 (scale .* v) (scale per slot, null: v itself); x may alias v. The scaling and
+  // copy ride along the sweeps: these are memory-bound, so every pass saved counts.
+  template <int K = 1>
   void solve_rows(const double* v, double* x, const double* scale = nullptr) const;
-  // With add_to, also add_to += x (x must not alias add_to).
+  // x = T_c^-1 v; with add_to, also add_to += x (x must not alias add_to).
+  template <int K = 1>
   void solve_cols(const double* v, double* x, double* add_to = nullptr) const;
-  // y = T_c x, minus w .* t when both are given (one layer).
-  void mul_cols(const double* x, double* y, const double* w = nullptr, const double* t = nullptr) const;
+  // y = T_c x - W t.
+  template <int K = 1>
+  void mul_cols(const double* x, const double* t, double* y) const;
   // y = v - (T_c x - W t) (the Schur residual after a correction x with t = T_r^-1 W x);
   // y may alias v; with add_to, also add_to += x.
+  template <int K = 1>
   void residual_cols(const double* v, const double* x, const double* t, double* y,
                      double* add_to = nullptr) const;
   // W(r(i,j), c(i,j)) per slot (one layer): the negated cell conductance, 0 where either node is fixed.

@@ -34,6 +34,9 @@ constexpr double kWatchFloor = 1e-3;
 // Stopping test (see solve_one()): steps that shrink at least this much each time sum to at most
 // the current one. The two-level preconditioner contracts 100-200-fold per step (bench/README.md).
 constexpr double kMaxContraction = 0.5;
+// Batches: the workspaces of all threads together stay below this (4 lanes at 1024^2 take
+// 2 x 0.29 GB); larger arrays use fewer lanes per block, down to one, and then fewer threads.
+constexpr double kBatchWorkspaceBytes = 1.25 * (1 << 30);
 // CHOLMOD's supernodal factor occupies about this many bytes per predicted nonzero of L
 // (8 for the value, the rest row indices, supernode padding and workspace); measured peak RSS
 // at 1024^2 and 2048^2 was 23-26 bytes per nonzero including the assembled system.
@@ -57,6 +60,21 @@ double sum_chunks(int64_t n, F&& f) {
   return s;
 }
 
+// Per-lane sums over n slots, in fixed chunks added in chunk order (deterministic, as
+// sum_chunks): f(q, acc) adds slot q's terms to acc[0..K).
+template <int K, class F>
+void sum_lanes(int64_t n, double* out, F&& f) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> part(size_t(chunks) * K, 0.0);
+#pragma omp parallel for schedule(static) if (n * K >= kParallelMin)
+  for (int64_t c = 0; c < chunks; ++c) {
+    double* acc = part.data() + size_t(c) * K;
+    for (int64_t q = c * kChunk; q < std::min(n, (c + 1) * kChunk); ++q) f(q, acc);
+  }
+  for (int64_t c = 0; c < chunks; ++c)
+    for (int l = 0; l < K; ++l) out[l] += part[size_t(c) * K + size_t(l)];
+}
+
 // MemAvailable from /proc/meminfo in bytes; infinity when it cannot be read (not Linux).
 double available_memory_bytes() {
   std::ifstream in("/proc/meminfo");
@@ -76,25 +94,28 @@ std::string gib(double bytes) {
 
 }  // namespace
 
-// Per right-hand side, all in grid slots: b and x (row layer, then column layer), CG's
-// residual, direction and S p (column layer), one scratch layer holding T_r^-1 W p and then the
-// preconditioned residual, and the coarse grid's buffers. b is needed only before and after
-// the iterations, so during them its two halves serve the multiplicative cycle as scratch (u,
-// t2) and it is filled again at the end: two layers less (268 MB at 4096^2).
+// Per block of K right-hand sides, all in grid slots with the K lanes interleaved (slot q,
+// lane c at q * K + c): b and x (row layer, then column layer), CG's residual, direction and
+// S p (column layer), one scratch layer holding T_r^-1 W p and then the preconditioned
+// residual, the coarse grid's buffers, and (K > 1) one plain right-hand side for the callers'
+// rhs and use. b is needed only before and after the iterations, so during them its two
+// halves serve the multiplicative cycle as scratch (u, t2) and it is filled again at the end:
+// two layers less (268 MB at 4096^2).
 struct PcgBackend::Workspace {
-  Eigen::VectorXd b, x, r, p, q, tz;
+  int64_t mn = 0;
+  int lanes = 1;
+  Eigen::VectorXd b, x, r, p, q, tz, one;
   CoarseSpace::Scratch coarse;
-  explicit Workspace(int64_t mn) {
-    internal::resize_huge(b, 2 * mn);
-    internal::resize_huge(x, 2 * mn);
-    for (Eigen::VectorXd* v : {&r, &p, &q, &tz}) internal::resize_huge(*v, mn);
+  Workspace(int64_t layer, int k) : mn(layer), lanes(k) {
+    internal::resize_huge(b, 2 * mn * k);
+    internal::resize_huge(x, 2 * mn * k);
+    for (Eigen::VectorXd* v : {&r, &p, &q, &tz}) internal::resize_huge(*v, mn * k);
+    if (k > 1) internal::resize_huge(one, 2 * mn);
   }
   double* u() { return b.data(); }
-  double* t2() { return b.data() + r.size(); }
-  double* xr() { return x.data(); }
-  double* xc() { return x.data() + r.size(); }
-  const double* xr() const { return x.data(); }
-  const double* xc() const { return x.data() + r.size(); }
+  double* t2() { return b.data() + mn * lanes; }
+  // Bytes of one workspace of k lanes for layers of mn slots.
+  static double bytes(int64_t mn, int k) { return double(mn) * 8.0 * (8.0 * k + (k > 1 ? 2 : 0)); }
 };
 
 PcgBackend::PcgBackend(const LinearBackendOptions& options) : options_(options) {
@@ -204,157 +225,216 @@ void PcgBackend::set_watch_slots(std::vector<int64_t> ptr, std::vector<int64_t> 
   watch_val_ = std::move(val);
 }
 
-double PcgBackend::step_change(const Workspace& ws, double alpha) const {
+template <int K>
+void PcgBackend::step_change(const Workspace& ws, const double* alpha, double* out) const {
   const int64_t mn = lines_->layer_size();
   if (watch_ptr_.empty()) {  // the whole solution, 2-norm; the row layer moved by -alpha t
-    const double step2 = sum_chunks(mn, [&](int64_t o, int64_t n) {
-      return ws.p.segment(o, n).squaredNorm() + ws.tz.segment(o, n).squaredNorm();
+    double step2[K] = {}, x2[K] = {};
+    sum_lanes<K>(mn, step2, [&](int64_t q, double* acc) {
+      for (int c = 0; c < K; ++c) acc[c] += ws.p(q * K + c) * ws.p(q * K + c) + ws.tz(q * K + c) * ws.tz(q * K + c);
     });
-    const double x2 = sum_chunks(2 * mn, [&](int64_t o, int64_t n) { return ws.x.segment(o, n).squaredNorm(); });
-    return x2 > 0 ? std::abs(alpha) * std::sqrt(step2 / x2) : (step2 > 0 ? HUGE_VAL : 0.0);
+    sum_lanes<K>(2 * mn, x2, [&](int64_t q, double* acc) {
+      for (int c = 0; c < K; ++c) acc[c] += ws.x(q * K + c) * ws.x(q * K + c);
+    });
+    for (int c = 0; c < K; ++c)
+      out[c] = x2[c] > 0 ? std::abs(alpha[c]) * std::sqrt(step2[c] / x2[c]) : (step2[c] > 0 && alpha[c] != 0 ? HUGE_VAL : 0.0);
+    return;
   }
   const size_t nq = watch_ptr_.size() - 1;
-  std::vector<double> value(nq), change(nq);
-  double largest = 0;
-  for (size_t q = 0; q < nq; ++q) {
-    double v = 0, d = 0;
-    for (int64_t e = watch_ptr_[q]; e < watch_ptr_[q + 1]; ++e) {
-      const int64_t s = watch_slot_[size_t(e)];
-      const double c = watch_val_[size_t(e)];
-      v += c * ws.x(s);
-      d += s < mn ? -c * alpha * ws.tz(s) : c * alpha * ws.p(s - mn);
+  for (int c = 0; c < K; ++c) {
+    double largest = 0;
+    std::vector<double> value(nq), change(nq);
+    for (size_t q = 0; q < nq; ++q) {
+      double v = 0, d = 0;
+      for (int64_t e = watch_ptr_[q]; e < watch_ptr_[q + 1]; ++e) {
+        const int64_t sl = watch_slot_[size_t(e)];
+        const double w = watch_val_[size_t(e)];
+        v += w * ws.x(sl * K + c);
+        d += sl < mn ? -w * alpha[c] * ws.tz(sl * K + c) : w * alpha[c] * ws.p((sl - mn) * K + c);
+      }
+      value[q] = std::abs(v);
+      change[q] = std::abs(d);
+      largest = std::max(largest, value[q]);
     }
-    value[q] = std::abs(v);
-    change[q] = std::abs(d);
-    largest = std::max(largest, value[q]);
+    double worst = 0;
+    for (size_t q = 0; q < nq; ++q) {
+      const double scale = std::max(value[q], kWatchFloor * largest);
+      worst = std::max(worst, scale > 0 ? change[q] / scale : (change[q] > 0 ? HUGE_VAL : 0.0));
+    }
+    out[c] = worst;
   }
-  double worst = 0;
-  for (size_t q = 0; q < nq; ++q) {
-    const double scale = std::max(value[q], kWatchFloor * largest);
-    worst = std::max(worst, scale > 0 ? change[q] / scale : (change[q] > 0 ? HUGE_VAL : 0.0));
-  }
-  return worst;
 }
 
-double PcgBackend::true_residual(const Workspace& ws) const {
-  // ||b - A x||_2 / ||b||_2 from the stencil, row by row (fixed slots: b = x = 0 there).
+template <int K>
+void PcgBackend::true_residual(const Workspace& ws, double* out) const {
+  // ||b - A x||_2 / ||b||_2 from the stencil, per lane (fixed slots: b = x = 0 there).
   const LineSystem::Stencil& s = lines_->stencil();
   const int64_t m = lines_->rows(), n = lines_->cols(), mn = m * n;
-  const double* xr = ws.xr();
-  const double* xc = ws.xc();
+  const double* xr = ws.x.data();
+  const double* xc = ws.x.data() + mn * K;
   const double* br = ws.b.data();
-  const double* bc = ws.b.data() + mn;
-  const int64_t chunks = (m + 63) / 64;
-  std::vector<double> part(size_t(chunks), 0.0), bpart(size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (mn >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double acc = 0, bacc = 0;
-    for (int64_t i = c * 64; i < std::min(m, c * 64 + 64); ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        const int64_t q = i * n + j;
-        double rr = br[q] - s.d_r(q) * xr[q] - s.w(q) * xc[q];
-        if (j > 0) rr -= s.e_r(q - 1) * xr[q - 1];
-        if (j + 1 < n) rr -= s.e_r(q) * xr[q + 1];
-        double rc = bc[q] - s.d_c(q) * xc[q] - s.w(q) * xr[q];
-        if (i > 0) rc -= s.e_c(q - n) * xc[q - n];
-        if (i + 1 < m) rc -= s.e_c(q) * xc[q + n];
-        acc += rr * rr + rc * rc;
-        bacc += br[q] * br[q] + bc[q] * bc[q];
-      }
-    part[size_t(c)] = acc;
-    bpart[size_t(c)] = bacc;
-  }
-  double r2 = 0, b2 = 0;
-  for (int64_t c = 0; c < chunks; ++c) r2 += part[size_t(c)], b2 += bpart[size_t(c)];
-  return b2 > 0 ? std::sqrt(r2 / b2) : 0.0;
+  const double* bc = ws.b.data() + mn * K;
+  double r2[2 * K] = {};
+  sum_lanes<2 * K>(mn, r2, [&](int64_t q, double* acc) {
+    const int64_t i = q / n, j = q % n;
+    for (int c = 0; c < K; ++c) {
+      const int64_t o = q * K + c;
+      double rr = br[o] - s.d_r(q) * xr[o] - s.w(q) * xc[o];
+      if (j > 0) rr -= s.e_r(q - 1) * xr[o - K];
+      if (j + 1 < n) rr -= s.e_r(q) * xr[o + K];
+      double rc = bc[o] - s.d_c(q) * xc[o] - s.w(q) * xr[o];
+      if (i > 0) rc -= s.e_c(q - n) * xc[o - n * K];
+      if (i + 1 < m) rc -= s.e_c(q) * xc[o + n * K];
+      acc[c] += rr * rr + rc * rc;
+      acc[K + c] += br[o] * br[o] + bc[o] * bc[o];
+    }
+  });
+  for (int c = 0; c < K; ++c) out[c] = r2[K + c] > 0 ? std::sqrt(r2[c] / r2[K + c]) : 0.0;
 }
 
-PcgBackend::RhsResult PcgBackend::solve_one(int64_t c, const RhsFn& rhs, Workspace& ws) const {
+template <int K>
+void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspace& ws,
+                             RhsResult* res) const {
   const LineSystem& ls = *lines_;
   const int64_t mn = ls.layer_size();
-  const Eigen::VectorXd& w = ls.coupling();
-  RhsResult res;
-  const double* br = ws.b.data();
-  const double* bc = ws.b.data() + mn;
-  double* xr = ws.xr();
-  double* xc = ws.xc();
-  const double b_norm2 = sum_chunks(2 * mn, [&](int64_t o, int64_t len) { return ws.b.segment(o, len).squaredNorm(); });
-  if (b_norm2 == 0) {
-    ws.x.setZero();
-    res.converged = true;
-    return res;
+  const double* w = ls.coupling().data();
+  // b for the lanes in use (the others stay zero and are done at once).
+  auto fill_b = [&]() {
+    if (K == 1) {
+      rhs(c0, ws.b.data());
+      return;
+    }
+    for (int c = 0; c < K; ++c) {
+      if (c < used) rhs(c0 + c, ws.one.data());
+      for_chunks(2 * mn, [&](int64_t o, int64_t len) {
+        for (int64_t q = o; q < o + len; ++q) ws.b(q * K + c) = c < used ? ws.one(q) : 0.0;
+      });
+    }
+  };
+  fill_b();
+  double* br = ws.b.data();
+  double* bc = ws.b.data() + mn * K;
+  double* xr = ws.x.data();
+  double* xc = ws.x.data() + mn * K;
+  bool done[K];
+  double b2[K] = {}, rz[K] = {}, previous[K], alpha[K], beta[K], est[K] = {};
+  sum_lanes<K>(2 * mn, b2, [&](int64_t q, double* acc) {
+    for (int c = 0; c < K; ++c) acc[c] += ws.b(q * K + c) * ws.b(q * K + c);
+  });
+  for (int c = 0; c < K; ++c) {
+    res[c] = {};
+    done[c] = !(b2[c] > 0);  // b = 0: x = 0
+    res[c].converged = done[c];
+    previous[c] = HUGE_VAL;
   }
   auto precondition = [&]() {  // tz = B r (see the file comment)
-    ls.solve_cols(ws.r.data(), ws.tz.data());                     // z = M r
+    ls.solve_cols<K>(ws.r.data(), ws.tz.data());                      // z = M r
     if (!coarse_ || coarse_->unknowns() == 0) return;
     if (!options_.pcg.coarse.multiplicative) {
-      coarse_->add_correction(ws.r.data(), ws.tz.data(), ws.coarse);   // z += Q r
+      coarse_->add_correction<K>(ws.r.data(), ws.tz.data(), ws.coarse);  // z += Q r
       return;
     }
     double* u = ws.u();
     double* t2 = ws.t2();
-    ls.solve_rows(ws.tz.data(), ws.q.data(), w.data());
-    ls.residual_cols(ws.r.data(), ws.tz.data(), ws.q.data(), u);  // r1 = r - S z
-    coarse_->solve(u, ws.coarse);
-    coarse_->prolong(ws.coarse, t2, 0.0);                         // c = Q r1
-    ls.solve_rows(t2, ws.q.data(), w.data());
-    ls.residual_cols(u, t2, ws.q.data(), u, ws.tz.data());        // r2 = r1 - S c, z += c
-    ls.solve_cols(u, t2, ws.tz.data());                           // z += M r2
+    ls.solve_rows<K>(ws.tz.data(), ws.q.data(), w);
+    ls.residual_cols<K>(ws.r.data(), ws.tz.data(), ws.q.data(), u);   // r1 = r - S z
+    coarse_->solve<K>(u, ws.coarse);
+    coarse_->prolong<K>(ws.coarse, t2, 0.0);                          // c = Q r1
+    ls.solve_rows<K>(t2, ws.q.data(), w);
+    ls.residual_cols<K>(u, t2, ws.q.data(), u, ws.tz.data());         // r2 = r1 - S c, z += c
+    ls.solve_cols<K>(u, t2, ws.tz.data());                            // z += M r2
+  };
+  auto dot = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b, double* out) {
+    for (int c = 0; c < K; ++c) out[c] = 0;
+    sum_lanes<K>(mn, out, [&](int64_t q, double* acc) {
+      for (int c = 0; c < K; ++c) acc[c] += a(q * K + c) * b(q * K + c);
+    });
   };
   // x_c = 0, x_r = T_r^-1 b_r; the Schur residual r = b_c - W x_r.
-  ls.solve_rows(br, xr);
+  ls.solve_rows<K>(br, xr);
   for_chunks(mn, [&](int64_t o, int64_t len) {
-    for (int64_t s = o; s < o + len; ++s) {
-      ws.r(s) = bc[s] - w(s) * xr[s];
-      xc[s] = 0;
-    }
+    for (int64_t q = o; q < o + len; ++q)
+      for (int c = 0; c < K; ++c) {
+        ws.r(q * K + c) = bc[q * K + c] - w[q] * xr[q * K + c];
+        xc[q * K + c] = 0;
+      }
   });
   precondition();
   ws.p = ws.tz;
-  double rz = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
-  double previous = HUGE_VAL;
-  for (int it = 1; it <= options_.pcg.max_iterations && rz != 0; ++it) {
-    res.iterations = it;
+  dot(ws.r, ws.tz, rz);
+  auto all_done = [&]() {
+    for (int c = 0; c < K; ++c)
+      if (!done[c]) return false;
+    return true;
+  };
+  for (int c = 0; c < K; ++c)
+    if (!done[c] && rz[c] == 0) done[c] = res[c].converged = true;  // exact already
+  for (int it = 1; it <= options_.pcg.max_iterations && !all_done(); ++it) {
     // q = S p = T_c p - W T_r^-1 W p, with t = T_r^-1 W p kept in tz.
-    ls.solve_rows(ws.p.data(), ws.tz.data(), w.data());
-    ls.mul_cols(ws.p.data(), ws.q.data(), w.data(), ws.tz.data());
-    const double pq = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.p.segment(o, len).dot(ws.q.segment(o, len)); });
-    if (!(pq > 0) || !std::isfinite(pq)) break;  // S not positive definite (or overflow)
-    const double alpha = rz / pq;
-    for_chunks(mn, [&](int64_t o, int64_t len) {
-      for (int64_t s = o; s < o + len; ++s) {
-        xc[s] += alpha * ws.p(s);
-        xr[s] -= alpha * ws.tz(s);
-        ws.r(s) -= alpha * ws.q(s);
+    ls.solve_rows<K>(ws.p.data(), ws.tz.data(), w);
+    ls.mul_cols<K>(ws.p.data(), ws.tz.data(), ws.q.data());
+    double pq[K];
+    dot(ws.p, ws.q, pq);
+    for (int c = 0; c < K; ++c) {
+      alpha[c] = 0;
+      if (done[c]) continue;
+      res[c].iterations = it;
+      if (!(pq[c] > 0) || !std::isfinite(pq[c])) {  // S not positive definite (or overflow)
+        done[c] = true;
+        continue;
       }
-    });
-    res.estimate = step_change(ws, alpha);
-    // Converged when this step changed the watched quantities by at most tol and the steps
-    // contract at least kMaxContraction-fold (or the previous step was below tol too): the
-    // steps still to come then add up to at most this one.
-    if (res.estimate <= options_.pcg.tol &&
-        (previous <= options_.pcg.tol || res.estimate <= kMaxContraction * previous)) {
-      res.converged = true;
-      break;
+      alpha[c] = rz[c] / pq[c];
     }
-    previous = res.estimate;
-    precondition();
-    const double rz_next = sum_chunks(mn, [&](int64_t o, int64_t len) { return ws.r.segment(o, len).dot(ws.tz.segment(o, len)); });
-    const double beta = rz_next / rz;
-    rz = rz_next;
     for_chunks(mn, [&](int64_t o, int64_t len) {
-      ws.p.segment(o, len) = ws.tz.segment(o, len) + beta * ws.p.segment(o, len);
+      for (int64_t q = o; q < o + len; ++q)
+#pragma omp simd
+        for (int c = 0; c < K; ++c) {
+          xc[q * K + c] += alpha[c] * ws.p(q * K + c);
+          xr[q * K + c] -= alpha[c] * ws.tz(q * K + c);
+          ws.r(q * K + c) -= alpha[c] * ws.q(q * K + c);
+        }
+    });
+    step_change<K>(ws, alpha, est);
+    for (int c = 0; c < K; ++c) {
+      if (done[c]) continue;
+      res[c].estimate = est[c];
+      // Converged when this step changed the watched quantities by at most tol and the steps
+      // contract at least kMaxContraction-fold (or the previous step was below tol too): the
+      // steps still to come then add up to at most this one.
+      if (est[c] <= options_.pcg.tol && (previous[c] <= options_.pcg.tol || est[c] <= kMaxContraction * previous[c]))
+        done[c] = res[c].converged = true;
+      previous[c] = est[c];
+    }
+    if (all_done()) break;
+    precondition();
+    double rz_next[K];
+    dot(ws.r, ws.tz, rz_next);
+    for (int c = 0; c < K; ++c) {
+      beta[c] = 0;
+      if (done[c]) continue;
+      if (rz_next[c] == 0) {  // exact solution reached
+        done[c] = res[c].converged = true;
+        continue;
+      }
+      beta[c] = rz_next[c] / rz[c];
+      rz[c] = rz_next[c];
+    }
+    for_chunks(mn, [&](int64_t o, int64_t len) {
+      for (int64_t q = o; q < o + len; ++q)
+#pragma omp simd
+        for (int c = 0; c < K; ++c) ws.p(q * K + c) = ws.tz(q * K + c) + beta[c] * ws.p(q * K + c);
     });
   }
-  if (rz == 0) res.converged = true;  // exact solution reached
-  rhs(c, ws.b.data());  // b again (its halves were scratch)
+  fill_b();  // b again (its halves were scratch)
   // The row layer exactly from the column layer (no drift from the recurrence).
   for_chunks(mn, [&](int64_t o, int64_t len) {
-    for (int64_t s = o; s < o + len; ++s) xr[s] = br[s] - w(s) * xc[s];
+    for (int64_t q = o; q < o + len; ++q)
+      for (int c = 0; c < K; ++c) xr[q * K + c] = br[q * K + c] - w[q] * xc[q * K + c];
   });
-  ls.solve_rows(xr, xr);
-  res.residual = true_residual(ws);
-  return res;
+  ls.solve_rows<K>(xr, xr);
+  double resid[K];
+  true_residual<K>(ws, resid);
+  for (int c = 0; c < K; ++c) res[c].residual = resid[c];
 }
 
 void PcgBackend::start_fallback(const std::string& why) const {
@@ -409,22 +489,48 @@ void PcgBackend::solve_grid(int64_t k, const RhsFn& rhs, const UseFn& use) const
     return;
   }
   std::vector<RhsResult> res(static_cast<size_t>(k));
-  // Several right-hand sides: one CG per thread, each running its vector operations alone
-  // (the nested parallel loops get one thread); a single one: every loop over both cores.
-  const int threads = int(std::max<int64_t>(1, std::min<int64_t>(k, omp_get_max_threads())));
+  // Blocks of `lanes` right-hand sides share every sweep through the operator (the line
+  // factors and stencil are read once per block); several blocks run one per thread, each
+  // running its sweeps alone (the nested parallel loops get one thread); a single block uses
+  // both cores in every sweep.
+  const int max_threads = std::max(1, omp_get_max_threads());
+  int lanes = 1;
+  for (int l : {4, 2})  // 8 lanes measured no faster than 4 (bench/README.md)
+    if (k >= int64_t(l) * std::min<int64_t>(max_threads, (k + l - 1) / l) &&
+        std::min<int64_t>(max_threads, (k + l - 1) / l) * Workspace::bytes(mn, l) <= kBatchWorkspaceBytes) {
+      lanes = l;
+      break;
+    }
+  const int64_t blocks = (k + lanes - 1) / lanes;
+  const int64_t fit = std::max<int64_t>(1, int64_t(kBatchWorkspaceBytes / Workspace::bytes(mn, lanes)));
+  const int threads = int(std::max<int64_t>(1, std::min<int64_t>({blocks, max_threads, fit})));
   std::vector<Workspace> ws;
   ws.reserve(size_t(threads));
-  for (int t = 0; t < threads; ++t) ws.emplace_back(mn);
-  auto one = [&](int64_t c, Workspace& w) {
-    rhs(c, w.b.data());
-    res[size_t(c)] = solve_one(c, rhs, w);
-    if (res[size_t(c)].converged) use(c, w.x.data());  // the others go to the fallback
+  for (int t = 0; t < threads; ++t) ws.emplace_back(mn, lanes);
+  auto one_block = [&](int64_t blk, Workspace& w) {
+    const int64_t c0 = blk * lanes, used = std::min<int64_t>(lanes, k - c0);
+    RhsResult r[4];
+    switch (lanes) {
+      case 4: solve_block<4>(c0, used, rhs, w, r); break;
+      case 2: solve_block<2>(c0, used, rhs, w, r); break;
+      default: solve_block<1>(c0, used, rhs, w, r); break;
+    }
+    for (int64_t c = 0; c < used; ++c) {
+      res[size_t(c0 + c)] = r[c];
+      if (!r[c].converged) continue;  // the others go to the fallback
+      if (lanes == 1) {
+        use(c0, w.x.data());
+      } else {
+        for (int64_t q = 0; q < 2 * mn; ++q) w.one(q) = w.x(q * lanes + c);
+        use(c0 + c, w.one.data());
+      }
+    }
   };
   if (threads <= 1) {
-    for (int64_t c = 0; c < k; ++c) one(c, ws[0]);
+    for (int64_t blk = 0; blk < blocks; ++blk) one_block(blk, ws[0]);
   } else {
 #pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int64_t c = 0; c < k; ++c) one(c, ws[size_t(omp_get_thread_num())]);
+    for (int64_t blk = 0; blk < blocks; ++blk) one_block(blk, ws[size_t(omp_get_thread_num())]);
   }
   std::vector<Workspace>().swap(ws);
   std::vector<int64_t> failed;

@@ -108,12 +108,17 @@ class PcgBackend final : public LinearBackend {
     double residual = 0, estimate = 0;
     bool converged = false;
   };
-  // CG for right-hand side c, whose b the caller put in ws.b (rhs fills it again at the end).
-  RhsResult solve_one(int64_t c, const RhsFn& rhs, Workspace& ws) const;
+  // CG on the right-hand sides c0 .. c0 + used - 1 (used <= K) as one block of K lanes;
+  // res[0..K) gets each lane's outcome and ws.x the solutions (lanes interleaved).
+  template <int K>
+  void solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspace& ws, RhsResult* res) const;
   void prepare();  // coarse space and statistics after new values
-  // Watched change of one step and its size relative to the watched values (see file comment).
-  double step_change(const Workspace& ws, double alpha) const;
-  double true_residual(const Workspace& ws) const;
+  // Per lane: the watched change of one step relative to the watched values (see the file
+  // comment), and the true relative residual.
+  template <int K>
+  void step_change(const Workspace& ws, const double* alpha, double* out) const;
+  template <int K>
+  void true_residual(const Workspace& ws, double* out) const;
   void start_fallback(const std::string& why) const;
 
   LinearBackendOptions options_;
