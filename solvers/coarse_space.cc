@@ -17,6 +17,8 @@ namespace {
 // Layers smaller than this are restricted and prolonged on one thread (see line_system.cc:
 // under load a barrier can cost more than a small layer's pass).
 constexpr int64_t kParallelMinSlots = int64_t(1) << 17;
+// Most threads a pool gives one call (slots for per-thread results).
+constexpr int kMaxThreads = 64;
 
 // Accumulator layout of the coarse operator: per coarse node (a, b), field pair (f1, f2) and
 // neighbour offset (da, db) in {-1, 0, 1}^2 the entry A_c[(a, b, f1), (a + da, b + db, f2)].
@@ -71,12 +73,28 @@ CoarseSpace::CoarseSpace(const LineSystem& lines, const CoarseOptions& options) 
   // Mean cell conductance and mean segment conductances along rows and columns.
   double g_sum = 0, gr_sum = 0, gc_sum = 0;
   int64_t gr_count = 0, gc_count = 0;
-#pragma omp parallel for schedule(static) reduction(+ : g_sum, gr_sum, gc_sum, gr_count, gc_count) \
-    if (mn >= kParallelMinSlots)
-  for (int64_t k = 0; k < mn; ++k) {
-    g_sum -= s.w(k);
-    if (s.e_r(k) != 0) gr_sum -= s.e_r(k), ++gr_count;
-    if (s.e_c(k) != 0) gc_sum -= s.e_c(k), ++gc_count;
+  {
+    struct Part {
+      double g = 0, gr = 0, gc = 0;
+      int64_t nr = 0, nc = 0;
+    };
+    std::vector<Part> parts(kMaxThreads);
+    run_on(lines.pool(), mn >= kParallelMinSlots ? kMaxThreads : 1, [&](int t, int nt) {
+      Part p;
+      for (int64_t k = mn * t / nt; k < mn * (t + 1) / nt; ++k) {
+        p.g -= s.w(k);
+        if (s.e_r(k) != 0) p.gr -= s.e_r(k), ++p.nr;
+        if (s.e_c(k) != 0) p.gc -= s.e_c(k), ++p.nc;
+      }
+      parts[size_t(t)] = p;
+    });
+    for (const Part& p : parts) {
+      g_sum += p.g;
+      gr_sum += p.gr;
+      gc_sum += p.gc;
+      gr_count += p.nr;
+      gc_count += p.nc;
+    }
   }
   const double g = g_sum / double(mn);
   // Spacing c * sqrt(G / g) along each direction; the whole line when there is nothing to
@@ -119,11 +137,9 @@ void CoarseSpace::assemble(const LineSystem& lines) {
   std::vector<double> part(size_t(nci) * 2 * size_t(slab), 0.0);
   const uint8_t* fixed_r = s.fixed.data();
   const uint8_t* fixed_c = s.fixed.data() + mn;
-#pragma omp parallel if (mn >= kParallelMinSlots)
-  {
+  for_range_on(lines.pool(), nci, mn >= kParallelMinSlots ? 0 : nci + 1, [&](int64_t a0, int64_t a1) {
     Band d_r(ncj), d_c(ncj), w(ncj), e_r(ncj), e_c(ncj);
-#pragma omp for schedule(dynamic)
-    for (int64_t a = 0; a < nci; ++a) {
+    for (int64_t a = a0; a < a1; ++a) {
       double* lo = part.data() + size_t(a) * 2 * size_t(slab);
       // A_c[(a1, ., f1), (a2, ., f2)] += weight * band, for coarse rows a1, a2 in {a, a + 1}.
       auto add = [&](int64_t a1, int64_t a2, int f1, int f2, double weight, const Band& band) {
@@ -192,7 +208,7 @@ void CoarseSpace::assemble(const LineSystem& lines) {
         }
       }
     }
-  }
+  });
   // Sum the slabs in interval order and keep the entries inside the coarse grid.
   std::vector<double> acc(size_t(nodes) * kEntriesPerNode, 0.0);
   for (int64_t a = 0; a < nci; ++a)
@@ -247,8 +263,8 @@ void CoarseSpace::solve(const double* r, Scratch& sc) const {
   for (int64_t i = m - 1; i >= 0; --i) first[size_t(ai_.node[size_t(i)])] = i;
   const size_t slab = size_t(ncj) * K;
   sc.row.assign(size_t(nci) * 2 * slab, 0.0);
-#pragma omp parallel for schedule(dynamic) if (mn * K >= kParallelMinSlots)
-  for (int64_t a = 0; a < nci; ++a) {
+  for_range_on(lines_.pool(), nci, mn * K >= kParallelMinSlots ? 0 : nci + 1, [&](int64_t a0, int64_t a1) {
+  for (int64_t a = a0; a < a1; ++a) {
     double* lo = sc.row.data() + size_t(a) * 2 * slab;
     double* hi = lo + slab;
     std::vector<double> t(slab);
@@ -278,6 +294,7 @@ void CoarseSpace::solve(const double* r, Scratch& sc) const {
       }
     }
   }
+  });
   sc.rhs.setZero(2 * nci * ncj, K);
   for (int64_t a = 0; a < nci; ++a)
     for (int64_t b = 0; b < ncj; ++b)
@@ -300,11 +317,9 @@ void CoarseSpace::prolong(const Scratch& sc, double* z, double weight) const {
   }
   const double* fr = aj_.frac.data();
   // Prolongation of the column field, row by row.
-#pragma omp parallel if (mn * K >= kParallelMinSlots)
-  {
+  for_range_on(lines_.pool(), m, mn * K >= kParallelMinSlots ? 0 : m + 1, [&](int64_t i0, int64_t i1) {
     std::vector<double> u((size_t(ncj) + 1) * K, 0.0);
-#pragma omp for schedule(static)
-    for (int64_t i = 0; i < m; ++i) {
+    for (int64_t i = i0; i < i1; ++i) {
       const int64_t a = ai_.node[size_t(i)];
       const double fa = ai_.frac[size_t(i)];
       for (int64_t b = 0; b < ncj; ++b)
@@ -328,7 +343,7 @@ void CoarseSpace::prolong(const Scratch& sc, double* z, double weight) const {
         }
       }
     }
-  }
+  });
 }
 
 #define XBAR_COARSE_KERNELS(K)                                                 \

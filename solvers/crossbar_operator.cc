@@ -10,6 +10,11 @@
 
 namespace xbar::solvers {
 
+namespace {
+// Arrays smaller than this are written on one thread.
+constexpr int64_t kParallelMinSlots = int64_t(1) << 17;
+}  // namespace
+
 using netlists::CrossbarSpec;
 using netlists::DriveSide;
 using netlists::SenseSide;
@@ -120,7 +125,8 @@ bool CrossbarOperator::matches_circuit(const netlists::CrossbarCircuit& x, netli
   return k == el.size() && src == x.source_row.size();
 }
 
-CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::RowMatrixXd& g_s)
+CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::RowMatrixXd& g_s,
+                                   ThreadPool* pool)
     : m_(spec.rows), n_(spec.cols) {
   spec.validate();
   if (g_s.rows() != spec.rows || g_s.cols() != spec.cols)
@@ -161,9 +167,9 @@ CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::Row
   const uint8_t* fr = s.fixed.data();
   const uint8_t* fc = s.fixed.data() + mn;
   for (Eigen::VectorXd* v : {&s.d_r, &s.e_r, &s.d_c, &s.e_c, &s.w}) internal::resize_huge(*v, mn);
-  int64_t couplings = 0;
-#pragma omp parallel for schedule(static) reduction(+ : couplings)
-  for (int64_t i = 0; i < m; ++i)
+  std::vector<int64_t> couplings_of_row(size_t(m), 0);
+  for_range_on(pool, m, mn >= kParallelMinSlots ? 0 : m + 1, [&](int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i)
     for (int64_t j = 0; j < n; ++j) {
       const int64_t q = i * n + j;
       const double g = g_s(i, j);
@@ -188,8 +194,11 @@ CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::Row
         s.e_c(q) = i + 1 < m && !fc[q + n] ? -gc : 0.0;
       }
       s.w(q) = !fr[q] && !fc[q] && g != 0 ? -g : 0.0;
-      couplings += (s.e_r(q) != 0) + (s.e_c(q) != 0) + (s.w(q) != 0);
+      couplings_of_row[size_t(i)] += (s.e_r(q) != 0) + (s.e_c(q) != 0) + (s.w(q) != 0);
     }
+  });
+  int64_t couplings = 0;
+  for (int64_t c : couplings_of_row) couplings += c;
   unknowns_ = 2 * mn - int64_t(std::count(s.fixed.begin(), s.fixed.end(), uint8_t(1)));
   nonzeros_ = unknowns_ + 2 * couplings;
 

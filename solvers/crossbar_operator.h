@@ -36,6 +36,7 @@
 #include "devices/cell_model.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/line_system.h"
+#include "solvers/thread_pool.h"
 
 namespace xbar::solvers {
 
@@ -63,7 +64,9 @@ class CrossbarOperator {
   static bool matches_circuit(const netlists::CrossbarCircuit& x, netlists::RowMatrixXd* g_s,
                               std::string* why);
 
-  CrossbarOperator(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g_s);
+  // pool: threads for writing the stencil (null: the caller alone).
+  CrossbarOperator(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g_s,
+                   ThreadPool* pool = nullptr);
 
   int64_t rows() const { return m_; }
   int64_t cols() const { return n_; }

@@ -55,10 +55,12 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
   if (s.backend != BackendChoice::kPcg && s.backend != BackendChoice::kAuto) return false;
   if (cell && !CrossbarOperator::applicable(spec, *cell, nullptr)) return false;
   const auto t0 = std::chrono::steady_clock::now();
-  auto op = std::make_unique<CrossbarOperator>(spec, g);
+  auto pcg = std::make_unique<PcgBackend>(options_.solver.linear);
+  auto op = std::make_unique<CrossbarOperator>(spec, g, pcg->pool());
   // Backend auto: PCG from the measured crossover on (circuit_solver.h), as the circuit path.
   if (s.backend == BackendChoice::kAuto && op->unknowns() < kAutoPcgMinUnknowns) return false;
   op_ = std::move(op);
+  pcg_ = std::move(pcg);
   SolveSummary& sm = grid_summary_;
   sm = {};
   sm.backend_requested = to_string(options_.solver.backend);
@@ -70,7 +72,6 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
   };
   say("wrote the " + std::to_string(sm.unknowns) + "-unknown line operator straight from the spec in " +
       format_number(sm.assemble_s) + " s");
-  pcg_ = std::make_unique<PcgBackend>(options_.solver.linear);
   pcg_->set_stencil(op_->take_stencil());
   const auto& c = op_->current_map_x();
   pcg_->set_watch_slots(c.ptr, c.index, c.coef, "column currents");

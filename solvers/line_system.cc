@@ -1,7 +1,5 @@
 #include "solvers/line_system.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -18,6 +16,8 @@ namespace {
 // independent recurrences overlap (4 rows of a power-of-two width map to the same L1 sets, so
 // the solves, which stream more arrays, go one row at a time).
 constexpr int64_t kRowGroup = 4;
+// Most threads a pool gives one call (slots for per-thread results).
+constexpr int kMaxThreads = 64;
 // Layers smaller than this run their sweeps on one thread: a parallel region costs a barrier,
 // and on a loaded host (threads descheduled while others spin) a barrier can cost
 // milliseconds, more than a small layer's whole sweep.
@@ -177,37 +177,45 @@ void LineSystem::factorize_layer(const Eigen::VectorXd& diag, const Eigen::Vecto
     // A row line runs along j (stride 1): kRowGroup rows side by side, so that the divisions of
     // independent recurrences overlap.
     const int64_t groups = (m + kRowGroup - 1) / kRowGroup;
-#pragma omp parallel for schedule(static) reduction(min : bad) if (mn >= kParallelMinSlots)
-    for (int64_t grp = 0; grp < groups; ++grp) {
-      const int64_t i0 = grp * kRowGroup, gn = std::min(kRowGroup, m - i0);
-      double prev[kRowGroup] = {};
-      for (int64_t j = 0; j < n; ++j)
-        for (int64_t g = 0; g < gn; ++g) {
-          const int64_t q = (i0 + g) * n + j;
-          const double pivot = d[q] - (j > 0 ? e[q - 1] * prev[g] : 0.0);
-          if (!(pivot > 0) && q < bad) bad = q;
-          inv[q] = 1.0 / pivot;
-          prev[g] = e[q] * inv[q];
-        }
-    }
+    std::vector<int64_t> bads(kMaxThreads, mn);
+    run_on(pool_, mn >= kParallelMinSlots ? kMaxThreads : 1, [&](int t, int nt) {
+      const int64_t g0 = groups * t / nt, g1 = groups * (t + 1) / nt;
+      int64_t local = mn;
+      for (int64_t grp = g0; grp < g1; ++grp) {
+        const int64_t i0 = grp * kRowGroup, gn = std::min(kRowGroup, m - i0);
+        double prev[kRowGroup] = {};
+        for (int64_t j = 0; j < n; ++j)
+          for (int64_t g = 0; g < gn; ++g) {
+            const int64_t q = (i0 + g) * n + j;
+            const double pivot = d[q] - (j > 0 ? e[q - 1] * prev[g] : 0.0);
+            if (!(pivot > 0) && q < local) local = q;
+            inv[q] = 1.0 / pivot;
+            prev[g] = e[q] * inv[q];
+          }
+      }
+      bads[size_t(t)] = local;
+    });
+    for (int64_t b : bads) bad = std::min(bad, b);
   } else {
     // A column line runs along i (stride N): all columns of a thread's range advance together,
     // row by row, streaming through memory.
-#pragma omp parallel reduction(min : bad) if (mn >= kParallelMinSlots)
-    {
-      const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    std::vector<int64_t> bads(kMaxThreads, mn);
+    run_on(pool_, mn >= kParallelMinSlots ? kMaxThreads : 1, [&](int t, int nt) {
       const int64_t j0 = n * t / nt, j1 = n * (t + 1) / nt;
+      int64_t local = mn;
       for (int64_t i = 0; i < m; ++i) {
         const int64_t r = i * n;
         for (int64_t j = j0; j < j1; ++j) {
           const int64_t q = r + j;
           const double pivot = d[q] - (i > 0 ? e[q - n] * up[q - n] : 0.0);
-          if (!(pivot > 0) && q < bad) bad = q;
+          if (!(pivot > 0) && q < local) local = q;
           inv[q] = 1.0 / pivot;
           up[q] = e[q] * inv[q];
         }
       }
-    }
+      bads[size_t(t)] = local;
+    });
+    for (int64_t b : bads) bad = std::min(bad, b);
   }
   if (bad < mn && bad_slot < 0) bad_slot = bad;
 }
@@ -227,8 +235,8 @@ int64_t LineSystem::set_values(const SparseMatrix& a) {
   s.fixed = std::move(s_.fixed);
   // Each value is written from exactly one column: the diagonal from its own, a segment from
   // its left / upper end, a cell from its row node. So the columns fill in parallel.
-#pragma omp parallel for schedule(static)
-  for (int64_t k = 0; k < a.outerSize(); ++k) {
+  for_range_on(pool_, a.outerSize(), kParallelMinSlots, [&](int64_t k0, int64_t k1) {
+  for (int64_t k = k0; k < k1; ++k) {
     const int64_t sk = slot_[size_t(k)];
     const bool row_layer = sk < mn;
     const int64_t cell = row_layer ? sk : sk - mn;
@@ -245,6 +253,7 @@ int64_t LineSystem::set_values(const SparseMatrix& a) {
       }
     }
   }
+  });
   return set_stencil(std::move(s));
 }
 
@@ -279,8 +288,8 @@ void LineSystem::solve_rows(const double* v, double* x, const double* scale) con
   // Written so that each step's dependent chain is one multiply-add (the products with inv
   // are off the chain), and the backward sweep recomputes upper = e * inv from the row it just
   // read, still in cache, instead of streaming a stored copy from memory.
-#pragma omp parallel for schedule(static) if (m_ * n_ * K >= kParallelMinSlots)
-  for (int64_t i = 0; i < m_; ++i) {
+  for_range_on(pool_, m_, m_ * n_ * K >= kParallelMinSlots ? 0 : m_ + 1, [&](int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
     const int64_t b = i * n;
     const double* vi = v + b * K;
     const double* ei = e + b;
@@ -300,6 +309,7 @@ void LineSystem::solve_rows(const double* v, double* x, const double* scale) con
       for (int c = 0; c < K; ++c) xi[j * K + c] = prev[c] = xi[j * K + c] - uj * prev[c];
     }
   }
+  });
 }
 
 template <int K>
@@ -311,10 +321,7 @@ void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
   // Each thread takes one contiguous range of columns and sweeps it row by row, down and back
   // up: every pass streams through memory (a block of a few columns swept over all rows would
   // touch a new page per row and array, and thrash the TLB on large arrays).
-#pragma omp parallel if (m * n * K >= kParallelMinSlots)
-  {
-    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
-    const int64_t j0 = n * t / nt, j1 = n * (t + 1) / nt;
+  for_range_on(pool_, n, m * n * K >= kParallelMinSlots ? 0 : n + 1, [&](int64_t j0, int64_t j1) {
     for (int64_t j = j0; j < j1; ++j)
 #pragma omp simd
       for (int c = 0; c < K; ++c) x[j * K + c] = v[j * K + c] * inv[j];
@@ -343,7 +350,7 @@ void LineSystem::solve_cols(const double* v, double* x, double* add_to) const {
         for (int64_t s = (r + j0) * K; s < (r + j1) * K; ++s) add_to[s] += x[s];
       }
     }
-  }
+  });
 }
 
 template <int K>
@@ -352,8 +359,8 @@ void LineSystem::mul_cols(const double* x, const double* t, double* y) const {
   const double* e = s_.e_c.data();
   const double* w = s_.w.data();
   const int64_t n = n_, m = m_;
-#pragma omp parallel for schedule(static) if (m * n * K >= kParallelMinSlots)
-  for (int64_t i = 0; i < m; ++i) {
+  for_range_on(pool_, m, m * n * K >= kParallelMinSlots ? 0 : m + 1, [&](int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
     const int64_t r = i * n;
     for (int64_t j = 0; j < n; ++j) {
       const int64_t q = r + j;
@@ -365,6 +372,7 @@ void LineSystem::mul_cols(const double* x, const double* t, double* y) const {
         y[q * K + c] = dq * x[q * K + c] - wq * t[q * K + c] + eu * xu[c] + ed * xd[c];
     }
   }
+  });
 }
 
 template <int K>
@@ -374,8 +382,8 @@ void LineSystem::residual_cols(const double* v, const double* x, const double* t
   const double* e = s_.e_c.data();
   const double* w = s_.w.data();
   const int64_t n = n_, m = m_;
-#pragma omp parallel for schedule(static) if (m * n * K >= kParallelMinSlots)
-  for (int64_t i = 0; i < m; ++i) {
+  for_range_on(pool_, m, m * n * K >= kParallelMinSlots ? 0 : m + 1, [&](int64_t i0, int64_t i1) {
+  for (int64_t i = i0; i < i1; ++i) {
     const int64_t r = i * n;
     for (int64_t j = 0; j < n; ++j) {
       const int64_t q = r + j;
@@ -391,6 +399,7 @@ void LineSystem::residual_cols(const double* v, const double* x, const double* t
       for (int64_t s = r * K; s < (r + n) * K; ++s) add_to[s] += x[s];
     }
   }
+  });
 }
 
 #define XBAR_LINE_KERNELS(K)                                                                       \

@@ -22,7 +22,7 @@
 // fixed nodes (an ideal driver or virtual ground) carry a decoupled unit diagonal and stay 0.
 // T_r and T_c are principal submatrices of A, hence SPD when A is; they are factorized once per
 // set_values() (LDL^T without pivoting, stable for these diagonally dominant chains) and every
-// solve is O(MN), parallel over lines (OpenMP).
+// solve is O(MN), parallel over lines (set_pool()).
 //
 // Contract: set_values() takes a matrix with the pattern the constructor checked. Errors: the
 // constructor throws InputError when !applicable(); set_values() and set_stencil() return the
@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "solvers/mna_system.h"
+#include "solvers/thread_pool.h"
 
 namespace xbar::solvers {
 
@@ -85,6 +86,9 @@ class LineSystem {
   std::vector<GridCoord> coords() const;
   // The values (read-only), for the coarse space and the operator.
   const Stencil& stencil() const { return s_; }
+  // Threads for the sweeps (null: the caller's alone); must outlive the object's use.
+  void set_pool(ThreadPool* pool) { pool_ = pool; }
+  ThreadPool* pool() const { return pool_; }
 
   // The line sweeps, on one layer of K right-hand sides interleaved (slot q, lane c at q*K + c;
   // K = 1, 2 or 4): layer_size() * K doubles each.
@@ -118,6 +122,7 @@ class LineSystem {
   std::vector<int64_t> slot_;  // unknown -> slot; empty when the unknowns are the free slots
   Stencil s_;
   Factor f_r_, f_c_;
+  ThreadPool* pool_ = nullptr;
 };
 
 }  // namespace xbar::solvers

@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <fstream>
@@ -43,34 +44,25 @@ constexpr double kBatchWorkspaceBytes = 1.25 * (1 << 30);
 constexpr double kFallbackBytesPerNonzero = 16;
 
 template <class F>
-void for_chunks(int64_t n, F&& f) {
+void for_chunks(ThreadPool* pool, int64_t n, F&& f) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) f(c * kChunk, std::min(kChunk, n - c * kChunk));
-}
-
-template <class F>
-double sum_chunks(int64_t n, F&& f) {
-  const int64_t chunks = (n + kChunk - 1) / kChunk;
-  std::vector<double> part(size_t(chunks), 0.0);
-#pragma omp parallel for schedule(static) if (n >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) part[size_t(c)] = f(c * kChunk, std::min(kChunk, n - c * kChunk));
-  double s = 0;
-  for (double p : part) s += p;
-  return s;
+  for_range_on(pool, chunks, n >= kParallelMin ? 0 : chunks + 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) f(c * kChunk, std::min(kChunk, n - c * kChunk));
+  });
 }
 
 // Per-lane sums over n slots, in fixed chunks added in chunk order (deterministic, as
 // sum_chunks): f(q, acc) adds slot q's terms to acc[0..K).
 template <int K, class F>
-void sum_lanes(int64_t n, double* out, F&& f) {
+void sum_lanes(ThreadPool* pool, int64_t n, double* out, F&& f) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
   std::vector<double> part(size_t(chunks) * K, 0.0);
-#pragma omp parallel for schedule(static) if (n * K >= kParallelMin)
-  for (int64_t c = 0; c < chunks; ++c) {
-    double* acc = part.data() + size_t(c) * K;
-    for (int64_t q = c * kChunk; q < std::min(n, (c + 1) * kChunk); ++q) f(q, acc);
-  }
+  for_range_on(pool, chunks, n * K >= kParallelMin ? 0 : chunks + 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double* acc = part.data() + size_t(c) * K;
+      for (int64_t q = c * kChunk; q < std::min(n, (c + 1) * kChunk); ++q) f(q, acc);
+    }
+  });
   for (int64_t c = 0; c < chunks; ++c)
     for (int l = 0; l < K; ++l) out[l] += part[size_t(c) * K + size_t(l)];
 }
@@ -118,7 +110,8 @@ struct PcgBackend::Workspace {
   static double bytes(int64_t mn, int k) { return double(mn) * 8.0 * (8.0 * k + (k > 1 ? 2 : 0)); }
 };
 
-PcgBackend::PcgBackend(const LinearBackendOptions& options) : options_(options) {
+PcgBackend::PcgBackend(const LinearBackendOptions& options)
+    : options_(options), pool_(std::make_unique<ThreadPool>(std::max(1, omp_get_max_threads()))) {
   options_.validate();
 }
 
@@ -131,6 +124,7 @@ void PcgBackend::analyze(const SparseMatrix& a, const std::vector<GridCoord>& co
   a_ = nullptr;
   coarse_.reset();
   lines_ = std::make_unique<LineSystem>(a, coords);
+  lines_->set_pool(pool_.get());
   slot_ = lines_->slots();
   coords_ = coords;
   stats_ = {};
@@ -180,6 +174,7 @@ void PcgBackend::set_stencil(LineSystem::Stencil s) {
   coarse_.reset();
   const int64_t m = s.rows, n = s.cols;
   lines_ = std::make_unique<LineSystem>(m, n);
+  lines_->set_pool(pool_.get());
   stats_ = {};
   stats_.ordering_used = "lines";
   stats_pcg_ = {};
@@ -230,10 +225,10 @@ void PcgBackend::step_change(const Workspace& ws, const double* alpha, double* o
   const int64_t mn = lines_->layer_size();
   if (watch_ptr_.empty()) {  // the whole solution, 2-norm; the row layer moved by -alpha t
     double step2[K] = {}, x2[K] = {};
-    sum_lanes<K>(mn, step2, [&](int64_t q, double* acc) {
+    sum_lanes<K>(lines_->pool(), mn, step2, [&](int64_t q, double* acc) {
       for (int c = 0; c < K; ++c) acc[c] += ws.p(q * K + c) * ws.p(q * K + c) + ws.tz(q * K + c) * ws.tz(q * K + c);
     });
-    sum_lanes<K>(2 * mn, x2, [&](int64_t q, double* acc) {
+    sum_lanes<K>(lines_->pool(), 2 * mn, x2, [&](int64_t q, double* acc) {
       for (int c = 0; c < K; ++c) acc[c] += ws.x(q * K + c) * ws.x(q * K + c);
     });
     for (int c = 0; c < K; ++c)
@@ -275,7 +270,7 @@ void PcgBackend::true_residual(const Workspace& ws, double* out) const {
   const double* br = ws.b.data();
   const double* bc = ws.b.data() + mn * K;
   double r2[2 * K] = {};
-  sum_lanes<2 * K>(mn, r2, [&](int64_t q, double* acc) {
+  sum_lanes<2 * K>(lines_->pool(), mn, r2, [&](int64_t q, double* acc) {
     const int64_t i = q / n, j = q % n;
     for (int c = 0; c < K; ++c) {
       const int64_t o = q * K + c;
@@ -306,7 +301,7 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
     }
     for (int c = 0; c < K; ++c) {
       if (c < used) rhs(c0 + c, ws.one.data());
-      for_chunks(2 * mn, [&](int64_t o, int64_t len) {
+      for_chunks(lines_->pool(), 2 * mn, [&](int64_t o, int64_t len) {
         for (int64_t q = o; q < o + len; ++q) ws.b(q * K + c) = c < used ? ws.one(q) : 0.0;
       });
     }
@@ -318,7 +313,7 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
   double* xc = ws.x.data() + mn * K;
   bool done[K];
   double b2[K] = {}, rz[K] = {}, previous[K], alpha[K], beta[K], est[K] = {};
-  sum_lanes<K>(2 * mn, b2, [&](int64_t q, double* acc) {
+  sum_lanes<K>(lines_->pool(), 2 * mn, b2, [&](int64_t q, double* acc) {
     for (int c = 0; c < K; ++c) acc[c] += ws.b(q * K + c) * ws.b(q * K + c);
   });
   for (int c = 0; c < K; ++c) {
@@ -346,13 +341,13 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
   };
   auto dot = [&](const Eigen::VectorXd& a, const Eigen::VectorXd& b, double* out) {
     for (int c = 0; c < K; ++c) out[c] = 0;
-    sum_lanes<K>(mn, out, [&](int64_t q, double* acc) {
+    sum_lanes<K>(lines_->pool(), mn, out, [&](int64_t q, double* acc) {
       for (int c = 0; c < K; ++c) acc[c] += a(q * K + c) * b(q * K + c);
     });
   };
   // x_c = 0, x_r = T_r^-1 b_r; the Schur residual r = b_c - W x_r.
   ls.solve_rows<K>(br, xr);
-  for_chunks(mn, [&](int64_t o, int64_t len) {
+  for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
     for (int64_t q = o; q < o + len; ++q)
       for (int c = 0; c < K; ++c) {
         ws.r(q * K + c) = bc[q * K + c] - w[q] * xr[q * K + c];
@@ -385,7 +380,7 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
       }
       alpha[c] = rz[c] / pq[c];
     }
-    for_chunks(mn, [&](int64_t o, int64_t len) {
+    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
       for (int64_t q = o; q < o + len; ++q)
 #pragma omp simd
         for (int c = 0; c < K; ++c) {
@@ -419,7 +414,7 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
       beta[c] = rz_next[c] / rz[c];
       rz[c] = rz_next[c];
     }
-    for_chunks(mn, [&](int64_t o, int64_t len) {
+    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
       for (int64_t q = o; q < o + len; ++q)
 #pragma omp simd
         for (int c = 0; c < K; ++c) ws.p(q * K + c) = ws.tz(q * K + c) + beta[c] * ws.p(q * K + c);
@@ -427,7 +422,7 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
   }
   fill_b();  // b again (its halves were scratch)
   // The row layer exactly from the column layer (no drift from the recurrence).
-  for_chunks(mn, [&](int64_t o, int64_t len) {
+  for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
     for (int64_t q = o; q < o + len; ++q)
       for (int c = 0; c < K; ++c) xr[q * K + c] = br[q * K + c] - w[q] * xc[q * K + c];
   });
@@ -493,7 +488,7 @@ void PcgBackend::solve_grid(int64_t k, const RhsFn& rhs, const UseFn& use) const
   // factors and stencil are read once per block); several blocks run one per thread, each
   // running its sweeps alone (the nested parallel loops get one thread); a single block uses
   // both cores in every sweep.
-  const int max_threads = std::max(1, omp_get_max_threads());
+  const int max_threads = pool_->threads();
   int lanes = 1;
   for (int l : {4, 2})  // 8 lanes measured no faster than 4 (bench/README.md)
     if (k >= int64_t(l) * std::min<int64_t>(max_threads, (k + l - 1) / l) &&
@@ -528,9 +523,11 @@ void PcgBackend::solve_grid(int64_t k, const RhsFn& rhs, const UseFn& use) const
   };
   if (threads <= 1) {
     for (int64_t blk = 0; blk < blocks; ++blk) one_block(blk, ws[0]);
-  } else {
-#pragma omp parallel for num_threads(threads) schedule(dynamic)
-    for (int64_t blk = 0; blk < blocks; ++blk) one_block(blk, ws[size_t(omp_get_thread_num())]);
+  } else {  // blocks handed out one at a time; the sweeps inside run on their thread alone
+    std::atomic<int64_t> next{0};
+    pool_->run(threads, [&](int t, int) {
+      for (int64_t blk = next++; blk < blocks; blk = next++) one_block(blk, ws[size_t(t)]);
+    });
   }
   std::vector<Workspace>().swap(ws);
   std::vector<int64_t> failed;

@@ -52,6 +52,7 @@
 #include "solvers/coarse_space.h"
 #include "solvers/line_system.h"
 #include "solvers/linear_backend.h"
+#include "solvers/thread_pool.h"
 
 namespace xbar::solvers {
 
@@ -100,6 +101,7 @@ class PcgBackend final : public LinearBackend {
                        const std::string& what);
   const PcgStats& pcg_stats() const { return stats_pcg_; }
   const LineSystem& lines() const { return *lines_; }
+  ThreadPool* pool() const { return pool_.get(); }
 
  private:
   struct Workspace;
@@ -122,6 +124,7 @@ class PcgBackend final : public LinearBackend {
   void start_fallback(const std::string& why) const;
 
   LinearBackendOptions options_;
+  std::unique_ptr<ThreadPool> pool_;  // omp_get_max_threads() threads, sleeping when idle
   std::unique_ptr<LineSystem> lines_;
   std::unique_ptr<CoarseSpace> coarse_;
   std::vector<GridCoord> coords_;       // generic mode: for the fallback's geometric ordering
