@@ -125,6 +125,13 @@ bool CrossbarOperator::matches_circuit(const netlists::CrossbarCircuit& x, netli
   return k == el.size() && src == x.source_row.size();
 }
 
+int64_t CrossbarOperator::count_unknowns(const CrossbarSpec& spec) {
+  const int64_t ends_r = spec.drive == DriveSide::kBoth ? std::min<int64_t>(2, spec.cols) : 1;
+  const int64_t ends_c = spec.sense == SenseSide::kBoth ? std::min<int64_t>(2, spec.rows) : 1;
+  return 2 * spec.rows * spec.cols - (spec.r_driver_ohm == 0 ? spec.rows * ends_r : 0) -
+         (spec.r_sense_ohm == 0 ? spec.cols * ends_c : 0);
+}
+
 CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::RowMatrixXd& g_s,
                                    ThreadPool* pool)
     : m_(spec.rows), n_(spec.cols) {
@@ -200,6 +207,7 @@ CrossbarOperator::CrossbarOperator(const CrossbarSpec& spec, const netlists::Row
   int64_t couplings = 0;
   for (int64_t c : couplings_of_row) couplings += c;
   unknowns_ = 2 * mn - int64_t(std::count(s.fixed.begin(), s.fixed.end(), uint8_t(1)));
+  XBAR_EXPECTS(unknowns_ == count_unknowns(spec), "CrossbarOperator: unknown count");
   nonzeros_ = unknowns_ + 2 * couplings;
 
   // B: per row voltage, the right-hand side entries at the driven ends.

@@ -65,6 +65,9 @@ class CrossbarOperator {
                               std::string* why);
 
   // pool: threads for writing the stencil (null: the caller alone).
+  // Unknowns (free grid nodes) of the spec's system: 2MN less the ideally driven and sensed ends.
+  static int64_t count_unknowns(const netlists::CrossbarSpec& spec);
+
   CrossbarOperator(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g_s,
                    ThreadPool* pool = nullptr);
 

@@ -1,6 +1,7 @@
 #include "solvers/crossbar_solver.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "devices/contract.h"
 #include "devices/format.h"
@@ -48,19 +49,26 @@ SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const
 
 CrossbarSolver::~CrossbarSolver() = default;
 
+namespace {
+std::string secs(double s) {  // progress lines: three significant digits are plenty
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", s);
+  return buf;
+}
+}  // namespace
+
 bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
                               const devices::CellModel* cell) {
   const SolverOptions s = effective_solver_options(spec.rows, spec.cols, linear_cell, options_);
   if (!options_.grid_operator || options_.keep_voltages) return false;
   if (s.backend != BackendChoice::kPcg && s.backend != BackendChoice::kAuto) return false;
   if (cell && !CrossbarOperator::applicable(spec, *cell, nullptr)) return false;
-  const auto t0 = std::chrono::steady_clock::now();
-  auto pcg = std::make_unique<PcgBackend>(options_.solver.linear);
-  auto op = std::make_unique<CrossbarOperator>(spec, g, pcg->pool());
   // Backend auto: PCG from the measured crossover on (circuit_solver.h), as the circuit path.
-  if (s.backend == BackendChoice::kAuto && op->unknowns() < kAutoPcgMinUnknowns) return false;
-  op_ = std::move(op);
-  pcg_ = std::move(pcg);
+  if (s.backend == BackendChoice::kAuto && CrossbarOperator::count_unknowns(spec) < kAutoPcgMinUnknowns)
+    return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  pcg_ = std::make_unique<PcgBackend>(options_.solver.linear);
+  op_ = std::make_unique<CrossbarOperator>(spec, g, pcg_->pool());
   SolveSummary& sm = grid_summary_;
   sm = {};
   sm.backend_requested = to_string(options_.solver.backend);
@@ -71,7 +79,7 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
     if (options_.solver.progress) options_.solver.progress(msg);
   };
   say("wrote the " + std::to_string(sm.unknowns) + "-unknown line operator straight from the spec in " +
-      format_number(sm.assemble_s) + " s");
+      secs(sm.assemble_s) + " s");
   pcg_->set_stencil(op_->take_stencil());
   const auto& c = op_->current_map_x();
   pcg_->set_watch_slots(c.ptr, c.index, c.coef, "column currents");
@@ -79,7 +87,7 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
   sm.ordering_used = "lines";
   sm.factorize_s = pcg_->stats().factorize_s;
   say("pcg line factors and coarse grid (" + std::to_string(pcg_->pcg_stats().coarse_unknowns) +
-      " unknowns) in " + format_number(sm.factorize_s) + " s");
+      " unknowns) in " + secs(sm.factorize_s) + " s");
   sm.message = "pcg on the crossbar's line operator written from its spec (no circuit assembled), " +
                std::to_string(sm.unknowns) + " unknowns, coarse grid " +
                std::to_string(pcg_->pcg_stats().coarse_unknowns) + " unknowns";
@@ -108,6 +116,7 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
   const bool pcg_possible = s.backend == BackendChoice::kPcg || s.backend == BackendChoice::kAuto;
   RowMatrixXd g;
   if (pcg_possible && options.grid_operator && !options.keep_voltages &&
+      (s.backend == BackendChoice::kPcg || CrossbarOperator::count_unknowns(crossbar.spec) >= kAutoPcgMinUnknowns) &&
       CrossbarOperator::matches_circuit(crossbar, &g, nullptr) && try_grid(crossbar.spec, g, true, nullptr))
     return;
   init_circuit();

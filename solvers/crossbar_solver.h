@@ -48,13 +48,13 @@ struct CrossbarSolveOptions {
   bool grid_operator = true;
   // How many inputs the caller will solve (a hint for backend auto): a linear batch larger
   // than min(M, N) goes through the effective matrix, min(M, N) solves through one system,
-  // where a factorization reused that often beats conjugate gradients per right-hand side, so
-  // auto then picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns (its factor fits; 2048^2
-  // peaks at 6 GiB, bench/README.md) instead of PCG.
+  // where a factorization reused that often is as fast as CG up to about 640^2, so auto then
+  // picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns and PCG beyond (measured, bench/
+  // README.md: 1000 inputs at 512^2 CHOLMOD 63 s, PCG 67 s; at 1024^2 CHOLMOD 652 s, PCG 466 s).
   int64_t expected_inputs = 1;
 };
 
-constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 2048 * 2048;
+constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 640 * 640;
 
 // The solver options CrossbarSolver uses for this array: options.solver, with backend auto
 // resolved to native for linear batches that will go through the effective matrix (see

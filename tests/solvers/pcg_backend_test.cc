@@ -316,27 +316,31 @@ TEST_CASE("the cholmod fallback also serves the effective matrix and Newton's in
 
 TEST_CASE("auto picks pcg from the measured crossover on and cholmod below it; pcg where it cannot apply says so") {
   {
-    CrossbarSpec spec;  // 2 x 390 x 390 grid nodes, 389 x 390 x 2 + ... unknowns: above the crossover
-    spec.rows = spec.cols = 390;
-    const auto x = linear(spec, random_matrix(390, 390, 1e-6, 1e-4, 131));
-    const Solved p = solve(x, random_matrix(1, 390, 0.0, 0.2, 132), BackendChoice::kAuto);
+    CrossbarSpec spec;  // 2 x 130 x 130 grid nodes less the 260 fixed ends: above the crossover
+    spec.rows = spec.cols = 130;
+    const RowMatrixXd g = random_matrix(130, 130, 1e-6, 1e-4, 131);
+    const auto x = linear(spec, g);
+    const Solved p = solve(x, random_matrix(1, 130, 0.0, 0.2, 132), BackendChoice::kAuto);
     REQUIRE(p.summary.unknowns >= solvers::kAutoPcgMinUnknowns);
     CHECK(p.summary.backend_used == "pcg");
-    // A batch larger than min(M, N) goes through the effective matrix: one factor reused
-    // 390 times, so auto picks CHOLMOD when told the batch size, and a sinh array (Newton,
-    // no effective matrix) of the same size keeps PCG.
     solvers::CrossbarSolveOptions opt;
-    opt.expected_inputs = 391;
+    solvers::CrossbarSolver from_spec(spec, g, devices::make_cell_model("linear"), opt);
+    CHECK(from_spec.from_spec());
+    // A batch larger than min(M, N) goes through the effective matrix: one factor reused
+    // 130 times, so auto picks CHOLMOD when told the batch size (up to 640^2), and a sinh array
+    // (Newton, no effective matrix) of the same size keeps PCG.
+    opt.expected_inputs = 131;
     opt.solver.backend = BackendChoice::kAuto;
     CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kNative);
-    opt.expected_inputs = 390;
+    CHECK_FALSE(solvers::CrossbarSolver(spec, g, devices::make_cell_model("linear"), opt).from_spec());
+    CHECK(solvers::effective_solver_options(700, 700, true, opt).backend == BackendChoice::kAuto);
+    opt.expected_inputs = 130;
     CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kAuto);
-    opt.expected_inputs = 391;
+    opt.expected_inputs = 131;
     opt.batch = solvers::BatchMethod::kDirect;
     CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kAuto);
     opt.batch = solvers::BatchMethod::kAuto;
-    const auto nl = netlists::build_crossbar(spec, random_matrix(390, 390, 1e-6, 1e-4, 131),
-                                             devices::make_cell_model("sinh"));
+    const auto nl = netlists::build_crossbar(spec, g, devices::make_cell_model("sinh"));
     CHECK(solvers::effective_solver_options(nl, opt).backend == BackendChoice::kAuto);
   }
   {
