@@ -217,7 +217,7 @@ void CoarseSpace::assemble(const LineSystem& lines) {
       double* dst = acc.data() + size_t(a + h) * size_t(slab);
       for (int64_t e = 0; e < slab; ++e) dst[e] += src[e];
     }
-  std::vector<Eigen::Triplet<double>> t;
+  std::vector<Eigen::Triplet<double, int64_t>> t;
   t.reserve(size_t(nodes) * kEntriesPerNode);
   for (int64_t a = 0; a < nci; ++a)
     for (int64_t b = 0; b < ncj; ++b) {
@@ -233,21 +233,25 @@ void CoarseSpace::assemble(const LineSystem& lines) {
               const int64_t col = ((a + da) * ncj + (b + db)) * 2 + f2;
               if (col == row) {
                 // A basis function that vanishes (all its nodes fixed) is decoupled.
-                t.emplace_back(int(row), int(col), v > 0 ? v : 1.0);
+                t.emplace_back(row, col, v > 0 ? v : 1.0);
                 diag_seen = true;
               } else if (v != 0) {
-                t.emplace_back(int(row), int(col), v);
+                t.emplace_back(row, col, v);
               }
             }
-        if (!diag_seen) t.emplace_back(int(row), int(row), 1.0);
+        if (!diag_seen) t.emplace_back(row, row, 1.0);
       }
     }
-  a_c_.resize(int(2 * nodes), int(2 * nodes));
+  a_c_.resize(2 * nodes, 2 * nodes);
   a_c_.setFromTriplets(t.begin(), t.end());
-  ldlt_.compute(a_c_);
-  if (ldlt_.info() != Eigen::Success)
-    throw NumericalError("pcg coarse space: the " + std::to_string(2 * nodes) +
-                         "-unknown coarse operator is not positive definite");
+  LinearBackendOptions lo;
+  lo.ordering = Ordering::kAmd;  // the coarse grid couples diagonal neighbours: no line separators
+  chol_ = std::make_unique<CholmodBackend>(lo);
+  chol_->set_unknown_names([](int64_t k) {
+    return "coarse unknown " + std::to_string(k) + " of the pcg preconditioner";
+  });
+  chol_->analyze(a_c_, {});
+  chol_->factorize(a_c_);  // NumericalError (naming the unknown) if not positive definite
 }
 
 template <int K>
@@ -303,7 +307,10 @@ void CoarseSpace::solve(const double* r, Scratch& sc) const {
         if (a > 0) v += sc.row[(size_t(a) - 1) * 2 * slab + slab + size_t(b) * K + size_t(c)];
         sc.rhs((a * ncj + b) * 2 + 1, c) = v;
       }
-  sc.sol = ldlt_.solve(sc.rhs);
+  {
+    std::lock_guard<std::mutex> lock(chol_mutex_);
+    sc.sol = chol_->solve(sc.rhs);
+  }
 }
 
 template <int K>
