@@ -3,7 +3,7 @@
 //
 // Exit codes: 0 success; 1 internal error; 2 bad input or configuration (the message names
 // the file, line or key); 3 `check` found a difference above --tol; 4 numerical failure
-// (singular system, ngspice failure).
+// (singular system, ngspice failure); 5 `sweep`: some points failed (their rows say why).
 #include <boost/program_options.hpp>
 #include <cstring>
 #include <fstream>
@@ -19,6 +19,8 @@
 #include "devices/read_noise.h"
 #include "devices/registry.h"
 #include "engine/commands.h"
+#include "engine/sweep_commands.h"
+#include "engine/sweep_runner.h"
 #include "xbar_version.h"
 
 namespace po = boost::program_options;
@@ -35,6 +37,7 @@ const char* const kSubcommands[][2] = {
     {"program", "target conductances -> programmed ones with non-idealities: g_programmed.npy"},
     {"calibrate", "IR-drop compensation map + calibration table, errors on held-out inputs: g_compensated.npy"},
     {"size", "largest array meeting an error budget in ADC LSB, sweeping sizes: size.csv"},
+    {"sweep", "a grid of runs from an INI with lists/ranges, one row each: DIR/sweep.csv (mpirun-able)"},
 };
 
 void print_general_help(std::ostream& os) {
@@ -46,7 +49,7 @@ void print_general_help(std::ostream& os) {
         "come from --config FILE.ini (`key = value` lines; [sections] are ignored for lookup);\n"
         "a flag on the command line overrides the file. Units are SI: ohm, siemens, volt, ampere,\n"
         "metre, second. Exit codes: 0 ok, 2 bad input, 3 check failed its tolerance, 4 numerical\n"
-        "failure, 1 internal error.\n";
+        "failure, 5 sweep: some points failed, 1 internal error.\n";
 }
 
 // The keys of `xbar program`: the device window and the programming non-idealities.
@@ -251,6 +254,22 @@ std::string trim(const std::string& s) {
   return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
+// Stores one `key = value` as an INI line would; `where` ("file:line: ") prefixes errors.
+void store_value(const po::options_description& desc, po::variables_map& vm, const std::string& key,
+                 const std::string& value, const std::string& where) {
+  po::parsed_options parsed(&desc);
+  po::option opt;
+  opt.string_key = key;
+  opt.value.push_back(value);
+  opt.original_tokens = {key, value};
+  parsed.options.push_back(opt);
+  try {
+    po::store(parsed, vm);
+  } catch (const po::error& e) {
+    throw InputError(where + "key " + key + " = '" + value + "': " + e.what());
+  }
+}
+
 // Reads `key = value` lines; [sections] and comments (# or ;) are skipped. Each key must be
 // known to `desc`; values are stored one by one so that a bad value names its file and line.
 // Keys already set on the command line win (po::store keeps the first value stored).
@@ -283,17 +302,7 @@ void store_ini(const std::string& path, const po::options_description& desc, po:
     if (!desc.find_nothrow(key, false))
       throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
     if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
-    po::parsed_options parsed(&desc);
-    po::option opt;
-    opt.string_key = key;
-    opt.value.push_back(value);
-    opt.original_tokens = {key, value};
-    parsed.options.push_back(opt);
-    try {
-      po::store(parsed, vm);
-    } catch (const po::error& e) {
-      throw InputError(where + "key " + key + " = '" + value + "': " + e.what());
-    }
+    store_value(desc, vm, key, value, where);
   }
 }
 
@@ -529,6 +538,95 @@ RunConfig make_config(const std::string& sub, const po::options_description& des
   return c;
 }
 
+// Everything after the keys are stored: the configuration of `sub` and its run (none when
+// dry_run: the sweep checks every point this way before it runs any).
+int run_parsed(const std::string& sub, const po::options_description& desc, const po::variables_map& vm,
+               const std::set<std::string>& from_cli, bool dry_run) {
+  const RunConfig cfg = make_config(sub, desc, vm, from_cli);
+  if (dry_run) return 0;
+  if (sub == "program") return xbar::engine::run_program(cfg);
+  if (sub == "calibrate") return xbar::engine::run_calibrate(cfg);
+  if (sub == "size") return xbar::engine::run_size(cfg);
+  if (sub == "netlist") return xbar::engine::run_netlist(cfg);
+  if (sub == "solve") return xbar::engine::run_solve(cfg);
+  return xbar::engine::run_check(cfg);
+}
+
+// `xbar sweep`: the sweep module (engine/sweep_runner.h) gets the subcommands through these two
+// hooks, so Boost stays in this file: a point's keys are parsed exactly as `xbar SUB --config`
+// parses an INI file (store_value, then run_parsed) and run in-process.
+xbar::engine::SweepHooks sweep_hooks() {
+  xbar::engine::SweepHooks h;
+  h.check_key = [](const std::string& sub, const std::string& key) -> std::string {
+    bool known = false;
+    for (const auto& s : kSubcommands) known = known || sub == s[0];
+    if (!known || sub == "sweep") return "command '" + sub + "' is not a subcommand of this xbar";
+    if (make_options(sub).find_nothrow(key, false)) return "";
+    return "unknown key '" + key + "' for " + sub + " (see `xbar " + sub + " --help` for its keys)";
+  };
+  h.run = [](const std::string& sub, const std::vector<xbar::engine::PointKey>& keys, bool dry_run) {
+    const po::options_description desc = make_options(sub);
+    po::variables_map vm;
+    for (const auto& k : keys) store_value(desc, vm, k.key, k.value, k.where + ": ");
+    po::notify(vm);
+    return run_parsed(sub, desc, vm, {}, dry_run);
+  };
+  return h;
+}
+
+int run_sweep_command(int argc, char** argv) {
+  po::options_description desc("xbar sweep");
+  desc.add_options()
+      ("help", "print this help and exit")
+      ("config", po::value<std::string>(), "the sweep INI (grammar below) (required)")
+      ("out", po::value<std::string>(), "output directory DIR: sweep.csv, sweep.json, points/ID/ (required)")
+      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout")
+      ("retry-failed", po::bool_switch(), "run again the points recorded as failed")
+      ("dry-run", po::bool_switch(), "print the points (id, seed, swept keys) as CSV and stop");
+  po::variables_map vm;
+  try {
+    const auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_short;
+    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).style(style).run(), vm);
+  } catch (const po::error& e) {
+    throw InputError(std::string(e.what()) + " (see xbar sweep --help)");
+  }
+  po::notify(vm);
+  if (vm.count("help")) {
+    std::cout << "usage: xbar sweep --config SWEEP.ini --out DIR [--quiet] [--retry-failed] [--dry-run]\n"
+                 "       mpirun -np K xbar sweep --config SWEEP.ini --out DIR\n"
+              << desc << "\n"
+              << "Sweep INI: `key = value` lines of any key of the subcommand (sections ignored, # ; comments).\n"
+                 "A value is a comma-separated list; each item is a value, a range start:step:stop (stop\n"
+                 "included, robust to rounding: 0.5:0.5:3), an integer range a..b (1..5), or \"a,b\" quoted\n"
+                 "(one value holding commas, e.g. sizes = \"16,32,64\"). A key with several values is an axis;\n"
+                 "the grid is the Cartesian product of the axes (file order, the last varies fastest).\n"
+                 "Keys of the sweep itself:\n"
+                 "  command = " << xbar::engine::sweep_command_names() << "   subcommand of every point (required)\n"
+                 "  zip = rows, cols          these keys vary together: one axis (lists of equal length)\n"
+                 "  sweep-seed = N            without a `seed` key, point seeds derive from N and the point\n"
+                 "  sweep-threads = N         OpenMP/OpenBLAS threads of every point (default 1), in one\n"
+                 "                            process or under mpirun alike, so results do not depend on the\n"
+                 "                            number of ranks (the thread count changes CHOLMOD's rounding)\n"
+                 "  max-increase.METRIC = X   nightly check: worse when METRIC rose by > X (or X%)\n"
+                 "  max-decrease.METRIC = X   ... fell by > X (or X%)\n"
+                 "Each point runs in this process with --out DIR/points/ID and becomes one row of\n"
+                 "DIR/sweep.csv (id, swept keys, command, seed, status, exit_code, metrics, error,\n"
+                 "version, time_s, finished_utc) and DIR/points/ID/point.json. Re-running the same\n"
+                 "command resumes: finished points are skipped. Under mpirun, rank 0 hands points\n"
+                 "to the ranks as they ask and writes DIR. Exit: 0 all points ok, "
+              << xbar::engine::kExitPointsFailed << " some failed (see\n"
+                 "their rows), 2 bad sweep INI or options.\n";
+    return 0;
+  }
+  xbar::engine::SweepOptions o;
+  if (vm.count("config")) o.config_path = vm["config"].as<std::string>();
+  if (vm.count("out")) o.out_dir = vm["out"].as<std::string>();
+  o.quiet = vm["quiet"].as<bool>();
+  o.retry_failed = vm["retry-failed"].as<bool>();
+  o.dry_run = vm["dry-run"].as<bool>();
+  return xbar::engine::run_sweep(o, sweep_hooks());
+}
+
 int run(int argc, char** argv) {
   if (argc < 2) {
     print_general_help(std::cerr);
@@ -548,8 +646,9 @@ int run(int argc, char** argv) {
   bool known = false;
   for (const auto& s : kSubcommands) known = known || sub == s[0];
   if (!known)
-    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate or size; see xbar --help)");
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size or sweep; see xbar --help)");
 
+  if (sub == "sweep") return run_sweep_command(argc, argv);
   const po::options_description desc = make_options(sub);
   po::variables_map vm;
   std::set<std::string> from_cli;
@@ -568,13 +667,7 @@ int run(int argc, char** argv) {
   }
   if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
-  const RunConfig cfg = make_config(sub, desc, vm, from_cli);
-  if (sub == "program") return xbar::engine::run_program(cfg);
-  if (sub == "calibrate") return xbar::engine::run_calibrate(cfg);
-  if (sub == "size") return xbar::engine::run_size(cfg);
-  if (sub == "netlist") return xbar::engine::run_netlist(cfg);
-  if (sub == "solve") return xbar::engine::run_solve(cfg);
-  return xbar::engine::run_check(cfg);
+  return run_parsed(sub, desc, vm, from_cli, false);
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ PACKAGES=(
   nlohmann-json3-dev                     # result.json
   doctest-dev                            # tests
   python3 python3-numpy                  # tests read/write .npy with NumPy as a referee
+  libopenmpi-dev openmpi-bin             # `mpirun -np K xbar sweep` (CMake XBAR_WITH_MPI)
+  python3-matplotlib                     # scripts/plot_sweep.py (PNG plots of sweep outputs)
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
 )
 
