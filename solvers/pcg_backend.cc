@@ -25,14 +25,14 @@ namespace {
 // Vector operations run over fixed chunks of this many entries, partial sums added in chunk
 // order: the result does not depend on how many threads ran them.
 constexpr int64_t kChunk = 1 << 14;
-// Vectors shorter than this are handled by one thread (see line_system.cc: a barrier on a
-// loaded host can cost more than the whole operation).
+// Vectors shorter than this are handled by one thread (see line_system.cc: handing a short
+// operation to the other thread costs more than it saves).
 constexpr int64_t kParallelMin = int64_t(1) << 17;
 // A watched quantity smaller than this fraction of the largest is held to an absolute
 // accuracy (tol times this fraction of the largest) rather than a relative one: a column
 // current that crosses zero cannot be computed to a relative accuracy.
 constexpr double kWatchFloor = 1e-3;
-// Stopping test (see solve_one()): steps that shrink at least this much each time sum to at most
+// Stopping test (see solve_block()): steps that shrink at least this much each time sum to at most
 // the current one. The two-level preconditioner contracts 100-200-fold per step (bench/README.md).
 constexpr double kMaxContraction = 0.5;
 // Batches: the workspaces of all threads together stay below this (4 lanes at 1024^2 take
@@ -51,8 +51,8 @@ void for_chunks(ThreadPool* pool, int64_t n, F&& f) {
   });
 }
 
-// Per-lane sums over n slots, in fixed chunks added in chunk order (deterministic, as
-// sum_chunks): f(q, acc) adds slot q's terms to acc[0..K).
+// Per-lane sums over n slots, in fixed chunks added in chunk order (the result does not depend
+// on the thread count): f(q, acc) adds slot q's terms to acc[0..K).
 template <int K, class F>
 void sum_lanes(ThreadPool* pool, int64_t n, double* out, F&& f) {
   const int64_t chunks = (n + kChunk - 1) / kChunk;
