@@ -169,7 +169,7 @@ po::options_description make_options(const std::string& sub) {
       po::options_description solver("Solver");
       solver.add_options()
           ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
-           "auto (pcg from 2x384x384 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|klu|pcg")
+           "auto (pcg from 2x128x128 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|klu|pcg")
           ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
            "fill-reducing ordering: auto|geometric|amd|metis|nesdis")
           ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass");
@@ -200,10 +200,10 @@ po::options_description make_options(const std::string& sub) {
          "node_voltages.npy and source_currents.npy (excludes --g and --v)")
         ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
          sub == "check" ? "native back end compared with ngspice: auto|native|cholmod|klu|pcg"
-        : all_keys     ? "auto (pcg from 2x384x384 unknowns, else native)|native (CHOLMOD when SPD, "
+        : all_keys     ? "auto (pcg from 2x128x128 unknowns, else native)|native (CHOLMOD when SPD, "
                          "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice "
                          "(check: the native one compared with ngspice)"
-                       : "auto (pcg from 2x384x384 unknowns, else native)|native (CHOLMOD when SPD, "
+                       : "auto (pcg from 2x128x128 unknowns, else native)|native (CHOLMOD when SPD, "
                          "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice")
         ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
          "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")

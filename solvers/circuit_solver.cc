@@ -153,6 +153,7 @@ void CircuitSolver::sync_pcg_stats() {
   summary_.cg_max_iterations = st.max_iterations;
   summary_.cg_residual = st.max_residual;
   summary_.cg_accuracy_estimate = st.max_estimate;
+  summary_.cg_coarse_unknowns = st.coarse_unknowns;
   if (!st.fallback.empty() && summary_.backend_used != "cholmod") {
     summary_.backend_used = "cholmod";
     summary_.ordering_used = pcg->stats().ordering_used;

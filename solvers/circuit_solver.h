@@ -33,14 +33,16 @@ std::string to_string(BackendChoice b);
 BackendChoice parse_backend(const std::string& s);  // throws InputError naming key "backend"
 
 // backend = auto picks pcg for SPD crossbar systems with at least this many unknowns (a
-// 2 x 384 x 384 grid), where it measured faster than CHOLMOD's analysis + factorization +
-// solve (bench/README.md, pcg_vs_cholmod); below it CHOLMOD wins and is exact.
-constexpr int64_t kAutoPcgMinUnknowns = 2 * 384 * 384;
+// 2 x 128 x 128 grid). Measured (bench/README.md): from the spec, PCG solves one input 16x
+// faster than CHOLMOD's assembly + analysis + factorization + solve at 128^2 and 64 inputs
+// 1.6-2.5x faster from 64^2 to 512^2; nonlinear (sinh) arrays 2-4x faster at 256^2 and 512^2.
+// Below it both take milliseconds and the direct solve is exact to rounding.
+constexpr int64_t kAutoPcgMinUnknowns = 2 * 128 * 128;
 
 struct SolverOptions {
   // auto: pcg for SPD crossbars from kAutoPcgMinUnknowns unknowns, else as native. native:
-  // CHOLMOD for SPD systems (every crossbar), KLU otherwise. pcg: line-preconditioned
-  // conjugate gradients (pcg_backend.h). ngspice: the referee.
+  // CHOLMOD for SPD systems (every crossbar), KLU otherwise. pcg: conjugate gradients
+  // preconditioned by the wire lines and a coarse grid (pcg_backend.h). ngspice: the referee.
   BackendChoice backend = BackendChoice::kAuto;
   LinearBackendOptions linear;
   NgspiceOptions ngspice;

@@ -1,8 +1,14 @@
 #include "solvers/crossbar_solver.h"
 
 #include <chrono>
+#include <cstdio>
+
+#include "devices/contract.h"
+#include "devices/format.h"
 
 #include "devices/input_error.h"
+#include "solvers/crossbar_operator.h"
+#include "solvers/pcg_backend.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
@@ -26,20 +32,197 @@ BatchMethod parse_batch_method(const std::string& s) {
   throw InputError("key batch-method = '" + s + "': expected auto, direct or effective");
 }
 
-SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const CrossbarSolveOptions& o) {
+SolverOptions effective_solver_options(int64_t rows, int64_t cols, bool linear, const CrossbarSolveOptions& o) {
   SolverOptions s = o.solver;
   if (s.backend != BackendChoice::kAuto || o.keep_voltages || o.batch == BatchMethod::kDirect) return s;
-  if (o.batch == BatchMethod::kAuto && o.expected_inputs <= std::min(x.rows(), x.cols())) return s;
-  if (2 * x.rows() * x.cols() > kAutoEffectiveCholmodMaxUnknowns) return s;
-  bool linear = x.circuit.transistor_models().empty();
-  for (const auto& c : x.circuit.cell_models()) linear = linear && c->is_linear();
+  if (o.batch == BatchMethod::kAuto && o.expected_inputs <= std::min(rows, cols)) return s;
+  if (2 * rows * cols > kAutoEffectiveCholmodMaxUnknowns) return s;
   if (linear) s.backend = BackendChoice::kNative;
   return s;
 }
 
+SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const CrossbarSolveOptions& o) {
+  bool linear = x.circuit.transistor_models().empty();
+  for (const auto& c : x.circuit.cell_models()) linear = linear && c->is_linear();
+  return effective_solver_options(x.rows(), x.cols(), linear, o);
+}
+
+CrossbarSolver::~CrossbarSolver() = default;
+
+namespace {
+std::string secs(double s) {  // progress lines: three significant digits are plenty
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", s);
+  return buf;
+}
+}  // namespace
+
+bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
+                              const devices::CellModel* cell) {
+  const SolverOptions s = effective_solver_options(spec.rows, spec.cols, linear_cell, options_);
+  if (!options_.grid_operator || options_.keep_voltages) return false;
+  if (s.backend != BackendChoice::kPcg && s.backend != BackendChoice::kAuto) return false;
+  if (cell && !CrossbarOperator::applicable(spec, *cell, nullptr)) return false;
+  // Backend auto: PCG from the measured crossover on (circuit_solver.h), as the circuit path.
+  if (s.backend == BackendChoice::kAuto && CrossbarOperator::count_unknowns(spec) < kAutoPcgMinUnknowns)
+    return false;
+  const auto t0 = std::chrono::steady_clock::now();
+  pcg_ = std::make_unique<PcgBackend>(options_.solver.linear);
+  op_ = std::make_unique<CrossbarOperator>(spec, g, pcg_->pool());
+  SolveSummary& sm = grid_summary_;
+  sm = {};
+  sm.backend_requested = to_string(options_.solver.backend);
+  sm.unknowns = op_->unknowns();
+  sm.matrix_nonzeros = op_->matrix_nonzeros();
+  sm.assemble_s = seconds_since(t0);
+  auto say = [&](const std::string& msg) {
+    if (options_.solver.progress) options_.solver.progress(msg);
+  };
+  say("wrote the " + std::to_string(sm.unknowns) + "-unknown line operator straight from the spec in " +
+      secs(sm.assemble_s) + " s");
+  pcg_->set_stencil(op_->take_stencil());
+  const auto& c = op_->current_map_x();
+  pcg_->set_watch_slots(c.ptr, c.index, c.coef, "column currents");
+  sm.backend_used = "pcg";
+  sm.ordering_used = "lines";
+  sm.factorize_s = pcg_->stats().factorize_s;
+  say("pcg line factors and coarse grid (" + std::to_string(pcg_->pcg_stats().coarse_unknowns) +
+      " unknowns) in " + secs(sm.factorize_s) + " s");
+  sm.message = "pcg on the crossbar's line operator written from its spec (no circuit assembled), " +
+               std::to_string(sm.unknowns) + " unknowns, coarse grid " +
+               std::to_string(pcg_->pcg_stats().coarse_unknowns) + " unknowns";
+  sm.ok = true;
+  sync_grid_summary();
+  return true;
+}
+
+CrossbarSolver::CrossbarSolver(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_s,
+                               std::shared_ptr<const devices::CellModel> cell,
+                               const CrossbarSolveOptions& options)
+    : options_(options) {
+  spec.validate();
+  if (try_grid(spec, g_s, cell->is_linear() && !cell->access_transistor(), cell.get())) return;
+  const auto t0 = std::chrono::steady_clock::now();
+  owned_ = std::make_unique<netlists::CrossbarCircuit>(netlists::build_crossbar(spec, g_s, std::move(cell)));
+  circuit_build_s_ = seconds_since(t0);
+  x_ = owned_.get();
+  init_circuit();
+}
+
 CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
                                const CrossbarSolveOptions& options)
-    : x_(crossbar), options_(options), circuit_solver_(crossbar.circuit, effective_solver_options(crossbar, options)) {
+    : x_(&crossbar), options_(options) {
+  const SolverOptions s = effective_solver_options(crossbar, options);
+  const bool pcg_possible = s.backend == BackendChoice::kPcg || s.backend == BackendChoice::kAuto;
+  RowMatrixXd g;
+  if (pcg_possible && options.grid_operator && !options.keep_voltages &&
+      (s.backend == BackendChoice::kPcg || CrossbarOperator::count_unknowns(crossbar.spec) >= kAutoPcgMinUnknowns) &&
+      CrossbarOperator::matches_circuit(crossbar, &g, nullptr) && try_grid(crossbar.spec, g, true, nullptr))
+    return;
+  init_circuit();
+}
+
+const SolveSummary& CrossbarSolver::summary() const {
+  return op_ ? grid_summary_ : circuit_solver_->summary();
+}
+
+const CircuitSolver& CrossbarSolver::circuit_solver() const {
+  XBAR_EXPECTS(circuit_solver_, "CrossbarSolver::circuit_solver(): the array is solved from its spec (from_spec())");
+  return *circuit_solver_;
+}
+
+void CrossbarSolver::sync_grid_summary() {
+  const PcgStats& st = pcg_->pcg_stats();
+  SolveSummary& sm = grid_summary_;
+  sm.cg_iterations = st.iterations;
+  sm.cg_max_iterations = st.max_iterations;
+  sm.cg_residual = st.max_residual;
+  sm.cg_accuracy_estimate = st.max_estimate;
+  sm.cg_coarse_unknowns = st.coarse_unknowns;
+  if (!st.fallback.empty() && sm.backend_used != "cholmod") {
+    sm.backend_used = "cholmod";
+    sm.ordering_used = pcg_->stats().ordering_used;
+    sm.factor_nonzeros = pcg_->stats().nnz_factor;
+    sm.factorize_s += pcg_->stats().factorize_s;
+    sm.message += "; " + st.fallback + ": fell back to cholmod";
+  }
+}
+
+CrossbarSolution CrossbarSolver::solve_grid(const RowMatrixXd& v) {
+  CrossbarSolution r;
+  const int64_t k = v.rows(), n = op_->cols();
+  const bool effective = options_.batch == BatchMethod::kEffective ||
+                         (options_.batch == BatchMethod::kAuto && k > std::min(op_->rows(), op_->cols()));
+  if (effective) {
+    const RowMatrixXd t = effective_matrix_grid();
+    const auto t0 = std::chrono::steady_clock::now();
+    r.currents = v * t;
+    grid_summary_.solve_s += seconds_since(t0);
+    grid_summary_.inputs += k;
+    r.summary = grid_summary_;
+    r.summary.batch_method = "effective-matrix";
+    return r;
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  r.currents.resize(k, n);
+  pcg_->solve_grid(
+      k, [&](int64_t c, double* b) { op_->rhs(v.row(c).data(), b); },
+      [&](int64_t c, const double* x) { op_->currents(x, v.row(c).data(), &r.currents(c, 0)); });
+  grid_summary_.solve_s += seconds_since(t0);
+  grid_summary_.inputs += k;
+  grid_summary_.linear_solves += k;
+  sync_grid_summary();
+  r.summary = grid_summary_;
+  r.summary.batch_method = "direct";
+  return r;
+}
+
+RowMatrixXd CrossbarSolver::effective_matrix_grid() {
+  const auto t0 = std::chrono::steady_clock::now();
+  const int64_t m = op_->rows(), n = op_->cols(), mn = m * n;
+  const auto& bm = op_->rhs_map();
+  const auto& cm = op_->current_map_x();
+  const auto& dm = op_->current_map_v();
+  RowMatrixXd t = RowMatrixXd::Zero(m, n);
+  for (int64_t j = 0; j < n; ++j)  // D: the input-to-current part that bypasses the unknowns
+    for (int64_t e = dm.ptr[size_t(j)]; e < dm.ptr[size_t(j) + 1]; ++e) t(dm.index[size_t(e)], j) += dm.coef[size_t(e)];
+  auto unit = [&](const CrossbarOperator::Lists& l, int64_t c, double* b) {
+    std::fill(b, b + 2 * mn, 0.0);
+    for (int64_t e = l.ptr[size_t(c)]; e < l.ptr[size_t(c) + 1]; ++e) b[l.index[size_t(e)]] += l.coef[size_t(e)];
+  };
+  if (m <= n) {  // forward: x_r = A^-1 B e_r, row r of T = C x_r (+ D)
+    std::vector<double> zero(size_t(m), 0.0);
+    pcg_->solve_grid(
+        m, [&](int64_t r, double* b) { unit(bm, r, b); },
+        [&](int64_t r, const double* x) {
+          for (int64_t j = 0; j < n; ++j) {
+            double s = 0;
+            for (int64_t e = cm.ptr[size_t(j)]; e < cm.ptr[size_t(j) + 1]; ++e) s += cm.coef[size_t(e)] * x[cm.index[size_t(e)]];
+            t(r, j) += s;
+          }
+        });
+  } else {  // adjoint: y_j = A^-1 C^T e_j, column j of T = B^T y_j (+ D); watched: T's entries
+    pcg_->set_watch_slots(bm.ptr, bm.index, bm.coef, "effective-matrix entries");
+    pcg_->solve_grid(
+        n, [&](int64_t j, double* b) { unit(cm, j, b); },
+        [&](int64_t j, const double* y) {
+          for (int64_t r = 0; r < m; ++r) {
+            double s = 0;
+            for (int64_t e = bm.ptr[size_t(r)]; e < bm.ptr[size_t(r) + 1]; ++e) s += bm.coef[size_t(e)] * y[bm.index[size_t(e)]];
+            t(r, j) += s;
+          }
+        });
+    pcg_->set_watch_slots(cm.ptr, cm.index, cm.coef, "column currents");
+  }
+  grid_summary_.solve_s += seconds_since(t0);
+  grid_summary_.linear_solves += std::min(m, n);
+  sync_grid_summary();
+  return t;
+}
+
+void CrossbarSolver::init_circuit() {
+  const netlists::CrossbarCircuit& crossbar = *x_;
+  circuit_solver_ = std::make_unique<CircuitSolver>(crossbar.circuit, effective_solver_options(crossbar, options_));
   const int64_t n_cols = crossbar.cols(), n_src = int64_t(crossbar.source_row.size());
   // Column j's current is the sum of its virtual-ground source currents.
   SparseMatrix pick(n_cols, n_src);
@@ -54,19 +237,19 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
   p_.resize(n_src, crossbar.rows());
   p_.setFromTriplets(t.begin(), t.end());
   s_fixed_ = crossbar.fixed_source_values();
-  if (circuit_solver_.native()) {
-    w_x_ = pick * circuit_solver_.mna().current_map_x();
-    w_s_ = pick * circuit_solver_.mna().current_map_s();
+  if (circuit_solver_->native()) {
+    w_x_ = pick * circuit_solver_->mna().current_map_x();
+    w_s_ = pick * circuit_solver_->mna().current_map_s();
     // PCG stops on the accuracy of what is reported: the column currents.
-    circuit_solver_.set_watch(w_x_, "column currents");
+    circuit_solver_->set_watch(w_x_, "column currents");
   }
 }
 
 RowMatrixXd CrossbarSolver::currents_from(const Eigen::MatrixXd& src) const {
-  RowMatrixXd i(src.cols(), x_.cols());
-  for (int64_t j = 0; j < x_.cols(); ++j) {
+  RowMatrixXd i(src.cols(), x_->cols());
+  for (int64_t j = 0; j < x_->cols(); ++j) {
     Eigen::VectorXd sum = Eigen::VectorXd::Zero(src.cols());
-    for (int32_t pos : x_.sense_sources[size_t(j)])
+    for (int32_t pos : x_->sense_sources[size_t(j)])
       if (pos >= 0) sum += src.row(pos).transpose();
     i.col(j) = sum;
   }
@@ -74,21 +257,25 @@ RowMatrixXd CrossbarSolver::currents_from(const Eigen::MatrixXd& src) const {
 }
 
 CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
-  if (v.cols() != x_.rows())
+  const int64_t rows = op_ ? op_->rows() : x_->rows();
+  if (v.cols() != rows)
     throw InputError("input has " + std::to_string(v.cols()) + " voltages per vector, expected rows = " +
-                     std::to_string(x_.rows()));
+                     std::to_string(rows));
+  if (op_) return solve_grid(v);
+  CircuitSolver& cs = *circuit_solver_;
+  const netlists::CrossbarCircuit& x = *x_;
   CrossbarSolution r;
   const int64_t k = v.rows();
-  const bool native = circuit_solver_.native();
+  const bool native = cs.native();
   const bool effective =
-      native && !circuit_solver_.nonlinear() && !options_.keep_voltages &&
+      native && !cs.nonlinear() && !options_.keep_voltages &&
       (options_.batch == BatchMethod::kEffective ||
-       (options_.batch == BatchMethod::kAuto && k > std::min(x_.rows(), x_.cols())));
+       (options_.batch == BatchMethod::kAuto && k > std::min(x.rows(), x.cols())));
   if (effective) {
     const RowMatrixXd t = effective_matrix();
     const auto t0 = std::chrono::steady_clock::now();
     r.currents = v * t;
-    r.summary = circuit_solver_.summary();
+    r.summary = cs.summary();
     r.summary.solve_s += seconds_since(t0);
     r.summary.inputs = k;
     r.summary.batch_method = "effective-matrix";
@@ -96,40 +283,43 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
   }
   // S x K: the row voltages plus the fixed sources (gate lines of 1T1R cells).
   const Eigen::MatrixXd s = p_ * Eigen::MatrixXd(v.transpose()) + s_fixed_.replicate(1, k);
-  r.currents.resize(k, x_.cols());
+  r.currents.resize(k, x.cols());
   if (options_.keep_voltages) {
-    r.voltages.resize(k, 2 * x_.rows() * x_.cols());
-    r.all_node_voltages.resize(x_.circuit.num_nodes(), k);
+    r.voltages.resize(k, 2 * x.rows() * x.cols());
+    r.all_node_voltages.resize(x.circuit.num_nodes(), k);
     r.all_source_currents.resize(s.rows(), k);
   }
   // Direct: in blocks so that the node voltages of a large batch never all live at once.
   const int64_t block = native ? std::max(1, options_.solver.linear.rhs_block) : std::max<int64_t>(k, 1);
   for (int64_t c0 = 0; c0 < k; c0 += block) {
     const int64_t nc = std::min(block, k - c0);
-    CircuitSolution sol = circuit_solver_.solve(s.middleCols(c0, nc));
+    CircuitSolution sol = cs.solve(s.middleCols(c0, nc));
     r.currents.middleRows(c0, nc) = currents_from(sol.source_currents);
     if (options_.keep_voltages) {
       r.voltages.middleRows(c0, nc) =
-          sol.node_voltages.topRows(2 * x_.rows() * x_.cols()).transpose();
+          sol.node_voltages.topRows(2 * x.rows() * x.cols()).transpose();
       r.all_node_voltages.middleCols(c0, nc) = sol.node_voltages;
       r.all_source_currents.middleCols(c0, nc) = sol.source_currents;
     }
   }
-  r.summary = circuit_solver_.summary();
+  r.summary = cs.summary();
   r.summary.batch_method = "direct";
   return r;
 }
 
 RowMatrixXd CrossbarSolver::effective_matrix() {
-  if (!circuit_solver_.native())
+  if (op_) return effective_matrix_grid();
+  CircuitSolver& cs = *circuit_solver_;
+  const netlists::CrossbarCircuit& x = *x_;
+  if (!cs.native())
     throw InputError("the effective matrix needs a native back end (backend = native, cholmod or klu)");
-  if (circuit_solver_.nonlinear())
+  if (cs.nonlinear())
     throw InputError("the effective matrix exists only for linear cells: with a nonlinear cell "
                      "the currents are not linear in the inputs (use batch-method = direct)");
   const auto t0 = std::chrono::steady_clock::now();
-  const MnaSystem& mna = circuit_solver_.mna();
-  const LinearBackend* be = circuit_solver_.backend();
-  const int64_t m = x_.rows(), n = x_.cols();
+  const MnaSystem& mna = cs.mna();
+  const LinearBackend* be = cs.backend();
+  const int64_t m = x.rows(), n = x.cols();
   const SparseMatrix rp = mna.rhs_map() * p_;  // n_unknowns x M: right-hand side per row voltage
   Eigen::MatrixXd tt(n, m);                     // T^T, N x M
   tt = Eigen::MatrixXd(w_s_ * p_);
@@ -140,23 +330,23 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
   } else if (m <= n) {
     for (int64_t c0 = 0; c0 < m; c0 += block) {  // X = A^-1 (R P), T^T += W X
       const int64_t nc = std::min(block, m - c0);
-      const Eigen::MatrixXd x = circuit_solver_.solve_linear(Eigen::MatrixXd(rp.middleCols(c0, nc)));
+      const Eigen::MatrixXd x = cs.solve_linear(Eigen::MatrixXd(rp.middleCols(c0, nc)));
       tt.middleCols(c0, nc) += w_x_ * x;
       solves += nc;
     }
   } else {
     const SparseMatrix wt = w_x_.transpose();
     // The adjoint solves' reported quantities are the entries of T: (R P)^T y.
-    circuit_solver_.set_watch(SparseMatrix(rp.transpose()), "effective-matrix entries");
+    cs.set_watch(SparseMatrix(rp.transpose()), "effective-matrix entries");
     for (int64_t c0 = 0; c0 < n; c0 += block) {  // Y = A^-T W^T, T^T += Y^T (R P)
       const int64_t nc = std::min(block, n - c0);
-      const Eigen::MatrixXd y = circuit_solver_.solve_linear(Eigen::MatrixXd(wt.middleCols(c0, nc)), true);
+      const Eigen::MatrixXd y = cs.solve_linear(Eigen::MatrixXd(wt.middleCols(c0, nc)), true);
       tt.middleRows(c0, nc) += (Eigen::MatrixXd(rp.transpose() * y)).transpose();
       solves += nc;
     }
-    circuit_solver_.set_watch(w_x_, "column currents");
+    cs.set_watch(w_x_, "column currents");
   }
-  circuit_solver_.add_solve_cost(seconds_since(t0), solves);
+  cs.add_solve_cost(seconds_since(t0), solves);
   return tt.transpose();
 }
 

@@ -1,8 +1,17 @@
 // CrossbarSolver: row voltages in, column currents (and optionally every node voltage) out.
 //
 //   solvers::CrossbarSolver xs(crossbar, options);     // assemble + analyze + factorize once
+//   solvers::CrossbarSolver xs(spec, g, cell, options); // or from the spec: no circuit built
+//                                                      // when the PCG grid operator serves it
 //   CrossbarSolution r = xs.solve(v);                  // v: K x M volts -> r.currents: K x N
 //   RowMatrixXd t = xs.effective_matrix();             // M x N, exact: I = T^T v
+//
+// Two paths. When PCG solves a canonical linear array (backend pcg, or auto at its size, see
+// crossbar_operator.h for what is canonical) and no node voltages are wanted, the system is
+// written straight from the spec into the line layout (CrossbarOperator + PcgBackend in grid
+// mode): no Circuit (the spec constructor never builds one), no MnaSystem, no assembled
+// matrix. Otherwise the circuit is assembled and solved by CircuitSolver (any back end,
+// Newton for nonlinear cells). Both give the same currents (tests/solvers/pcg_backend_test.cc).
 //
 // Exactness of the effective matrix: for linear cells the column currents are linear in the
 // row voltages, I = T^T v, with T including every wire, driver and sense resistance. T costs
@@ -21,6 +30,9 @@ namespace xbar::solvers {
 
 using netlists::RowMatrixXd;
 
+class CrossbarOperator;
+class PcgBackend;
+
 enum class BatchMethod { kAuto, kDirect, kEffective };
 std::string to_string(BatchMethod b);
 BatchMethod parse_batch_method(const std::string& s);  // throws InputError ("batch-method")
@@ -31,20 +43,25 @@ struct CrossbarSolveOptions {
   BatchMethod batch = BatchMethod::kAuto;
   // Keep every node voltage (K x 2MN, rows then columns): memory 16 MN bytes per input.
   bool keep_voltages = false;
+  // Let PCG build its operator straight from the spec when the array is canonical (see the file
+  // comment); false forces the assembled circuit (tests and measurements of the generic path).
+  bool grid_operator = true;
   // How many inputs the caller will solve (a hint for backend auto): a linear batch larger
   // than min(M, N) goes through the effective matrix, min(M, N) solves through one system,
-  // where a factorization reused that often beats conjugate gradients per right-hand side, so
-  // auto then picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns (its factor fits; 2048^2
-  // peaks at 6 GiB, bench/README.md) instead of PCG.
+  // where a factorization reused that often is as fast as CG up to about 640^2, so auto then
+  // picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns and PCG beyond (measured, bench/
+  // README.md: 1000 inputs at 512^2 CHOLMOD 63 s, PCG 67 s; at 1024^2 CHOLMOD 652 s, PCG 466 s).
   int64_t expected_inputs = 1;
 };
 
-constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 2048 * 2048;
+constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 640 * 640;
 
 // The solver options CrossbarSolver uses for this array: options.solver, with backend auto
 // resolved to native for linear batches that will go through the effective matrix (see
 // expected_inputs). Exposed so that callers that only compute T can apply the same rule.
 SolverOptions effective_solver_options(const netlists::CrossbarCircuit& crossbar,
+                                       const CrossbarSolveOptions& options);
+SolverOptions effective_solver_options(int64_t rows, int64_t cols, bool linear,
                                        const CrossbarSolveOptions& options);
 
 
@@ -58,18 +75,42 @@ struct CrossbarSolution {
 
 class CrossbarSolver {
  public:
+  // The circuit must outlive the solver.
   CrossbarSolver(const netlists::CrossbarCircuit& crossbar, const CrossbarSolveOptions& options);
+  // g_s (M x N siemens) is copied where needed; the circuit, if the path needs one, is built
+  // and owned here. Errors as netlists::build_crossbar().
+  CrossbarSolver(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_s,
+                 std::shared_ptr<const devices::CellModel> cell, const CrossbarSolveOptions& options);
+  ~CrossbarSolver();
   CrossbarSolution solve(const RowMatrixXd& v);
   // Exact M x N effective matrix (native back ends only).
   RowMatrixXd effective_matrix();
-  const SolveSummary& summary() const { return circuit_solver_.summary(); }
-  const CircuitSolver& circuit_solver() const { return circuit_solver_; }
+  const SolveSummary& summary() const;
+  // The assembled-circuit path's solver; asserts !from_spec().
+  const CircuitSolver& circuit_solver() const;
+  // True when the grid operator path serves this array (no circuit assembled).
+  bool from_spec() const { return op_ != nullptr; }
+  // Seconds the spec constructor spent building the circuit (0 when it built none).
+  double circuit_build_s() const { return circuit_build_s_; }
 
  private:
+  // True when the grid path applies; builds it.
+  bool try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
+                const devices::CellModel* cell);
+  void init_circuit();
+  CrossbarSolution solve_grid(const RowMatrixXd& v);
+  RowMatrixXd effective_matrix_grid();
+  void sync_grid_summary();
   RowMatrixXd currents_from(const Eigen::MatrixXd& src_currents) const;
-  const netlists::CrossbarCircuit& x_;
+  std::unique_ptr<netlists::CrossbarCircuit> owned_;
+  const netlists::CrossbarCircuit* x_ = nullptr;
   CrossbarSolveOptions options_;
-  CircuitSolver circuit_solver_;
+  std::unique_ptr<CircuitSolver> circuit_solver_;
+  // Grid path.
+  std::unique_ptr<CrossbarOperator> op_;
+  std::unique_ptr<PcgBackend> pcg_;
+  SolveSummary grid_summary_;
+  double circuit_build_s_ = 0;
   SparseMatrix w_x_;  // N x n: column currents from the unknowns
   SparseMatrix w_s_;  // N x S: column currents from the source values
   SparseMatrix p_;    // S x M: source values from the row voltages

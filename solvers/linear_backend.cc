@@ -35,7 +35,16 @@ Ordering parse_ordering(const std::string& s) {
   throw InputError("key ordering = '" + s + "': expected auto, geometric, amd, metis or nesdis");
 }
 
+void CoarseOptions::validate() const {
+  if (!(spacing > 0 && spacing <= 1e3))
+    throw InputError("key coarse-spacing = " + format_number(spacing) + ": must be in (0, 1000] "
+                     "(coarse grid spacing in units of the line coupling length 1/sqrt(g R))");
+  if (max_unknowns < 8)
+    throw InputError("key coarse-max-unknowns = " + std::to_string(max_unknowns) + ": must be >= 8");
+}
+
 void PcgOptions::validate() const {
+  coarse.validate();
   if (!(tol > 0 && tol <= 1e-2))
     throw InputError("key tol = " + format_number(tol) + ": must be in (0, 0.01] (relative accuracy "
                      "of the column currents that conjugate gradients stop at)");

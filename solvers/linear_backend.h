@@ -30,6 +30,23 @@ std::string to_string(LinearBackendKind k);
 std::string to_string(Ordering o);
 Ordering parse_ordering(const std::string& s);  // throws InputError naming key "ordering"
 
+// The coarse grid of the PCG preconditioner (coarse_space.h).
+struct CoarseOptions {
+  // Coarse spacing in units of the coupling length 1 / sqrt(g R) (coarse_space.h), in
+  // (0, 1000]. Measured (bench/README.md): iterations stay flat in the array size up to about 1.
+  double spacing = 1.0;
+  // Most coarse unknowns (2 per coarse node), >= 8: the spacing is widened to stay below it, so
+  // the coarse factorization stays small next to the O(MN) line work.
+  int64_t max_unknowns = int64_t(1) << 17;
+  // false: the plain line preconditioner (measurements and tests).
+  bool enabled = true;
+  // How the coarse correction Q = P S_c^-1 P^T joins the line preconditioner M = T_c^-1:
+  // true: multiplicative, smoother-coarse-smoother (2 more Schur products per iteration, 6-8
+  // iterations); false: additive, M + Q (15-19 iterations). bench/README.md has both.
+  bool multiplicative = true;
+  void validate() const;  // throws InputError naming the key
+};
+
 // Conjugate gradients preconditioned by the wire lines (pcg_backend.h).
 struct PcgOptions {
   // Stopping test: CG stops once two successive steps each changed every watched quantity
@@ -46,6 +63,7 @@ struct PcgOptions {
   // When CG does not converge: factorize with CHOLMOD instead if its predicted memory fits
   // in the available memory (else, or when false, throw NumericalError).
   bool fallback_to_cholmod = true;
+  CoarseOptions coarse;
   void validate() const;  // throws InputError naming the key (tol, pcg-max-iterations)
 };
 

@@ -35,6 +35,7 @@ struct SolveSummary {
   int64_t cg_max_iterations = 0;
   double cg_residual = 0;
   double cg_accuracy_estimate = 0;
+  int64_t cg_coarse_unknowns = 0;  // size of the preconditioner's coarse grid system (0: none)
   std::string message;            // one line: what happened, including any fallback
   bool ok = false;
   bool usable() const { return ok; }
