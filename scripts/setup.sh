@@ -18,6 +18,9 @@ PACKAGES=(
   doctest-dev                            # tests
   python3 python3-numpy                  # tests read/write .npy with NumPy as a referee
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
+  libtorch-dev                           # libtorch 1.13 (C++): `xbar train`, model.pt files (issue 6)
+  zlib1g-dev                             # zlib: reads Fashion-MNIST's gzipped IDX files
+  dataset-fashion-mnist                  # Fashion-MNIST in /usr/share/datasets/fashion-mnist (train/evaluate, tests)
 )
 
 if [ "${XBAR_SKIP_APT:-0}" != 1 ]; then
