@@ -12,7 +12,6 @@
 #include "devices/format.h"
 #include "devices/input_error.h"
 #include "devices/random_stream.h"
-#include "engine/fashion_mnist.h"
 
 namespace xbar::engine {
 
@@ -94,7 +93,7 @@ HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& opti
   cell_ = devices::make_cell_model(o_.cell, o_.cell_params);
   const auto t0 = std::chrono::steady_clock::now();
   layer_slot_.assign(net.layers.size(), -1);
-  size_t mvm = 0;
+  std::vector<std::pair<size_t, size_t>> jobs;  // (layer slot, tile)
   for (size_t k = 0; k < net.layers.size(); ++k) {
     const Layer& l = net.layers[k];
     if (!l.is_mvm()) continue;
@@ -104,16 +103,41 @@ HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& opti
     ls.tiles.resize(plans.size());
     for (size_t t = 0; t < plans.size(); ++t) {
       ls.tiles[t].plan = plans[t];
-      ls.tiles[t].seed = devices::derive_seed(devices::derive_seed(o_.seed, mvm), t);
-      build_tile(l, mvm, ls.tiles[t]);
+      ls.tiles[t].seed = devices::derive_seed(devices::derive_seed(o_.seed, layers_.size()), t);
+      jobs.emplace_back(layers_.size(), t);
     }
-    if (progress_)
-      progress_(std::string(to_string(mode_)) + ": layer " + l.name + " on " + std::to_string(plans.size()) +
-                " tile(s) programmed and solved (" + std::to_string(int(seconds_since(t0))) + " s so far)");
     layer_slot_[k] = int(layers_.size());
     layers_.push_back(std::move(ls));
-    ++mvm;
   }
+  // Tiles are independent (own targets, own seed): built on o_.threads threads, each tile's
+  // result the same whichever thread builds it.
+  std::atomic<size_t> next{0}, done{0};
+  std::exception_ptr error;
+  std::mutex m;
+  auto worker = [&] {
+    for (size_t j; (j = next++) < jobs.size();) {
+      try {
+        LayerState& ls = layers_[jobs[j].first];
+        build_tile(net.layers[ls.layer], jobs[j].first, ls.tiles[jobs[j].second]);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(m);
+        if (!error) error = std::current_exception();
+        next = jobs.size();
+      }
+      const size_t d = ++done;
+      if (progress_ && mode_ != HardwareMode::kIdeal && (d % 8 == 0 || d == jobs.size())) {
+        std::lock_guard<std::mutex> lock(m);
+        progress_(std::string(to_string(mode_)) + ": " + std::to_string(d) + "/" + std::to_string(jobs.size()) +
+                  " tiles programmed and solved (" + std::to_string(int(seconds_since(t0))) + " s)");
+      }
+    }
+  };
+  const size_t n = std::min<size_t>(size_t(o_.threads), jobs.size());
+  std::vector<std::thread> pool;
+  for (size_t k = 1; k < n; ++k) pool.emplace_back(worker);
+  worker();
+  for (auto& th : pool) th.join();
+  if (error) std::rethrow_exception(error);
   build_s_ = seconds_since(t0);
 }
 
@@ -283,9 +307,9 @@ RowMatrixXd HardwareNetwork::forward(const RowMatrixXd& images, uint64_t batch_i
 
 namespace {
 
-RowMatrixXd image_rows(const std::vector<float>& pixels, int64_t first, int64_t count) {
+RowMatrixXd image_rows(const std::vector<float>& pixels, int64_t first, int64_t count, int64_t features) {
   return Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-             pixels.data() + first * kImagePixels, count, kImagePixels)
+             pixels.data() + first * features, count, features)
       .cast<double>();
 }
 
@@ -348,9 +372,12 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
 }
 
 std::vector<int> HardwareNetwork::predict(const std::vector<float>& pixels, int64_t count) {
+  const int64_t features = net_.input_c * net_.input_h * net_.input_w;
+  if (int64_t(pixels.size()) < count * features)
+    throw std::invalid_argument("HardwareNetwork::predict: fewer pixels than count x input features");
   std::vector<int> pred(static_cast<size_t>(count));
   for_each_batch(count, [&](int64_t first, int64_t n, uint64_t b) {
-    const std::vector<int> p = argmax_rows(forward(image_rows(pixels, first, n), b));
+    const std::vector<int> p = argmax_rows(forward(image_rows(pixels, first, n, features), b));
     std::copy(p.begin(), p.end(), pred.begin() + first);
   });
   return pred;

@@ -141,7 +141,8 @@ class HardwareNetwork {
   // Logits of a batch (B x 784). `batch_index` selects the read-noise streams. Thread-safe
   // for distinct calls (counts are gathered per call and merged under a lock).
   RowMatrixXd forward(const RowMatrixXd& images, uint64_t batch_index);
-  // Predictions of a whole image set, batches of kEvalBatchImages run on `threads` threads.
+  // Predictions of `count` images (row-major, count x input features), batches of
+  // kEvalBatchImages run on `threads` threads.
   std::vector<int> predict(const std::vector<float>& pixels, int64_t count);
 
   const std::vector<LayerState>& layers() const { return layers_; }

@@ -145,6 +145,7 @@ struct RunRecord {
   int64_t correct = 0;
   int64_t agree_with_software = 0;
   double inference_s = 0;
+  std::vector<int> predictions;
   json detail;
 };
 
@@ -156,7 +157,7 @@ RunRecord run_hardware(const std::string& name, const Network& net, const Evalua
   HardwareNetwork hw(net, o.hw, mode, progress);
   hw.calibrate(calib);
   const auto t0 = Clock::now();
-  const std::vector<int> pred = hw.predict(test.pixels, test.count);
+  std::vector<int> pred = hw.predict(test.pixels, test.count);
   RunRecord r;
   r.name = name;
   r.inference_s = seconds_since(t0);
@@ -165,6 +166,7 @@ RunRecord run_hardware(const std::string& name, const Network& net, const Evalua
     if (!software.empty()) r.agree_with_software += pred[size_t(k)] == software[size_t(k)];
   }
   r.accuracy = double(r.correct) / double(test.count);
+  r.predictions = std::move(pred);
   r.detail = hw.summary_json(o.tile_details);
   r.detail["accuracy"] = r.accuracy;
   r.detail["correct"] = r.correct;
@@ -282,7 +284,21 @@ int run_evaluate(const NnRunConfig& cfg) {
                           "after programming; build_s: programming and solving every tile once"}};
   j["times_s"] = {{"software_s", sw.seconds}, {"total_s", seconds_since(t_start)}};
   j["peak_rss_bytes"] = peak_rss_bytes();
-  ensure_directory(o.out);
+  // Every prediction, so that a reader can recompute each accuracy and agreement itself.
+  {
+    std::vector<std::vector<int>> rows = {std::vector<int>(test.labels.begin(), test.labels.end()), sw.predictions};
+    json names = {"labels", "software"};
+    for (const RunRecord& r : runs) {
+      rows.push_back(r.predictions);
+      names.push_back(r.name);
+    }
+    std::vector<double> flat;
+    for (const auto& row : rows) flat.insert(flat.end(), row.begin(), row.end());
+    ensure_directory(o.out);
+    write_npy(o.out + "/predictions.npy", flat.data(), {int64_t(rows.size()), test.count});
+    j["predictions"] = {{"file", "predictions.npy"}, {"rows", names},
+                        {"layout", "one row per name: the class (0..9) of every test image, in file order"}};
+  }
   write_json(o.out + "/accuracy.json", j);
   if (!o.quiet) {
     std::cout << "accuracy on " << test.count << " test images (" << net.arch << "): software " << fmt(sw.accuracy);

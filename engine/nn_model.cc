@@ -196,6 +196,8 @@ Network load_network(const std::string& path) {
     n.layers.push_back(std::move(l));
   }
   n.infer_shapes();
+  if (n.outputs() != kClasses)
+    throw InputError(path + ": the network ends in " + std::to_string(n.outputs()) + " outputs, expected 10 classes");
   return n;
 }
 

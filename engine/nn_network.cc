@@ -1,5 +1,7 @@
 #include "engine/nn_network.h"
 
+#include <limits>
+
 #include "devices/input_error.h"
 
 namespace xbar::engine {
@@ -16,7 +18,7 @@ const char* to_string(LayerKind k) {
 }
 
 void Network::infer_shapes() {
-  int64_t c = 1, h = 28, w = 28;
+  int64_t c = input_c, h = input_h, w = input_w;
   for (Layer& l : layers) {
     l.in_c = c;
     l.in_h = h;
@@ -56,9 +58,6 @@ void Network::infer_shapes() {
     l.out_h = h;
     l.out_w = w;
   }
-  if (c * h * w != 10)
-    throw InputError(source + ": the network ends in " + std::to_string(c * h * w) +
-                     " outputs, expected 10 classes");
 }
 
 std::vector<size_t> Network::mvm_layers() const {

@@ -55,10 +55,13 @@ struct Network {
   std::vector<Layer> layers;
   nlohmann::json meta;       // the model file's metadata (architecture, training config, seed)
   std::string source;        // the file it came from
+  // Input shape (C, H, W); Fashion-MNIST's by default. Tests build smaller networks.
+  int64_t input_c = 1, input_h = 28, input_w = 28;
 
-  // Propagates (1, 28, 28) through the layers; throws InputError (naming `source`) when a
+  // Propagates the input shape through the layers; throws InputError (naming `source`) when a
   // weight shape does not fit its input.
   void infer_shapes();
+  int64_t outputs() const { return layers.empty() ? input_c * input_h * input_w : layers.back().out_features(); }
   std::vector<size_t> mvm_layers() const;
 };
 
@@ -69,7 +72,7 @@ RowMatrixXd mvm_inputs(const Layer& layer, const RowMatrixXd& x);
 // as the layer's B x out_features output.
 RowMatrixXd mvm_outputs(const Layer& layer, const RowMatrixXd& y, int64_t batch);
 
-// Runs the network on x (B x 784). `mvm(layer_index, inputs)` returns the products of the MVM
+// Runs the network on x (B x input features, 784 for Fashion-MNIST). `mvm(layer_index, inputs)` returns the products of the MVM
 // layer (inputs from mvm_inputs(), result rows x fan_out, bias not included); ReLU, max pooling
 // and the bias are digital. The software reference is mvm = inputs * w in double precision.
 using MvmFunction = std::function<RowMatrixXd(size_t, const RowMatrixXd&)>;

@@ -1,0 +1,236 @@
+// Hardware inference of small networks, each answer against an independent referee: the
+// programmed tiles solved directly by ngspice (linear and sinh cells) or by direct native solves,
+// the closed form x W + b for ideal and compensated hardware, quantization steps and read-noise
+// statistics.
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "devices/random_array.h"
+#include "engine/hardware_inference.h"
+#include "devices/registry.h"
+#include "netlists/crossbar_builder.h"
+#include "solvers/crossbar_solver.h"
+
+using namespace xbar::engine;
+using xbar::solvers::BackendChoice;
+
+namespace {
+
+// ngspice and the native solvers agree to ~1e-13 on these circuits (bench/README.md); the
+// effective matrix adds its own rounding. Relative to the largest output.
+constexpr double kCircuitRel = 1e-9;
+// Newton (reltol 1e-9, SPICE-style) against ngspice's own Newton on sinh cells.
+constexpr double kNewtonRel = 1e-6;
+
+// A one-layer network: in -> out dense, weights in [-1, 1], biases in [-0.1, 0.1].
+Network dense_net(int64_t in, int64_t out, uint64_t seed) {
+  Network n;
+  n.arch = "test";
+  n.input_c = in;
+  n.input_h = n.input_w = 1;
+  Layer d;
+  d.kind = LayerKind::kDense;
+  d.name = "fc";
+  d.w = xbar::devices::uniform_matrix(in, out, -1, 1, seed);
+  d.b = xbar::devices::uniform_matrix(out, 1, -0.1, 0.1, seed + 1).col(0);
+  n.layers = {d};
+  n.infer_shapes();
+  return n;
+}
+
+HardwareOptions wired(int64_t tile_rows, int64_t tile_cols) {
+  HardwareOptions o;
+  o.mapping.tile_rows = tile_rows;
+  o.mapping.tile_cols = tile_cols;
+  o.wires.r_row_ohm = 2.5;
+  o.wires.r_col_ohm = 2.5;
+  o.wires.r_driver_ohm = 10;
+  o.wires.r_sense_ohm = 5;
+  o.threads = 1;
+  return o;
+}
+
+// Column currents by direct solves (never an effective matrix) of the crossbar of g with `cell`.
+RowMatrixXd direct_currents(const xbar::netlists::CrossbarSpec& spec, const RowMatrixXd& g, const RowMatrixXd& v,
+                            BackendChoice backend, std::shared_ptr<const xbar::devices::CellModel> cell) {
+  const auto x = xbar::netlists::build_crossbar(spec, g, std::move(cell));
+  xbar::solvers::CrossbarSolveOptions opt;
+  opt.solver.backend = backend;
+  opt.batch = xbar::solvers::BatchMethod::kDirect;
+  xbar::solvers::CrossbarSolver solver(x, opt);
+  const auto sol = solver.solve(v);
+  if (backend != BackendChoice::kNgspice) REQUIRE(sol.summary.batch_method != "effective-matrix");
+  return sol.currents;
+}
+
+// The referee: every tile of layer 0 solved directly (native direct solves or ngspice) from the
+// conductances it was programmed with, signed, divided by its gain, summed, plus the bias.
+RowMatrixXd referee_outputs(const HardwareNetwork& hw, const Network& n, const HardwareOptions& o, const RowMatrixXd& x,
+                            BackendChoice backend) {
+  const LayerState& ls = hw.layers()[0];
+  const double vpu = o.v_read_v / ls.x_max;
+  const RowMatrixXd v = x * vpu;
+  RowMatrixXd y = RowMatrixXd::Zero(x.rows(), n.layers[0].fan_out());
+  for (const TileState& t : ls.tiles) {
+    xbar::netlists::CrossbarSpec spec = o.wires;
+    spec.rows = t.plan.rows;
+    spec.cols = t.plan.phys_cols;
+    const RowMatrixXd i = direct_currents(spec, t.g_programmed, v.middleCols(t.plan.row0, t.plan.rows), backend,
+                                          xbar::devices::make_cell_model(o.cell, o.cell_params));
+    y.middleCols(t.plan.out0, t.plan.outs) += signed_currents(i, o.mapping.encoding, t.plan.outs) / (t.gain_s * vpu);
+  }
+  return y.rowwise() + n.layers[0].b.transpose();
+}
+
+double max_abs(const RowMatrixXd& m) { return m.cwiseAbs().maxCoeff(); }
+
+}  // namespace
+
+TEST_CASE("a programmed tile's hardware output equals ngspice's solve of that tile (linear cells, wires)") {
+  const Network n = dense_net(12, 5, 11);
+  HardwareOptions o = wired(12, 10);  // one tile: 12 rows x 5 differential pairs
+  o.programming.variation.model = xbar::devices::VariationModel::kGaussian;
+  o.programming.variation.relative_sigma = 0.05;
+  o.programming.stuck.stuck_on_rate = 0.05;
+  o.programming.stuck.stuck_off_rate = 0.05;
+  HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+  REQUIRE(hw.layers()[0].tiles.size() == 1);
+  const RowMatrixXd x = xbar::devices::uniform_matrix(6, 12, 0, 1, 5);
+  hw.calibrate(x);
+  const RowMatrixXd y = hw.forward(x, 0);
+  const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNgspice);
+  CHECK(max_abs(y - ref) <= kCircuitRel * max_abs(ref));
+  // The wires matter here: the hardware is not the software product.
+  const RowMatrixXd sw = (x * n.layers[0].w).rowwise() + n.layers[0].b.transpose();
+  CHECK(max_abs(y - sw) > 1e-3 * max_abs(sw));
+}
+
+TEST_CASE("a layer cut into many tiles (both encodings) sums each tile's direct circuit solve") {
+  const Network n = dense_net(20, 7, 21);
+  for (WeightEncoding e : {WeightEncoding::kDifferential, WeightEncoding::kOffset}) {
+    CAPTURE(to_string(e));
+    HardwareOptions o = wired(8, 6);
+    o.mapping.encoding = e;
+    o.threads = 2;
+    o.programming.variation.model = xbar::devices::VariationModel::kLognormal;
+    o.programming.variation.relative_sigma = 0.1;
+    HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+    // 3 row tiles (8, 8, 4 rows) x 3 (differential: 3, 3, 1 outputs) or 2 (offset: 5, 2) column tiles.
+    CHECK(hw.layers()[0].tiles.size() == (e == WeightEncoding::kDifferential ? 9u : 6u));
+    const RowMatrixXd x = xbar::devices::uniform_matrix(5, 20, 0, 1, 6);
+    hw.calibrate(x);
+    const RowMatrixXd y = hw.forward(x, 0);
+    const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNative);
+    CHECK(max_abs(y - ref) <= kCircuitRel * max_abs(ref));
+  }
+}
+
+TEST_CASE("nonlinear (sinh) cells: the hardware output equals ngspice's solve of the programmed tile") {
+  const Network n = dense_net(10, 4, 31);
+  HardwareOptions o = wired(10, 8);
+  o.cell = "sinh";
+  o.cell_params.nl_k_per_v = 3.0;
+  o.v_read_v = 0.4;  // far into the sinh: 8% above linear at full scale
+  HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+  const RowMatrixXd x = xbar::devices::uniform_matrix(4, 10, 0, 1, 8);
+  hw.calibrate(x);
+  const RowMatrixXd y = hw.forward(x, 0);
+  const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNgspice);
+  CHECK(max_abs(y - ref) <= kNewtonRel * max_abs(ref));
+}
+
+TEST_CASE("ideal hardware computes x W + b to rounding") {
+  const Network n = dense_net(30, 9, 41);
+  HardwareOptions o = wired(7, 4);
+  o.programming.variation.model = xbar::devices::VariationModel::kGaussian;  // ignored by ideal
+  o.programming.variation.relative_sigma = 0.2;
+  o.adc_bits = 3;                                                             // ignored by ideal
+  HardwareNetwork hw(n, o, HardwareMode::kIdeal);
+  const RowMatrixXd x = xbar::devices::uniform_matrix(8, 30, 0, 1, 9);
+  hw.calibrate(x);
+  const RowMatrixXd sw = (x * n.layers[0].w).rowwise() + n.layers[0].b.transpose();
+  CHECK(max_abs(hw.forward(x, 0) - sw) <= 1e-13 * max_abs(sw));
+}
+
+TEST_CASE("compensated hardware computes x W + b through the wires, every lifted target reachable") {
+  const Network n = dense_net(24, 6, 51);
+  HardwareOptions o = wired(24, 12);
+  o.wires.r_driver_ohm = 0;
+  o.wires.r_sense_ohm = 0;
+  o.wires.r_row_ohm = o.wires.r_col_ohm = 10;  // strong IR drop: the scale falls well below 1
+  o.comp.tol = 1e-10;
+  const RowMatrixXd x = xbar::devices::uniform_matrix(16, 24, 0, 1, 10);
+  const RowMatrixXd sw = (x * n.layers[0].w).rowwise() + n.layers[0].b.transpose();
+  HardwareNetwork unc(n, o, HardwareMode::kUncompensated);
+  unc.calibrate(x);
+  const double unc_err = max_abs(unc.forward(x, 0) - sw);
+  HardwareNetwork hw(n, o, HardwareMode::kCompensated);
+  const TileState& t = hw.layers()[0].tiles[0];
+  CHECK(t.scale < 0.95);
+  // Without the floor every weight near 0 (target g_min) would need s g_min < g_min.
+  CHECK(t.target.g_low_s > o.mapping.range.g_min_s / t.scale);
+  CHECK(t.needs_below_min == 0);
+  CHECK(t.needs_above_max == 0);
+  CHECK(t.comp_converged);
+  hw.calibrate(x);
+  const double err = max_abs(hw.forward(x, 0) - sw);
+  // The map meets T(G') = s G per cell to tol max(s G); summed over <= 24 rows at inputs <= 1:
+  // |error| <= 2 tol (g_max / a) sum_i x_i, with g_max / a = w_max g_max / (g_max - g_low).
+  const double bound = 2 * o.comp.tol * 24 * n.layers[0].w.cwiseAbs().maxCoeff() / (1 - t.target.g_low_s / 1e-4);
+  CHECK(err <= bound);
+  CHECK(unc_err > 1e4 * bound);
+}
+
+TEST_CASE("the ADC returns whole LSBs of its range and counts what it clips") {
+  const Network n = dense_net(6, 3, 61);
+  HardwareOptions o = wired(6, 6);
+  o.adc_bits = 4;
+  HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+  const RowMatrixXd x = xbar::devices::uniform_matrix(20, 6, 0, 1, 12);
+  hw.calibrate(x);
+  const TileState& t = hw.layers()[0].tiles[0];
+  // Calibrated range = the largest |signed current| on these very inputs: nothing clips.
+  CHECK(t.adc_range_a == t.calib_max_a);
+  const RowMatrixXd y = hw.forward(x, 0);
+  const double vpu = o.v_read_v / hw.layers()[0].x_max, lsb = t.adc_range_a / 7;  // 2^(4-1) - 1
+  const RowMatrixXd codes = ((y.rowwise() - n.layers[0].b.transpose()) * (t.gain_s * vpu)) / lsb;
+  CHECK((codes - codes.array().round().matrix()).cwiseAbs().maxCoeff() <= 1e-9);
+  CHECK(codes.maxCoeff() <= 7 + 1e-9);
+  CHECK(codes.minCoeff() >= -8 - 1e-9);
+  CHECK(t.adc_counts.values == 60);
+  CHECK(t.adc_counts.clipped_low + t.adc_counts.clipped_high == 0);
+  // Twice the inputs: the largest outputs now clip at the top code, counted.
+  hw.forward(2 * x, 1);
+  CHECK(t.adc_counts.clipped_low + t.adc_counts.clipped_high > 0);
+}
+
+TEST_CASE("read noise: reproducible per batch index, with the variance of G (1 + r z) per read") {
+  const Network n = dense_net(16, 2, 71);
+  HardwareOptions o = wired(16, 4);
+  o.wires.r_row_ohm = o.wires.r_col_ohm = 0;  // wire-free: the noise model is then exact
+  o.wires.r_driver_ohm = o.wires.r_sense_ohm = 0;
+  o.read_noise.relative_sigma = 0.1;
+  HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+  const int64_t reads = 4000;
+  const RowMatrixXd x = RowMatrixXd::Constant(reads, 16, 0.5);
+  hw.calibrate(x.topRows(1));
+  const RowMatrixXd a = hw.forward(x, 3), b = hw.forward(x, 3), c = hw.forward(x, 4);
+  CHECK(a == b);
+  CHECK(a != c);
+  // Per output j: var = r^2 sum_i v_i^2 (G+_ij^2 + G-_ij^2), in weight units / (gain v/x)^2.
+  const TileState& t = hw.layers()[0].tiles[0];
+  const double vpu = o.v_read_v / hw.layers()[0].x_max;
+  for (int j = 0; j < 2; ++j) {
+    double var = 0;
+    for (int i = 0; i < 16; ++i)
+      var += 0.01 * std::pow(0.5 * vpu, 2) * (std::pow(t.g_programmed(i, 2 * j), 2) + std::pow(t.g_programmed(i, 2 * j + 1), 2));
+    var /= std::pow(t.gain_s * vpu, 2);
+    const double mean = a.col(j).mean();
+    const double sample = (a.col(j).array() - mean).square().sum() / double(reads - 1);
+    // Sample variance of 4000 normals: relative standard error sqrt(2 / 3999) = 2.2%; 5 SE.
+    CHECK(std::abs(sample / var - 1) < 5 * std::sqrt(2.0 / double(reads - 1)));
+    const double expect_mean = 0.5 * n.layers[0].w.col(j).sum() + n.layers[0].b(j);
+    CHECK(std::abs(mean - expect_mean) < 5 * std::sqrt(var / double(reads)));
+  }
+}
