@@ -205,6 +205,7 @@ void HardwareNetwork::compensate_tile(const Layer& l, TileState& t, const netlis
     }
     t.effective_s += e.seconds;
   }
+  t.scale_estimate = s_est;
   double floor_s = std::min(r.g_min_s * (1 + kLiftMargin) / s_est, 0.5 * (r.g_min_s + r.g_max_s));
   calib::CompensationOptions co = o_.comp;
   co.range = r;
@@ -220,7 +221,12 @@ void HardwareNetwork::compensate_tile(const Layer& l, TileState& t, const netlis
     }
     t.comp_iterations += c.iterations;
     t.lift_attempts = attempt;
-    if (c.needs_below_min == 0 || attempt == kMaxLiftAttempts) break;
+    double miss = 0;
+    for (Eigen::Index k = 0; k < c.t.size(); ++k)
+      if (c.status.data()[k] == uint8_t(calib::CellStatus::kNeedsBelowMin))
+        miss = std::max(miss, std::abs(c.t.data()[k] - c.scale * t.target.g_s.data()[k]));
+    t.floor_miss_rel = miss / (c.scale * t.target.g_s.maxCoeff());
+    if (t.floor_miss_rel <= kFloorMissRel || attempt == kMaxLiftAttempts) break;
     const double next = std::max(floor_s * (1 + kLiftMargin), r.g_min_s * (1 + kLiftMargin) / c.scale);
     if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
     floor_s = next;
@@ -429,6 +435,7 @@ json HardwareNetwork::summary_json(bool per_tile) const {
                              {"total_rel_error_sigma", t.programming.total_rel_error_sigma}};
       if (mode_ == HardwareMode::kCompensated)
         tj["compensation"] = {{"iterations", t.comp_iterations}, {"floor_attempts", t.lift_attempts},
+                              {"scale_estimate", t.scale_estimate}, {"floor_miss_rel", t.floor_miss_rel},
                               {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
                               {"converged", t.comp_converged}, {"residual_rel", t.comp_residual}};
       tiles.push_back(tj);

@@ -37,8 +37,9 @@
 // Compensation floor: the map makes a tile compute s T_target with s < 1, so targets below
 // g_min / s are unreachable. Each tile's targets are lifted to a floor g_low = (1 + margin) g_min
 // / s_est (weight_mapping.h: the difference of two columns is unchanged), s_est from the
-// uncompensated tile's attenuation; if the map still reports cells below g_min, the floor is
-// raised from the scale the map found and the map rebuilt (at most kMaxLiftAttempts).
+// uncompensated tile's attenuation; if the map still reports cells below g_min that miss their
+// target by more than kFloorMissRel, the floor is raised from the scale the map found and the
+// map rebuilt (at most kMaxLiftAttempts). Misses and attempts are reported per tile.
 //
 // Seeds: tile k of MVM layer l programs with derive_seed(derive_seed(seed, l), k) (every
 // programming stage then derives its own stream, devices/random_stream.h), so the same seed
@@ -72,9 +73,16 @@ enum class HardwareMode { kIdeal, kUncompensated, kCompensated };
 const char* to_string(HardwareMode m);
 
 constexpr int kMaxLiftAttempts = 4;
-// Relative margin of the compensation floor above g_min / s (covers the scale moving a little
-// when the floor itself adds conductance, and the line model's first iterate).
-constexpr double kLiftMargin = 0.25;
+// Relative margin of the compensation floor above g_min / s_est. s_est is within a few % of the
+// scale the map finds, but a low target next to high ones on the same lines can still need
+// less than g_min: with the wire pattern of a 128 x 128 tile at 2.5 ohm, a 25% margin left
+// such cells in most tiles (a second map), 50% in none of the tiles tried.
+constexpr double kLiftMargin = 0.5;
+// A floor is kept when every cell the map still reports below g_min misses its target s G by at
+// most this fraction of max(s G): at 50% margin the few such cells (sneak currents of their
+// neighbours) miss by ~1e-5 .. 1e-4, far below a 5% programming variation or an 8-bit ADC's
+// half LSB (2e-3); a larger miss raises the floor and rebuilds the map.
+constexpr double kFloorMissRel = 1e-3;
 // Images per evaluation batch: fixed, because the read-noise streams are per batch.
 constexpr int64_t kEvalBatchImages = 250;
 
@@ -110,6 +118,7 @@ struct TileState {
   RowMatrixXd t_signed;       // linear: rows x outs, signed effective weights (siemens)
   RowMatrixXd noise_var;      // read noise: rows x outs, r^2 (G+^2 + G-^2) (offset: G^2 + Gref^2)
   double scale = 1.0;         // compensation scale s
+  double scale_estimate = 1.0;  // s_est the first floor was chosen from
   double gain_s = 0;          // s a: siemens per unit weight
   double adc_range_a = 0;     // ADC full scale (+-)
   double calib_max_a = 0;     // largest |signed current| seen while calibrating
@@ -117,6 +126,7 @@ struct TileState {
   // Compensation (mode compensated).
   int comp_iterations = 0, lift_attempts = 0;
   int64_t needs_above_max = 0, needs_below_min = 0;
+  double floor_miss_rel = 0;  // largest |T - s G| of the cells below g_min, / max(s G)
   bool comp_converged = true;
   double comp_residual = 0;
   double program_s = 0, effective_s = 0, compensation_s = 0;
