@@ -236,6 +236,7 @@ void HardwareNetwork::compensate_tile(const Layer& l, TileState& t, const netlis
   t.needs_below_min = c.needs_below_min;
   t.comp_converged = c.converged;
   t.comp_residual = c.residual_rel;
+  t.comp_message = c.message;
   t.g_programmed = std::move(c.g_s);
 }
 
@@ -437,7 +438,8 @@ json HardwareNetwork::summary_json(bool per_tile) const {
         tj["compensation"] = {{"iterations", t.comp_iterations}, {"floor_attempts", t.lift_attempts},
                               {"scale_estimate", t.scale_estimate}, {"floor_miss_rel", t.floor_miss_rel},
                               {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
-                              {"converged", t.comp_converged}, {"residual_rel", t.comp_residual}};
+                              {"converged", t.comp_converged}, {"residual_rel", t.comp_residual},
+                              {"message", t.comp_message}};
       tiles.push_back(tj);
     }
     json lj = {{"layer", l.name},

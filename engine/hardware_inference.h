@@ -129,6 +129,7 @@ struct TileState {
   double floor_miss_rel = 0;  // largest |T - s G| of the cells below g_min, / max(s G)
   bool comp_converged = true;
   double comp_residual = 0;
+  std::string comp_message;   // the map's one-line summary
   double program_s = 0, effective_s = 0, compensation_s = 0;
   devices::QuantizeCounts adc_counts;
 };

@@ -251,9 +251,11 @@ po::options_description make_options(const std::string& sub) {
     all.add(prog);
     // The NN keys that no other subcommand has (shared names keep one entry).
     po::options_description nn("Neural networks (train, evaluate; program --model)");
-    for (const char* sub_nn : {"train", "evaluate"})
-      for (const auto& o : nn_options(sub_nn).options())
+    for (const char* sub_nn : {"train", "evaluate"}) {
+      const po::options_description keys = nn_options(sub_nn);  // outlives the loop below
+      for (const auto& o : keys.options())
         if (!all.find_nothrow(o->long_name(), false) && !nn.find_nothrow(o->long_name(), false)) nn.add(o);
+    }
     all.add(nn);
   }
   return all;
@@ -671,7 +673,8 @@ po::options_description nn_options(const std::string& sub) {
 
 // `program` without --model: the NN-only keys would be ignored, so they are an error.
 void reject_nn_keys_without_model(const po::variables_map& vm) {
-  for (const auto& o : nn_options("program").options()) {
+  const po::options_description keys = nn_options("program");
+  for (const auto& o : keys.options()) {
     const std::string k = o->long_name();
     if (vm.count(k) && !vm[k].defaulted())
       throw InputError("key " + k + ": only with --model (programming a network's tiles); a plain `program` "
@@ -849,7 +852,8 @@ int run(int argc, char** argv) {
   if (sub == "program") {
     // A plain `program` takes none of the network keys; they are not part of its configuration.
     reject_nn_keys_without_model(vm);
-    for (const auto& o : nn_options("program").options()) cfg.config_json.erase(o->long_name());
+    const po::options_description keys = nn_options("program");
+    for (const auto& o : keys.options()) cfg.config_json.erase(o->long_name());
   }
   if (sub == "program") return xbar::engine::run_program(cfg);
   if (sub == "calibrate") return xbar::engine::run_calibrate(cfg);
