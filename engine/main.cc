@@ -572,7 +572,9 @@ po::options_description nn_options(const std::string& sub) {
   auto i64 = [&](int64_t v) { return program ? po::value<int64_t>() : po::value<int64_t>()->default_value(v); };
   auto int_ = [&](int v) { return program ? po::value<int>() : po::value<int>()->default_value(v); };
   auto str = [&](const std::string& v) { return program ? po::value<std::string>() : po::value<std::string>()->default_value(v); };
-  auto flag = [&](bool v) { return program ? po::value<bool>() : po::value<bool>()->default_value(v); };
+  auto flag = [&](bool v) {
+    return program ? po::value<bool>() : po::value<bool>()->default_value(v, v ? "true" : "false");
+  };
   const po::options_description solve_keys = make_options("solve");
   const po::options_description calib_keys = make_options("calibrate");
   po::options_description all;

@@ -130,23 +130,30 @@ torch::Tensor hat_mvm(const HatOptions& h, const LayerSpec& s, const torch::Tens
   torch::Tensor x = x_in;
   if (h.dac_bits > 0) x = quantize_unsigned(x, h.dac_bits, x.detach().max());
   const bool conv = s.kind == LayerKind::kConv;
-  auto product = [&](const torch::Tensor& wk) {
-    return conv ? torch::conv2d(x, wk, {}, 1, s.padding) : torch::matmul(x, wk.t());
-  };
   const int64_t fan_in = conv ? s.in * s.kernel * s.kernel : s.in;
   torch::Tensor y;
   if (h.adc_bits == 0 || fan_in <= h.tile_rows) {
-    y = product(w_eff);
+    y = conv ? torch::conv2d(x, w_eff, {}, {1, 1}, {s.padding, s.padding}) : torch::matmul(x, w_eff.t());
     if (h.adc_bits > 0) y = quantize_signed(y, h.adc_bits, y.detach().abs().max());
   } else {
-    // Row tiles: the weight restricted to inputs [r0, r0 + tile_rows) of the flattened fan-in.
-    const torch::Tensor flat = w_eff.reshape({w_eff.size(0), fan_in});
+    // Row tiles: inputs [r0, r0 + tile_rows) of the flattened fan-in, as the crossbar sees them
+    // (a convolution through im2col, torch's unfold: (B, fan_in, pixels), PyTorch's weight order).
+    const torch::Tensor w_flat = w_eff.reshape({w_eff.size(0), fan_in});
+    const int64_t b = x.size(0);
+    const torch::Tensor cols =
+        conv ? torch::nn::functional::unfold(x, torch::nn::functional::UnfoldFuncOptions({s.kernel, s.kernel})
+                                                    .padding({s.padding, s.padding}))
+             : x;
     for (int64_t r0 = 0; r0 < fan_in; r0 += h.tile_rows) {
-      torch::Tensor mask = torch::zeros({1, fan_in});
-      mask.narrow(1, r0, std::min(h.tile_rows, fan_in - r0)).fill_(1.0);
-      const torch::Tensor part = product((flat * mask).reshape(w_eff.sizes()));
+      const int64_t n = std::min(h.tile_rows, fan_in - r0);
+      const torch::Tensor part = conv ? torch::matmul(w_flat.narrow(1, r0, n), cols.narrow(1, r0, n))  // B x out x L
+                                      : torch::matmul(cols.narrow(1, r0, n), w_flat.narrow(1, r0, n).t());
       const torch::Tensor q = quantize_signed(part, h.adc_bits, part.detach().abs().max());
       y = y.defined() ? y + q : q;
+    }
+    if (conv) {
+      const int64_t side_h = x.size(2) + 2 * s.padding - s.kernel + 1, side_w = x.size(3) + 2 * s.padding - s.kernel + 1;
+      y = y.view({b, w_eff.size(0), side_h, side_w});
     }
   }
   return conv ? y + b.view({1, -1, 1, 1}) : y + b;
