@@ -79,6 +79,9 @@ void HardwareOptions::validate() const {
   calib::CompensationOptions c = comp;
   c.range = mapping.range;
   c.validate();
+  if (defect_aware && mapping.encoding != WeightEncoding::kDifferential)
+    throw InputError("key defect-aware: needs --weight-encoding differential (an offset tile's reference column "
+                     "is shared by every weight of the tile, so no single partner can absorb a defect)");
   if (solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: network evaluation needs a native back end (effective matrices, Newton)");
   if (threads < 1 || threads > 256) throw InputError("key threads = " + std::to_string(threads) + ": must be 1 .. 256");
@@ -169,6 +172,11 @@ void HardwareNetwork::build_tile(const Layer& l, size_t, TileState& t) {
   auto tp = std::chrono::steady_clock::now();
   devices::ProgrammingOptions po = o_.programming;
   po.seed = t.seed;
+  if (o_.defect_aware && po.stuck.enabled()) {
+    // The mask programming will draw (same options, same seed: devices/stuck_at.h).
+    const devices::StuckMask mask = devices::place_stuck_cells(p.rows, p.phys_cols, po.stuck, po.seed);
+    adjust_partners(g_to_program, mask, t);
+  }
   devices::ProgrammingResult pr = devices::program_conductances(g_to_program, po);
   t.g_programmed = std::move(pr.g_s);
   t.programming = std::move(pr.stats);
@@ -187,6 +195,29 @@ void HardwareNetwork::build_tile(const Layer& l, size_t, TileState& t) {
                                      ? RowMatrixXd(g2.col(2 * j) + g2.col(2 * j + 1))
                                      : RowMatrixXd(g2.col(j) + g2.col(p.outs)));
   }
+}
+
+void HardwareNetwork::adjust_partners(RowMatrixXd& g, const devices::StuckMask& mask, TileState& t) const {
+  const devices::ConductanceRange& r = o_.mapping.range;
+  auto stuck_value = [&](uint8_t m) {
+    return m == uint8_t(devices::CellState::kStuckOn) ? r.g_max_s : r.g_min_s;
+  };
+  for (int64_t i = 0; i < g.rows(); ++i)
+    for (int64_t j = 0; j < t.plan.outs; ++j) {
+      const int64_t a = 2 * j, b = 2 * j + 1;
+      const bool sa = mask(i, a) != uint8_t(devices::CellState::kHealthy);
+      const bool sb = mask(i, b) != uint8_t(devices::CellState::kHealthy);
+      if (sa && sb) {
+        ++t.pairs_both_stuck;
+      } else if (sa || sb) {
+        const int64_t s = sa ? a : b, h = sa ? b : a;
+        const double want = g(i, h) + (stuck_value(mask(i, s)) - g(i, s));
+        const double clipped = r.clip(want);
+        t.partners_clipped += clipped != want;
+        ++t.partners_adjusted;
+        g(i, h) = clipped;
+      }
+    }
 }
 
 void HardwareNetwork::compensate_tile(const Layer& l, TileState& t, const netlists::CrossbarSpec& spec) {
@@ -395,7 +426,7 @@ json HardwareNetwork::summary_json(bool per_tile) const {
   for (const LayerState& ls : layers_) {
     const Layer& l = net_.layers[ls.layer];
     devices::QuantizeCounts adc;
-    int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0;
+    int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0;
     double s_min = 1, s_max = 0, prog_s = 0, eff_s = 0, comp_s = 0;
     json tiles = json::array();
     for (const TileState& t : ls.tiles) {
@@ -405,6 +436,9 @@ json HardwareNetwork::summary_json(bool per_tile) const {
       above += t.needs_above_max;
       below += t.needs_below_min;
       iters += t.comp_iterations;
+      adjusted += t.partners_adjusted;
+      adj_clipped += t.partners_clipped;
+      both += t.pairs_both_stuck;
       s_min = std::min(s_min, t.scale);
       s_max = std::max(s_max, t.scale);
       prog_s += t.program_s;
@@ -434,6 +468,9 @@ json HardwareNetwork::summary_json(bool per_tile) const {
                              {"variation_clipped_low", t.programming.variation.clipped_low},
                              {"variation_clipped_high", t.programming.variation.clipped_high},
                              {"total_rel_error_sigma", t.programming.total_rel_error_sigma}};
+      if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
+        tj["defect_aware"] = {{"partners_adjusted", t.partners_adjusted}, {"partners_clipped", t.partners_clipped},
+                              {"pairs_both_stuck", t.pairs_both_stuck}};
       if (mode_ == HardwareMode::kCompensated)
         tj["compensation"] = {{"iterations", t.comp_iterations}, {"floor_attempts", t.lift_attempts},
                               {"scale_estimate", t.scale_estimate}, {"floor_miss_rel", t.floor_miss_rel},
@@ -452,6 +489,8 @@ json HardwareNetwork::summary_json(bool per_tile) const {
                {"adc", counts_json(adc)},
                {"times_s", {{"program_s", prog_s}, {"effective_s", eff_s}, {"compensation_s", comp_s}}}};
     if (mode_ != HardwareMode::kIdeal) lj["stuck"] = {{"on", stuck_on}, {"off", stuck_off}};
+    if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
+      lj["defect_aware"] = {{"partners_adjusted", adjusted}, {"partners_clipped", adj_clipped}, {"pairs_both_stuck", both}};
     if (mode_ == HardwareMode::kCompensated)
       lj["compensation"] = {{"scale_min", s_min}, {"scale_max", s_max}, {"iterations", iters},
                             {"needs_above_max", above}, {"needs_below_min", below}};

@@ -102,6 +102,13 @@ struct HardwareOptions {
   // the calibration images.
   int adc_bits = 0;
   double adc_i_max_a = 0;
+  // Defect-aware pairs [key defect-aware] (differential encoding only): the stuck cells are
+  // known before the weights are written (a write-verify pass finds the cells that do not move;
+  // here: the same seeded draw programming will make), and the healthy partner of a stuck cell
+  // is programmed to keep the pair's difference, G_partner += G_stuck - G_intended, clipped to
+  // the window (a stuck-on G+ under a positive weight is then exact; under a negative weight
+  // the pair reads about 0 instead of g_max - G-). Default false: the plain mapping.
+  bool defect_aware = false;
   calib::CompensationOptions comp;  // [keys comp-tol, comp-max-iterations]; range from mapping
   solvers::SolverOptions solver;    // [key backend]
   uint64_t seed = 1;                // [key seed]
@@ -132,6 +139,9 @@ struct TileState {
   std::string comp_message;   // the map's one-line summary
   double program_s = 0, effective_s = 0, compensation_s = 0;
   devices::QuantizeCounts adc_counts;
+  // Defect-aware pairs: partners reprogrammed, of which clipped to the window; pairs with
+  // both cells stuck (nothing to do).
+  int64_t partners_adjusted = 0, partners_clipped = 0, pairs_both_stuck = 0;
 };
 
 struct LayerState {
@@ -177,6 +187,7 @@ class HardwareNetwork {
   void for_each_batch(int64_t count, const std::function<void(int64_t, int64_t, uint64_t)>& fn) const;
   void build_tile(const Layer& l, size_t mvm_index, TileState& t);
   void compensate_tile(const Layer& l, TileState& t, const netlists::CrossbarSpec& spec);
+  void adjust_partners(RowMatrixXd& g, const devices::StuckMask& mask, TileState& t) const;
 
   const Network& net_;
   HardwareOptions o_;

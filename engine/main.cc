@@ -622,6 +622,7 @@ po::options_description nn_options(const std::string& sub) {
         ("stuck-on-rate", num(h.stuck_on_rate), "fraction of cells stuck at g-max")
         ("stuck-off-rate", num(h.stuck_off_rate), "fraction of cells stuck at g-min")
         ("read-noise-sigma", num(h.read_noise_sigma), "relative read noise sigma")
+        ("defect-aware", flag(h.defect_aware), "stuck cells as the hardware's defect-aware pairs see them (evaluate --defect-aware)")
         ("dac-bits", int_(h.dac_bits), "DAC bits of the layer inputs; 0 = unlimited")
         ("adc-bits", int_(h.adc_bits), "ADC bits of each tile's partial sums; 0 = unlimited")
         ("tile-rows", i64(h.tile_rows), "inputs per crossbar tile (the ADC sees partial sums of this many rows)");
@@ -644,7 +645,10 @@ po::options_description nn_options(const std::string& sub) {
       ("compensate", flag(ed.compensate),
        program ? "apply the IR-drop compensation map before programming (default true)"
                : "also evaluate with the IR-drop compensation map applied before programming")
-      ("tile-details", flag(ed.tile_details), "per-tile entries in the JSON output");
+      ("tile-details", flag(ed.tile_details), "per-tile entries in the JSON output")
+      ("defect-aware", flag(hd.defect_aware),
+       "differential pairs: reprogram the healthy partner of a stuck cell (known from write-verify) so the "
+       "pair keeps its difference");
   all.add(e);
 
   po::options_description m("Mapping, DAC and ADC");
@@ -718,12 +722,13 @@ xbar::engine::NnRunConfig make_nn_config(const std::string& sub, const po::optio
     get_opt(vm, "stuck-on-rate", h.stuck_on_rate);
     get_opt(vm, "stuck-off-rate", h.stuck_off_rate);
     get_opt(vm, "read-noise-sigma", h.read_noise_sigma);
+    get_opt(vm, "defect-aware", h.defect_aware);
     get_opt(vm, "dac-bits", h.dac_bits);
     get_opt(vm, "adc-bits", h.adc_bits);
     get_opt(vm, "tile-rows", h.tile_rows);
     if (!h.enabled)
       for (const char* k : {"levels", "variation", "variation-sigma", "stuck-on-rate", "stuck-off-rate",
-                            "read-noise-sigma", "dac-bits", "adc-bits"})
+                            "read-noise-sigma", "defect-aware", "dac-bits", "adc-bits"})
         if (vm.count(k) && !vm[k].defaulted())
           throw InputError(std::string("key ") + k + ": a non-ideality to inject needs --hat (hardware-aware training)");
     t.validate();
@@ -741,6 +746,7 @@ xbar::engine::NnRunConfig make_nn_config(const std::string& sub, const po::optio
   get_opt(vm, "calib-images", e.calib_images);
   get_opt(vm, "compensate", e.compensate);
   get_opt(vm, "tile-details", e.tile_details);
+  get_opt(vm, "defect-aware", h.defect_aware);
   get_opt(vm, "threads", h.threads);
   get_opt(vm, "tile-rows", h.mapping.tile_rows);
   get_opt(vm, "tile-cols", h.mapping.tile_cols);

@@ -73,6 +73,7 @@ json hardware_json(const HardwareOptions& h) {
           {"adc_bits", h.adc_bits},
           {"adc_i_max_a", h.adc_i_max_a},
           {"adc_range", h.adc_i_max_a > 0 ? "fixed" : "per tile: largest |signed current| on the calibration images"},
+          {"defect_aware", h.defect_aware},
           {"compensation", {{"tol", h.comp.tol}, {"max_iterations", h.comp.max_iterations}, {"scale", "auto"}}},
           {"backend", solvers::to_string(h.solver.backend)},
           {"seed", h.seed},

@@ -55,6 +55,7 @@ json HatOptions::to_json() const {
           {"stuck_on_rate", stuck_on_rate},
           {"stuck_off_rate", stuck_off_rate},
           {"read_noise_sigma", read_noise_sigma},
+          {"defect_aware", defect_aware},
           {"dac_bits", dac_bits},
           {"adc_bits", adc_bits},
           {"tile_rows", tile_rows}};
@@ -93,8 +94,22 @@ torch::Tensor quantize_signed(const torch::Tensor& x, int bits, const torch::Ten
   return straight_through(x, (x / step).round().clamp(-half, half - 1) * step);
 }
 
-// One crossbar's conductances (normalised) after the programming and read non-idealities.
-torch::Tensor sample_conductances(torch::Tensor g, const HatOptions& h, double lo) {
+// Stuck-at draws of one conductance matrix: each cell stuck-on (value 1), stuck-off (value lo)
+// or healthy, independently at the given rates.
+struct StuckDraw {
+  torch::Tensor stuck;  // bool
+  torch::Tensor value;  // the rail of the stuck cells
+};
+
+StuckDraw draw_stuck(const torch::Tensor& g, const HatOptions& h, double lo) {
+  const torch::Tensor u = torch::rand(g.sizes());
+  const torch::Tensor on = u < h.stuck_on_rate;
+  return {u < h.stuck_on_rate + h.stuck_off_rate, torch::where(on, torch::ones_like(g), torch::full_like(g, lo))};
+}
+
+// Programming (levels, variation) and read noise of one conductance matrix; stuck cells, when
+// drawn, are set to their rails after the variation (they ignore programming).
+torch::Tensor program_and_read(torch::Tensor g, const HatOptions& h, double lo, const StuckDraw* stuck) {
   if (h.levels > 0) {
     const double steps = double(h.levels - 1);
     const torch::Tensor snapped = ((g - lo) / (1 - lo) * steps).round() / steps * (1 - lo) + lo;
@@ -110,13 +125,28 @@ torch::Tensor sample_conductances(torch::Tensor g, const HatOptions& h, double l
     }
     g = g.clamp(lo, 1.0);
   }
-  if (h.stuck_on_rate > 0 || h.stuck_off_rate > 0) {
-    const torch::Tensor u = torch::rand(g.sizes());
-    g = torch::where(u < h.stuck_on_rate, torch::ones_like(g),
-                     torch::where(u < h.stuck_on_rate + h.stuck_off_rate, torch::full_like(g, lo), g));
-  }
+  if (stuck) g = torch::where(stuck->stuck, stuck->value, g);
   if (h.read_noise_sigma > 0) g = (g * (1 + h.read_noise_sigma * torch::randn(g.sizes()))).clamp_min(0.0);
   return g;
+}
+
+// A differential pair of conductance matrices after every non-ideality, in the order the
+// hardware applies them (hardware_inference.h): stuck cells drawn; with defect_aware the healthy
+// partner of a stuck cell is retargeted to keep the difference (clipped to [lo, 1]); levels,
+// variation, the rails, read noise.
+std::pair<torch::Tensor, torch::Tensor> sample_pair(torch::Tensor gp, torch::Tensor gm, const HatOptions& h, double lo) {
+  if (h.stuck_on_rate == 0 && h.stuck_off_rate == 0)
+    return {program_and_read(gp, h, lo, nullptr), program_and_read(gm, h, lo, nullptr)};
+  const StuckDraw sp = draw_stuck(gp, h, lo), sm = draw_stuck(gm, h, lo);
+  if (h.defect_aware) {
+    const torch::Tensor only_p = sp.stuck.logical_and(sm.stuck.logical_not());
+    const torch::Tensor only_m = sm.stuck.logical_and(sp.stuck.logical_not());
+    const torch::Tensor gm_adj = torch::where(only_p, (gm + (sp.value - gp)).clamp(lo, 1.0), gm);
+    const torch::Tensor gp_adj = torch::where(only_m, (gp + (sm.value - gm)).clamp(lo, 1.0), gp);
+    gp = gp_adj;
+    gm = gm_adj;
+  }
+  return {program_and_read(gp, h, lo, &sp), program_and_read(gm, h, lo, &sm)};
 }
 
 // The hardware-aware product of one crossbar layer (train.h, steps 1-8).
@@ -126,7 +156,8 @@ torch::Tensor hat_mvm(const HatOptions& h, const LayerSpec& s, const torch::Tens
   const torch::Tensor w_max = w.detach().abs().max().clamp_min(1e-30);
   const torch::Tensor gp = lo + (1 - lo) * torch::relu(w) / w_max;
   const torch::Tensor gm = lo + (1 - lo) * torch::relu(-w) / w_max;
-  const torch::Tensor w_eff = (sample_conductances(gp, h, lo) - sample_conductances(gm, h, lo)) * (w_max / (1 - lo));
+  const auto [gp_hw, gm_hw] = sample_pair(gp, gm, h, lo);
+  const torch::Tensor w_eff = (gp_hw - gm_hw) * (w_max / (1 - lo));
   torch::Tensor x = x_in;
   if (h.dac_bits > 0) x = quantize_unsigned(x, h.dac_bits, x.detach().max());
   const bool conv = s.kind == LayerKind::kConv;

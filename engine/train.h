@@ -18,7 +18,9 @@
 //   2. conductance levels (levels > 0): g snapped to the uniform grid on [lo, 1];
 //   3. programming variation: gaussian g (1 + s z) or mean-preserving lognormal, clipped to
 //      [lo, 1] (programming_variation.h);
-//   4. stuck-at: each cell independently at 1 (stuck-on) or lo (stuck-off) at the given rates;
+//   4. stuck-at: each cell independently at 1 (stuck-on) or lo (stuck-off) at the given rates
+//      (drawn first; with defect_aware the healthy partner keeps the pair's difference, as the
+//      hardware's defect-aware programming does, before levels and variation act on it);
 //   5. read noise: g (1 + r z);
 //   6. the effective weight (g+ - g-) max|W| / (1 - lo);
 //   7. DAC: the inputs quantised to dac_bits over [0, max of the batch];
@@ -48,6 +50,9 @@ struct HatOptions {
   double stuck_on_rate = 0.0;    // [key stuck-on-rate]
   double stuck_off_rate = 0.0;   // [key stuck-off-rate]
   double read_noise_sigma = 0.0; // [key read-noise-sigma] relative
+  // [key defect-aware] the hardware reprograms the healthy partner of a stuck cell
+  // (hardware_inference.h): inject stuck cells that way, not as bare rails.
+  bool defect_aware = false;
   int dac_bits = 0;              // [key dac-bits] 0 = unlimited
   int adc_bits = 0;              // [key adc-bits] 0 = unlimited
   int64_t tile_rows = 128;       // [key tile-rows] inputs per crossbar (ADC partial sums)
