@@ -138,6 +138,8 @@ TEST_CASE("evaluate refuses a missing or wrong model, a tile larger than the lay
   CHECK(err.find("this model was not trained with --hat") != std::string::npos);
   CHECK(run_xbar(d, "evaluate --model " + model + " --subset 20000 --out o", &err) == 2);
   CHECK(err.find("key subset = 20000: the test split has only 10000 images") != std::string::npos);
+  CHECK(run_xbar(d, "evaluate --model " + model + " --weight-encoding offset --defect-aware true --out o", &err) == 2);
+  CHECK(err.find("key defect-aware: needs --weight-encoding differential") != std::string::npos);
   CHECK(run_xbar(d, "program --tile-rows 64 --out o", &err) == 2);
   CHECK(err.find("key tile-rows: only with --model") != std::string::npos);
   CHECK(!fs::exists(d.path / "o"));

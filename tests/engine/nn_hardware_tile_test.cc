@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "devices/random_array.h"
+#include "devices/stuck_at.h"
 #include "engine/hardware_inference.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
@@ -244,4 +245,48 @@ TEST_CASE("read noise: reproducible per batch index, with the variance of G (1 +
     const double expect_mean = 0.5 * n.layers[0].w.col(j).sum() + n.layers[0].b(j);
     CHECK(std::abs(mean - expect_mean) < 5 * std::sqrt(var / double(reads)));
   }
+}
+
+TEST_CASE("defect-aware pairs keep the difference of every pair with one stuck cell, unless the partner hits a rail") {
+  const Network n = dense_net(40, 12, 81);
+  HardwareOptions o = wired(40, 24);
+  o.wires.r_row_ohm = o.wires.r_col_ohm = o.wires.r_driver_ohm = o.wires.r_sense_ohm = 0;
+  o.programming.stuck.stuck_on_rate = 0.1;
+  o.programming.stuck.stuck_off_rate = 0.1;
+  int64_t exact_plain = 0, exact_aware = 0, pairs_one_stuck = 0;
+  for (bool aware : {false, true}) {
+    o.defect_aware = aware;
+    HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
+    const TileState& t = hw.layers()[0].tiles[0];
+    const double lo = o.mapping.range.g_min_s, hi = o.mapping.range.g_max_s;
+    // The same seed places the same defects whether or not the partners are adjusted.
+    const xbar::devices::StuckMask mask = xbar::devices::place_stuck_cells(40, 24, o.programming.stuck, t.seed);
+    for (int i = 0; i < 40; ++i)
+      for (int j = 0; j < 12; ++j) {
+        const bool sp = mask(i, 2 * j) != 0, sm = mask(i, 2 * j + 1) != 0;
+        if (sp == sm) continue;  // none or both stuck: nothing to adjust
+        if (!aware) ++pairs_one_stuck;
+        const double d = t.g_programmed(i, 2 * j) - t.g_programmed(i, 2 * j + 1);
+        const double want = t.target.g_per_weight_s * n.layers[0].w(i, j);
+        const bool exact = std::abs(d - want) <= 1e-12 * hi;
+        (aware ? exact_aware : exact_plain) += exact;
+        if (aware && !exact) {
+          // The partner could not follow: it sits at a rail, on the side that shrinks the error.
+          const double partner = t.g_programmed(i, sp ? 2 * j + 1 : 2 * j);
+          CHECK((partner == lo || partner == hi));
+          // e.g. a stuck-on G+ under a negative weight: G- wants g_max + a|w|, gets g_max, the pair
+          // reads 0 instead of about g_max - g_min: never worse than dropping the weight.
+          CHECK(std::abs(d - want) <= std::abs(want) + 1e-12 * hi);
+        }
+      }
+    if (aware) {
+      CHECK(t.partners_adjusted == pairs_one_stuck);
+      CHECK(t.partners_clipped == pairs_one_stuck - exact_aware);
+    }
+  }
+  REQUIRE(pairs_one_stuck > 50);
+  // Without adjustment a pair with a stuck cell is exact only when a stuck-off cell sat at the
+  // floor anyway (about a quarter); with it also every stuck-on cell whose weight has its sign
+  // (another quarter).
+  CHECK(exact_aware > exact_plain + pairs_one_stuck / 8);
 }

@@ -65,7 +65,7 @@ TEST_CASE("hardware-aware training is seeded, recorded in the model and still le
   // Every injection at once (each draws from the seeded generator); small batches so that 500
   // images give 16 steps per epoch.
   const std::string base = "train --model mlp --hat --variation gaussian --variation-sigma 0.05 --stuck-on-rate 0.005 "
-                           "--stuck-off-rate 0.005 --read-noise-sigma 0.01 --levels 64 --dac-bits 6 --adc-bits 6 "
+                           "--stuck-off-rate 0.005 --defect-aware true --read-noise-sigma 0.01 --levels 64 --dac-bits 6 --adc-bits 6 "
                            "--tile-rows 128 --epochs 2 --batch-size 32 --train-subset 500 --subset 500 --threads 1 --quiet";
   REQUIRE(run_xbar(d, base + " --seed 4 --out h") == 0);
   REQUIRE(run_xbar(d, base + " --seed 4 --out h2") == 0);
@@ -73,6 +73,7 @@ TEST_CASE("hardware-aware training is seeded, recorded in the model and still le
   CHECK(j["model"]["hat"] == true);
   CHECK(j["hat_options"]["variation_sigma"] == 0.05);
   CHECK(j["hat_options"]["adc_bits"] == 6);
+  CHECK(j["hat_options"]["defect_aware"] == true);
   CHECK(j["test_accuracy"].get<double>() > kCnnLearnsAbove);
   CHECK(file_bytes(d.path / "h/model.pt") == file_bytes(d.path / "h2/model.pt"));
 }
