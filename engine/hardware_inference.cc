@@ -1,5 +1,7 @@
 #include "engine/hardware_inference.h"
 
+#include <cblas.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -27,6 +29,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 // non-zero value gets this instead of a zero range).
 constexpr double kMinRangeA = 1e-18;
 constexpr double kMinInput = 1e-12;
+
+// OpenBLAS's thread count (weak: the reference BLAS has no such functions, and then every
+// dgemm is single-threaded anyway). The batches of an evaluation run on our own threads, one
+// dgemm each: OpenBLAS's own threads inside them would only oversubscribe the cores.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
+
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() {
+    if (openblas_set_num_threads && openblas_get_num_threads) {
+      saved_ = openblas_get_num_threads();
+      openblas_set_num_threads(1);
+    }
+  }
+  ~SingleThreadedBlas() {
+    if (saved_ > 0) openblas_set_num_threads(saved_);
+  }
+
+ private:
+  int saved_ = 0;
+};
+
+// c = v[:, col0 : col0 + cols] * b through BLAS dgemm (Debian's libblas3 alternative: OpenBLAS,
+// whose runtime-dispatched AVX2 kernels are ~3x Eigen's portable -O2 SSE2 product here).
+void product(const RowMatrixXd& v, int64_t col0, int64_t cols, const RowMatrixXd& b, RowMatrixXd& c) {
+  if (c.size() == 0) return;
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(v.rows()), int(b.cols()), int(cols), 1.0,
+              v.data() + col0, int(v.cols()), b.data(), int(b.cols()), 0.0, c.data(), int(c.cols()));
+}
 
 // b-bit two's-complement quantizer over +-range: 2^b levels k D - 2^(b-1) D with a level at 0
 // (devices/quantizer.h), D = range / (2^(b-1) - 1).
@@ -283,14 +315,15 @@ HardwareNetwork::CallStats HardwareNetwork::new_stats() const {
   return s;
 }
 
-RowMatrixXd HardwareNetwork::layer_mvm(size_t layer, const RowMatrixXd& x, uint64_t batch_index, bool calibrating,
+RowMatrixXd HardwareNetwork::layer_mvm(size_t layer, RowMatrixXd& x, uint64_t batch_index, bool calibrating,
                                        CallStats& stats) const {
   const size_t slot = size_t(layer_slot_[layer]);
   const LayerState& ls = layers_[slot];
   const Layer& l = net_.layers[layer];
   const bool ideal = mode_ == HardwareMode::kIdeal;
   const double volts_per_unit = o_.v_read_v / ls.x_max;
-  RowMatrixXd v = x * volts_per_unit;
+  RowMatrixXd& v = x;  // scaled to volts in place (a scratch copy: nn_network.h)
+  v *= volts_per_unit;
   if (o_.dac_bits > 0 && !ideal)
     stats.dac[slot] += devices::UniformQuantizer(o_.dac_bits, 0.0, o_.v_read_v).quantize_in_place(v);
   const bool newton = !ideal && !o_.linear_cells();
@@ -309,7 +342,8 @@ RowMatrixXd HardwareNetwork::layer_mvm(size_t layer, const RowMatrixXd& x, uint6
       id = signed_currents(calib::array_currents(spec, t.g_programmed, cell_, vt, o_.solver), o_.mapping.encoding,
                            p.outs);
     } else {
-      id.noalias() = vt * t.t_signed;
+      id.resize(vt.rows(), p.outs);
+      product(v, p.row0, p.rows, t.t_signed, id);
     }
     if (noisy) {
       const RowMatrixXd var = vt.cwiseAbs2() * t.noise_var;
@@ -327,7 +361,7 @@ RowMatrixXd HardwareNetwork::layer_mvm(size_t layer, const RowMatrixXd& x, uint6
 
 RowMatrixXd HardwareNetwork::run(const RowMatrixXd& images, uint64_t batch_index, bool calibrating,
                                  CallStats& stats) const {
-  return engine::forward(net_, images, [&](size_t layer, const RowMatrixXd& in) {
+  return engine::forward(net_, images, [&](size_t layer, RowMatrixXd& in) {
     return layer_mvm(layer, in, batch_index, calibrating, stats);
   });
 }
@@ -354,6 +388,7 @@ RowMatrixXd image_rows(const std::vector<float>& pixels, int64_t first, int64_t 
 }  // namespace
 
 void HardwareNetwork::for_each_batch(int64_t count, const std::function<void(int64_t, int64_t, uint64_t)>& fn) const {
+  const SingleThreadedBlas single;
   const int64_t batches = (count + kEvalBatchImages - 1) / kEvalBatchImages;
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
@@ -382,7 +417,7 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
   const auto t0 = std::chrono::steady_clock::now();
   // DAC: the largest input of each MVM layer in software (double precision).
   std::vector<double> x_max(layers_.size(), 0.0);
-  engine::forward(net_, images, [&](size_t layer, const RowMatrixXd& in) {
+  engine::forward(net_, images, [&](size_t layer, RowMatrixXd& in) {
     double& m = x_max[size_t(layer_slot_[layer])];
     if (in.size()) m = std::max(m, in.maxCoeff());
     return RowMatrixXd(in * net_.layers[layer].w);

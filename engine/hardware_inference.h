@@ -83,8 +83,11 @@ constexpr double kLiftMargin = 0.5;
 // neighbours) miss by ~1e-5 .. 1e-4, far below a 5% programming variation or an 8-bit ADC's
 // half LSB (2e-3); a larger miss raises the floor and rebuilds the map.
 constexpr double kFloorMissRel = 1e-3;
-// Images per evaluation batch: fixed, because the read-noise streams are per batch.
-constexpr int64_t kEvalBatchImages = 250;
+// Images per evaluation batch: fixed, because the read-noise streams are per batch. 100 keeps the
+// largest scratch matrix (conv1's im2col, 100 x 784 reads x 25 doubles = 16 MB) under glibc's
+// largest mmap threshold, so batch buffers are reused from the heap instead of being mapped
+// and faulted in afresh (0.4-2 s per GB on this VM).
+constexpr int64_t kEvalBatchImages = 100;
 
 struct HardwareOptions {
   MappingOptions mapping;          // tiles, encoding, device window
@@ -181,7 +184,7 @@ class HardwareNetwork {
   };
   CallStats new_stats() const;
   RowMatrixXd run(const RowMatrixXd& images, uint64_t batch_index, bool calibrating, CallStats& stats) const;
-  RowMatrixXd layer_mvm(size_t layer, const RowMatrixXd& x, uint64_t batch_index, bool calibrating,
+  RowMatrixXd layer_mvm(size_t layer, RowMatrixXd& x, uint64_t batch_index, bool calibrating,
                         CallStats& stats) const;
   // Runs fn(first image, count, batch index) over the batches of an image set on o_.threads.
   void for_each_batch(int64_t count, const std::function<void(int64_t, int64_t, uint64_t)>& fn) const;

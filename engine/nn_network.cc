@@ -127,7 +127,7 @@ RowMatrixXd forward(const Network& net, const RowMatrixXd& x0, const MvmFunction
     switch (l.kind) {
       case LayerKind::kDense:
       case LayerKind::kConv: {
-        const RowMatrixXd in = mvm_inputs(l, x);
+        RowMatrixXd in = mvm_inputs(l, x);
         const RowMatrixXd y = mvm(k, in);
         x = mvm_outputs(l, y, x.rows());
         break;

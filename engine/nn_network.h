@@ -72,10 +72,12 @@ RowMatrixXd mvm_inputs(const Layer& layer, const RowMatrixXd& x);
 // as the layer's B x out_features output.
 RowMatrixXd mvm_outputs(const Layer& layer, const RowMatrixXd& y, int64_t batch);
 
-// Runs the network on x (B x input features, 784 for Fashion-MNIST). `mvm(layer_index, inputs)` returns the products of the MVM
-// layer (inputs from mvm_inputs(), result rows x fan_out, bias not included); ReLU, max pooling
-// and the bias are digital. The software reference is mvm = inputs * w in double precision.
-using MvmFunction = std::function<RowMatrixXd(size_t, const RowMatrixXd&)>;
+// Runs the network on x (B x input features, 784 for Fashion-MNIST). `mvm(layer_index, inputs)`
+// returns the products of the MVM layer (inputs from mvm_inputs(), result rows x fan_out, bias
+// not included); it may overwrite `inputs` (a scratch copy, e.g. scaled to volts in place).
+// ReLU, max pooling and the bias are digital. The software reference is mvm = inputs * w in
+// double precision.
+using MvmFunction = std::function<RowMatrixXd(size_t, RowMatrixXd&)>;
 RowMatrixXd forward(const Network& net, const RowMatrixXd& x, const MvmFunction& mvm);
 
 // Index of the largest entry of each row (the first on ties).

@@ -20,6 +20,7 @@ PACKAGES=(
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
   libtorch-dev                           # libtorch 1.13 (C++): `xbar train`, model.pt files (issue 6)
   zlib1g-dev                             # zlib: reads Fashion-MNIST's gzipped IDX files
+  libblas-dev                            # cblas.h: tile products via dgemm (OpenBLAS above at run time)
   dataset-fashion-mnist                  # Fashion-MNIST in /usr/share/datasets/fashion-mnist (train/evaluate, tests)
 )
 

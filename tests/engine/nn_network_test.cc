@@ -40,7 +40,7 @@ TEST_CASE("a convolution lowered by im2col equals the direct convolution, paddin
   REQUIRE(l.out_h == 5);
   REQUIRE(l.out_w == 6);
   const RowMatrixXd x = xbar::devices::uniform_matrix(4, 2 * 5 * 6, 0, 1, 3);
-  const RowMatrixXd y = xbar::engine::forward(n, x, [&](size_t k, const RowMatrixXd& in) {
+  const RowMatrixXd y = xbar::engine::forward(n, x, [&](size_t k, RowMatrixXd& in) {
     return RowMatrixXd(in * n.layers[k].w);
   });
   REQUIRE(y.rows() == 4);
