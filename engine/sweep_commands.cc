@@ -5,15 +5,14 @@
 namespace xbar::engine {
 
 // One line per subcommand. Column names follow size.csv's (uncomp_/comp_/calib_ prefixes).
-// `evaluate` (issue 6) is the one line
-//   {"evaluate", "accuracy.json", {{"software", "/software"}, {"ideal", "/ideal"}, {"uncompensated", "/uncompensated"}, {"compensated", "/compensated"}, {"hat", "/hat"}}},
-// to add once the CLI has the subcommand.
+// `evaluate`'s hat column is empty for a model evaluated without --hat-model.
 const std::vector<SweepCommand>& sweep_commands() {
   static const std::vector<SweepCommand> table = {
       {"solve", "result.json", {{"backend_used", "/solve/backend_used"}, {"max_abs_error_a", "/ir_drop/max_abs_error_a"}, {"max_error_rel_full_scale", "/ir_drop/max_error_rel_full_scale"}, {"ideal_full_scale_a", "/ir_drop/ideal_full_scale_a"}, {"newton_iterations", "/solve/newton/iterations"}, {"cg_iterations", "/solve/cg/iterations"}}},
       {"check", "check.json", {{"pass", "/pass"}, {"current_max_rel_diff", "/currents/max_rel_diff"}, {"current_max_abs_diff_a", "/currents/max_abs_diff_a"}, {"voltage_max_rel_diff", "/voltages/max_rel_diff"}, {"voltage_max_abs_diff_v", "/voltages/max_abs_diff_v"}, {"native_backend", "/native/backend_used"}}},
       {"calibrate", "result.json", {{"uncomp_max_lsb", "/errors/uncompensated/max_lsb"}, {"uncomp_rms_lsb", "/errors/uncompensated/rms_lsb"}, {"uncomp_max_pct_fs", "/errors/uncompensated/max_pct_full_scale"}, {"comp_max_lsb", "/errors/compensated/max_lsb"}, {"comp_rms_lsb", "/errors/compensated/rms_lsb"}, {"comp_max_pct_fs", "/errors/compensated/max_pct_full_scale"}, {"calib_max_lsb", "/errors/calibrated/max_lsb"}, {"calib_rms_lsb", "/errors/calibrated/rms_lsb"}, {"calib_max_pct_fs", "/errors/calibrated/max_pct_full_scale"}, {"comp_scale", "/compensation/scale"}, {"comp_iterations", "/compensation/iterations"}, {"comp_converged", "/compensation/converged"}, {"comp_residual_rel", "/compensation/residual_rel"}, {"comp_cells_above_g_max", "/compensation/cells_needing_above_g_max"}, {"comp_cells_below_g_min", "/compensation/cells_needing_below_g_min"}, {"full_scale_a", "/errors/uncompensated/full_scale_a"}, {"lsb_a", "/errors/uncompensated/lsb_a"}, {"adc_bits", "/errors/uncompensated/adc_bits"}}},
       {"size", "result.json", {{"largest_uncomp", "/largest/uncompensated/largest_passing_size"}, {"largest_comp", "/largest/compensated/largest_passing_size"}, {"largest_calib", "/largest/calibrated/largest_passing_size"}, {"uncomp_bounded", "/largest/uncompensated/failing_size_found_above"}, {"comp_bounded", "/largest/compensated/failing_size_found_above"}, {"calib_bounded", "/largest/calibrated/failing_size_found_above"}, {"sizes_evaluated", "/points"}}},
+      {"evaluate", "accuracy.json", {{"software", "/software"}, {"ideal", "/ideal"}, {"uncompensated", "/uncompensated"}, {"compensated", "/compensated"}, {"hat", "/hat"}, {"ideal_matches_software", "/ideal_matches_software"}}},
   };
   return table;
 }

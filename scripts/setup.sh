@@ -21,6 +21,10 @@ PACKAGES=(
   python3-matplotlib                     # scripts/plot_sweep.py (PNG plots of sweep outputs)
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
   clang libclang-rt-14-dev               # libFuzzer + ASan/UBSan runtimes: tests/fuzz (scripts/test.sh)
+  libtorch-dev                           # libtorch 1.13 (C++): `xbar train`, model.pt files (issue 6)
+  zlib1g-dev                             # zlib: reads Fashion-MNIST's gzipped IDX files
+  libblas-dev                            # cblas.h: tile products via dgemm (OpenBLAS above at run time)
+  dataset-fashion-mnist                  # Fashion-MNIST in /usr/share/datasets/fashion-mnist (train/evaluate, tests)
 )
 
 if [ "${XBAR_SKIP_APT:-0}" != 1 ]; then

@@ -141,6 +141,7 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "open_section.ini", "[wires\nr-row = 1\n");
   write_text(w / "nested_config.ini", "config = other.ini\n");
   write_text(w / "empty_value.ini", "[wires]\nr-col =\n");
+  write_text(w / "size_key_for_program.ini", "[size]\nbudget-lsb = 0.5\n");
   write_text(w / "solve_key_for_program.ini", "[wires]\nr-row = 2.5\n");
   write_text(w / "bool_maybe.ini", "[size]\ncompensate = maybe\n");
   write_text(w / "stuck_rate.ini", "[defects]\nstuck-off-rate = 2\n");
@@ -234,8 +235,11 @@ std::vector<BadCase> bad_cases() {
       // --- INI files ------------------------------------------------------------------------
       {"unknown INI key", "solve", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo", "--help"}},
       {"unknown INI key (check)", "check", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo"}},
-      {"INI key of another subcommand (program)", "program", {"--config", "solve_key_for_program.ini"},
-       {"solve_key_for_program.ini:2", "unknown key 'r-row'"}},
+      {"INI key of another subcommand (program)", "program", {"--config", "size_key_for_program.ini"},
+       {"size_key_for_program.ini:2", "unknown key 'budget-lsb'"}},
+      // r-row is a key of `program --model` (the tiles' wires), not of a plain `program`.
+      {"INI network key without --model (program)", "program", {"--config", "solve_key_for_program.ini"},
+       {"r-row", "only with --model"}},
       {"INI value of the wrong type", "solve", {"--g", "g.npy", "--config", "wrong_type.ini"}, {"wrong_type.ini:3", "r-row", "abc", "expected a number"}},
       {"INI integer out of range", "netlist", {"--config", "rows_overflow.ini"}, {"rows_overflow.ini:2", "rows", "99999999999999999999", "expected an integer"}},
       {"INI fraction for an integer", "solve", {"--config", "rows_fraction.ini"}, {"rows_fraction.ini:2", "rows", "1.5", "expected an integer"}},
