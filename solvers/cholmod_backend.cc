@@ -5,6 +5,8 @@
 #include <thread>
 #include <type_traits>
 
+#include <omp.h>
+
 #include "devices/contract.h"
 #include "devices/input_error.h"
 #include "solvers/stopwatch.h"
@@ -192,7 +194,9 @@ Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
   }
   int status = CHOLMOD_OK;
   if (simplicial_) {
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    // OpenMP's thread budget (default: the cores; `xbar sweep` sets it to sweep-threads, so a
+    // point's batched solves stay on its own core and ranks do not oversubscribe the node).
+    const int hw = std::max(1, omp_get_max_threads());
     const Eigen::Index threads = std::min<Eigen::Index>(hw, std::max<Eigen::Index>(1, b.cols() / kSimplicialChunk));
     while (Eigen::Index(thread_commons_.size()) + 1 < threads) {
       thread_commons_.push_back(std::make_unique<cholmod_common>());
