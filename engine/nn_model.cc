@@ -8,6 +8,7 @@
 #include "devices/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/nn_torch.h"
+#include "engine/nn_torch_api.h"
 
 namespace xbar::engine {
 
@@ -151,21 +152,13 @@ void configure_torch(int threads) {
 
 }  // namespace internal
 
-std::string to_string(Architecture a) { return a == Architecture::kMlp ? "mlp" : "cnn"; }
-
-Architecture parse_architecture(const std::string& s) {
-  if (s == "mlp") return Architecture::kMlp;
-  if (s == "cnn") return Architecture::kCnn;
-  throw InputError("key model = '" + s + "': expected mlp or cnn");
-}
-
 nlohmann::json read_model_meta(const std::string& path) {
   nlohmann::json meta;
   internal::load_model(path, &meta);
   return meta;
 }
 
-Network load_network(const std::string& path) {
+Network internal::load_network_torch(const std::string& path) {
   nlohmann::json meta;
   internal::XbarNet net = internal::load_model(path, &meta);
   Network n;
@@ -201,7 +194,7 @@ Network load_network(const std::string& path) {
   return n;
 }
 
-SoftwareEvaluation evaluate_software(const std::string& model_path, const ImageSet& images, int threads,
+SoftwareEvaluation internal::evaluate_software_torch(const std::string& model_path, const ImageSet& images, int threads,
                                      int64_t batch) {
   internal::configure_torch(threads);
   internal::XbarNet net = internal::load_model(model_path, nullptr);
@@ -224,3 +217,12 @@ SoftwareEvaluation evaluate_software(const std::string& model_path, const ImageS
 }
 
 }  // namespace xbar::engine
+
+// The module's one entry point (engine/nn_torch_api.h).
+extern "C" const xbar::engine::internal::TorchApi* xbar_torch_api() {
+  static const xbar::engine::internal::TorchApi api{xbar::engine::internal::kTorchApiVersion,
+                                                    &xbar::engine::internal::load_network_torch,
+                                                    &xbar::engine::internal::evaluate_software_torch,
+                                                    &xbar::engine::internal::train_model_torch};
+  return &api;
+}
