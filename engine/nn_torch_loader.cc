@@ -18,14 +18,26 @@
 
 // The engine functions the module calls, taken from the executable: referenced here (external
 // linkage, so never dropped) so that every executable that can open the module has them.
+// `nm -DC --undefined-only libxbar_torch.so | grep xbar` lists what the module needs.
 extern "C" {
 extern const void* const xbar_torch_module_imports[];
 const void* const xbar_torch_module_imports[] = {
     reinterpret_cast<const void*>(&xbar::engine::write_file_atomically),
     reinterpret_cast<const void*>(&xbar::engine::ensure_directory),
     reinterpret_cast<const void*>(&xbar::engine::load_fashion_mnist),
+    reinterpret_cast<const void*>(&xbar::engine::parse_architecture),
+    reinterpret_cast<const void*>(static_cast<std::string (*)(xbar::engine::Architecture)>(&xbar::engine::to_string)),
 };
 }
+
+namespace xbar::engine::internal {
+// Member functions the module calls (their addresses do not fit the array above). Never called.
+void keep_module_member_imports() {
+  [[maybe_unused]] volatile auto a = &Network::infer_shapes;
+  [[maybe_unused]] volatile auto b = &HatOptions::to_json;
+  [[maybe_unused]] volatile auto c = &TrainOptions::validate;
+}
+}  // namespace xbar::engine::internal
 
 namespace xbar::engine {
 
