@@ -6,6 +6,8 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
+#include <vector>
 
 #include "engine/nn_model.h"
 #include "engine/weight_mapping.h"
@@ -143,4 +145,54 @@ TEST_CASE("evaluate refuses a missing or wrong model, a tile larger than the lay
   CHECK(run_xbar(d, "program --tile-rows 64 --out o", &err) == 2);
   CHECK(err.find("key tile-rows: only with --model") != std::string::npos);
   CHECK(!fs::exists(d.path / "o"));
+}
+
+TEST_CASE("xbar sweep runs evaluate: one row per wire resistance, equal to the individual runs") {
+  const std::string m = mlp();
+  const fs::path d = process_dir().path;
+  {
+    std::ofstream ini(d / "eval_sweep.ini");
+    ini << "command = evaluate\nmodel = " << m << "/model.pt\nr-row = 0, 2.5\nr-col = 2.5\nseed = 4\n"
+        << "subset = 100\ncompensate = false\ntile-rows = 32\ntile-cols = 32\ncalib-images = 100\n"
+        << "variation = gaussian\nvariation-sigma = 0.05\nadc-bits = 8\nthreads = 1\n";
+  }
+  std::string err;
+  REQUIRE(run_xbar(process_dir(), "sweep --config eval_sweep.ini --quiet --out eval_sweep", &err) == 0);
+  // The individual run of the second point.
+  REQUIRE(run_xbar(process_dir(), "evaluate --model " + m + "/model.pt --r-row 2.5 --r-col 2.5 --seed 4 --subset 100 "
+                   "--compensate false --tile-rows 32 --tile-cols 32 --calib-images 100 --variation gaussian "
+                   "--variation-sigma 0.05 --adc-bits 8 --threads 1 --quiet --out eval_single") == 0);
+  const json single = load_json(d / "eval_single/accuracy.json");
+  std::ifstream csv(d / "eval_sweep/sweep.csv");
+  std::vector<std::vector<std::string>> rows;
+  for (std::string line; std::getline(csv, line);) {
+    std::vector<std::string> f;
+    std::string cell;
+    std::istringstream ls(line);
+    while (std::getline(ls, cell, ',')) f.push_back(cell);
+    if (!line.empty() && line.back() == ',') f.emplace_back();
+    rows.push_back(f);
+  }
+  REQUIRE(rows.size() == 3);  // header + 2 points
+  const auto col = [&](const std::string& name) {
+    for (size_t k = 0; k < rows[0].size(); ++k)
+      if (rows[0][k] == name) return k;
+    FAIL("no column " << name);
+    return size_t(0);
+  };
+  size_t at25 = 0;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    REQUIRE(rows[r].size() == rows[0].size());
+    CHECK(rows[r][col("status")] == "ok");
+    CHECK(rows[r][col("ideal")] == rows[r][col("software")]);
+    CHECK(rows[r][col("ideal_matches_software")] == "1");
+    CHECK(rows[r][col("compensated")].empty());  // --compensate false: null in accuracy.json
+    if (std::stod(rows[r][col("r-row")]) == 2.5) at25 = r;
+  }
+  REQUIRE(at25 != 0);
+  for (const char* k : {"software", "ideal", "uncompensated"}) {
+    CAPTURE(k);
+    CHECK(std::stod(rows[at25][col(k)]) == single[k].get<double>());
+  }
+  CHECK(std::stoll(rows[at25][col("seed")]) == 4);
 }
