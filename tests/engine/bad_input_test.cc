@@ -56,7 +56,8 @@ struct BadCase {
 const char* const kOutputNames[] = {
     "currents.npy", "voltages.npy",     "result.json",     "check.json",      "node_voltages.npy",
     "source_currents.npy", "g_programmed.npy", "stuck_mask.npy", "t_effective.npy",
-    "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv"};
+    "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv",
+    "model.pt", "train.json", "accuracy.json", "predictions.npy"};
 
 // A byte-exact .npy whose header is given verbatim (padding and '\n' added here), for
 // headers no writer produces. `version` 1 or 2 selects a 2- or 4-byte header length.
@@ -141,6 +142,7 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "open_section.ini", "[wires\nr-row = 1\n");
   write_text(w / "nested_config.ini", "config = other.ini\n");
   write_text(w / "empty_value.ini", "[wires]\nr-col =\n");
+  write_text(w / "notamodel.pt", "not a torch archive\n");
   write_text(w / "size_key_for_program.ini", "[size]\nbudget-lsb = 0.5\n");
   write_text(w / "solve_key_for_program.ini", "[wires]\nr-row = 2.5\n");
   write_text(w / "bool_maybe.ini", "[size]\ncompensate = maybe\n");
@@ -296,6 +298,15 @@ std::vector<BadCase> bad_cases() {
        {"cannot write 'adir'", "is a directory"}, {2}, true},
       {"output directory in /proc (unwritable even for root)", "program", {"--rows", "2", "--cols", "2", "--out", "/proc/xbar_out"},
        {"cannot create output directory '/proc/xbar_out'"}, {2}, true},
+      // --- networks (issue 6) -------------------------------------------------------------
+      {"dataset directory that does not exist", "train", {"--data-dir", "no_such_dataset", "--epochs", "1"},
+       {"no_such_dataset", "does not exist", "dataset-fashion-mnist"}},
+      {"evaluate: model file that is not a model", "evaluate", {"--model", "notamodel.pt"},
+       {"notamodel.pt", "not a model file written by `xbar train`"}},
+      {"evaluate: model file missing", "evaluate", {"--model", "missing_model.pt"},
+       {"missing_model.pt", "does not exist"}},
+      {"program --model: file that is not a model", "program", {"--model", "notamodel.pt"},
+       {"notamodel.pt", "not a model file"}},
   };
 }
 
