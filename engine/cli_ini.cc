@@ -6,17 +6,13 @@
 #include <set>
 
 #include "devices/input_error.h"
+#include "devices/text.h"
 #include "devices/utf8.h"
 
 namespace po = boost::program_options;
 
 namespace xbar::engine {
 namespace {
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 // ": expected ..." for a key declared with value type T; "" for types Boost describes itself.
 std::string hint_for(const po::value_semantic* semantic) {
@@ -75,14 +71,7 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
   std::string raw;
   std::set<std::string> seen;
   for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    // Inline comments start at a '#' or ';' preceded by whitespace, as in Boost's own parser.
-    std::string text = raw;
-    for (size_t p = 1; p < text.size(); ++p)
-      if ((text[p] == '#' || text[p] == ';') && (text[p - 1] == ' ' || text[p - 1] == '\t')) {
-        text.resize(p);
-        break;
-      }
-    const std::string line = trim(text);
+    const std::string line = trim_ini(raw);
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (const auto bad = first_invalid_utf8(line)) throw InputError(where + describe_invalid_utf8(line, *bad));
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;

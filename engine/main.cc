@@ -14,6 +14,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/text.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
@@ -28,6 +29,7 @@
 namespace po = boost::program_options;
 namespace devices = xbar::devices;
 using xbar::InputError;
+using xbar::trim;  // devices/text.h
 using xbar::engine::RunConfig;
 using xbar::engine::store_ini;    // engine/cli_ini.h
 using xbar::engine::store_value;  // engine/cli_ini.h
@@ -265,11 +267,6 @@ po::options_description make_options(const std::string& sub) {
     all.add(nn);
   }
   return all;
-}
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
 }
 
 template <typename T>

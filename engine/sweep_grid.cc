@@ -10,6 +10,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "devices/text.h"
 #include "devices/utf8.h"
 #include "devices/random_stream.h"
 #include "engine/sweep_commands.h"
@@ -33,11 +34,6 @@ constexpr int kRangeDigits = 15;
 // exactly.
 constexpr uint64_t kSeedMask = (uint64_t(1) << 53) - 1;
 constexpr int64_t kMaxThreads = 1024;
-
-std::string trim(const std::string& s) {
-  const auto b = s.find_first_not_of(" \t\r"), e = s.find_last_not_of(" \t\r");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 bool parse_double(const std::string& s, double& out) {
   if (s.empty()) return false;
@@ -255,14 +251,8 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
   RawLine command, sweep_seed, sweep_threads;
   std::string raw;
   for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    // Comments as in main.cc's store_ini: a leading # or ;, or one after whitespace.
-    std::string text = raw;
-    for (size_t p = 1; p < text.size(); ++p)
-      if ((text[p] == '#' || text[p] == ';') && (text[p - 1] == ' ' || text[p - 1] == '\t')) {
-        text.resize(p);
-        break;
-      }
-    const std::string line = trim(text);
+    // Comments as in the CLI's INI reader (engine/cli_ini.cc): devices/text.h.
+    const std::string line = trim_ini(raw);
     // Values end up in sweep.json and every point's result.json, which must be UTF-8
     // (devices/utf8.h; found by tests/fuzz, sweep_grid: nlohmann refused to write them).
     if (const auto bad = first_invalid_utf8(line)) throw InputError(at(line_no) + describe_invalid_utf8(line, *bad));

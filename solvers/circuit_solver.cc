@@ -146,21 +146,7 @@ void CircuitSolver::set_watch(const SparseMatrix& w, const std::string& what) {
 }
 
 void CircuitSolver::sync_pcg_stats() {
-  const auto* pcg = dynamic_cast<const PcgBackend*>(backend_.get());
-  if (!pcg) return;
-  const PcgStats& st = pcg->pcg_stats();
-  summary_.cg_iterations = st.iterations;
-  summary_.cg_max_iterations = st.max_iterations;
-  summary_.cg_residual = st.max_residual;
-  summary_.cg_accuracy_estimate = st.max_estimate;
-  summary_.cg_coarse_unknowns = st.coarse_unknowns;
-  if (!st.fallback.empty() && summary_.backend_used != "cholmod") {
-    summary_.backend_used = "cholmod";
-    summary_.ordering_used = pcg->stats().ordering_used;
-    summary_.factor_nonzeros = pcg->stats().nnz_factor;
-    summary_.factorize_s += pcg->stats().factorize_s;
-    summary_.message += "; " + st.fallback + ": fell back to cholmod";
-  }
+  if (const auto* pcg = dynamic_cast<const PcgBackend*>(backend_.get())) add_pcg_stats(*pcg, summary_);
 }
 
 Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool transposed) {

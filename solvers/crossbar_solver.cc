@@ -131,22 +131,7 @@ const CircuitSolver& CrossbarSolver::circuit_solver() const {
   return *circuit_solver_;
 }
 
-void CrossbarSolver::sync_grid_summary() {
-  const PcgStats& st = pcg_->pcg_stats();
-  SolveSummary& sm = grid_summary_;
-  sm.cg_iterations = st.iterations;
-  sm.cg_max_iterations = st.max_iterations;
-  sm.cg_residual = st.max_residual;
-  sm.cg_accuracy_estimate = st.max_estimate;
-  sm.cg_coarse_unknowns = st.coarse_unknowns;
-  if (!st.fallback.empty() && sm.backend_used != "cholmod") {
-    sm.backend_used = "cholmod";
-    sm.ordering_used = pcg_->stats().ordering_used;
-    sm.factor_nonzeros = pcg_->stats().nnz_factor;
-    sm.factorize_s += pcg_->stats().factorize_s;
-    sm.message += "; " + st.fallback + ": fell back to cholmod";
-  }
-}
+void CrossbarSolver::sync_grid_summary() { add_pcg_stats(*pcg_, grid_summary_); }
 
 CrossbarSolution CrossbarSolver::solve_grid(const RowMatrixXd& v) {
   CrossbarSolution r;

@@ -576,4 +576,20 @@ Eigen::MatrixXd PcgBackend::solve(const Eigen::MatrixXd& b) const {
   return x;
 }
 
+void add_pcg_stats(const PcgBackend& pcg, SolveSummary& sm) {
+  const PcgStats& st = pcg.pcg_stats();
+  sm.cg_iterations = st.iterations;
+  sm.cg_max_iterations = st.max_iterations;
+  sm.cg_residual = st.max_residual;
+  sm.cg_accuracy_estimate = st.max_estimate;
+  sm.cg_coarse_unknowns = st.coarse_unknowns;
+  if (!st.fallback.empty() && sm.backend_used != "cholmod") {
+    sm.backend_used = "cholmod";
+    sm.ordering_used = pcg.stats().ordering_used;
+    sm.factor_nonzeros = pcg.stats().nnz_factor;
+    sm.factorize_s += pcg.stats().factorize_s;
+    sm.message += "; " + st.fallback + ": fell back to cholmod";
+  }
+}
+
 }  // namespace xbar::solvers

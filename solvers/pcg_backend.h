@@ -56,6 +56,7 @@
 #include "solvers/coarse_space.h"
 #include "solvers/line_system.h"
 #include "solvers/linear_backend.h"
+#include "solvers/solve_summary.h"
 #include "solvers/thread_pool.h"
 
 namespace xbar::solvers {
@@ -142,5 +143,9 @@ class PcgBackend final : public LinearBackend {
   mutable std::unique_ptr<CholmodBackend> fallback_;
   mutable SparseMatrix fallback_matrix_;  // grid mode: assembled from the stencil
 };
+
+// Copies the PCG run's figures (iterations, residual, estimate, coarse size) into a summary and,
+// when the run fell back to CHOLMOD, records that (backend, ordering, factor, time, message).
+void add_pcg_stats(const PcgBackend& pcg, SolveSummary& summary);
 
 }  // namespace xbar::solvers
