@@ -12,12 +12,6 @@ namespace xbar::calib {
 
 namespace {
 
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
-}
-
 using Vec = Eigen::VectorXd;
 
 }  // namespace
@@ -95,8 +89,8 @@ FixedScaleRun run_fixed_point(const FixedPointProblem& p, const RowMatrixXd& tar
     r.t = std::move(measured);
     if (o.progress)
       o.progress("compensation iteration " + std::to_string(it) + ": max |" + p.measured_name +
-                 " - target| = " + fmt(res) + " of max(target), " + std::to_string(above + below) +
-                 " unreachable cells (" + fmt(measure_s) + " s)");
+                 " - target| = " + format_3g(res) + " of max(target), " + std::to_string(above + below) +
+                 " unreachable cells (" + format_3g(measure_s) + " s)");
     if (res <= o.tol) {
       r.converged = true;
       return r;
@@ -200,14 +194,14 @@ Compensation solve_compensation(const FixedPointProblem& p,
       // Converged, or stopped (iteration cap, stall) with every cell under g_max: either way
       // the answer, reported as it stands; re-searching the scale would not converge better.
       if (o.progress)
-        o.progress("scale auto: s = " + fmt(s) + (r.converged ? " found with the map in " : " reached after ") +
+        o.progress("scale auto: s = " + format_3g(s) + (r.converged ? " found with the map in " : " reached after ") +
                    std::to_string(r.iterations) + " iterations");
       finish(std::move(r), s);
     } else {
       if (o.progress)
         o.progress("scale auto: the joint iteration did not settle (" + std::string(r.converged ? "converged" : "not converged") +
-                   ", " + std::to_string(r.above) + " cells above g-max, max G'/g_max = " + fmt(r.g.maxCoeff() / hi) +
-                   " at s = " + fmt(s) + "); bracketing the scale with exact trials");
+                   ", " + std::to_string(r.above) + " cells above g-max, max G'/g_max = " + format_3g(r.g.maxCoeff() / hi) +
+                   " at s = " + format_3g(s) + "); bracketing the scale with exact trials");
       c.iterations += r.iterations;
       c.linear_solves += r.solves;
       c.scale_trials.clear();
@@ -244,8 +238,8 @@ Compensation solve_compensation(const FixedPointProblem& p,
       c.scale_trials.push_back(s);
       const double h = r.converged ? std::log(r.g.maxCoeff() / hi) : INFINITY;
       if (o.progress)
-        o.progress("scale auto: trial s = " + fmt(s) + ": " +
-                   (r.converged ? "max G' / g_max = " + fmt(std::exp(h)) : std::string("no convergence")) +
+        o.progress("scale auto: trial s = " + format_3g(s) + ": " +
+                   (r.converged ? "max G' / g_max = " + format_3g(std::exp(h)) : std::string("no convergence")) +
                    " after " + std::to_string(r.iterations) + " iterations");
       if (h <= 0) {
         s_lo = s, h_lo = h;
@@ -294,7 +288,7 @@ Compensation solve_compensation(const FixedPointProblem& p,
     }
     if (s_lo == 0)
       throw NumericalError("scale auto: no target scale in " + std::to_string(c.scale_trials.size()) +
-                           " trials (down to " + fmt(c.scale_trials.back()) + ") fits the compensation "
+                           " trials (down to " + format_3g(c.scale_trials.back()) + ") fits the compensation "
                            "map under g-max = " + format_number(hi) + " S");
     // The map inside the real window, a hair below the root so that the tighter final solve
     // never leaves a cell just above g_max; cells needing less than g_min are reported.
@@ -304,7 +298,7 @@ Compensation solve_compensation(const FixedPointProblem& p,
   c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   c.message = std::string(c.converged ? "converged" : "did NOT converge") + " in " +
               std::to_string(c.iterations) + " iterations to max |" + p.measured_name +
-              " - target| = " + fmt(c.residual_rel) + " of max(target) at scale " + fmt(c.scale) +
+              " - target| = " + format_3g(c.residual_rel) + " of max(target) at scale " + format_3g(c.scale) +
               "; " + std::to_string(c.needs_above_max) + " cells need more than g-max, " +
               std::to_string(c.needs_below_min) + " need less than g-min";
   return c;

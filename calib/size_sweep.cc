@@ -10,16 +10,6 @@
 #include "devices/input_error.h"
 #include "devices/random_array.h"
 
-namespace {
-
-std::string fmt(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", v);
-  return buf;
-}
-
-}  // namespace
-
 namespace xbar::calib {
 
 std::string to_string(SizeShape s) {
@@ -79,10 +69,10 @@ SizePoint evaluate_size(const netlists::CrossbarSpec& base, int64_t rows, int64_
   p.seconds = a.seconds;
   if (eval.progress) {
     std::string msg = std::to_string(rows) + " x " + std::to_string(cols) + ": max error " +
-                      fmt(p.error[kUncompensated].max_lsb) + " LSB uncompensated";
-    if (p.evaluated[kCompensated]) msg += ", " + fmt(p.error[kCompensated].max_lsb) + " compensated";
-    if (p.evaluated[kCalibrated]) msg += ", " + fmt(p.error[kCalibrated].max_lsb) + " calibrated";
-    eval.progress(msg + " (" + fmt(p.seconds) + " s)");
+                      format_3g(p.error[kUncompensated].max_lsb) + " LSB uncompensated";
+    if (p.evaluated[kCompensated]) msg += ", " + format_3g(p.error[kCompensated].max_lsb) + " compensated";
+    if (p.evaluated[kCalibrated]) msg += ", " + format_3g(p.error[kCalibrated].max_lsb) + " calibrated";
+    eval.progress(msg + " (" + format_3g(p.seconds) + " s)");
   }
   return p;
 }

@@ -107,9 +107,8 @@ std::string exit_meaning(int code) {
   }
 }
 
-// Runs one point in this process and reads its metrics. Never throws for a failing point:
-// whatever the subcommand throws is the row's error.
-PointRecord run_task(const Task& t, const SweepHooks& hooks, int rank, const std::string& host, int threads) {
+// A point's record before it runs: what the task says about it, and this version.
+PointRecord record_of(const Task& t) {
   PointRecord r;
   r.index = t.point.index;
   r.id = t.point.id;
@@ -119,6 +118,13 @@ PointRecord run_task(const Task& t, const SweepHooks& hooks, int rank, const std
   r.seed = t.point.seed;
   r.fingerprint = t.fingerprint;
   r.version = XBAR_VERSION;
+  return r;
+}
+
+// Runs one point in this process and reads its metrics. Never throws for a failing point:
+// whatever the subcommand throws is the row's error.
+PointRecord run_task(const Task& t, const SweepHooks& hooks, int rank, const std::string& host, int threads) {
+  PointRecord r = record_of(t);
   r.rank = rank;
   r.host = host;
   r.threads = threads;
@@ -168,15 +174,7 @@ PointRecord run_task(const Task& t, const SweepHooks& hooks, int rank, const std
 
 // The record of a point that is not run again because its process died kMaxAttempts times.
 PointRecord run_task_never(const Task& t, int attempts) {
-  PointRecord r;
-  r.index = t.point.index;
-  r.id = t.point.id;
-  r.command = t.command;
-  r.keys = t.point.keys;
-  r.swept = t.point.swept;
-  r.seed = t.point.seed;
-  r.fingerprint = t.fingerprint;
-  r.version = XBAR_VERSION;
+  PointRecord r = record_of(t);
   r.exit_code = 1;
   r.error = "the process running this point died " + std::to_string(attempts) +
             " times before it finished (a crash, the out-of-memory killer or SIGKILL); not started again "

@@ -20,14 +20,6 @@ namespace {
 constexpr double kMaxBackwardError = 1e-10;
 }  // namespace
 
-namespace {
-std::string secs(double s) {  // progress lines: three significant digits are plenty
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", s);
-  return buf;
-}
-}  // namespace
-
 std::string to_string(BackendChoice b) {
   switch (b) {
     case BackendChoice::kAuto: return "auto";
@@ -87,7 +79,7 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
     if (options.progress) options.progress(msg);
   };
   say("assembled " + std::to_string(mna_->size()) + " unknowns, " +
-      std::to_string(summary_.matrix_nonzeros) + " nonzeros in " + secs(summary_.assemble_s) + " s");
+      std::to_string(summary_.matrix_nonzeros) + " nonzeros in " + format_3g(summary_.assemble_s) + " s");
 
   if (mna_->size() == 0) {  // every node fixed by sources and shorts: nothing to factor
     summary_.backend_used = "none";
@@ -110,7 +102,7 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
     // nodes condensed, newton.h); the analysis serves every iteration, which factorizes.
     newton_ = std::make_unique<NewtonSolver>(*mna_, *backend_, options.newton);
     say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
-        secs(backend_->stats().analyze_s) + " s");
+        format_3g(backend_->stats().analyze_s) + " s");
     summary_.backend_used = backend_->name();
     summary_.ordering_used = backend_->stats().ordering_used;
     summary_.analyze_s = backend_->stats().analyze_s;
@@ -125,10 +117,10 @@ CircuitSolver::CircuitSolver(const netlists::Circuit& circuit, const SolverOptio
   }
   backend_->analyze(mna_->matrix(), mna_->grid_coords());
   say(backend_->name() + " analyze (" + backend_->stats().ordering_used + " ordering) " +
-      secs(backend_->stats().analyze_s) + " s");
+      format_3g(backend_->stats().analyze_s) + " s");
   backend_->factorize(mna_->matrix());
   const FactorStats& st = backend_->stats();
-  say(backend_->name() + " factorize " + secs(st.factorize_s) + " s, " +
+  say(backend_->name() + " factorize " + format_3g(st.factorize_s) + " s, " +
       std::to_string(int64_t(st.nnz_factor)) + " nonzeros in the factor");
   summary_.backend_used = backend_->name();
   summary_.ordering_used = st.ordering_used;

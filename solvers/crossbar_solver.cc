@@ -5,7 +5,6 @@
 
 #include "devices/contract.h"
 #include "devices/format.h"
-
 #include "devices/input_error.h"
 #include "solvers/crossbar_operator.h"
 #include "solvers/pcg_backend.h"
@@ -49,14 +48,6 @@ SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const
 
 CrossbarSolver::~CrossbarSolver() = default;
 
-namespace {
-std::string secs(double s) {  // progress lines: three significant digits are plenty
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", s);
-  return buf;
-}
-}  // namespace
-
 bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
                               const devices::CellModel* cell) {
   const SolverOptions s = effective_solver_options(spec.rows, spec.cols, linear_cell, options_);
@@ -79,7 +70,7 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
     if (options_.solver.progress) options_.solver.progress(msg);
   };
   say("wrote the " + std::to_string(sm.unknowns) + "-unknown line operator straight from the spec in " +
-      secs(sm.assemble_s) + " s");
+      format_3g(sm.assemble_s) + " s");
   pcg_->set_stencil(op_->take_stencil());
   const auto& c = op_->current_map_x();
   pcg_->set_watch_slots(c.ptr, c.index, c.coef, "column currents");
@@ -87,7 +78,7 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
   sm.ordering_used = "lines";
   sm.factorize_s = pcg_->stats().factorize_s;
   say("pcg line factors and coarse grid (" + std::to_string(pcg_->pcg_stats().coarse_unknowns) +
-      " unknowns) in " + secs(sm.factorize_s) + " s");
+      " unknowns) in " + format_3g(sm.factorize_s) + " s");
   sm.message = "pcg on the crossbar's line operator written from its spec (no circuit assembled), " +
                std::to_string(sm.unknowns) + " unknowns, coarse grid " +
                std::to_string(pcg_->pcg_stats().coarse_unknowns) + " unknowns";
