@@ -186,18 +186,21 @@ void solve_columns(cholmod_factor* factor, cholmod_common* common, const Eigen::
 Eigen::MatrixXd CholmodBackend::solve(const Eigen::MatrixXd& b) const {
   XBAR_EXPECTS(factorized_, "CholmodBackend: call factorize() before solve()");
   Eigen::MatrixXd x(b.rows(), b.cols());
-  if (!simplicial_ && b.cols() >= kSimplicialMinBatch && stats_.nnz_factor <= kSimplicialCopyMaxNnz) {
+  // OpenMP's thread budget (default: the cores; `xbar sweep` sets it to sweep-threads, so a
+  // point's batched solves stay on its own core and ranks do not oversubscribe the node).
+  const int hw = std::max(1, omp_get_max_threads());
+  const Eigen::Index threads = std::min<Eigen::Index>(hw, std::max<Eigen::Index>(1, b.cols() / kSimplicialChunk));
+  // On one thread the supernodal solve, rhs_block columns per pass, is as fast (faster from
+  // 192 x 192) and reads the factor 16 times less often: two sweep ranks solving side by side
+  // slowed each other down by 16% on the simplicial copy (128 x 128 calibrate), 1% on this.
+  if (!simplicial_ && threads >= 2 && b.cols() >= kSimplicialMinBatch && stats_.nnz_factor <= kSimplicialCopyMaxNnz) {
     simplicial_ = cholmod_l_copy_factor(factor_, &common_);
     // LL' kept, simplicial, packed, monotonic: the layout the simplicial solve kernels want.
     if (simplicial_ && !cholmod_l_change_factor(CHOLMOD_REAL, 1, 0, 1, 1, simplicial_, &common_))
       free_simplicial();
   }
   int status = CHOLMOD_OK;
-  if (simplicial_) {
-    // OpenMP's thread budget (default: the cores; `xbar sweep` sets it to sweep-threads, so a
-    // point's batched solves stay on its own core and ranks do not oversubscribe the node).
-    const int hw = std::max(1, omp_get_max_threads());
-    const Eigen::Index threads = std::min<Eigen::Index>(hw, std::max<Eigen::Index>(1, b.cols() / kSimplicialChunk));
+  if (simplicial_ && threads >= 2) {
     while (Eigen::Index(thread_commons_.size()) + 1 < threads) {
       thread_commons_.push_back(std::make_unique<cholmod_common>());
       cholmod_l_start(thread_commons_.back().get());

@@ -5,11 +5,13 @@
 // factorize() the numeric one (BLAS-3 on supernodes: OpenBLAS uses both cores), solve()
 // forward/back substitution. Only the lower triangle of the matrix is handed to CHOLMOD.
 //
-// Batches: CHOLMOD's supernodal triangular solve runs at about 2 GFlop/s on these grids (many
-// small supernodes, one BLAS call each), slower than its simplicial solve on 4 columns at a
-// time. So the first solve() with many right-hand sides keeps a simplicial copy of the factor
-// (when it fits kSimplicialCopyMaxNnz) and splits the columns over both cores, each thread with
-// its own cholmod_common; the supernodal factor stays for the next factorize(). solve() is
+// Batches: CHOLMOD's supernodal solve does not split right-hand sides over cores (its many
+// small supernodes give OpenBLAS little to share). So with two or more threads in OpenMP's
+// budget, the first solve() with many right-hand sides keeps a simplicial copy of the factor
+// (when it fits kSimplicialCopyMaxNnz) and splits the columns over the threads, each with its
+// own cholmod_common, 4 columns per call; the supernodal factor stays for the next factorize().
+// On one thread (a sweep rank) the supernodal solve is as fast and reads the factor far less
+// often, so ranks sharing the memory bus do not slow each other down. solve() is
 // const for callers but not thread-safe: it makes that copy lazily, so one backend object
 // serves one calling thread at a time (it parallelizes internally).
 #pragma once
