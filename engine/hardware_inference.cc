@@ -1,12 +1,14 @@
 #include "engine/hardware_inference.h"
 
 #include <cblas.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "calib/effective.h"
@@ -145,11 +147,18 @@ HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& opti
     layers_.push_back(std::move(ls));
   }
   // Tiles are independent (own targets, own seed): built on o_.threads threads, each tile's
-  // result the same whichever thread builds it.
+  // result the same whichever thread builds it. With more than one, each tile's solves run on
+  // its own thread only: CHOLMOD's batched solves take OpenMP's budget (per thread) and its
+  // factorization OpenBLAS's (global), and both defaulting to every core put 4 threads on 2.
+  const size_t n = std::min<size_t>(size_t(o_.threads), jobs.size());
+  std::optional<SingleThreadedBlas> single_blas;
+  if (n > 1) single_blas.emplace();
+  const int caller_omp_threads = omp_get_max_threads();
   std::atomic<size_t> next{0}, done{0};
   std::exception_ptr error;
   std::mutex m;
   auto worker = [&] {
+    if (n > 1) omp_set_num_threads(1);
     for (size_t j; (j = next++) < jobs.size();) {
       try {
         LayerState& ls = layers_[jobs[j].first];
@@ -167,10 +176,10 @@ HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& opti
       }
     }
   };
-  const size_t n = std::min<size_t>(size_t(o_.threads), jobs.size());
   std::vector<std::thread> pool;
   for (size_t k = 1; k < n; ++k) pool.emplace_back(worker);
   worker();
+  omp_set_num_threads(caller_omp_threads);  // the calling thread was a worker too
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
   build_s_ = seconds_since(t0);
