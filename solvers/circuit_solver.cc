@@ -151,7 +151,11 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
     for (int64_t c = 0; c < a.outerSize(); ++c)
       for (SparseMatrix::InnerIterator it(a, c); it; ++it) row_sums(it.row()) += std::abs(it.value());
     norm_a_ = row_sums.maxCoeff();
-    symmetric_ = SparseMatrix(a.transpose()).isApprox(a, 0.0);
+    // Exactly symmetric, checked in place (a transposed copy would cost as much memory as A).
+    symmetric_ = a.rows() == a.cols();
+    for (int64_t c = 0; c < a.outerSize() && symmetric_; ++c)
+      for (SparseMatrix::InnerIterator it(a, c); it && symmetric_; ++it)
+        symmetric_ = a.coeff(c, it.row()) == it.value();
   }
   // One column at a time (Eigen's sparse x dense product walks the dense operand by rows, a
   // cache miss per right-hand side), and as A^T x where A is symmetric: a row-wise dot product
