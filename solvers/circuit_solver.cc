@@ -151,17 +151,12 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
     for (int64_t c = 0; c < a.outerSize(); ++c)
       for (SparseMatrix::InnerIterator it(a, c); it; ++it) row_sums(it.row()) += std::abs(it.value());
     norm_a_ = row_sums.maxCoeff();
-    // Exactly symmetric, checked in place (a transposed copy would cost as much memory as A).
-    symmetric_ = a.rows() == a.cols();
-    for (int64_t c = 0; c < a.outerSize() && symmetric_; ++c)
-      for (SparseMatrix::InnerIterator it(a, c); it && symmetric_; ++it)
-        symmetric_ = a.coeff(c, it.row()) == it.value();
   }
   // One column at a time (Eigen's sparse x dense product walks the dense operand by rows, a
-  // cache miss per right-hand side), and as A^T x where A is symmetric: a row-wise dot product
-  // instead of a scatter whose every add waits on the previous store (15% of a 128 x 128
-  // calibrate went to this check before).
-  const bool gather = transposed || symmetric_;
+  // cache miss per right-hand side), and as A^T x where A is symmetric (MnaSystem::symmetric():
+  // every stamp but a transistor's is): a row-wise dot product instead of a scatter whose every
+  // add waits on the previous store (15% of a 128 x 128 calibrate went to this check before).
+  const bool gather = transposed || mna_->symmetric();
   Eigen::VectorXd r(x.rows());
   for (Eigen::Index k = 0; k < x.cols(); ++k) {
     if (!x.col(k).allFinite()) {

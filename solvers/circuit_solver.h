@@ -96,7 +96,6 @@ class CircuitSolver {
   void sync_pcg_stats();
   SolveSummary summary_;
   double norm_a_ = 0;  // infinity norm of the matrix, for the backward error
-  bool symmetric_ = false;  // the matrix equals its transpose (set with norm_a_)
 };
 
 }  // namespace xbar::solvers
