@@ -42,6 +42,9 @@ class CholmodBackend final : public LinearBackend {
   double analyzed_factor_nonzeros() const { return common_.lnz; }
   // The native control struct, for knobs not mirrored in LinearBackendOptions.
   cholmod_common& common() { return common_; }
+  // The native factor (null before analyze()), for measuring other solve routes on it
+  // (bench/effective_speed.cc); a caller that changes it owns the consequences.
+  cholmod_factor* factor() { return factor_; }
   // True once a batched solve made the simplicial copy (for tests and reports).
   bool uses_simplicial_copy() const { return simplicial_ != nullptr; }
 

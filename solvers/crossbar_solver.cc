@@ -7,7 +7,9 @@
 #include "devices/format.h"
 #include "devices/input_error.h"
 #include "solvers/crossbar_operator.h"
+#include "solvers/available_memory.h"
 #include "solvers/pcg_backend.h"
+#include "solvers/port_reduction.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
@@ -30,6 +32,22 @@ BatchMethod parse_batch_method(const std::string& s) {
     if (s == to_string(b)) return b;
   throw InputError("key batch-method = '" + s + "': expected auto, direct or effective");
 }
+
+std::string to_string(EffectiveMethod e) {
+  switch (e) {
+    case EffectiveMethod::kAuto: return "auto";
+    case EffectiveMethod::kPortReduction: return "port-reduction";
+    case EffectiveMethod::kSolves: return "solves";
+  }
+  return "?";
+}
+
+EffectiveMethod parse_effective_method(const std::string& s) {
+  for (EffectiveMethod e : {EffectiveMethod::kAuto, EffectiveMethod::kPortReduction, EffectiveMethod::kSolves})
+    if (s == to_string(e)) return e;
+  throw InputError("key effective-method = '" + s + "': expected auto, port-reduction or solves");
+}
+
 
 SolverOptions effective_solver_options(int64_t rows, int64_t cols, bool linear, const CrossbarSolveOptions& o) {
   SolverOptions s = o.solver;
@@ -60,6 +78,10 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
   const auto t0 = std::chrono::steady_clock::now();
   pcg_ = std::make_unique<PcgBackend>(options_.solver.linear);
   op_ = std::make_unique<CrossbarOperator>(spec, g, pcg_->pool());
+  if (options_.effective != EffectiveMethod::kSolves && options_.solver.backend == BackendChoice::kAuto) {
+    grid_spec_ = spec;
+    grid_g_ = g;
+  }
   SolveSummary& sm = grid_summary_;
   sm = {};
   sm.backend_requested = to_string(options_.solver.backend);
@@ -83,6 +105,7 @@ bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatri
                std::to_string(sm.unknowns) + " unknowns, coarse grid " +
                std::to_string(pcg_->pcg_stats().coarse_unknowns) + " unknowns";
   sm.ok = true;
+  grid_message_ = sm.message;
   sync_grid_summary();
   return true;
 }
@@ -114,7 +137,23 @@ CrossbarSolver::CrossbarSolver(const netlists::CrossbarCircuit& crossbar,
 }
 
 const SolveSummary& CrossbarSolver::summary() const {
-  return op_ ? grid_summary_ : circuit_solver_->summary();
+  if (op_) return grid_summary_;
+  merged_summary_ = summary_with_port();
+  return merged_summary_;
+}
+
+SolveSummary CrossbarSolver::summary_with_port() const {
+  SolveSummary s = circuit_solver_->summary();
+  if (port_used_) {
+    s.analyze_s += port_summary_.analyze_s;
+    s.factorize_s += port_summary_.factorize_s;
+    s.solve_s += port_summary_.solve_s;
+    s.effective_method = "port-reduction";
+    s.message += port_note_;
+  } else {
+    s.effective_method = "solves";
+  }
+  return s;
 }
 
 const CircuitSolver& CrossbarSolver::circuit_solver() const {
@@ -153,7 +192,32 @@ CrossbarSolution CrossbarSolver::solve_grid(const RowMatrixXd& v) {
   return r;
 }
 
+RowMatrixXd CrossbarSolver::port_effective_matrix(const netlists::CrossbarSpec& spec, const RowMatrixXd& g,
+                                                  bool required, SolveSummary& sm) {
+  const auto t0 = std::chrono::steady_clock::now();
+  PortReduction pr(spec);
+  if (!required && pr.predicted_bytes() > kPortMemoryShare * available_memory_bytes()) return {};
+  RowMatrixXd t = pr.effective_matrix(g);
+  const PortReductionStats& st = pr.stats();
+  sm.analyze_s += st.assemble_s + st.analyze_s;
+  sm.factorize_s += st.factorize_s;
+  sm.solve_s += st.reduce_s;
+  sm.effective_method = "port-reduction";
+  port_note_ = "; effective matrix by port reduction (" + std::to_string(st.terminals) + " terminals, " +
+               st.ordering_used + ", factor " + format_3g(st.nnz_factor) + " nonzeros, " +
+               format_3g(seconds_since(t0)) + " s)";
+  return t;
+}
+
 RowMatrixXd CrossbarSolver::effective_matrix_grid() {
+  if (grid_g_.size() > 0) {  // backend auto: the port reduction when its factor fits
+    RowMatrixXd t = port_effective_matrix(grid_spec_, grid_g_, false, grid_summary_);
+    if (t.size() > 0) {
+      grid_summary_.message = grid_message_ + port_note_;
+      return t;
+    }
+  }
+  grid_summary_.effective_method = "solves";
   const auto t0 = std::chrono::steady_clock::now();
   const int64_t m = op_->rows(), n = op_->cols(), mn = m * n;
   const auto& bm = op_->rhs_map();
@@ -251,7 +315,7 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
     const RowMatrixXd t = effective_matrix();
     const auto t0 = std::chrono::steady_clock::now();
     r.currents = v * t;
-    r.summary = cs.summary();
+    r.summary = summary();
     r.summary.solve_s += seconds_since(t0);
     r.summary.inputs = k;
     r.summary.batch_method = "effective-matrix";
@@ -284,7 +348,12 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
 }
 
 RowMatrixXd CrossbarSolver::effective_matrix() {
-  if (op_) return effective_matrix_grid();
+  if (op_) {
+    if (options_.effective == EffectiveMethod::kPortReduction && grid_g_.size() == 0)
+      throw InputError("key effective-method = port-reduction: backend " + to_string(options_.solver.backend) +
+                       " solves this array by PCG; use backend auto or cholmod");
+    return effective_matrix_grid();
+  }
   CircuitSolver& cs = *circuit_solver_;
   const netlists::CrossbarCircuit& x = *x_;
   if (!cs.native())
@@ -292,6 +361,22 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
   if (cs.nonlinear())
     throw InputError("the effective matrix exists only for linear cells: with a nonlinear cell "
                      "the currents are not linear in the inputs (use batch-method = direct)");
+  // The port reduction: on request, or under auto when the solver factors with CHOLMOD.
+  if (options_.effective != EffectiveMethod::kSolves) {
+    const bool cholmod = cs.summary().backend_used == "cholmod";
+    RowMatrixXd g;
+    std::string why;
+    const bool canonical = CrossbarOperator::matches_circuit(x, &g, &why);
+    if (options_.effective == EffectiveMethod::kPortReduction && !canonical)
+      throw InputError("key effective-method = port-reduction: " + why);
+    if (canonical && (cholmod || options_.effective == EffectiveMethod::kPortReduction)) {
+      port_summary_ = {};
+      RowMatrixXd t = port_effective_matrix(x.spec, g, true, port_summary_);
+      port_used_ = true;
+      return t;
+    }
+  }
+  port_used_ = false;
   const auto t0 = std::chrono::steady_clock::now();
   const MnaSystem& mna = cs.mna();
   const LinearBackend* be = cs.backend();

@@ -15,10 +15,12 @@
 //
 // Exactness of the effective matrix: for linear cells the column currents are linear in the
 // row voltages, I = T^T v, with T including every wire, driver and sense resistance. T costs
-// min(M, N) solves through the same factorization (the adjoint system when N < M, which is
-// the same matrix since it is symmetric), after which a batch of K inputs is one K x M by
-// M x N product. solve() uses it automatically when K > min(M, N) and no node voltages are
-// wanted (batch_method auto), and says so in the summary.
+// one more factorization, ordered with the terminals last (port_reduction.h), or, as the
+// referee and for arrays too large to factor, min(M, N) solves through the solver's own
+// factorization (the adjoint system when N < M, which is the same matrix since it is
+// symmetric); see EffectiveMethod. After it a batch of K inputs is one K x M by M x N
+// product. solve() uses it automatically when K > min(M, N) and no node voltages are wanted
+// (batch_method auto), and says so in the summary.
 #pragma once
 
 #include <memory>
@@ -37,6 +39,16 @@ enum class BatchMethod { kAuto, kDirect, kEffective };
 std::string to_string(BatchMethod b);
 BatchMethod parse_batch_method(const std::string& s);  // throws InputError ("batch-method")
 
+// How the effective matrix T is computed. kPortReduction: one Cholesky factorization with the
+// array's terminals ordered last (port_reduction.h), about one factorization's cost at any
+// size. kSolves: the factorization of the solver plus min(M, N) solves (forward or adjoint),
+// the referee. kAuto: the port reduction for a linear canonical crossbar when the back end is
+// CHOLMOD (requested or chosen) or auto with a factor that fits in the available memory; the
+// solves otherwise (KLU or PCG requested explicitly, or arrays too large to factor).
+enum class EffectiveMethod { kAuto, kPortReduction, kSolves };
+std::string to_string(EffectiveMethod e);
+EffectiveMethod parse_effective_method(const std::string& s);  // throws InputError ("effective-method")
+
 struct CrossbarSolveOptions {
   SolverOptions solver;
   // How batches are solved on the native path (see the file comment); ngspice is always direct.
@@ -52,6 +64,8 @@ struct CrossbarSolveOptions {
   // picks CHOLMOD up to kAutoEffectiveCholmodMaxUnknowns and PCG beyond (measured, bench/
   // README.md: 1000 inputs at 512^2 CHOLMOD 63 s, PCG 67 s; at 1024^2 CHOLMOD 652 s, PCG 466 s).
   int64_t expected_inputs = 1;
+  // How effective_matrix() computes T (see EffectiveMethod).
+  EffectiveMethod effective = EffectiveMethod::kAuto;
 };
 
 constexpr int64_t kAutoEffectiveCholmodMaxUnknowns = 2 * 640 * 640;
@@ -100,6 +114,10 @@ class CrossbarSolver {
   void init_circuit();
   CrossbarSolution solve_grid(const RowMatrixXd& v);
   RowMatrixXd effective_matrix_grid();
+  // The port reduction of the canonical array (g: its conductances), booked in the summary;
+  // empty when `required` is false and it does not fit in the available memory.
+  RowMatrixXd port_effective_matrix(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool required,
+                                    SolveSummary& summary);
   void sync_grid_summary();
   RowMatrixXd currents_from(const Eigen::MatrixXd& src_currents) const;
   std::unique_ptr<netlists::CrossbarCircuit> owned_;
@@ -110,6 +128,15 @@ class CrossbarSolver {
   std::unique_ptr<CrossbarOperator> op_;
   std::unique_ptr<PcgBackend> pcg_;
   SolveSummary grid_summary_;
+  RowMatrixXd grid_g_;  // the grid path's conductances (for the port reduction)
+  netlists::CrossbarSpec grid_spec_;
+  std::string port_note_;  // the last port reduction, appended to the summary's message
+  // Circuit path: the last effective_matrix() used the port reduction, at this cost.
+  bool port_used_ = false;
+  SolveSummary port_summary_;
+  SolveSummary summary_with_port() const;
+  mutable SolveSummary merged_summary_;  // what summary() returns on the circuit path
+  std::string grid_message_;             // the grid path's summary message, before any port note
   double circuit_build_s_ = 0;
   SparseMatrix w_x_;  // N x n: column currents from the unknowns
   SparseMatrix w_s_;  // N x S: column currents from the source values

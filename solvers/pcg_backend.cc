@@ -13,6 +13,7 @@
 #include "devices/contract.h"
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "solvers/available_memory.h"
 #include "solvers/huge_pages.h"
 #include "solvers/stopwatch.h"
 
@@ -65,17 +66,6 @@ void sum_lanes(ThreadPool* pool, int64_t n, double* out, F&& f) {
   });
   for (int64_t c = 0; c < chunks; ++c)
     for (int l = 0; l < K; ++l) out[l] += part[size_t(c) * K + size_t(l)];
-}
-
-// MemAvailable from /proc/meminfo in bytes; infinity when it cannot be read (not Linux).
-double available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  double kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024.0;
-  return std::numeric_limits<double>::infinity();
 }
 
 std::string gib(double bytes) {

@@ -13,6 +13,8 @@ struct SolveSummary {
   std::string ordering_used;      // fill-reducing ordering of the direct solver, "lines" for
                                   // pcg, "" for ngspice
   std::string batch_method;       // "direct" (one solve per input) or "effective-matrix"
+  std::string effective_method;   // how the effective matrix was computed, when it was:
+                                  // "port-reduction" or "solves" (crossbar_solver.h)
   int64_t unknowns = 0;           // size of the solved system (free nodes + branch currents)
   int64_t matrix_nonzeros = 0;    // nonzeros of the assembled matrix (both triangles)
   double factor_nonzeros = 0;     // nonzeros of the factor(s)

@@ -224,3 +224,28 @@ TEST_CASE("line model is an approximation once rows and columns couple, and a go
   CHECK(model_err > 1e-9 * max_abs(exact));
   CHECK(model_err < 0.1 * raw_err);
 }
+
+TEST_CASE("effective_matrix takes the port reduction by default and the solves on request, with the same T") {
+  const CrossbarSpec spec = make_spec(10, 14, 4.0, 6.0, 0.0, 8.0, DriveSide::kLeft, SenseSide::kBoth);
+  const RowMatrixXd g = devices::uniform_matrix(10, 14, 1e-6, 1e-3, 4242);
+  const calib::Effective port = calib::effective_matrix(spec, g, {});
+  const calib::Effective solves = calib::effective_matrix(spec, g, {}, solvers::EffectiveMethod::kSolves);
+  CHECK(port.summary.effective_method == "port-reduction");
+  CHECK(port.summary.linear_solves == 0);
+  CHECK(solves.summary.effective_method == "solves");
+  CHECK(solves.summary.linear_solves == 10);
+  // Both against the direct solves of held-out inputs, and against each other.
+  const RowMatrixXd v = devices::uniform_matrix(30, 10, -0.2, 0.3, 4243);
+  const RowMatrixXd ref = direct_currents(spec, g, v);
+  CHECK(max_abs(v * port.t - ref) <= kDirectRelTol * max_abs(ref));
+  CHECK(max_abs(port.t - solves.t) <= kIdealRelTol * max_abs(solves.t));
+  // An evaluator reuses one analysis for several conductance sets.
+  calib::EffectiveEvaluator ev(spec, {});
+  for (uint64_t seed : {1, 2}) {
+    const RowMatrixXd gs = devices::uniform_matrix(10, 14, 1e-6, 1e-3, seed);
+    const calib::Effective e = ev(gs);
+    CHECK(max_abs(e.t - calib::effective_matrix(spec, gs, {}, solvers::EffectiveMethod::kSolves).t) <=
+          kIdealRelTol * max_abs(e.t));
+  }
+  CHECK(ev.linear_solves() == 0);
+}

@@ -1,0 +1,233 @@
+// The effective matrix T and the compensation map against the cost of one solve, side by side.
+//
+//   effective_speed [--sizes 64,256,512,1024] [--r OHM] [--old-max N] [--no-map] [--map-max N]
+//                   [--sparse-rhs-max N] [--repeats K]
+//
+// Per size (square arrays, random G in [1 uS, 100 uS], seed 42, r-row = r-col = R (default 2.5
+// ohm), ideal drivers and virtual grounds), all in one run:
+//   base    one factorization + one solve: build, assemble, analyze (geometric nested
+//           dissection), factorize with CHOLMOD and solve one input (CrossbarSolver,
+//           backend cholmod) -- the unit every ratio is expressed in;
+//   new T   calib::effective_matrix by port reduction (solvers/port_reduction.h), whole;
+//   old T   the same by min(M, N) solves (EffectiveMethod kSolves), up to --old-max (default
+//           1024); max |T_new - T_old| / max |T_old| printed;
+//   map     calib::compensate (--scale auto), whole, up to --map-max (default 1024);
+//   sparse  (up to --sparse-rhs-max, default 256) the other port-reduction route of the issue:
+//           T^T = W A^-1 B with the right-hand sides' sparsity used, CHOLMOD's cholmod_spsolve
+//           on the ordinary nested-dissection factor.
+// Times are medians of --repeats runs (default 1). Load: run `uptime` beside it.
+#include <cholmod.h>
+#include <malloc.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "bench/bench_util.h"
+#include "calib/compensation.h"
+#include "calib/effective.h"
+#include "devices/registry.h"
+#include "netlists/crossbar_builder.h"
+#include "solvers/cholmod_backend.h"
+#include "solvers/crossbar_solver.h"
+
+using namespace xbar;
+using netlists::RowMatrixXd;
+
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+
+std::vector<int64_t> parse_sizes(const std::string& s) {
+  std::vector<int64_t> out;
+  size_t a = 0;
+  while (a < s.size()) {
+    size_t b = s.find(',', a);
+    if (b == std::string::npos) b = s.size();
+    out.push_back(std::atoll(s.substr(a, b - a).c_str()));
+    a = b + 1;
+  }
+  return out;
+}
+
+// One factorization + one solve, from the spec, as a user's `xbar solve --backend cholmod`.
+double base_seconds(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, double* factorize_s) {
+  const double t0 = bench::now_s();
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
+  solvers::CrossbarSolveOptions o;
+  o.solver.backend = solvers::BackendChoice::kCholmod;
+  solvers::CrossbarSolver s(x, o);
+  const RowMatrixXd v = RowMatrixXd::Constant(1, spec.rows, 0.2);
+  const RowMatrixXd i = s.solve(v).currents;
+  const double secs = bench::now_s() - t0;
+  if (i.size() == 0) std::abort();
+  *factorize_s = s.summary().factorize_s;
+  return secs;
+}
+
+// The sparse right-hand-side route on the solver's own factor: T^T = W_x A^-1 (R P) + W_s P =
+// (L^-1 P W_x^T)^T (L^-1 P R P) + ..., each unit input's and each column's right-hand side sparse,
+// so every forward solve L y = b (cholmod_solve2 with Bset) walks only its elimination-tree path.
+// Times the M + N sparse forward solves alone (the dot products of the paths come on top): a
+// lower bound of the route's cost.
+double sparse_rhs_seconds(const netlists::CrossbarSpec& spec, const RowMatrixXd& g) {
+  const double t0 = bench::now_s();
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
+  solvers::CrossbarSolveOptions o;
+  o.solver.backend = solvers::BackendChoice::kCholmod;
+  solvers::CrossbarSolver s(x, o);
+  const solvers::CircuitSolver& cs = s.circuit_solver();
+  auto* be = const_cast<solvers::CholmodBackend*>(dynamic_cast<const solvers::CholmodBackend*>(cs.backend()));
+  if (!be) std::abort();
+  const int64_t m = spec.rows, n_src = int64_t(x.source_row.size());
+  solvers::SparseMatrix p(n_src, m);
+  std::vector<Eigen::Triplet<double, int64_t>> tr;
+  for (int64_t k = 0; k < n_src; ++k)
+    if (x.source_row[size_t(k)] >= 0) tr.emplace_back(k, x.source_row[size_t(k)], 1.0);
+  p.setFromTriplets(tr.begin(), tr.end());
+  solvers::SparseMatrix rp = cs.mna().rhs_map() * p;  // n x M
+  solvers::SparseMatrix wt = solvers::SparseMatrix(cs.mna().current_map_x().transpose());  // n x S
+  rp.makeCompressed();
+  wt.makeCompressed();
+  cholmod_common& c = be->common();
+  cholmod_factor* f = be->factor();
+  const int64_t nu = int64_t(f->n);
+  const auto* perm = static_cast<const int64_t*>(f->Perm);
+  std::vector<int64_t> iperm(static_cast<size_t>(nu));
+  for (int64_t k = 0; k < nu; ++k) iperm[size_t(perm[k])] = k;
+  cholmod_dense* b = cholmod_l_zeros(size_t(nu), 1, CHOLMOD_REAL, &c);
+  cholmod_dense *xd = nullptr, *y = nullptr, *e = nullptr;
+  cholmod_sparse* xset = nullptr;
+  std::vector<int64_t> bp(2), bi;
+  auto one = [&](const solvers::SparseMatrix& a, int64_t col) {
+    bi.clear();
+    auto* bx = static_cast<double*>(b->x);
+    for (solvers::SparseMatrix::InnerIterator it(a, col); it; ++it) {
+      bi.push_back(iperm[size_t(it.row())]);
+      bx[bi.back()] = it.value();
+    }
+    if (bi.empty()) return;
+    std::sort(bi.begin(), bi.end());
+    bp[0] = 0;
+    bp[1] = int64_t(bi.size());
+    cholmod_sparse bset{};
+    bset.nrow = size_t(nu);
+    bset.ncol = 1;
+    bset.nzmax = bi.size();
+    bset.p = bp.data();
+    bset.i = bi.data();
+    bset.stype = 0;
+    bset.itype = CHOLMOD_LONG;
+    bset.xtype = CHOLMOD_PATTERN;
+    bset.dtype = CHOLMOD_DOUBLE;
+    bset.sorted = 1;
+    bset.packed = 1;
+    if (!cholmod_l_solve2(CHOLMOD_L, f, b, &bset, &xd, &xset, &y, &e, &c)) std::abort();
+    for (int64_t k : bi) bx[k] = 0;
+  };
+  for (int64_t col = 0; col < rp.cols(); ++col) one(rp, col);
+  for (int64_t col = 0; col < wt.cols(); ++col) one(wt, col);
+  const double secs = bench::now_s() - t0;
+  cholmod_l_free_dense(&b, &c);
+  cholmod_l_free_dense(&xd, &c);
+  cholmod_l_free_dense(&y, &c);
+  cholmod_l_free_dense(&e, &c);
+  cholmod_l_free_sparse(&xset, &c);
+  return secs;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // As xbar does (engine/main.cc): large blocks stay on the heap instead of being mapped
+  // and faulted in afresh at every factorization.
+  mallopt(M_MMAP_THRESHOLD, 256 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  std::vector<int64_t> sizes = {64, 256, 512, 1024};
+  double r = 2.5;
+  int64_t old_max = 1024, map_max = 1024, sparse_max = 256;
+  int repeats = 1;
+  bool map = true;
+  for (int a = 1; a < argc; ++a) {
+    const std::string s = argv[a];
+    auto next = [&]() -> std::string {
+      if (a + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", s.c_str());
+        std::exit(2);
+      }
+      return argv[++a];
+    };
+    if (s == "--sizes") sizes = parse_sizes(next());
+    else if (s == "--r") r = std::atof(next().c_str());
+    else if (s == "--old-max") old_max = std::atoll(next().c_str());
+    else if (s == "--map-max") map_max = std::atoll(next().c_str());
+    else if (s == "--sparse-rhs-max") sparse_max = std::atoll(next().c_str());
+    else if (s == "--repeats") repeats = std::max(1, std::atoi(next().c_str()));
+    else if (s == "--no-map") map = false;
+    else {
+      std::fprintf(stderr, "unknown argument %s\n", s.c_str());
+      return 2;
+    }
+  }
+  std::printf("R = %g ohm per segment, G uniform in [1, 100] uS, ideal ends; times: median of %d\n", r, repeats);
+  std::printf("| M=N | base s (factorize s) | new T s (analyze + factorize + ports) | new T / base | old T s | old T / new T | max rel diff | sparse-RHS T s | map s | map / base | map iterations |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  for (int64_t n : sizes) {
+    netlists::CrossbarSpec spec;
+    spec.rows = spec.cols = n;
+    spec.r_row_ohm = spec.r_col_ohm = r;
+    spec.r_driver_ohm = spec.r_sense_ohm = 0;
+    const RowMatrixXd g = bench::random_matrix(n, n, 1e-6, 1e-4, 42);
+    solvers::SolverOptions so;
+    so.backend = solvers::BackendChoice::kCholmod;
+    std::vector<double> base, fact, tnew;
+    RowMatrixXd t_new;
+    solvers::SolveSummary parts;
+    for (int k = 0; k < repeats; ++k) {
+      double f = 0;
+      base.push_back(base_seconds(spec, g, &f));
+      fact.push_back(f);
+      const double t0 = bench::now_s();
+      calib::Effective e = calib::effective_matrix(spec, g, so, solvers::EffectiveMethod::kPortReduction);
+      tnew.push_back(bench::now_s() - t0);
+      t_new = std::move(e.t);
+      parts = e.summary;
+    }
+    const double b = median(base), tn = median(tnew);
+    char old_s[64] = "–", ratio_old[64] = "–", diff[64] = "–", sparse[64] = "–", map_s[64] = "–", map_r[64] = "–",
+         map_it[64] = "–";
+    if (n <= old_max) {
+      const double t0 = bench::now_s();
+      const RowMatrixXd t_old = calib::effective_matrix(spec, g, so, solvers::EffectiveMethod::kSolves).t;
+      const double to = bench::now_s() - t0;
+      std::snprintf(old_s, sizeof old_s, "%.3g", to);
+      std::snprintf(ratio_old, sizeof ratio_old, "%.1f", to / tn);
+      std::snprintf(diff, sizeof diff, "%.1e", (t_new - t_old).cwiseAbs().maxCoeff() / t_old.cwiseAbs().maxCoeff());
+    }
+    if (n <= sparse_max) std::snprintf(sparse, sizeof sparse, "%.3g", sparse_rhs_seconds(spec, g));
+    if (map && n <= map_max) {
+      calib::CompensationOptions co;
+      co.scale_auto = true;
+      if (std::getenv("XBAR_BENCH_VERBOSE"))
+        co.progress = [](const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); };
+      const double t0 = bench::now_s();
+      const calib::Compensation c = calib::compensate(spec, g, co, so);
+      const double ms = bench::now_s() - t0;
+      std::snprintf(map_s, sizeof map_s, "%.3g", ms);
+      std::snprintf(map_r, sizeof map_r, "%.1f", ms / b);
+      std::snprintf(map_it, sizeof map_it, "%d", c.iterations);
+    }
+    std::printf("| %lld | %.3g (%.3g) | %.3g (%.2g + %.2g + %.2g) | %.2f | %s | %s | %s | %s | %s | %s | %s |\n",
+                (long long)n, b, median(fact), tn, parts.analyze_s, parts.factorize_s, parts.solve_s, tn / b, old_s, ratio_old, diff, sparse, map_s, map_r, map_it);
+    std::fflush(stdout);
+  }
+  std::printf("peak RSS %.2f GiB\n", bench::peak_rss_gib());
+  return 0;
+}
