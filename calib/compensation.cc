@@ -4,10 +4,10 @@
 #include <chrono>
 #include <cmath>
 
+#include "calib/fixed_point.h"
+#include "calib/linear_map.h"
 #include "devices/format.h"
 #include "devices/input_error.h"
-#include "calib/fixed_point.h"
-#include "calib/line_model.h"
 
 namespace xbar::calib {
 
@@ -21,74 +21,38 @@ void CompensationOptions::validate() const {
     throw InputError("key anderson-depth = " + std::to_string(anderson_depth) + ": must be in [0, 50]");
   if (!scale_auto && !(scale > 0 && scale <= 1))
     throw InputError("key scale = " + format_number(scale) + ": must be in (0, 1], or auto");
+  if (scale_per_column && !scale_auto)
+    throw InputError("key scale = per-column: one scale per column is searched like auto; give scale_auto too");
+  if (!scale_groups.empty() && !scale_per_column)
+    throw InputError("scale groups are given but the scale is not per column");
+}
+
+void CompensationOptions::validate(int64_t cols) const {
+  validate();
+  auto check = [&](const std::vector<int32_t>& ids, const char* what) {
+    if (ids.empty()) return;
+    if (int64_t(ids.size()) != cols)
+      throw InputError(std::string(what) + ": " + std::to_string(ids.size()) + " entries, expected one per column (" +
+                       std::to_string(cols) + ")");
+    for (size_t j = 0; j < ids.size(); ++j)
+      if (ids[j] < 0 || ids[j] >= cols)
+        throw InputError(std::string(what) + "[" + std::to_string(j) + "] = " + std::to_string(ids[j]) +
+                         ": must be in [0, " + std::to_string(cols) + ")");
+  };
+  check(scale_groups, "scale groups");
+  check(lift_groups, "lift groups");
 }
 
 Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_target_s,
                         const CompensationOptions& o, const solvers::SolverOptions& solver) {
-  o.validate();
+  o.validate(g_target_s.cols());
   const auto t0 = std::chrono::steady_clock::now();
-  const double lo = o.range.g_min_s, hi = o.range.g_max_s;
   require_in_window(g_target_s, o.range);
-  // The exact T corrected through the decoupled-lines model: the projected defect correction
-  // P(G') = clip(L^-1(L(G') + sG - T(G'))). The model is asked for the currents it would need
-  // to get right so that the exact array gets them right. A pinned cell enters the row ladders
-  // with the current it actually carries (its model current), not the one it would want, or
-  // the other cells on its row are solved against a current that never flows.
-  const LineModel model(spec);
-  int64_t solves = 0;
-  FixedPointProblem p;
-  RowMatrixXd target;  // of the run in progress (propose needs it)
-  p.measure = [&](const RowMatrixXd& g, double& seconds) {
-    Effective e = effective_matrix(spec, g, solver);
-    solves += e.summary.linear_solves;
-    seconds = e.seconds;
-    return std::move(e.t);
-  };
-  p.propose = [&](const RowMatrixXd& g, const RowMatrixXd& t, const std::vector<uint8_t>& pin) {
-    const RowMatrixXd lx = model.forward(g);
-    RowMatrixXd want = lx + target - t;
-    for (Eigen::Index k = 0; k < want.size(); ++k)
-      if (pin[size_t(k)]) want.data()[k] = lx.data()[k];
-    return model.inverse(want, g);
-  };
-  p.solves = [&] { return solves; };
-  // The step at another scale, pinning as run_fixed_point would at that scale (a cell held at
-  // g_min carries more current than the model's wish, which its row neighbours must see).
-  p.predict = [&](double s, const RowMatrixXd& g, const RowMatrixXd& t) {
-    std::vector<uint8_t> pin(size_t(g.size()), 0);
-    RowMatrixXd tgt = s * g_target_s;
-    for (Eigen::Index k = 0; k < g.size(); ++k) {
-      const double x = g.data()[k], tk = t.data()[k], gk = tgt.data()[k];
-      pin[size_t(k)] = (x >= hi && tk < gk) || (x <= lo && tk > gk);
-    }
-    std::swap(target, tgt);
-    RowMatrixXd next = p.propose(g, t, pin);
-    std::swap(target, tgt);
-    return next;
-  };
-  auto target_at = [&](double s) {
-    target = s * g_target_s;
-    return target;
-  };
-  auto start_at = [&](double s) -> RowMatrixXd { return model.inverse(s * g_target_s, s * g_target_s); };
-  // --scale auto starts below the root, at the scale where the uncompensated attenuation
-  // a = T(G) / G would just fit: s0 = min_ij g_max a_ij / G_ij (attenuation only improves as
-  // s shrinks).
-  double s0 = 1.0;
-  int extra_iterations = 0;
-  if (o.scale_auto) {
-    double seconds = 0;
-    const RowMatrixXd t0g = p.measure(g_target_s, seconds);
-    extra_iterations = 1;
-    for (Eigen::Index k = 0; k < g_target_s.size(); ++k)
-      if (g_target_s.data()[k] > 0 && t0g.data()[k] > 0)
-        s0 = std::min(s0, hi * t0g.data()[k] / (g_target_s.data()[k] * g_target_s.data()[k]));
-  }
-  const int64_t solves_before = solves;
-  Compensation c = solve_compensation(p, target_at, start_at, s0, o, t0);
-  c.iterations += extra_iterations;
-  c.linear_solves += solves_before;
-  return c;
+  if (g_target_s.rows() != spec.rows || g_target_s.cols() != spec.cols)
+    throw InputError("target conductance matrix is " + std::to_string(g_target_s.rows()) + " x " +
+                     std::to_string(g_target_s.cols()) + ", expected rows x cols = " + std::to_string(spec.rows) +
+                     " x " + std::to_string(spec.cols));
+  return internal::compensate_linear(spec, g_target_s, o, solver, t0);
 }
 
 }  // namespace xbar::calib

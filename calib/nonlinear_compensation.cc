@@ -70,7 +70,10 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
                                   std::shared_ptr<const devices::CellModel> cell,
                                   const Eigen::VectorXd& v_op, const CompensationOptions& options,
                                   const solvers::SolverOptions& solver) {
-  options.validate();
+  options.validate(g_target_s.cols());
+  if (options.scale_per_column || !options.lift_groups.empty())
+    throw InputError("key scale = per-column and the in-map floor (lift groups) need linear cells: a nonlinear "
+                     "array's map holds at one operating input only, with one global scale");
   const auto t0 = std::chrono::steady_clock::now();
   CompensationOptions o = options;
   if (o.anderson_depth == 0) o.anderson_depth = kNonlinearAndersonDepth;
@@ -125,6 +128,7 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
   Compensation c = solve_compensation(p, target_at, start_at, s0, o, t0);
   c.iterations += extra;
   c.linear_solves += before;
+  c.column_scales.assign(size_t(n), c.scale);
   c.message += " (nonlinear cells: every cell's current matched at the operating input)";
   return c;
 }
