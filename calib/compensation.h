@@ -52,7 +52,9 @@ struct CompensationOptions {
   // [key comp-tol].
   double tol = 1e-6;
   int max_iterations = 100;  // [key comp-max-iterations]; slow cases stop earlier on a stall
-  int anderson_depth = 0;    // previous iterates mixed by Anderson acceleration; 0 = plain
+  // Previous iterates mixed by Anderson acceleration, [key anderson-depth]; 0 = the method's
+  // default (linear maps 4, nonlinear maps kNonlinearAndersonDepth).
+  int anderson_depth = 0;
   double scale = 1.0;        // target scale s in (0, 1] (ignored with scale_auto)
   bool scale_auto = false;   // find the largest s <= 1 that fits under g_max
   // With scale_auto: one scale per column group instead of one for the array (linear cells).
