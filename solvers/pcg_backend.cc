@@ -36,6 +36,16 @@ constexpr double kWatchFloor = 1e-3;
 // Stopping test (see solve_block()): steps that shrink at least this much each time sum to at most
 // the current one. The two-level preconditioner contracts 100-200-fold per step (bench/README.md).
 constexpr double kMaxContraction = 0.5;
+// Iterative refinement after CG (see the file comment): at most this many rounds, each solving
+// for the correction to kRefineTol of its own size, a further round only while the last
+// correction exceeded kRefineAgain * tol.
+constexpr int kMaxRefinements = 3;
+constexpr double kRefineTol = 1e-2;
+constexpr double kRefineAgain = 1.0;
+// A watched quantity computed as sum_e w_e x_e carries a rounding error of about this many
+// units of roundoff times sum_e |w_e x_e|; the estimate never claims less (below it the
+// currents' own rounding, not the solve, is the error).
+constexpr double kDotRoundingUlps = 4.0;
 // Batches: the workspaces of all threads together stay below this (4 lanes at 1024^2 take
 // 2 x 0.29 GB); larger arrays use fewer lanes per block, down to one, and then fewer threads.
 constexpr double kBatchWorkspaceBytes = 1.25 * (1 << 30);
@@ -86,18 +96,18 @@ std::string gib(double bytes) {
 struct PcgBackend::Workspace {
   int64_t mn = 0;
   int lanes = 1;
-  Eigen::VectorXd b, x, r, p, q, tz, one;
+  Eigen::VectorXd b, x, r, p, q, tz, xs, one;
   CoarseSpace::Scratch coarse;
   Workspace(int64_t layer, int k) : mn(layer), lanes(k) {
     internal::resize_huge(b, 2 * mn * k);
     internal::resize_huge(x, 2 * mn * k);
-    for (Eigen::VectorXd* v : {&r, &p, &q, &tz}) internal::resize_huge(*v, mn * k);
+    for (Eigen::VectorXd* v : {&r, &p, &q, &tz, &xs}) internal::resize_huge(*v, mn * k);
     if (k > 1) internal::resize_huge(one, 2 * mn);
   }
   double* u() { return b.data(); }
   double* t2() { return b.data() + mn * lanes; }
   // Bytes of one workspace of k lanes for layers of mn slots.
-  static double bytes(int64_t mn, int k) { return double(mn) * 8.0 * (8.0 * k + (k > 1 ? 2 : 0)); }
+  static double bytes(int64_t mn, int k) { return double(mn) * 8.0 * (9.0 * k + (k > 1 ? 2 : 0)); }
 };
 
 PcgBackend::PcgBackend(const LinearBackendOptions& options)
@@ -344,72 +354,79 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
         xc[q * K + c] = 0;
       }
   });
-  precondition();
-  ws.p = ws.tz;
-  dot(ws.r, ws.tz, rz);
-  auto all_done = [&]() {
-    for (int c = 0; c < K; ++c)
-      if (!done[c]) return false;
-    return true;
-  };
-  for (int c = 0; c < K; ++c)
-    if (!done[c] && rz[c] == 0) done[c] = res[c].converged = true;  // exact already
-  for (int it = 1; it <= options_.pcg.max_iterations && !all_done(); ++it) {
-    // q = S p = T_c p - W T_r^-1 W p, with t = T_r^-1 W p kept in tz.
-    ls.solve_rows<K>(ws.p.data(), ws.tz.data(), w);
-    ls.mul_cols<K>(ws.p.data(), ws.tz.data(), ws.q.data());
-    double pq[K];
-    dot(ws.p, ws.q, pq);
-    for (int c = 0; c < K; ++c) {
-      alpha[c] = 0;
-      if (done[c]) continue;
-      res[c].iterations = it;
-      if (!(pq[c] > 0) || !std::isfinite(pq[c])) {  // S not positive definite (or overflow)
-        done[c] = true;
-        continue;
-      }
-      alpha[c] = rz[c] / pq[c];
-    }
-    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
-      for (int64_t q = o; q < o + len; ++q)
-#pragma omp simd
-        for (int c = 0; c < K; ++c) {
-          xc[q * K + c] += alpha[c] * ws.p(q * K + c);
-          xr[q * K + c] -= alpha[c] * ws.tz(q * K + c);
-          ws.r(q * K + c) -= alpha[c] * ws.q(q * K + c);
-        }
-    });
-    step_change<K>(ws, alpha, est);
-    for (int c = 0; c < K; ++c) {
-      if (done[c]) continue;
-      res[c].estimate = est[c];
-      // Converged when this step changed the watched quantities by at most tol and the steps
-      // contract at least kMaxContraction-fold (or the previous step was below tol too): the
-      // steps still to come then add up to at most this one.
-      if (est[c] <= options_.pcg.tol && (previous[c] <= options_.pcg.tol || est[c] <= kMaxContraction * previous[c]))
-        done[c] = res[c].converged = true;
-      previous[c] = est[c];
-    }
-    if (all_done()) break;
+  // CG on S x_c = r from x_c as it stands (ws.r: its Schur residual), the row layer following
+  // (x_r -= alpha T_r^-1 W p), until the watched change of a step is below tol; `out` gets
+  // the iterations, the last estimate and convergence. done[] marks lanes not to run.
+  auto run_cg = [&](double tol, int max_it, RhsResult* out) {
+    for (int c = 0; c < K; ++c) previous[c] = HUGE_VAL;
     precondition();
-    double rz_next[K];
-    dot(ws.r, ws.tz, rz_next);
-    for (int c = 0; c < K; ++c) {
-      beta[c] = 0;
-      if (done[c]) continue;
-      if (rz_next[c] == 0) {  // exact solution reached
-        done[c] = res[c].converged = true;
-        continue;
+    ws.p = ws.tz;
+    dot(ws.r, ws.tz, rz);
+    auto all_done = [&]() {
+      for (int c = 0; c < K; ++c)
+        if (!done[c]) return false;
+      return true;
+    };
+    for (int c = 0; c < K; ++c)
+      if (!done[c] && rz[c] == 0) done[c] = out[c].converged = true;  // exact already
+    for (int it = 1; it <= max_it && !all_done(); ++it) {
+      // q = S p = T_c p - W T_r^-1 W p, with t = T_r^-1 W p kept in tz.
+      ls.solve_rows<K>(ws.p.data(), ws.tz.data(), w);
+      ls.mul_cols<K>(ws.p.data(), ws.tz.data(), ws.q.data());
+      double pq[K];
+      dot(ws.p, ws.q, pq);
+      for (int c = 0; c < K; ++c) {
+        alpha[c] = 0;
+        if (done[c]) continue;
+        out[c].iterations += 1;
+        if (!(pq[c] > 0) || !std::isfinite(pq[c])) {  // S not positive definite (or overflow)
+          done[c] = true;
+          continue;
+        }
+        alpha[c] = rz[c] / pq[c];
       }
-      beta[c] = rz_next[c] / rz[c];
-      rz[c] = rz_next[c];
+      for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
+        for (int64_t q = o; q < o + len; ++q)
+  #pragma omp simd
+          for (int c = 0; c < K; ++c) {
+            xc[q * K + c] += alpha[c] * ws.p(q * K + c);
+            xr[q * K + c] -= alpha[c] * ws.tz(q * K + c);
+            ws.r(q * K + c) -= alpha[c] * ws.q(q * K + c);
+          }
+      });
+      step_change<K>(ws, alpha, est);
+      for (int c = 0; c < K; ++c) {
+        if (done[c]) continue;
+        out[c].estimate = est[c];
+        // Converged when this step changed the watched quantities by at most tol and the steps
+        // contract at least kMaxContraction-fold (or the previous step was below tol too): the
+        // steps still to come then add up to at most this one.
+        if (est[c] <= tol && (previous[c] <= tol || est[c] <= kMaxContraction * previous[c]))
+          done[c] = out[c].converged = true;
+        previous[c] = est[c];
+      }
+      if (all_done()) break;
+      precondition();
+      double rz_next[K];
+      dot(ws.r, ws.tz, rz_next);
+      for (int c = 0; c < K; ++c) {
+        beta[c] = 0;
+        if (done[c]) continue;
+        if (rz_next[c] == 0) {  // exact solution reached
+          done[c] = out[c].converged = true;
+          continue;
+        }
+        beta[c] = rz_next[c] / rz[c];
+        rz[c] = rz_next[c];
+      }
+      for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
+        for (int64_t q = o; q < o + len; ++q)
+  #pragma omp simd
+          for (int c = 0; c < K; ++c) ws.p(q * K + c) = ws.tz(q * K + c) + beta[c] * ws.p(q * K + c);
+      });
     }
-    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
-      for (int64_t q = o; q < o + len; ++q)
-#pragma omp simd
-        for (int c = 0; c < K; ++c) ws.p(q * K + c) = ws.tz(q * K + c) + beta[c] * ws.p(q * K + c);
-    });
-  }
+  };
+  run_cg(options_.pcg.tol, options_.pcg.max_iterations, res);
   fill_b();  // b again (its halves were scratch)
   // The row layer exactly from the column layer (no drift from the recurrence).
   for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
@@ -417,9 +434,162 @@ void PcgBackend::solve_block(int64_t c0, int64_t used, const RhsFn& rhs, Workspa
       for (int c = 0; c < K; ++c) xr[q * K + c] = br[q * K + c] - w[q] * xc[q * K + c];
   });
   ls.solve_rows<K>(xr, xr);
+  refine<K>(ws, fill_b, run_cg, done, res);
   double resid[K];
   true_residual<K>(ws, resid);
   for (int c = 0; c < K; ++c) res[c].residual = resid[c];
+}
+
+template <int K, class FillB, class RunCg>
+void PcgBackend::refine(Workspace& ws, const FillB& fill_b, const RunCg& run_cg, bool* done, RhsResult* res) const {
+  const LineSystem& ls = *lines_;
+  const int64_t mn = ls.layer_size();
+  const double* w = ls.coupling().data();
+  double* br = ws.b.data();
+  double* xr = ws.x.data();
+  double* xc = ws.x.data() + mn * K;
+  bool active[K];
+  for (int c = 0; c < K; ++c) {
+    active[c] = res[c].converged && res[c].iterations > 0;  // b = 0 or exact: nothing to refine
+    res[c].refinements = 0;
+  }
+  for (int round = 0; round < kMaxRefinements; ++round) {
+    bool any = false;
+    for (int c = 0; c < K; ++c) any |= active[c];
+    if (!any) return;
+    std::vector<double> before;
+    watched_values<K>(ws, before);
+    // The residual in long double, then its Schur part r_c - W T_r^-1 r_r into ws.r.
+    residual_ld<K>(ws, ws.tz.data(), ws.r.data());
+    ls.solve_rows<K>(ws.tz.data(), ws.q.data());
+    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
+      for (int64_t q = o; q < o + len; ++q)
+        for (int c = 0; c < K; ++c) {
+          ws.r(q * K + c) = active[c] ? ws.r(q * K + c) - w[q] * ws.q(q * K + c) : 0.0;
+          ws.xs(q * K + c) = xc[q * K + c];
+          xc[q * K + c] = 0;
+          xr[q * K + c] = 0;
+        }
+    });
+    // The correction d from zero, to kRefineTol of its own size.
+    RhsResult corr[K];
+    for (int c = 0; c < K; ++c) done[c] = !active[c];
+    run_cg(kRefineTol, options_.pcg.max_iterations, corr);
+    fill_b();
+    for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
+      for (int64_t q = o; q < o + len; ++q)
+        for (int c = 0; c < K; ++c) {
+          const int64_t i = q * K + c;
+          const double d = active[c] ? xc[i] : 0.0;
+          xc[i] = ws.xs(i) + d;
+          ws.xs(i) = d;  // d_c, for the no-watch estimate
+          xr[i] = br[i] - w[q] * xc[i];
+        }
+    });
+    ls.solve_rows<K>(xr, xr);
+    double est[K];
+    change_estimate<K>(ws, before, est);
+    bool again = false;
+    for (int c = 0; c < K; ++c) {
+      if (!active[c]) continue;
+      res[c].iterations += corr[c].iterations;
+      ++res[c].refinements;
+      // The correction is the error the solution had (to kRefineTol): the estimate reported,
+      // and an upper bound of the error left after it.
+      res[c].estimate = est[c];
+      res[c].converged = corr[c].converged && est[c] <= options_.pcg.tol;
+      // Another round only while the correction was not far below tol (the error left after a
+      // round is ~kRefineTol of its correction, plus the rounding of the new residual).
+      active[c] = corr[c].converged && est[c] > kRefineAgain * options_.pcg.tol;
+      again |= active[c];
+    }
+    if (!again) return;
+  }
+}
+
+template <int K>
+void PcgBackend::watched_values(const Workspace& ws, std::vector<double>& out) const {
+  out.clear();
+  if (watch_ptr_.empty()) return;
+  const size_t nq = watch_ptr_.size() - 1;
+  out.assign(nq * K, 0.0);
+  for (size_t q = 0; q < nq; ++q)
+    for (int64_t e = watch_ptr_[q]; e < watch_ptr_[q + 1]; ++e) {
+      const int64_t sl = watch_slot_[size_t(e)];
+      for (int c = 0; c < K; ++c) out[q * K + size_t(c)] += watch_val_[size_t(e)] * ws.x(sl * K + c);
+    }
+}
+
+template <int K>
+void PcgBackend::change_estimate(Workspace& ws, const std::vector<double>& before, double* out) const {
+  if (!watch_ptr_.empty()) {  // each watched quantity's change relative to its size (floored)
+    std::vector<double> after;
+    watched_values<K>(ws, after);
+    const size_t nq = watch_ptr_.size() - 1;
+    std::vector<double> abs_sum(nq * K, 0.0);  // sum_e |w_e x_e|: the rounding floor
+    for (size_t q = 0; q < nq; ++q)
+      for (int64_t e = watch_ptr_[q]; e < watch_ptr_[q + 1]; ++e) {
+        const int64_t sl = watch_slot_[size_t(e)];
+        for (int c = 0; c < K; ++c) abs_sum[q * K + size_t(c)] += std::abs(watch_val_[size_t(e)] * ws.x(sl * K + c));
+      }
+    for (int c = 0; c < K; ++c) {
+      double largest = 0, worst = 0;
+      for (size_t q = 0; q < nq; ++q) largest = std::max(largest, std::abs(after[q * K + size_t(c)]));
+      for (size_t q = 0; q < nq; ++q) {
+        const double d = std::max(std::abs(after[q * K + size_t(c)] - before[q * K + size_t(c)]),
+                                  kDotRoundingUlps * std::numeric_limits<double>::epsilon() * abs_sum[q * K + size_t(c)]);
+        const double scale = std::max(std::abs(after[q * K + size_t(c)]), kWatchFloor * largest);
+        worst = std::max(worst, scale > 0 ? d / scale : (d > 0 ? HUGE_VAL : 0.0));
+      }
+      out[c] = worst;
+    }
+    return;
+  }
+  // The whole solution (2-norm): d_c is in ws.xs, d_r = -T_r^-1 W d_c.
+  const int64_t mn = lines_->layer_size();
+  const double* w = lines_->coupling().data();
+  for_chunks(lines_->pool(), mn, [&](int64_t o, int64_t len) {
+    for (int64_t q = o; q < o + len; ++q)
+      for (int c = 0; c < K; ++c) ws.q(q * K + c) = w[q] * ws.xs(q * K + c);
+  });
+  lines_->solve_rows<K>(ws.q.data(), ws.tz.data());
+  double d2[K] = {}, x2[K] = {};
+  sum_lanes<K>(lines_->pool(), mn, d2, [&](int64_t q, double* acc) {
+    for (int c = 0; c < K; ++c) acc[c] += ws.xs(q * K + c) * ws.xs(q * K + c) + ws.tz(q * K + c) * ws.tz(q * K + c);
+  });
+  sum_lanes<K>(lines_->pool(), 2 * mn, x2, [&](int64_t q, double* acc) {
+    for (int c = 0; c < K; ++c) acc[c] += ws.x(q * K + c) * ws.x(q * K + c);
+  });
+  for (int c = 0; c < K; ++c) out[c] = x2[c] > 0 ? std::sqrt(d2[c] / x2[c]) : (d2[c] > 0 ? HUGE_VAL : 0.0);
+}
+
+template <int K>
+void PcgBackend::residual_ld(const Workspace& ws, double* rr_out, double* rc_out) const {
+  // b - A x from the stencil with every product and sum in long double (64-bit mantissa):
+  // the residual of a converged solve is ~1e-17 of |A||x|, which a double sum would bury in
+  // its own rounding.
+  const LineSystem::Stencil& s = lines_->stencil();
+  const int64_t m = lines_->rows(), n = lines_->cols(), mn = m * n;
+  const double* xr = ws.x.data();
+  const double* xc = ws.x.data() + mn * K;
+  const double* br = ws.b.data();
+  const double* bc = ws.b.data() + mn * K;
+  for_chunks(lines_->pool(), mn, [&](int64_t o0, int64_t len) {
+    for (int64_t q = o0; q < o0 + len; ++q) {
+      const int64_t i = q / n, j = q % n;
+      for (int c = 0; c < K; ++c) {
+        const int64_t o = q * K + c;
+        long double rr = (long double)br[o] - (long double)s.d_r(q) * xr[o] - (long double)s.w(q) * xc[o];
+        if (j > 0) rr -= (long double)s.e_r(q - 1) * xr[o - K];
+        if (j + 1 < n) rr -= (long double)s.e_r(q) * xr[o + K];
+        long double rc = (long double)bc[o] - (long double)s.d_c(q) * xc[o] - (long double)s.w(q) * xr[o];
+        if (i > 0) rc -= (long double)s.e_c(q - n) * xc[o - n * K];
+        if (i + 1 < m) rc -= (long double)s.e_c(q) * xc[o + n * K];
+        rr_out[o] = double(rr);
+        rc_out[o] = double(rc);
+      }
+    }
+  });
 }
 
 void PcgBackend::start_fallback(const std::string& why) const {
