@@ -1,7 +1,7 @@
 // The effective matrix T and the compensation map against the cost of one solve, side by side.
 //
-//   effective_speed [--sizes 64,256,512,1024] [--r OHM] [--old-max N] [--no-map] [--map-max N]
-//                   [--sparse-rhs-max N] [--repeats K]
+//   effective_speed [--sizes 64,256,512,1024] [--r OHM] [--old-max N] [--no-map] [--maps-only]
+//                   [--map-max N] [--sparse-rhs-max N] [--repeats K]
 //
 // Per size (square arrays, random G in [1 uS, 100 uS], seed 42, r-row = r-col = R (default 2.5
 // ohm), ideal drivers and virtual grounds), all in one run:
@@ -11,7 +11,9 @@
 //   new T   calib::effective_matrix by port reduction (solvers/port_reduction.h), whole;
 //   old T   the same by min(M, N) solves (EffectiveMethod kSolves), up to --old-max (default
 //           1024); max |T_new - T_old| / max |T_old| printed;
-//   map     calib::compensate (--scale auto), whole, up to --map-max (default 1024);
+//   maps    calib::compensate with --scale auto (one scale) and with per-column scales, whole,
+//           up to --map-max (default 1024): time, exact-T iterations, the scale(s) found, and
+//           the signal kept per column relative to the one-scale map (mean s_j / s);
 //   sparse  (up to --sparse-rhs-max, default 256) the other port-reduction route of the issue:
 //           T^T = W A^-1 B with the right-hand sides' sparsity used, CHOLMOD's cholmod_spsolve
 //           on the ordinary nested-dissection factor.
@@ -154,7 +156,7 @@ int main(int argc, char** argv) {
   double r = 2.5;
   int64_t old_max = 1024, map_max = 1024, sparse_max = 256;
   int repeats = 1;
-  bool map = true;
+  bool map = true, t_table = true;
   for (int a = 1; a < argc; ++a) {
     const std::string s = argv[a];
     auto next = [&]() -> std::string {
@@ -171,14 +173,20 @@ int main(int argc, char** argv) {
     else if (s == "--sparse-rhs-max") sparse_max = std::atoll(next().c_str());
     else if (s == "--repeats") repeats = std::max(1, std::atoi(next().c_str()));
     else if (s == "--no-map") map = false;
+    else if (s == "--maps-only") t_table = false;
     else {
       std::fprintf(stderr, "unknown argument %s\n", s.c_str());
       return 2;
     }
   }
-  std::printf("R = %g ohm per segment, G uniform in [1, 100] uS, ideal ends; times: median of %d\n", r, repeats);
-  std::printf("| M=N | base s (factorize s) | new T s (analyze + factorize + ports) | new T / base | old T s | old T / new T | max rel diff | sparse-RHS T s | map s | map / base | map iterations |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("R = %g ohm per segment, G uniform in [1, 100] uS (seed 42), ideal ends; times: median of %d\n", r,
+              repeats);
+  struct Row {
+    int64_t n;
+    double base, fact;
+    std::string t_line, map_line;
+  };
+  std::vector<Row> rows;
   for (int64_t n : sizes) {
     netlists::CrossbarSpec spec;
     spec.rows = spec.cols = n;
@@ -194,39 +202,74 @@ int main(int argc, char** argv) {
       double f = 0;
       base.push_back(base_seconds(spec, g, &f));
       fact.push_back(f);
+      if (!t_table) continue;
       const double t0 = bench::now_s();
       calib::Effective e = calib::effective_matrix(spec, g, so, solvers::EffectiveMethod::kPortReduction);
       tnew.push_back(bench::now_s() - t0);
       t_new = std::move(e.t);
       parts = e.summary;
     }
-    const double b = median(base), tn = median(tnew);
-    char old_s[64] = "–", ratio_old[64] = "–", diff[64] = "–", sparse[64] = "–", map_s[64] = "–", map_r[64] = "–",
-         map_it[64] = "–";
-    if (n <= old_max) {
-      const double t0 = bench::now_s();
-      const RowMatrixXd t_old = calib::effective_matrix(spec, g, so, solvers::EffectiveMethod::kSolves).t;
-      const double to = bench::now_s() - t0;
-      std::snprintf(old_s, sizeof old_s, "%.3g", to);
-      std::snprintf(ratio_old, sizeof ratio_old, "%.1f", to / tn);
-      std::snprintf(diff, sizeof diff, "%.1e", (t_new - t_old).cwiseAbs().maxCoeff() / t_old.cwiseAbs().maxCoeff());
+    Row row{n, median(base), median(fact), "", ""};
+    const double b = row.base;
+    char buf[512];
+    if (t_table) {
+      const double tn = median(tnew);
+      char old_s[64] = "–", ratio_old[64] = "–", diff[64] = "–", sparse[64] = "–";
+      if (n <= old_max) {
+        const double t0 = bench::now_s();
+        const RowMatrixXd t_old = calib::effective_matrix(spec, g, so, solvers::EffectiveMethod::kSolves).t;
+        const double to = bench::now_s() - t0;
+        std::snprintf(old_s, sizeof old_s, "%.3g", to);
+        std::snprintf(ratio_old, sizeof ratio_old, "%.1f", to / tn);
+        std::snprintf(diff, sizeof diff, "%.1e", (t_new - t_old).cwiseAbs().maxCoeff() / t_old.cwiseAbs().maxCoeff());
+      }
+      if (n <= sparse_max) std::snprintf(sparse, sizeof sparse, "%.3g", sparse_rhs_seconds(spec, g));
+      std::snprintf(buf, sizeof buf, "| %lld | %.3g (%.3g) | %.3g (%.2g + %.2g + %.2g) | **%.2f** | %s | %s | %s | %s |",
+                    (long long)n, b, row.fact, tn, parts.analyze_s, parts.factorize_s, parts.solve_s, tn / b, old_s,
+                    ratio_old, diff, sparse);
+      row.t_line = buf;
+      std::printf("%s\n", buf);
+      std::fflush(stdout);
     }
-    if (n <= sparse_max) std::snprintf(sparse, sizeof sparse, "%.3g", sparse_rhs_seconds(spec, g));
     if (map && n <= map_max) {
-      calib::CompensationOptions co;
-      co.scale_auto = true;
-      if (std::getenv("XBAR_BENCH_VERBOSE"))
-        co.progress = [](const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); };
-      const double t0 = bench::now_s();
-      const calib::Compensation c = calib::compensate(spec, g, co, so);
-      const double ms = bench::now_s() - t0;
-      std::snprintf(map_s, sizeof map_s, "%.3g", ms);
-      std::snprintf(map_r, sizeof map_r, "%.1f", ms / b);
-      std::snprintf(map_it, sizeof map_it, "%d", c.iterations);
+      auto run_map = [&](bool per_column, calib::Compensation& c) {
+        calib::CompensationOptions co;
+        co.scale_auto = true;
+        co.scale_per_column = per_column;
+        if (std::getenv("XBAR_BENCH_VERBOSE"))
+          co.progress = [](const std::string& s) { std::fprintf(stderr, "  %s\n", s.c_str()); };
+        const double t0 = bench::now_s();
+        c = calib::compensate(spec, g, co, so);
+        return bench::now_s() - t0;
+      };
+      calib::Compensation cg, cc;
+      const double tg = run_map(false, cg), tc = run_map(true, cc);
+      double mean = 0;
+      for (double sj : cc.column_scales) mean += sj / double(n);
+      std::snprintf(buf, sizeof buf,
+                    "| %lld | %.3g | %.3g | **%.1f** | %d%s | %.4g | %.3g | %.1f | %d%s | %.4g | %.4g | %.2f |",
+                    (long long)n, b, tg, tg / b, cg.iterations, cg.converged ? "" : " (not converged)", cg.scale, tc,
+                    tc / b, cc.iterations, cc.converged ? "" : " (not converged)", mean, cc.scale, mean / cg.scale);
+      row.map_line = buf;
+      std::printf("%s\n", buf);
+      std::fflush(stdout);
     }
-    std::printf("| %lld | %.3g (%.3g) | %.3g (%.2g + %.2g + %.2g) | %.2f | %s | %s | %s | %s | %s | %s | %s |\n",
-                (long long)n, b, median(fact), tn, parts.analyze_s, parts.factorize_s, parts.solve_s, tn / b, old_s, ratio_old, diff, sparse, map_s, map_r, map_it);
-    std::fflush(stdout);
+    rows.push_back(row);
+  }
+  if (t_table) {
+    std::printf("\nEffective matrix T (base: build + assemble + analyze + factorize + one solve, CHOLMOD; new T:\n"
+                "port reduction, whole; old T: min(M, N) solves, whole; sparse-RHS: base + the M + N sparse\n"
+                "forward solves of the other route):\n");
+    std::printf("| M=N | base s (factorize s) | new T s (analyze + factorize + ports) | new T / base | old T s | old T / new T | max rel diff | sparse-RHS T s |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const Row& row : rows) std::printf("%s\n", row.t_line.c_str());
+  }
+  if (map) {
+    std::printf("\nCompensation maps (--scale auto: one scale; per column: one scale per column), whole calls:\n");
+    std::printf("| M=N | base s | map s | map / base | iterations | scale | per-column map s | / base | iterations | mean s_j | min s_j | signal kept vs auto |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (const Row& row : rows)
+      if (!row.map_line.empty()) std::printf("%s\n", row.map_line.c_str());
   }
   std::printf("peak RSS %.2f GiB\n", bench::peak_rss_gib());
   return 0;

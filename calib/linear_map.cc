@@ -25,6 +25,12 @@ constexpr double kScaleLogTol = 2e-4;
 // The scale in use is kept while the predicted largest G' is at most this far above the goal
 // (log ratio): half the headroom, so the map still ends below g_max.
 constexpr double kKeepBand = 0.5 * kHeadroom;
+// Per-column scales never go below this share of the smallest starting scale (the model's
+// uncompensated estimate, about 1.1-1.7x the final global scale on the benchmark arrays): a
+// safety net. Simultaneous steps of many coupled groups can let the near columns take the row
+// voltage from the far ones, whose scales then collapse (1024^2, 2.5 ohm: one went to 1.6e-9);
+// such a map stalls and is reported as not converged instead.
+constexpr double kMinColumnShare = 0.25;
 // Per-column scales: the largest change of one group's log scale in one pass.
 constexpr double kMaxLogStep = 0.5;
 // Scale passes per iteration (each one model inverse); from the previous iteration's scales
@@ -117,6 +123,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
           sj = std::min(sj, hi * lg0(i, j) / (g(i, j) * g(i, j)));
         }
   }
+  const double s_floor = kMinColumnShare * *std::min_element(s.begin(), s.end());
   make_target();
   RowMatrixXd x = model.inverse(target, target);
   for (int64_t k = 0; k < mn; ++k) {
@@ -186,7 +193,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
           hp[q] = h;
           double step = std::isfinite(h) ? -h / p_q : -std::log(2.0);
           if (step > 0) step *= 0.5;
-          next_ls = std::min(0.0, ls + std::clamp(step, -kMaxLogStep, kMaxLogStep));
+          next_ls = std::clamp(ls + std::clamp(step, -kMaxLogStep, kMaxLogStep), std::log(s_floor), 0.0);
         } else if (std::isfinite(la[q]) && std::isfinite(lb[q])) {
           // False position; Illinois halves the value of an end kept twice, so the bracket
           // shrinks from both sides. Kept 5 % away from either end.
