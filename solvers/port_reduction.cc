@@ -31,6 +31,13 @@ void PortReductionOptions::validate() const {
 
 namespace {
 
+// CHOLMOD's switch between its simplicial and supernodal factorizations (flops per nonzero of
+// L; its default is 40). The terminal block puts the port ordering at 56 (64^2), 100 (128^2)
+// and 178 (256^2); measured, two factorizations each, simplicial vs supernodal: 64^2 0.028 vs
+// 0.085 s, 128^2 0.22 vs 0.41 s, 256^2 2.0 vs 2.4 s (host load 7). 120 keeps 64^2 and 128^2
+// simplicial and the sizes where the fronts are large supernodal.
+constexpr double kSupernodalFlopsPerNonzero = 120;
+
 // One terminal node: a driven row end or a sensed column end (both ends of a line that is one
 // node, a 1-cell line or a 0-ohm wire, are one terminal with twice the conductance).
 struct Terminal {
@@ -206,6 +213,9 @@ PortReduction::PortReduction(const netlists::CrossbarSpec& spec, const PortReduc
   cholmod_l_start(&p.common);
   p.common.print = 0;
   p.common.final_ll = 1;  // a simplicial factor in LL' form, as the supernodal one is
+  // Supernodal (BLAS) only from kSupernodalFlopsPerNonzero flops per nonzero of L on: below,
+  // the dense terminal block is too small for BLAS to pay for its calls and threads.
+  p.common.supernodal_switch = kSupernodalFlopsPerNonzero;
   std::vector<int64_t> perm(static_cast<size_t>(nu));
   const bool grid = !p.row_merged && !p.col_merged;
   Ordering ord = options.ordering;

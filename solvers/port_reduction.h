@@ -18,9 +18,13 @@
 // (grid_ordering.h; CAMD with the terminals constrained last when lines are merged by 0-ohm
 // wires), the terminals forming the final separator. One factorization of that ordering plus
 // O((M + N)^3) dense work replaces today's factorization plus min(M, N) solves
-// (CrossbarSolver::effective_matrix, kept as the referee); sparse right-hand sides along the
-// elimination tree were the other candidate, but each still climbs the top separators, which
-// dominate a full solve (bench/port_reduction.cc measures both routes).
+// (CrossbarSolver::effective_matrix, kept as the referee). The other route, sparse right-hand
+// sides on the ordinary nested-dissection factor (M + N forward solves that walk only their
+// elimination-tree paths, then M N sparse dot products), was measured side by side
+// (bench/effective_speed.cc, host load ~9): 256^2 1.1 s vs 1.5 s, 512^2 5.3 s vs 5.3 s, 1024^2
+// 37 s vs 24 s for this route; every path climbs the top separators, so its memory-bound
+// solves and products grow like (M + N) times a separator's fill, where the terminal block's
+// work stays BLAS-3.
 //
 // Terminal conditions (one kind per array: the spec's r_driver_ohm and r_sense_ohm):
 //   driver R > 0   the terminal is an unknown with conductance 1/R to the source V_i;
