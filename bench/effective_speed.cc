@@ -106,7 +106,8 @@ double sparse_rhs_seconds(const netlists::CrossbarSpec& spec, const RowMatrixXd&
   Eigen::MatrixXd tt = Eigen::MatrixXd(pick * cs.mna().current_map_s() * p);  // T^T, N x M: D first
   cholmod_common& c = be->common();
   cholmod_factor* f = be->factor();
-  if (!f->is_ll && !f->is_super) std::abort();  // L^-1 alone needs LL' (a simplicial LDL' would not do)
+  // L^-1 alone needs LL': a simplicial LDL' factor (small arrays) is converted, its cost timed.
+  if (!f->is_ll && !cholmod_l_change_factor(CHOLMOD_REAL, 1, 0, 1, 1, f, &c)) std::abort();
   const int64_t nu = int64_t(f->n);
   const auto* perm = static_cast<const int64_t*>(f->Perm);
   std::vector<int64_t> iperm(static_cast<size_t>(nu));
