@@ -5,9 +5,9 @@
 #include <fstream>
 #include <set>
 
-#include "devices/input_error.h"
-#include "devices/text.h"
-#include "devices/utf8.h"
+#include "support/input_error.h"
+#include "support/text.h"
+#include "support/utf8.h"
 
 namespace po = boost::program_options;
 

@@ -58,7 +58,7 @@ std::string describe_option_error(const boost::program_options::options_descript
 
 // Throws InputError "argument K ('...'): not valid UTF-8 ..." for the first command-line
 // argument (after the program name) that is not UTF-8: every argument is recorded in the
-// JSON results (devices/utf8.h). INI lines and stored values are checked the same way.
+// JSON results (support/utf8.h). INI lines and stored values are checked the same way.
 void require_utf8_arguments(int argc, const char* const* argv);
 
 }  // namespace xbar::engine

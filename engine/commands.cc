@@ -11,13 +11,13 @@
 #include <iostream>
 #include <sstream>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/conductance_levels.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/stuck_at.h"
 #include "devices/registry.h"
 #include "engine/atomic_file.h"
@@ -72,7 +72,7 @@ ArrayInput load_array(const RunConfig& cfg) {
       throw InputError("key g-on = " + format_number(cfg.g_on_s) + ": must be finite and >= g-off (" +
                        format_number(cfg.g_off_s) + " S)");
     a.spec.validate();
-    a.g = devices::uniform_matrix(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
+    a.g = support::uniform_matrix(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
     a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
                 {"seed", cfg.seed}};
   }
@@ -535,7 +535,7 @@ ArrayInput load_target(const RunConfig& cfg) {
       !std::isfinite(cfg.g_on_s))
     throw InputError("keys g-off = " + format_number(cfg.g_off_s) + ", g-on = " +
                      format_number(cfg.g_on_s) + ": need 0 <= g-off <= g-on, finite [S]");
-  a.g = devices::uniform_matrix(cfg.spec.rows, cfg.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
+  a.g = support::uniform_matrix(cfg.spec.rows, cfg.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
   a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
               {"seed", cfg.seed}};
   return a;

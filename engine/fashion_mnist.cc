@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 
 namespace xbar::engine {
 

@@ -15,9 +15,9 @@
 #include <sstream>
 #include <string>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
-#include "devices/text.h"
+#include "support/format.h"
+#include "support/input_error.h"
+#include "support/text.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
@@ -32,7 +32,7 @@
 namespace po = boost::program_options;
 namespace devices = xbar::devices;
 using xbar::InputError;
-using xbar::trim;  // devices/text.h
+using xbar::trim;  // support/text.h
 using xbar::engine::RunConfig;
 using xbar::engine::store_ini;    // engine/cli_ini.h
 using xbar::engine::store_value;  // engine/cli_ini.h

@@ -3,8 +3,8 @@
 #include <chrono>
 #include <iostream>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/commands.h"
 #include "engine/npy.h"

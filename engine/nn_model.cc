@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/nn_torch.h"
 #include "engine/nn_torch_api.h"

@@ -2,7 +2,7 @@
 
 #include <limits>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 
 namespace xbar::engine {
 

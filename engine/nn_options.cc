@@ -2,8 +2,8 @@
 // run in the executable; only training and model files need the libtorch module.
 #include <cmath>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "engine/nn_model.h"
 #include "engine/train.h"
 

@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 
 namespace xbar::engine {

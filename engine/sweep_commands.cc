@@ -1,6 +1,6 @@
 #include "engine/sweep_commands.h"
 
-#include "devices/format.h"
+#include "support/format.h"
 
 namespace xbar::engine {
 

@@ -8,10 +8,10 @@
 #include <map>
 #include <set>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
-#include "devices/text.h"
-#include "devices/utf8.h"
+#include "support/format.h"
+#include "support/input_error.h"
+#include "support/text.h"
+#include "support/utf8.h"
 #include "devices/random_stream.h"
 #include "engine/sweep_commands.h"
 
@@ -251,10 +251,10 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
   RawLine command, sweep_seed, sweep_threads;
   std::string raw;
   for (int line_no = 1; std::getline(in, raw); ++line_no) {
-    // Comments as in the CLI's INI reader (engine/cli_ini.cc): devices/text.h.
+    // Comments as in the CLI's INI reader (engine/cli_ini.cc): support/text.h.
     const std::string line = trim_ini(raw);
     // Values end up in sweep.json and every point's result.json, which must be UTF-8
-    // (devices/utf8.h; found by tests/fuzz, sweep_grid: nlohmann refused to write them).
+    // (support/utf8.h; found by tests/fuzz, sweep_grid: nlohmann refused to write them).
     if (const auto bad = first_invalid_utf8(line)) throw InputError(at(line_no) + describe_invalid_utf8(line, *bad));
     if (line.empty() || line[0] == '#' || line[0] == ';') continue;
     if (line[0] == '[') {

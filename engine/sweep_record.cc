@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "devices/format.h"
+#include "support/format.h"
 #include "engine/sweep_commands.h"
 
 namespace xbar::engine {

@@ -19,8 +19,8 @@
 #include <sstream>
 #include <thread>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/sweep_commands.h"
 #include "engine/sweep_mpi.h"

@@ -5,8 +5,8 @@
 #include <cmath>
 #include <random>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/nn_torch.h"
 #include "engine/nn_torch_api.h"

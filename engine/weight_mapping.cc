@@ -2,8 +2,8 @@
 
 #include <cmath>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::engine {
 

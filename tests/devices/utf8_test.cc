@@ -1,7 +1,7 @@
 // first_invalid_utf8 against the RFC 3629 table: well-formed sequences of every length pass;
 // overlong forms, surrogates, code points above U+10FFFF, stray continuation bytes and
 // truncated sequences are found at the offset where their sequence starts.
-#include "devices/utf8.h"
+#include "support/utf8.h"
 
 #include <doctest/doctest.h>
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 
 namespace fs = std::filesystem;
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "calib/error_metrics.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "engine/npy.h"
 #include "tests/engine/scratch_run.h"
 
@@ -38,7 +38,7 @@ void save(const fs::path& p, const Mat& m) {
 TEST_CASE("calibrate: t_effective.npy equals direct solves of unit inputs") {
   xbar::test::ScratchDir d;
   const int64_t m = 9, n = 7;
-  const Mat g = xbar::devices::uniform_matrix(m, n, 1e-6, 1e-4, 3);
+  const Mat g = xbar::support::uniform_matrix(m, n, 1e-6, 1e-4, 3);
   save(d.path / "g.npy", g);
   save(d.path / "eye.npy", Mat::Identity(m, m));
   const std::string wires = " --r-row 3 --r-col 2 --r-driver 20 --r-sense 5 --drive both --sense top";
@@ -54,7 +54,7 @@ TEST_CASE("calibrate: t_effective.npy equals direct solves of unit inputs") {
 TEST_CASE("calibrate: ngspice on held-out inputs reproduces G^T v through the compensation map") {
   xbar::test::ScratchDir d;
   const int64_t m = 10, n = 8;
-  const Mat g = xbar::devices::uniform_matrix(m, n, 5e-6, 5e-5, 11);
+  const Mat g = xbar::support::uniform_matrix(m, n, 5e-6, 5e-5, 11);
   save(d.path / "g.npy", g);
   const double tol = 1e-9;
   REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --r-row 4 --r-col 4 --g-min 1e-7 --comp-tol 1e-9 "
@@ -141,7 +141,7 @@ TEST_CASE("size: the boundary agrees with direct solves just below and just abov
   REQUIRE(r["largest"]["uncompensated"]["failing_size_found_above"] == true);
   // Independent check: the same random array and held-out inputs, solved by `xbar solve`.
   auto error_lsb = [&](int64_t size) {
-    const Mat g = xbar::devices::uniform_matrix(size, size, 1e-6, 1e-4, 8);
+    const Mat g = xbar::support::uniform_matrix(size, size, 1e-6, 1e-4, 8);
     const Mat v = xbar::calib::heldout_inputs(200, size, 0.2, xbar::calib::InputDistribution::kUniform, 8);
     const std::string tag = std::to_string(size);
     save(d.path / ("v" + tag + ".npy"), v);
@@ -172,7 +172,7 @@ TEST_CASE("size --cell sinh: the boundary agrees with Newton solves just below a
   // Referee: `xbar solve` (Newton) on the same array and inputs, against the closed form of
   // the same cells without wires, sum_i G_ij / k sinh(k v_i) (k = 2, the default nl-k).
   auto error_lsb = [&](int64_t size) {
-    const Mat g = xbar::devices::uniform_matrix(size, size, 1e-6, 1e-4, 3);
+    const Mat g = xbar::support::uniform_matrix(size, size, 1e-6, 1e-4, 3);
     const Mat v = xbar::calib::heldout_inputs(40, size, 0.3, xbar::calib::InputDistribution::kUniform, 3);
     const std::string tag = std::to_string(size);
     save(d.path / ("v" + tag + ".npy"), v);
@@ -190,7 +190,7 @@ TEST_CASE("size --cell sinh: the boundary agrees with Newton solves just below a
 TEST_CASE("calibrate --cell sinh: map at the operating input, checked by ngspice there") {
   xbar::test::ScratchDir d;
   const int64_t m = 6, n = 5;
-  const Mat g = xbar::devices::uniform_matrix(m, n, 5e-6, 5e-5, 17);
+  const Mat g = xbar::support::uniform_matrix(m, n, 5e-6, 5e-5, 17);
   save(d.path / "g.npy", g);
   const std::string wires = " --r-row 6 --r-col 6 --cell sinh --v-read 0.25";
   REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --g-min 1e-7 --g-max 1e-3 --comp-tol 1e-11 --heldout 20 "

@@ -8,7 +8,7 @@
 #include <fstream>
 #include <string>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "engine/fashion_mnist.h"
 #include "tests/engine/scratch_run.h"
 

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/stuck_at.h"
 #include "engine/hardware_inference.h"
 #include "devices/registry.h"
@@ -38,8 +38,8 @@ Network dense_net(int64_t in, int64_t out, uint64_t seed) {
   Layer d;
   d.kind = LayerKind::kDense;
   d.name = "fc";
-  d.w = xbar::devices::uniform_matrix(in, out, -1, 1, seed);
-  d.b = xbar::devices::uniform_matrix(out, 1, -0.1, 0.1, seed + 1).col(0);
+  d.w = xbar::support::uniform_matrix(in, out, -1, 1, seed);
+  d.b = xbar::support::uniform_matrix(out, 1, -0.1, 0.1, seed + 1).col(0);
   n.layers = {d};
   n.infer_shapes();
   return n;
@@ -102,7 +102,7 @@ TEST_CASE("a programmed tile's hardware output equals ngspice's solve of that ti
   o.programming.stuck.stuck_off_rate = 0.05;
   HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
   REQUIRE(hw.layers()[0].tiles.size() == 1);
-  const RowMatrixXd x = xbar::devices::uniform_matrix(6, 12, 0, 1, 5);
+  const RowMatrixXd x = xbar::support::uniform_matrix(6, 12, 0, 1, 5);
   hw.calibrate(x);
   const RowMatrixXd y = hw.forward(x, 0);
   const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNgspice);
@@ -124,7 +124,7 @@ TEST_CASE("a layer cut into many tiles (both encodings) sums each tile's direct 
     HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
     // 3 row tiles (8, 8, 4 rows) x 3 (differential: 3, 3, 1 outputs) or 2 (offset: 5, 2) column tiles.
     CHECK(hw.layers()[0].tiles.size() == (e == WeightEncoding::kDifferential ? 9u : 6u));
-    const RowMatrixXd x = xbar::devices::uniform_matrix(5, 20, 0, 1, 6);
+    const RowMatrixXd x = xbar::support::uniform_matrix(5, 20, 0, 1, 6);
     hw.calibrate(x);
     const RowMatrixXd y = hw.forward(x, 0);
     const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNative);
@@ -139,7 +139,7 @@ TEST_CASE("nonlinear (sinh) cells: the hardware output equals ngspice's solve of
   o.cell_params.nl_k_per_v = 3.0;
   o.v_read_v = 0.4;  // far into the sinh: 8% above linear at full scale
   HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
-  const RowMatrixXd x = xbar::devices::uniform_matrix(4, 10, 0, 1, 8);
+  const RowMatrixXd x = xbar::support::uniform_matrix(4, 10, 0, 1, 8);
   hw.calibrate(x);
   const RowMatrixXd y = hw.forward(x, 0);
   const RowMatrixXd ref = referee_outputs(hw, n, o, x, BackendChoice::kNgspice);
@@ -153,7 +153,7 @@ TEST_CASE("ideal hardware computes x W + b to rounding") {
   o.programming.variation.relative_sigma = 0.2;
   o.adc_bits = 3;                                                             // ignored by ideal
   HardwareNetwork hw(n, o, HardwareMode::kIdeal);
-  const RowMatrixXd x = xbar::devices::uniform_matrix(8, 30, 0, 1, 9);
+  const RowMatrixXd x = xbar::support::uniform_matrix(8, 30, 0, 1, 9);
   hw.calibrate(x);
   const RowMatrixXd sw = (x * n.layers[0].w).rowwise() + n.layers[0].b.transpose();
   CHECK(max_abs(hw.forward(x, 0) - sw) <= 1e-13 * max_abs(sw));
@@ -166,7 +166,7 @@ TEST_CASE("compensated hardware computes x W + b through the wires, every lifted
   o.wires.r_sense_ohm = 0;
   o.wires.r_row_ohm = o.wires.r_col_ohm = 10;  // strong IR drop: the scale falls well below 1
   o.comp.tol = 1e-10;
-  const RowMatrixXd x = xbar::devices::uniform_matrix(16, 24, 0, 1, 10);
+  const RowMatrixXd x = xbar::support::uniform_matrix(16, 24, 0, 1, 10);
   const RowMatrixXd sw = (x * n.layers[0].w).rowwise() + n.layers[0].b.transpose();
   HardwareNetwork unc(n, o, HardwareMode::kUncompensated);
   unc.calibrate(x);
@@ -199,7 +199,7 @@ TEST_CASE("the ADC returns whole LSBs of its range and counts what it clips") {
   HardwareOptions o = wired(6, 6);
   o.adc_bits = 4;
   HardwareNetwork hw(n, o, HardwareMode::kUncompensated);
-  const RowMatrixXd x = xbar::devices::uniform_matrix(20, 6, 0, 1, 12);
+  const RowMatrixXd x = xbar::support::uniform_matrix(20, 6, 0, 1, 12);
   hw.calibrate(x);
   const TileState& t = hw.layers()[0].tiles[0];
   // Calibrated range = the largest |signed current| on these very inputs: nothing clips.

@@ -2,8 +2,8 @@
 // products by im2col equals the direct convolution, max pooling and the layer shapes.
 #include <doctest/doctest.h>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "engine/nn_network.h"
 
 using xbar::engine::Layer;
@@ -22,8 +22,8 @@ Layer conv(int64_t in_c, int64_t out_c, int64_t k, int64_t pad, uint64_t seed) {
   l.name = "conv";
   l.kernel = k;
   l.padding = pad;
-  l.w = xbar::devices::uniform_matrix(in_c * k * k, out_c, -1, 1, seed);
-  l.b = xbar::devices::uniform_matrix(out_c, 1, -1, 1, seed + 1).col(0);
+  l.w = xbar::support::uniform_matrix(in_c * k * k, out_c, -1, 1, seed);
+  l.b = xbar::support::uniform_matrix(out_c, 1, -1, 1, seed + 1).col(0);
   return l;
 }
 
@@ -39,7 +39,7 @@ TEST_CASE("a convolution lowered by im2col equals the direct convolution, paddin
   const Layer& l = n.layers[0];
   REQUIRE(l.out_h == 5);
   REQUIRE(l.out_w == 6);
-  const RowMatrixXd x = xbar::devices::uniform_matrix(4, 2 * 5 * 6, 0, 1, 3);
+  const RowMatrixXd x = xbar::support::uniform_matrix(4, 2 * 5 * 6, 0, 1, 3);
   const RowMatrixXd y = xbar::engine::forward(n, x, [&](size_t k, RowMatrixXd& in) {
     return RowMatrixXd(in * n.layers[k].w);
   });

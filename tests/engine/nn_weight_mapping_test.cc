@@ -2,8 +2,8 @@
 // back a w exactly (up to rounding), the tiles cover every weight once.
 #include <doctest/doctest.h>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "engine/weight_mapping.h"
 
 using namespace xbar::engine;
@@ -15,7 +15,7 @@ constexpr double kRoundingRel = 1e-14;
 }  // namespace
 
 TEST_CASE("differential and offset targets stay in [g_low, g_high] and subtract back to a w") {
-  const RowMatrixXd w = xbar::devices::uniform_matrix(9, 5, -0.7, 0.4, 3);
+  const RowMatrixXd w = xbar::support::uniform_matrix(9, 5, -0.7, 0.4, 3);
   const double g_low = 3e-6, g_high = 1e-4;
   for (WeightEncoding e : {WeightEncoding::kDifferential, WeightEncoding::kOffset}) {
     CAPTURE(to_string(e));

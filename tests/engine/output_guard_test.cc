@@ -11,7 +11,7 @@
 #include <sstream>
 #include <string>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "engine/atomic_file.h"
 #include "engine/command_support.h"
 #include "tests/engine/cli_harness.h"

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
 #include "engine/sweep_grid.h"
 

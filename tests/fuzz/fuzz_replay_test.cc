@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "engine/cli_ini.h"
 #include "engine/npy.h"
 #include "netlists/spice_reader.h"

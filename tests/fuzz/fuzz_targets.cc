@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "devices/conductance_levels.h"
-#include "devices/input_error.h"
-#include "devices/utf8.h"
+#include "support/input_error.h"
+#include "support/utf8.h"
 #include "engine/cli_ini.h"
 #include "engine/npy.h"
 #include "netlists/spice_reader.h"

@@ -2,7 +2,7 @@
 // Welford's update (numerically stable for 1e6+ values whose mean is far from 0, where the
 // textbook sum-of-squares formula cancels catastrophically).
 //
-//   devices::RunningMoments m;
+//   support::RunningMoments m;
 //   for (double e : errors) m.add(e);
 //   stats.mean = m.mean(); stats.sigma = m.sigma();   // 0 when fewer than 1 / 2 values
 #pragma once
@@ -10,7 +10,7 @@
 #include <cmath>
 #include <cstdint>
 
-namespace xbar::devices {
+namespace xbar::support {
 
 class RunningMoments {
  public:
@@ -32,4 +32,4 @@ class RunningMoments {
   double m2_ = 0.0;
 };
 
-}  // namespace xbar::devices
+}  // namespace xbar::support

@@ -1,7 +1,7 @@
 // Seeded uniform random arrays: random conductances for `xbar ... --g-on --g-off --seed`,
 // and test and benchmark inputs.
 //
-//   RowMatrix g = devices::uniform_matrix(64, 64, 1e-6, 1e-4, seed);   // g(i, j) in [lo, hi)
+//   RowMatrix g = support::uniform_matrix(64, 64, 1e-6, 1e-4, seed);   // g(i, j) in [lo, hi)
 //
 // The mapping from the 64-bit Mersenne Twister to doubles is spelled out (53 random bits per
 // value, row-major draw order) rather than left to std::uniform_real_distribution, whose
@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <random>
 
-namespace xbar::devices {
+namespace xbar::support {
 
 using RowMatrix = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
@@ -24,4 +24,4 @@ inline RowMatrix uniform_matrix(int64_t rows, int64_t cols, double lo, double hi
   return m;
 }
 
-}  // namespace xbar::devices
+}  // namespace xbar::support

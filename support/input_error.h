@@ -2,8 +2,8 @@
 //
 // Thrown wherever data crosses into xbar (files, INI keys, flags, netlists, arrays) and
 // is wrong; the message already says where (file:line, key) and what was expected, so the
-// CLI prints it verbatim and exits non-zero. It lives in devices/ because that is the
-// lowest layer: every other folder may include it without a dependency pointing up.
+// CLI prints it verbatim and exits non-zero. It lives in support/, below every other folder,
+// so that each of them may include it without a dependency pointing up (ARCHITECTURE.md).
 #pragma once
 
 #include <stdexcept>
