@@ -1,5 +1,5 @@
-// Small text helpers shared by the INI readers (the CLI's engine/cli_ini.cc and the sweep's
-// engine/sweep_grid.cc) and engine/main.cc.
+// Small text helpers shared by the INI readers (the CLI's engine/cli/cli_ini.cc and the sweep's
+// engine/sweep/sweep_grid.cc) and engine/cli/main.cc.
 //
 //   std::string line = xbar::trim_ini(raw);   // "r-row = 2.5  # wires" -> "r-row = 2.5"
 #pragma once
