@@ -1,5 +1,5 @@
 // Small text helpers shared by the INI readers (the CLI's engine/cli/cli_ini.cc and the sweep's
-// engine/sweep/sweep_grid.cc) and engine/cli/main.cc.
+// engine/sweep/sweep_grid.cc) and the CLI's key parsing (engine/cli/calibrate_keys.cc).
 //
 //   std::string line = xbar::trim_ini(raw);   // "r-row = 2.5  # wires" -> "r-row = 2.5"
 #pragma once

@@ -1,6 +1,6 @@
 // INI configuration files of the `xbar` command line (`--config FILE.ini`).
 //
-// Usage (engine/cli/main.cc):
+// Usage (engine/cli/main.cc; the sweep's points: engine/cli/sweep_keys.cc):
 //   po::variables_map vm;
 //   po::store(command_line, vm);                       // flags first: they win
 //   xbar::engine::cli::store_ini(vm["config"].as<std::string>(), desc, vm);
@@ -16,9 +16,9 @@
 //     command line keeps the command-line value.
 //   - Every problem throws xbar::InputError "<file>:<line>: <what>, <what was expected>".
 //
-// This translation unit is CLI-side: it is the only code besides main.cc that sees
-// Boost.Program_options, and it is linked into the `xbar` executable, the tests and the fuzz
-// harness (tests/fuzz/ini_fuzz.cc), never into the xbar_engine library.
+// This translation unit is CLI-side: Boost.Program_options is seen only in engine/cli/, which is
+// linked into the `xbar` executable, the tests and (this file alone) the fuzz harness
+// (tests/fuzz/ini_fuzz.cc), never into the engine rooms below it.
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -29,7 +29,7 @@ namespace xbar::engine::cli {
 
 // Stores one `key = value` as an INI line would (po::store: an earlier value wins); `where`
 // ("file:line: ") prefixes errors: "S.ini:4: key r-row = 'abc': ...: expected a number".
-// The sweep (engine/cli/main.cc) stores every key of a point this way.
+// The sweep (engine/cli/sweep_keys.cc) stores every key of a point this way.
 void store_value(const boost::program_options::options_description& desc,
                  boost::program_options::variables_map& vm, const std::string& key,
                  const std::string& value, const std::string& where);

@@ -1,7 +1,7 @@
 // `xbar train`, `xbar evaluate` and `xbar program --model`: the neural-network subcommands of
-// issue 6, as functions of an already parsed NnRunConfig (main.cc fills it; no flag is seen
-// here). Each returns the exit status; bad input throws xbar::InputError before any output
-// file is written, and every file is written atomically (result/accuracy JSON last).
+// issue 6, as functions of an already parsed NnRunConfig (engine/cli/nn_keys.cc fills it; no
+// flag is seen here). Each returns the exit status; bad input throws xbar::InputError before
+// any output file is written, and every file is written atomically (result/accuracy JSON last).
 //
 //   train     DIR/model.pt, DIR/train.json
 //   evaluate  DIR/accuracy.json: software, ideal, uncompensated, compensated [, hat]

@@ -1,9 +1,10 @@
 // RunConfig: everything one `xbar netlist | solve | check` run needs, already parsed.
 //
-// main.cc fills it from the command line and INI files (Boost.Program_options stays in that
-// one translation unit); the commands in commands.h never see a flag. `config_json` is the
-// full effective configuration (every key, its value and where it came from), copied into
-// every result.json so that a result can be reproduced from its own metadata.
+// engine/cli/ fills it from the command line and INI files (array_keys.cc, calibrate_keys.cc,
+// program_keys.cc; Boost.Program_options stays there); the commands in commands.h never see a
+// flag. `config_json` is the full effective configuration (every key, its value and where it
+// came from), copied into every result.json so that a result can be reproduced from its own
+// metadata.
 #pragma once
 
 #include <cstdint>

@@ -13,7 +13,7 @@
 //     and (peak RSS) on what the process ran before; the row's own `time_s` column holds the
 //     point's wall time. Everything else in the result file stays in the point's directory.
 //   - Adding a subcommand to the sweep is one line of the table in sweep_commands.cc; the CLI
-//     (engine/cli/main.cc) already runs whatever subcommand it knows by name.
+//     (engine/cli/sweep_keys.cc) already runs whatever subcommand it knows by name.
 #pragma once
 
 #include <map>

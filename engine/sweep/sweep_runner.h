@@ -1,7 +1,7 @@
 // `xbar sweep`: runs every point of a sweep INI in this process (one at a time, each with all the
 // cores) or over MPI ranks, one row of DIR/sweep.csv per point, resumable after any crash.
 //
-//   SweepHooks hooks{check_key, run_point};   // from the CLI (engine/cli/main.cc): Boost stays there
+//   SweepHooks hooks{check_key, run_point};   // from the CLI (engine/cli/sweep_keys.cc): Boost stays there
 //   return run_sweep(SweepOptions{"S.ini", "DIR"}, hooks);
 //
 // Layout of DIR:

@@ -118,7 +118,7 @@ void check_npy_round_trip(const engine::io::NpyArray& a) {
 
 namespace po = boost::program_options;
 
-// One key of each value type the real command line (engine/cli/main.cc) declares, with and
+// One key of each value type the real command line (engine/cli/*_keys.cc) declares, with and
 // without defaults, plus `config` and `help`, which a file may not set.
 const po::options_description& ini_description() {
   static const po::options_description desc = [] {
@@ -217,7 +217,7 @@ void level_table_one(const uint8_t* data, size_t size) {
 void sweep_grid_one(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   // The subcommand keys a point may set, as the CLI's check would accept them (a fixed set:
-  // the parser's own logic is under test, not main.cc's option tables).
+  // the parser's own logic is under test, not the CLI's key tables).
   static const std::set<std::string> kKeys = {"rows", "cols", "r-row", "r-col", "seed", "v-read",
                                               "sizes", "backend", "cell", "nl-k", "g", "tol"};
   const engine::sweep::SweepKeyCheck check = [](const std::string& command, const std::string& key) {
