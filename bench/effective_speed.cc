@@ -174,7 +174,7 @@ double sparse_rhs_seconds(const netlists::CrossbarSpec& spec, const RowMatrixXd&
 }  // namespace
 
 int main(int argc, char** argv) {
-  // As xbar does (engine/main.cc): large blocks stay on the heap instead of being mapped
+  // As xbar does (engine/cli/main.cc): large blocks stay on the heap instead of being mapped
   // and faulted in afresh at every factorization.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);

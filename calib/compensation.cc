@@ -6,8 +6,8 @@
 
 #include "calib/fixed_point.h"
 #include "calib/linear_map.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::calib {
 

@@ -4,7 +4,7 @@
 #include <limits>
 #include <memory>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/linear_cell.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/available_memory.h"

@@ -6,7 +6,7 @@
 #include <deque>
 
 #include "calib/line_model.h"
-#include "devices/format.h"
+#include "support/format.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::calib::internal {

@@ -7,9 +7,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "netlists/circuit.h"
 #include "solvers/grid_ordering.h"
 #include "solvers/stopwatch.h"

@@ -8,8 +8,8 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -94,7 +94,7 @@ TEST_CASE("port reduction equals the min(M, N)-solve effective matrix for every 
             CAPTURE(r_drv);
             CAPTURE(r_sns);
             const CrossbarSpec spec = make_spec(sh.m, sh.n, 4.0, 7.0, r_drv, r_sns, d, s);
-            RowMatrixXd g = devices::uniform_matrix(sh.m, sh.n, 1e-6, 2e-3, ++seed);
+            RowMatrixXd g = support::uniform_matrix(sh.m, sh.n, 1e-6, 2e-3, ++seed);
             g(1, 2) = 0;  // an absent cell
             const RowMatrixXd ref = solves_t(spec, g);
             const RowMatrixXd t = port_t(spec, g);
@@ -113,7 +113,7 @@ TEST_CASE("port reduction equals ngspice's currents for unit inputs for every dr
         CAPTURE(netlists::to_string(s));
         CAPTURE(r_end);
         const CrossbarSpec spec = make_spec(5, 6, 3.0, 5.0, r_end, 0.5 * r_end, d, s);
-        const RowMatrixXd g = devices::uniform_matrix(5, 6, 1e-6, 2e-3, ++seed);
+        const RowMatrixXd g = support::uniform_matrix(5, 6, 1e-6, 2e-3, ++seed);
         CHECK(rel_diff(port_t(spec, g), ngspice_t(spec, g)) < kAgreeRelTol);
       }
 }
@@ -141,7 +141,7 @@ TEST_CASE("port reduction handles geometry-derived wires, 0-ohm wires and single
   uint64_t seed = 500;
   for (const Case& c : cases) {
     CAPTURE(std::string(c.what));
-    const RowMatrixXd g = devices::uniform_matrix(c.spec.rows, c.spec.cols, 1e-6, 2e-3, ++seed);
+    const RowMatrixXd g = support::uniform_matrix(c.spec.rows, c.spec.cols, 1e-6, 2e-3, ++seed);
     const RowMatrixXd ref = solves_t(c.spec, g);
     CHECK(rel_diff(port_t(c.spec, g), ref) < kAgreeRelTol);
     CHECK(rel_diff(port_t(c.spec, g, solvers::Ordering::kAmd), ref) < kAgreeRelTol);
@@ -152,7 +152,7 @@ TEST_CASE("one port reduction serves several conductance sets with one analysis"
   const CrossbarSpec spec = make_spec(24, 20, 2.5, 2.5, 0.0, 0.0, DriveSide::kLeft, SenseSide::kBottom);
   solvers::PortReduction pr(spec);
   for (uint64_t seed : {1, 2, 3}) {
-    const RowMatrixXd g = devices::uniform_matrix(24, 20, 1e-6, 1e-4, seed);
+    const RowMatrixXd g = support::uniform_matrix(24, 20, 1e-6, 1e-4, seed);
     CHECK(rel_diff(pr.effective_matrix(g), solves_t(spec, g)) < kAgreeRelTol);
   }
   CHECK(pr.stats().factorizations == 3);
@@ -177,7 +177,7 @@ TEST_CASE("port reduction rejects bad conductances and orderings naming them") {
 
 TEST_CASE("CrossbarSolver computes its effective matrix by port reduction under auto and by solves on request") {
   const CrossbarSpec spec = make_spec(12, 16, 3.0, 2.0, 5.0, 0.0, DriveSide::kBoth, SenseSide::kBottom);
-  const RowMatrixXd g = devices::uniform_matrix(12, 16, 1e-6, 1e-3, 77);
+  const RowMatrixXd g = support::uniform_matrix(12, 16, 1e-6, 1e-3, 77);
   const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("linear"));
   const RowMatrixXd ref = solves_t(spec, g);
   struct Case {
@@ -199,7 +199,7 @@ TEST_CASE("CrossbarSolver computes its effective matrix by port reduction under 
     CHECK(rel_diff(s.effective_matrix(), ref) < kAgreeRelTol);
     CHECK(s.summary().effective_method == c.used);
     // A batch wider than min(M, N) goes through T as well, and says how T was made.
-    const solvers::CrossbarSolution r = s.solve(devices::uniform_matrix(20, 12, 0, 0.2, 78));
+    const solvers::CrossbarSolution r = s.solve(support::uniform_matrix(20, 12, 0, 0.2, 78));
     CHECK(r.summary.batch_method == "effective-matrix");
     CHECK(r.summary.effective_method == c.used);
   }
@@ -208,7 +208,7 @@ TEST_CASE("CrossbarSolver computes its effective matrix by port reduction under 
 TEST_CASE("the PCG grid path under backend auto takes its effective matrix from the port reduction") {
   // From 2 x 128 x 128 unknowns backend auto solves by PCG on the operator written from the spec.
   const CrossbarSpec spec = make_spec(130, 130, 2.5, 2.5, 0.0, 0.0, DriveSide::kLeft, SenseSide::kBottom);
-  const RowMatrixXd g = devices::uniform_matrix(130, 130, 1e-6, 1e-4, 79);
+  const RowMatrixXd g = support::uniform_matrix(130, 130, 1e-6, 1e-4, 79);
   solvers::CrossbarSolveOptions o;
   solvers::CrossbarSolver s(spec, g, devices::make_cell_model("linear"), o);
   REQUIRE(s.from_spec());
