@@ -1,12 +1,12 @@
 #include "engine/cli/cli_ini.h"
 
-#include <cerrno>
-#include <cstring>
+#include <cstdint>
 #include <fstream>
 #include <set>
 
 #include "support/input_error.h"
 #include "support/text.h"
+#include "support/text_file.h"
 #include "support/utf8.h"
 
 namespace po = boost::program_options;
@@ -61,8 +61,7 @@ std::string describe_option_error(const po::options_description& desc, const po:
 }
 
 void store_ini(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open config file '" + path + "': " + std::strerror(errno));
+  std::ifstream in = open_text_file(path, "cannot open config file '" + path + "'");
   store_ini(in, path, desc, vm);
 }
 
@@ -70,7 +69,9 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
                po::variables_map& vm) {
   std::string raw;
   std::set<std::string> seen;
-  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+  BoundedLines lines(in, path, {kIniMaxLineBytes, kIniMaxFileBytes});
+  while (lines.next(raw)) {
+    const int64_t line_no = lines.line_no();
     const std::string line = trim_ini(raw);
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (const auto bad = first_invalid_utf8(line)) throw InputError(where + describe_invalid_utf8(line, *bad));

@@ -1,10 +1,12 @@
 #include "engine/cli/sweep_keys.h"
 
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "engine/cli/cli_ini.h"
+#include "engine/cli/command_line.h"
 #include "engine/cli/subcommands.h"
 #include "engine/sweep/sweep_commands.h"
 #include "support/input_error.h"
@@ -38,15 +40,8 @@ int run_sweep_command(int argc, char** argv) {
       ("retry-failed", po::bool_switch(), "run again the points recorded as failed")
       ("dry-run", po::bool_switch(), "print the points (id, seed, swept keys) as CSV and stop");
   po::variables_map vm;
-  try {
-    const auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_short;
-    po::store(po::command_line_parser(argc - 1, argv + 1).options(desc).style(style).run(), vm);
-  } catch (const po::error& e) {
-    std::string user_text;  // everything Boost may quote in its message (engine/cli/cli_ini.h)
-    for (int k = 1; k < argc; ++k) user_text += std::string(argv[k]) + "\n";
-    throw InputError(describe_option_error(desc, e, user_text) +
-                     " (see xbar sweep --help)");
-  }
+  std::set<std::string> from_cli;
+  parse_command_line(argc, argv, desc, "sweep", vm, from_cli);
   po::notify(vm);
   if (vm.count("help")) {
     std::cout << "usage: xbar sweep --config SWEEP.ini --out DIR [--quiet] [--retry-failed] [--dry-run]\n"

@@ -169,6 +169,7 @@ int run_size(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: size needs --out DIR");
   require_native(cfg);
+  check_conductance_bounds(cfg);
   const calib::SizeOptions& o = cfg.size;
   calib::EvaluationOptions eo = cfg.eval;
   eo.progress = [&](const std::string& msg) { progress(cfg, msg); };

@@ -38,6 +38,7 @@ ArrayInput load_target(const RunConfig& cfg) {
       !std::isfinite(cfg.g_on_s))
     throw InputError("keys g-off = " + format_number(cfg.g_off_s) + ", g-on = " +
                      format_number(cfg.g_on_s) + ": need 0 <= g-off <= g-on, finite [S]");
+  check_conductance_bounds(cfg);
   a.g = support::uniform_matrix(cfg.spec.rows, cfg.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
   a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
               {"seed", cfg.seed}};
