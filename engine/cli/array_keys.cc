@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "devices/registry.h"
+#include "engine/commands/preflight.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/crossbar_solver.h"
 #include "support/format.h"
@@ -22,7 +23,10 @@ po::options_description general_keys(const std::string& sub) {
       ("out", po::value<std::string>(),
        sub == "netlist" ? "output SPICE deck path (.cir), written atomically (required)"
                         : "output directory (created if missing; files replaced atomically) (required)")
-      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout");
+      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout")
+      ("max-memory", po::value<std::string>()->default_value("auto"),
+       "refuse a run whose memory estimate (its arrays, a lower bound) exceeds this many bytes: "
+       "auto (this machine's memory) or e.g. 8G, 512M, 2e9");
   return general;
 }
 
@@ -208,6 +212,8 @@ RunConfig make_array_config(const std::string& sub, const po::options_descriptio
   c.spec.sense = xbar::netlists::parse_sense_side(vm["sense"].as<std::string>());
   get_opt(vm, "out", c.out);
   get_opt(vm, "quiet", c.quiet);
+  std::string memory;
+  if (get_opt(vm, "max-memory", memory)) c.max_memory_bytes = commands::parse_memory_size(memory);
   get_opt(vm, "save-voltages", c.save_voltages);
   // `tol`: check's comparison tolerance; solve's CG stopping tolerance (pcg).
   get_opt(vm, "tol", sub == "solve" ? c.solve.solver.linear.pcg.tol : c.tol);

@@ -11,6 +11,7 @@
 #include "devices/stuck_at.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "support/format.h"
@@ -102,6 +103,7 @@ json programming_json(const devices::ProgrammingOptions& o, const devices::Progr
 int run_program(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: program needs --out DIR");
+  preflight(cfg);
   const ArrayInput a = load_target(cfg);
   devices::ProgrammingOptions opt = cfg.programming;
   opt.seed = cfg.seed;

@@ -198,6 +198,11 @@ void StagedOutputs::write(const std::string& path,
 void StagedOutputs::remove(const std::string& path) { staged_.push_back({"", path}); }
 
 void StagedOutputs::commit() {
+  // Every final name is checked before the first rename: a rename that fails half-way would
+  // leave new files next to old ones (issue 17: result.json a directory, currents.npy already
+  // replaced). What rename() and unlink() refuse for a writable directory is a directory in
+  // the way; a non-directory is replaced or removed.
+  for (const Staged& s : staged_) require_output_file_path(s.path);
   for (Staged& s : staged_) {
     if (s.temp.empty()) {
       if (::unlink(s.path.c_str()) != 0 && errno != ENOENT) {
@@ -210,6 +215,12 @@ void StagedOutputs::commit() {
     rename_into_place(temp, s.path);
   }
   staged_.clear();
+}
+
+void require_output_file_path(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+    throw InputError("cannot write '" + path + "': it is a directory (nothing of this run was written)");
 }
 
 void ensure_directory(const std::string& dir) {

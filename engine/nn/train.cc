@@ -201,6 +201,12 @@ TrainResult internal::train_model_torch(const TrainOptions& o, const std::functi
       correct += logits.argmax(1).eq(yb).sum().item<int64_t>();
     }
     const double loss = loss_sum / double(train.count), acc = double(correct) / double(train.count);
+    // A diverged run (a learning rate or injected noise far too large) has a non-finite loss;
+    // its weights are then NaN or inf, and a model of them must not be written (issue 17).
+    if (!std::isfinite(loss))
+      throw NumericalError("training diverged in epoch " + std::to_string(e + 1) + ": the mean loss is " +
+                           std::to_string(loss) + " (lr = " + format_number(o.learning_rate) +
+                           "; a smaller --lr, or smaller injected non-idealities, keeps it finite); no model written");
     const double secs = seconds_since(t0);
     epochs.push_back({{"epoch", e + 1}, {"loss", loss}, {"train_accuracy", acc}, {"seconds", secs}});
     char buf[160];
@@ -225,6 +231,10 @@ TrainResult internal::train_model_torch(const TrainOptions& o, const std::functi
                  {"threads", o.threads},
                  {"init", o.init_path.empty() ? json(nullptr) : json(o.init_path)}}},
                {"version", XBAR_VERSION}};
+  for (const auto& p : net->named_parameters())
+    if (!torch::isfinite(p.value()).all().item<bool>())
+      throw NumericalError("training diverged: parameter '" + p.key() + "' holds NaN or infinite values (lr = " +
+                           format_number(o.learning_rate) + "); no model written");
   io::ensure_directory(o.out);
   internal::save_model(net, meta, o.out + "/model.pt");
 
