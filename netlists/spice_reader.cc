@@ -304,6 +304,14 @@ class DeckReader {
       // shorts as 0 V sources, so a deck never needs it.
       fail(line, label + ": resistance must be > 0 ohm, got " + shortest(*value));
     }
+    if (kind == ElementKind::kResistor && *value < kMinResistanceOhm) {
+      // The solvers refuse it too, but could not say where it is written (issue 17). A
+      // suffix 'f' is femto in SPICE, not farad: "1f" is 1e-15 ohm.
+      const bool femto = token.find_first_of("fF") != std::string_view::npos;
+      fail(line, label + ": " + shortest(*value) + " ohm is below " + shortest(kMinResistanceOhm) +
+                     " ohm, the smallest resistance xbar solves" +
+                     (femto ? " (the suffix f is femto, 1e-15, in SPICE)" : ""));
+    }
 
     for (size_t t : {size_t(1), size_t(2)})
       if (const std::string why = ngspice_reads_differently(tokens_[t]); !why.empty())

@@ -10,7 +10,8 @@
 //     whitespace; "+" continuation lines join the previous logical line (comment and blank
 //     lines in between are skipped);
 //   - everything is lowercased (names and nodes); nodes "0" and "gnd" are ground;
-//   - R:  rname n1 n2 value      or  rname n1 n2 r=value           -> kResistor, value > 0
+//   - R:  rname n1 n2 value      or  rname n1 n2 r=value           -> kResistor, value >=
+//         kMinResistanceOhm (1e-12 ohm; "1f" is 1e-15 ohm, refused)
 //   - V:  vname n+ n- value      or  vname n+ n- dc value (dc=value) -> kVoltageSource
 //   - I:  iname n+ n- value      or  iname n+ n- dc value (dc=value) -> kCurrentSource
 //   - values: a decimal number with an optional engineering suffix f p n u m k meg g t mil

@@ -9,6 +9,7 @@
 #include <malloc.h>
 #endif
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 
@@ -51,9 +52,14 @@ int run(int argc, char** argv) {
     std::cout << "usage: xbar " << sub << " [--config FILE.ini] [--key value ...]\n" << desc << "\n";
     return 0;
   }
-  if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
+  std::map<std::string, std::string> written;  // INI key -> "file:line"
+  if (vm.count("config")) written = store_ini(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
-  return run_parsed(sub, desc, vm, from_cli, false);
+  try {
+    return run_parsed(sub, desc, vm, from_cli, false);
+  } catch (const InputError& e) {
+    throw InputError(locate_in_ini(e.what(), written, from_cli));
+  }
 }
 
 // glibc hands every block of 32 MiB or more to mmap and gives it back on free, and trims the

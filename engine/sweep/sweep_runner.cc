@@ -4,7 +4,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "support/input_error.h"
+#include "support/text.h"
 #include "engine/io/atomic_file.h"
 #include "engine/sweep/sweep_commands.h"
 #include "engine/sweep/sweep_dir.h"
@@ -217,18 +217,8 @@ class Collector {
 // "(key g)", "--g 'x.npy'"), or of the key whose value the message quotes first (a file name);
 // the INI itself when neither is found.
 std::string blamed_line(const SweepPoint& p, const std::string& msg, const std::string& path) {
-  auto is_name_char = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_'; };
-  auto names_key = [&](const std::string& key) {
-    for (const std::string& lead : {std::string("key ") + key, "keys " + key, "--" + key, ", " + key + " ="}) {
-      for (size_t at = msg.find(lead); at != std::string::npos; at = msg.find(lead, at + 1)) {
-        const size_t end = at + lead.size();
-        if (end == msg.size() || !is_name_char(msg[end])) return true;
-      }
-    }
-    return false;
-  };
   for (const PointKey& k : p.keys)
-    if (names_key(k.key) && k.where.rfind(path + ":", 0) == 0) return k.where;
+    if (message_names_key(msg, k.key) && k.where.rfind(path + ":", 0) == 0) return k.where;
   for (const PointKey& k : p.keys)
     if (k.value.size() > 2 && msg.find(k.value) != std::string::npos && k.where.rfind(path + ":", 0) == 0)
       return k.where;
