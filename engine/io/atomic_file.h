@@ -15,8 +15,9 @@
 //     and strerror(errno): "cannot write 'out/x.npy': No such file or directory".
 //   - If the writer itself throws, the temporary is removed and that exception propagates
 //     unchanged (it already says what went wrong); a previous file under `path` is untouched.
-//   - Only a crash of the process itself (SIGKILL, power loss before fsync) can leave a
-//     `<path>.tmp.*` file behind; never a partial file under `path`.
+//   - SIGINT, SIGTERM and SIGHUP (where they still have their default action) remove every
+//     live temporary before the process ends by that signal. Only SIGKILL, a crash or a power
+//     loss can leave a `<path>.tmp.*` file behind; never a partial file under `path`.
 #pragma once
 
 #include <functional>
