@@ -10,6 +10,7 @@
 #include "support/contract.h"
 #include "support/format.h"
 #include "support/input_error.h"
+#include "support/text_file.h"
 
 namespace xbar::devices {
 
@@ -62,14 +63,16 @@ void LevelOptions::validate() const {
 }
 
 std::vector<double> read_level_table(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open the level table for reading");
+  // A row is one number and perhaps a comment: kMaxLevels rows of them fit in 64 MiB.
+  constexpr TextLimits kLimits{std::size_t(64) << 10, std::uint64_t(64) << 20};
+  std::ifstream in = open_text_file(path, path + ": cannot open the level table");
   std::vector<std::pair<double, int64_t>> rows;  // (value, line)
   bool first_data_row = true;
   std::string raw;
   int64_t line = 0;
-  while (std::getline(in, raw)) {
-    ++line;
+  BoundedLines lines(in, path, kLimits);
+  while (lines.next(raw)) {
+    line = lines.line_no();
     const std::string text = trim(raw.substr(0, raw.find('#')));  // also drops a '\r'
     if (text.empty()) continue;
     // Fields: a trailing empty field ("1e-6,") is tolerated; more than one value is not.
@@ -107,7 +110,6 @@ std::vector<double> read_level_table(const std::string& path) {
                        ": must be >= 0 S");
     rows.emplace_back(v, line);
   }
-  if (in.bad()) throw InputError(path + ": read error");
   if (rows.empty()) throw InputError(path + ": no conductance levels (expected one per row)");
   if (int64_t(rows.size()) > kMaxLevels)
     throw InputError(path + ": " + std::to_string(rows.size()) + " levels, at most " +

@@ -25,6 +25,15 @@ void validate_converter(const std::string& prefix, int bits, const std::string& 
     throw InputError("key " + hi_key + " = " + format_number(hi) + ": must be finite and > " +
                      lo_key + " = " + format_number(lo) + " " + unit + " when " + prefix +
                      "-bits = " + std::to_string(bits) + " (set the converter's full scale)");
+  // Both ends finite is not enough: the width hi - lo and the step (hi - lo) / (2^bits - 1)
+  // must be finite and > 0 too, or every quantized value becomes inf or NaN (issue 17:
+  // adc-i-min = -1e308, adc-i-max = 1e308 ended in a numerical failure blamed on the outputs).
+  const double step = (hi - lo) / double((int64_t(1) << bits) - 1);
+  if (!std::isfinite(hi - lo) || !(step > 0))
+    throw InputError("keys " + lo_key + " = " + format_number(lo) + ", " + hi_key + " = " + format_number(hi) +
+                     ": the range " + (std::isfinite(hi - lo) ? "is too narrow: its step" : "is too wide: its width") +
+                     " is not a finite number > 0 in double precision (" + prefix + "-bits = " +
+                     std::to_string(bits) + "); give the converter's real full scale in " + unit);
 }
 
 }  // namespace

@@ -73,6 +73,22 @@ std::string Circuit::node_name(int32_t id) const {
   return extra_node_names_[size_t(id - layers * mn)];
 }
 
+void Circuit::rename_node(int32_t id, const std::string& name) {
+  const int64_t first_named = (cell_nodes_ ? 3 : 2) * int64_t(grid_rows_) * grid_cols_;
+  XBAR_EXPECTS(id >= first_named && id < num_nodes_, "rename_node(): not a named node");
+  XBAR_EXPECTS(find_node(name) == -2, "rename_node(): name already exists");
+  std::string& old = extra_node_names_[size_t(id - first_named)];
+  extra_node_ids_.erase(old);
+  extra_node_ids_.emplace(name, id);
+  old = name;
+}
+
+void Circuit::rename_element(size_t index, const std::string& name) {
+  XBAR_EXPECTS(index < elements_.size() && elements_[index].role == Role::kNamed,
+               "rename_element(): not an explicitly named element");
+  element_names_[size_t(elements_[index].i)] = name;
+}
+
 size_t Circuit::add_element(ElementKind kind, int32_t pos, int32_t neg, double value,
                             const std::string& name, uint16_t model) {
   Element e;

@@ -100,6 +100,10 @@ class Circuit {
   int32_t find_node(const std::string& name) const;
   int32_t num_nodes() const { return num_nodes_; }
   std::string node_name(int32_t id) const;  // "0" for kGround
+  // Gives a node added by add_node() a new name, which must be new (asserts otherwise); grid
+  // nodes keep theirs. The ngspice back end renames the nodes whose names ngspice would not
+  // give back as vectors ("1" comes back as "V(1)").
+  void rename_node(int32_t id, const std::string& name);
 
   // Adds an element with an explicit name (Role::kNamed); returns its index.
   size_t add_element(ElementKind kind, int32_t pos, int32_t neg, double value,
@@ -116,6 +120,8 @@ class Circuit {
   const std::vector<Element>& elements() const { return elements_; }
   std::vector<Element>& mutable_elements() { return elements_; }
   std::string element_name(size_t index) const;
+  // Gives an element added with an explicit name (Role::kNamed) a new one (asserts otherwise).
+  void rename_element(size_t index, const std::string& name);
   void reserve_elements(size_t n) { elements_.reserve(n); }
 
   uint16_t add_cell_model(std::shared_ptr<const devices::CellModel> model);

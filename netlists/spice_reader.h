@@ -10,7 +10,8 @@
 //     whitespace; "+" continuation lines join the previous logical line (comment and blank
 //     lines in between are skipped);
 //   - everything is lowercased (names and nodes); nodes "0" and "gnd" are ground;
-//   - R:  rname n1 n2 value      or  rname n1 n2 r=value           -> kResistor, value > 0
+//   - R:  rname n1 n2 value      or  rname n1 n2 r=value           -> kResistor, value >=
+//         kMinResistanceOhm (1e-12 ohm; "1f" is 1e-15 ohm, refused)
 //   - V:  vname n+ n- value      or  vname n+ n- dc value (dc=value) -> kVoltageSource
 //   - I:  iname n+ n- value      or  iname n+ n- dc value (dc=value) -> kCurrentSource
 //   - values: a decimal number with an optional engineering suffix f p n u m k meg g t mil
@@ -22,6 +23,13 @@
 // appearance. A value with a suffix is parsed in one correctly rounded step ("1.1k" is
 // exactly the double nearest 1100), so decks from write_spice() read back bitwise.
 //
+//   - names: an element or node name must mean the same to ngspice: ASCII, no control
+//     character, none of ',' '(' ')' (field separators to ngspice) or '{' '}' quotes
+//     (expressions); numeric node names ("1", "0012", "1e3") are names like any other ("0"
+//     and "gnd" are ground, "00" is not), as in ngspice.
+//   - bounds (support/text_file.h): lines of at most kDeckLimits.max_line_bytes, a deck of at
+//     most `limits.max_file_bytes` (the caller's memory budget; kDeckLimits by default), no
+//     NUL byte; a directory or a device is refused by read_spice_file.
 // Every problem throws xbar::InputError "<filename>:<line>: <what>", the line being the
 // physical line where the offending element starts: unsupported elements (C, L, D, ...),
 // dot cards (.subckt, .include, .param, .model, analyses, ...) and source forms (ac,
@@ -38,14 +46,20 @@
 #include <string_view>
 
 #include "netlists/circuit.h"
+#include "support/text_file.h"
 
 namespace xbar::netlists {
 
-// Reads a deck from `in`; `filename` only labels error messages.
-Circuit read_spice(std::istream& in, const std::string& filename);
+// Bounds of a deck: a line of an element is tens of bytes (a nonlinear cell's B-source card
+// a few hundred); a 4096 x 4096 crossbar deck is about 2 GB.
+inline constexpr TextLimits kDeckLimits{std::size_t(1) << 20, std::uint64_t(4) << 30};
 
-// Reads the deck at `path`; throws xbar::InputError naming the path when it cannot be opened.
-Circuit read_spice_file(const std::string& path);
+// Reads a deck from `in`; `filename` only labels error messages.
+Circuit read_spice(std::istream& in, const std::string& filename, const TextLimits& limits = kDeckLimits);
+
+// Reads the deck at `path`; throws xbar::InputError naming the path when it cannot be opened
+// or is not a regular file or a pipe.
+Circuit read_spice_file(const std::string& path, const TextLimits& limits = kDeckLimits);
 
 namespace internal {
 

@@ -20,6 +20,15 @@ using Triplet = Eigen::Triplet<double, int64_t>;
 
 namespace {
 
+// A device conductance (dI/dV of a cell, or a transistor's) above this is an overflow of its
+// model, not a circuit: 1e8 times the largest conductance xbar accepts from a wire
+// (1 / netlists::kMinResistanceOhm). A sinh cell at k V = 700 reaches 1e299 S and the
+// factorization then failed as if the circuit had a floating island (issue 17); the strongest
+// legitimate cells (k V ~ 40) stay below 1e15 S.
+constexpr double kMaxDeviceConductanceS = 1e20;
+
+bool overflowing(double g_s) { return !(std::abs(g_s) <= kMaxDeviceConductanceS); }
+
 struct UnionFind {
   std::vector<int32_t> parent;
   explicit UnionFind(int32_t n) : parent(size_t(n)) { std::iota(parent.begin(), parent.end(), 0); }
@@ -508,6 +517,11 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
     if (!std::isfinite(ev.i_a) || !std::isfinite(ev.di_dv_s))
       throw NumericalError("cell '" + circuit_.element_name(c.element) + "' at " +
                            format_number(v) + " V gives a non-finite current or conductance");
+    if (overflowing(ev.di_dv_s))
+      throw NumericalError("cell '" + circuit_.element_name(c.element) + "' at " + format_number(v) +
+                           " V has a conductance dI/dV = " + format_number(ev.di_dv_s) + " S, beyond " +
+                           format_number(kMaxDeviceConductanceS) +
+                           " S: its model overflows at this voltage (lower the nonlinearity or the voltages)");
     scale = std::max(scale, std::abs(ev.i_a));
     // Current i flows from pos (a) to neg (b): it leaves a and enters b.
     if (c.a >= 0) f(c.a) += ev.i_a;
@@ -535,6 +549,12 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
       throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_d = " +
                            format_number(vd) + " V, V_g = " + format_number(vg) + " V, V_s = " +
                            format_number(vs) + " V gives a non-finite current or conductance");
+    if (overflowing(ev.di_dvd_s) || overflowing(ev.di_dvg_s) || overflowing(ev.di_dvs_s))
+      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_d = " + format_number(vd) +
+                           " V, V_g = " + format_number(vg) + " V, V_s = " + format_number(vs) +
+                           " V has a conductance beyond " + format_number(kMaxDeviceConductanceS) +
+                           " S (dI/dV_d = " + format_number(ev.di_dvd_s) + " S): its model overflows here "
+                           "(lower --mos-kp, --mos-wl or the voltages)");
     scale = std::max(scale, std::abs(ev.i_a));
     // The drain current leaves the drain node and enters the source node; the gate takes none.
     if (t.d >= 0) f(t.d) += ev.i_a;
@@ -561,9 +581,10 @@ void MnaSystem::add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_val
   for (const NonlinearCell& c : nonlinear_) {
     const netlists::Element& e = el[c.element];
     const double g = models[e.model]->evaluate(e.value, 0.0).di_dv_s;
-    if (!std::isfinite(g))
-      throw NumericalError("cell '" + circuit_.element_name(c.element) +
-                           "' at 0 V gives a non-finite conductance");
+    if (!std::isfinite(g) || overflowing(g))
+      throw NumericalError("cell '" + circuit_.element_name(c.element) + "' at 0 V gives a conductance of " +
+                           format_number(g) + " S, not a finite value <= " + format_number(kMaxDeviceConductanceS) +
+                           " S: its model overflows");
     if (c.slot_aa >= 0) jac_values[c.slot_aa] += g;
     if (c.slot_bb >= 0) jac_values[c.slot_bb] += g;
     if (c.slot_ab >= 0) jac_values[c.slot_ab] -= g;
@@ -576,9 +597,11 @@ void MnaSystem::add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_val
     const double vg = terminal_voltage(t.g, t.fixed_g, zero, s);
     const double vs = terminal_voltage(t.s, t.fixed_s, zero, s);
     const devices::MosEval ev = tmodels[e.model]->evaluate(e.value, vs, vg, vs);
-    if (!std::isfinite(ev.di_dvd_s) || !std::isfinite(ev.di_dvg_s) || !std::isfinite(ev.di_dvs_s))
-      throw NumericalError("transistor '" + circuit_.element_name(t.element) +
-                           "' at V_ds = 0 gives a non-finite conductance");
+    if (overflowing(ev.di_dvd_s) || overflowing(ev.di_dvg_s) || overflowing(ev.di_dvs_s))
+      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_ds = 0, V_g = " +
+                           format_number(vg) + " V gives a conductance of " + format_number(ev.di_dvd_s) +
+                           " S, not a finite value <= " + format_number(kMaxDeviceConductanceS) +
+                           " S: its model overflows (lower --mos-kp, --mos-wl or --v-gate)");
     if (t.slot_dd >= 0) jac_values[t.slot_dd] += ev.di_dvd_s;
     if (t.slot_dg >= 0) jac_values[t.slot_dg] += ev.di_dvg_s;
     if (t.slot_ds >= 0) jac_values[t.slot_ds] += ev.di_dvs_s;

@@ -85,6 +85,45 @@ std::string format_value(double v) {
   return buf;
 }
 
+// True when ngspice gives the name back unchanged as a vector name: a letter or '_', then
+// letters, digits and '_'. Others do not come back as written: a numeric node "1" is the vector
+// "V(1)", a node "v1#branch" collides with the branch current of v1, and punctuation may be
+// parsed by `alter` or by the vector lookup (issue 17).
+bool spice_plain_name(const std::string& name) {
+  if (name.empty() || !(std::islower(static_cast<unsigned char>(name[0])) || name[0] == '_')) return false;
+  for (const char ch : name)
+    if (!(std::islower(static_cast<unsigned char>(ch)) || std::isdigit(static_cast<unsigned char>(ch)) || ch == '_'))
+      return false;
+  return true;
+}
+
+// `c` with every node and explicitly named element whose name is not plain renamed to a
+// generated plain one ("xbar_n<id>", "<letter>xbar_e<k>"; underscores prepended until no name
+// of the circuit has it). Ids, indices and values are unchanged, so the results map back by
+// position; a crossbar's generated names are all plain and nothing is copied twice.
+Circuit with_plain_names(const Circuit& c) {
+  Circuit out = c;
+  const int64_t first_named = (c.has_cell_nodes() ? 3 : 2) * int64_t(c.grid_rows()) * c.grid_cols();
+  for (int32_t v = int32_t(first_named); v < c.num_nodes(); ++v) {
+    if (spice_plain_name(c.node_name(v))) continue;
+    std::string name = "xbar_n" + std::to_string(v);
+    while (out.find_node(name) != -2) name = "_" + name;
+    out.rename_node(v, name);
+  }
+  std::unordered_map<std::string, size_t> taken;  // built only when an element needs a new name
+  for (size_t k = 0; k < c.elements().size(); ++k) {
+    if (c.elements()[k].role != netlists::Role::kNamed || spice_plain_name(c.element_name(k))) continue;
+    if (taken.empty())
+      for (size_t e = 0; e < c.elements().size(); ++e) taken.emplace(c.element_name(e), e);
+    const std::string letter = c.element_name(k).substr(0, 1);  // the kind, for ngspice
+    std::string name = letter + "xbar_e" + std::to_string(k);
+    while (taken.count(name)) name.insert(1, "_");
+    taken.emplace(name, k);
+    out.rename_element(k, name);
+  }
+  return out;
+}
+
 }  // namespace
 
 NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::MatrixXd& s) {
@@ -117,7 +156,7 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
 
   // Load the deck with the first input's source values.
   auto t0 = std::chrono::steady_clock::now();
-  Circuit first = circuit;
+  Circuit first = with_plain_names(circuit);
   for (size_t k = 0; k < sources.size(); ++k)
     if (s.cols() > 0) first.mutable_elements()[sources[k]].value = s(Eigen::Index(k), 0);
   std::vector<std::string> header;
@@ -138,14 +177,14 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
   out.node_voltages.resize(n_nodes, s.cols());
   out.source_currents.resize(Eigen::Index(sources.size()), s.cols());
   std::vector<std::string> node_names(static_cast<size_t>(n_nodes));
-  for (int32_t v = 0; v < n_nodes; ++v) node_names[size_t(v)] = circuit.node_name(v);
+  for (int32_t v = 0; v < n_nodes; ++v) node_names[size_t(v)] = first.node_name(v);
 
   for (Eigen::Index col = 0; col < s.cols(); ++col) {
     t0 = std::chrono::steady_clock::now();
     if (col > 0)
       for (size_t k = 0; k < sources.size(); ++k)
         if (s(Eigen::Index(k), col) != s(Eigen::Index(k), col - 1))
-          command("alter " + netlists::spice_element_name(circuit, sources[k]) + " = " +
+          command("alter " + netlists::spice_element_name(first, sources[k]) + " = " +
                   format_value(s(Eigen::Index(k), col)));
     command("op");
     out.solve_s += seconds_since(t0);
@@ -176,7 +215,7 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
       const auto& e = circuit.elements()[sources[k]];
       out.source_currents(Eigen::Index(k), col) =
           e.kind == ElementKind::kVoltageSource
-              ? fetch(netlists::spice_element_name(circuit, sources[k]) + "#branch")
+              ? fetch(netlists::spice_element_name(first, sources[k]) + "#branch")
               : s(Eigen::Index(k), col);
     }
     out.read_s += seconds_since(t0);

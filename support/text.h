@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace xbar {
 
@@ -25,6 +26,22 @@ inline std::string trim_ini(const std::string& raw) {
       break;
     }
   return trim(text);
+}
+
+// True when a message blames `key` by name: "key r-row = -1: ...", "keys g-on, ...", "--r-row",
+// "(key g)", "..., r-row = 2: ..." (the forms xbar's messages use), with the name not merely the
+// start of a longer one ("key r-row-x"). Used to point a message at the INI line of the key.
+inline bool message_names_key(const std::string& message, const std::string& key) {
+  auto name_char = [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' || ch == '_';
+  };
+  for (const std::string& lead : {"key " + key, "keys " + key, "--" + key, ", " + key + " ="}) {
+    for (size_t at = message.find(lead); at != std::string::npos; at = message.find(lead, at + 1)) {
+      const size_t end = at + lead.size();
+      if (end == message.size() || !name_char(message[end])) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace xbar

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "devices/registry.h"
+#include "engine/commands/preflight.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/crossbar_solver.h"
 #include "support/format.h"
@@ -21,7 +23,10 @@ po::options_description general_keys(const std::string& sub) {
       ("out", po::value<std::string>(),
        sub == "netlist" ? "output SPICE deck path (.cir), written atomically (required)"
                         : "output directory (created if missing; files replaced atomically) (required)")
-      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout");
+      ("quiet", po::bool_switch(), "no progress on stderr and no summary on stdout")
+      ("max-memory", po::value<std::string>()->default_value("auto"),
+       "refuse a run whose memory estimate (its arrays, a lower bound) exceeds this many bytes: "
+       "auto (this machine's memory) or e.g. 8G, 512M, 2e9");
   return general;
 }
 
@@ -137,13 +142,20 @@ RunConfig make_array_config(const std::string& sub, const po::options_descriptio
   get_opt(vm, "deck", c.deck_path);
   get_opt(vm, "g", c.g_path);
   if (!c.deck_path.empty()) {
-    // A deck carries its own topology, values and sources: array keys would be ignored.
+    // A deck carries its own topology, values and sources: the array, cell and wire keys would
+    // be ignored, and so would the read-out of the array's columns (DAC, ADC, read noise), so
+    // they are refused rather than recorded as if applied (issue 17). The array and wire keys
+    // are taken from their tables, so that a key added there is covered too.
+    const RunConfig d;
+    std::vector<std::string> ignored = {"save-voltages", "batch-method", "dac-bits", "dac-v-min", "dac-v-max",
+                                        "adc-bits", "adc-i-min", "adc-i-max", "read-noise-sigma",
+                                        "read-noise-sigma-s"};
+    const po::options_description array = array_keys(d), wires = wire_keys(d);
+    for (const auto* table : {&array, &wires})
+      for (const auto& o : table->options()) ignored.push_back(o->long_name());
     std::string clash;
-    for (const char* k : {"g", "v", "rows", "cols", "g-on", "g-off", "seed", "v-read", "r-row",
-                          "r-col", "row-resistivity", "row-width", "row-thickness", "row-pitch",
-                          "col-resistivity", "col-width", "col-thickness", "col-pitch", "r-driver",
-                          "r-sense", "drive", "sense", "save-voltages", "batch-method"})
-      if (given(k) && !(vm[k].value().type() == typeid(bool) && !vm[k].as<bool>()))
+    for (const std::string& k : ignored)
+      if (given(k.c_str()) && !(vm[k].value().type() == typeid(bool) && !vm[k].as<bool>()))
         clash += std::string(clash.empty() ? "--" : ", --") + k;
     if (!clash.empty())
       throw InputError("keys --deck and " + clash + " both given: a deck carries its own "
@@ -200,6 +212,8 @@ RunConfig make_array_config(const std::string& sub, const po::options_descriptio
   c.spec.sense = xbar::netlists::parse_sense_side(vm["sense"].as<std::string>());
   get_opt(vm, "out", c.out);
   get_opt(vm, "quiet", c.quiet);
+  std::string memory;
+  if (get_opt(vm, "max-memory", memory)) c.max_memory_bytes = commands::parse_memory_size(memory);
   get_opt(vm, "save-voltages", c.save_voltages);
   // `tol`: check's comparison tolerance; solve's CG stopping tolerance (pcg).
   get_opt(vm, "tol", sub == "solve" ? c.solve.solver.linear.pcg.tol : c.tol);

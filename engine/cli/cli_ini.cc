@@ -1,12 +1,13 @@
 #include "engine/cli/cli_ini.h"
 
-#include <cerrno>
-#include <cstring>
+#include <cstdint>
 #include <fstream>
+#include <map>
 #include <set>
 
 #include "support/input_error.h"
 #include "support/text.h"
+#include "support/text_file.h"
 #include "support/utf8.h"
 
 namespace po = boost::program_options;
@@ -60,17 +61,19 @@ std::string describe_option_error(const po::options_description& desc, const po:
   return "option '" + name + "' is used incorrectly";
 }
 
-void store_ini(const std::string& path, const po::options_description& desc, po::variables_map& vm) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open config file '" + path + "': " + std::strerror(errno));
-  store_ini(in, path, desc, vm);
+std::map<std::string, std::string> store_ini(const std::string& path, const po::options_description& desc,
+                                             po::variables_map& vm) {
+  std::ifstream in = open_text_file(path, "cannot open config file '" + path + "'");
+  return store_ini(in, path, desc, vm);
 }
 
-void store_ini(std::istream& in, const std::string& path, const po::options_description& desc,
-               po::variables_map& vm) {
+std::map<std::string, std::string> store_ini(std::istream& in, const std::string& path,
+                                             const po::options_description& desc, po::variables_map& vm) {
   std::string raw;
-  std::set<std::string> seen;
-  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+  std::map<std::string, std::string> seen;  // key -> "file:line"
+  BoundedLines lines(in, path, {kIniMaxLineBytes, kIniMaxFileBytes});
+  while (lines.next(raw)) {
+    const int64_t line_no = lines.line_no();
     const std::string line = trim_ini(raw);
     const std::string where = path + ":" + std::to_string(line_no) + ": ";
     if (const auto bad = first_invalid_utf8(line)) throw InputError(where + describe_invalid_utf8(line, *bad));
@@ -87,9 +90,19 @@ void store_ini(std::istream& in, const std::string& path, const po::options_desc
     if (key == "config" || key == "help") throw InputError(where + "key '" + key + "' is not allowed in a config file");
     if (!desc.find_nothrow(key, false))
       throw InputError(where + "unknown key '" + key + "' (see `xbar SUBCOMMAND --help` for the keys)");
-    if (!seen.insert(key).second) throw InputError(where + "key '" + key + "' given twice");
+    if (!seen.emplace(key, path + ":" + std::to_string(line_no)).second)
+      throw InputError(where + "key '" + key + "' given twice");
     store_value(desc, vm, key, value, where);
   }
+  return seen;
+}
+
+std::string locate_in_ini(const std::string& message, const std::map<std::string, std::string>& written,
+                          const std::set<std::string>& from_cli) {
+  for (const auto& [key, where] : written)
+    if (!from_cli.count(key) && message_names_key(message, key) && message.rfind(where, 0) != 0)
+      return where + ": " + message;
+  return message;
 }
 
 void store_value(const po::options_description& desc, po::variables_map& vm,

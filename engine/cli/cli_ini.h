@@ -23,6 +23,8 @@
 
 #include <boost/program_options.hpp>
 #include <istream>
+#include <map>
+#include <set>
 #include <string>
 
 namespace xbar::engine::cli {
@@ -34,14 +36,23 @@ void store_value(const boost::program_options::options_description& desc,
                  boost::program_options::variables_map& vm, const std::string& key,
                  const std::string& value, const std::string& where);
 
-// Reads the INI file at `path` into `vm` (see the contract above).
-void store_ini(const std::string& path, const boost::program_options::options_description& desc,
-               boost::program_options::variables_map& vm);
+// Reads the INI file at `path` into `vm` (see the contract above). Returns where each key of the
+// file was written ("a.ini:3"), so that a later message about its value can say so.
+std::map<std::string, std::string> store_ini(const std::string& path,
+                                             const boost::program_options::options_description& desc,
+                                             boost::program_options::variables_map& vm);
 
 // The same from an open stream; `path` only labels the messages.
-void store_ini(std::istream& in, const std::string& path,
-               const boost::program_options::options_description& desc,
-               boost::program_options::variables_map& vm);
+std::map<std::string, std::string> store_ini(std::istream& in, const std::string& path,
+                                             const boost::program_options::options_description& desc,
+                                             boost::program_options::variables_map& vm);
+
+// `message` prefixed with "file:line: " of the first key in `written` (from store_ini) that the
+// message blames by name (support/text.h, message_names_key) and that the command line did not
+// override (`from_cli`); the message unchanged otherwise. Checks of a value that run after the
+// file is read (r-row >= 0, g-on >= g-off, ...) thus name the file and line (issue 17).
+std::string locate_in_ini(const std::string& message, const std::map<std::string, std::string>& written,
+                          const std::set<std::string>& from_cli);
 
 // The message of a Boost.Program_options error, completed with what the value must look like
 // (from the type `desc` declares for the key: ": expected a number", ": expected an integer

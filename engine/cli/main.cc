@@ -9,10 +9,12 @@
 #include <malloc.h>
 #endif
 #include <iostream>
+#include <map>
 #include <set>
 #include <string>
 
 #include "engine/cli/cli_ini.h"
+#include "engine/cli/command_line.h"
 #include "engine/cli/subcommands.h"
 #include "engine/cli/sweep_keys.h"
 #include "support/input_error.h"
@@ -45,25 +47,19 @@ int run(int argc, char** argv) {
   const po::options_description desc = make_options(sub);
   po::variables_map vm;
   std::set<std::string> from_cli;
-  try {
-    // No short options: "-0.2" must read as a negative value, not as an option "-0".
-    const auto style = po::command_line_style::unix_style ^ po::command_line_style::allow_short;
-    po::parsed_options parsed = po::command_line_parser(argc - 1, argv + 1).options(desc).style(style).run();
-    for (const auto& o : parsed.options) from_cli.insert(o.string_key);
-    po::store(parsed, vm);
-  } catch (const po::error& e) {
-    std::string user_text;  // everything Boost may quote in its message
-    for (int k = 1; k < argc; ++k) user_text += std::string(argv[k]) + "\n";
-    throw InputError(describe_option_error(desc, e, user_text) + " (see xbar " +
-                     sub + " --help)");
-  }
+  parse_command_line(argc, argv, desc, sub, vm, from_cli);
   if (vm.count("help")) {
     std::cout << "usage: xbar " << sub << " [--config FILE.ini] [--key value ...]\n" << desc << "\n";
     return 0;
   }
-  if (vm.count("config")) store_ini(vm["config"].as<std::string>(), desc, vm);
+  std::map<std::string, std::string> written;  // INI key -> "file:line"
+  if (vm.count("config")) written = store_ini(vm["config"].as<std::string>(), desc, vm);
   po::notify(vm);
-  return run_parsed(sub, desc, vm, from_cli, false);
+  try {
+    return run_parsed(sub, desc, vm, from_cli, false);
+  } catch (const InputError& e) {
+    throw InputError(locate_in_ini(e.what(), written, from_cli));
+  }
 }
 
 // glibc hands every block of 32 MiB or more to mmap and gives it back on free, and trims the

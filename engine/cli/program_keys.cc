@@ -4,6 +4,7 @@
 #include <string>
 
 #include "devices/programming.h"
+#include "engine/commands/preflight.h"
 #include "support/input_error.h"
 
 namespace xbar::engine::cli {
@@ -83,6 +84,8 @@ RunConfig make_program_config(const po::options_description& desc, const po::var
   c.seed = uint64_t(seed);
   get_opt(vm, "out", c.out);
   get_opt(vm, "quiet", c.quiet);
+  std::string memory;
+  if (get_opt(vm, "max-memory", memory)) c.max_memory_bytes = commands::parse_memory_size(memory);
   fill_program_config(c, vm);
   return c;
 }

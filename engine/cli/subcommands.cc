@@ -9,6 +9,7 @@
 #include "engine/cli/program_keys.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/nn_commands.h"
+#include "engine/commands/preflight.h"
 #include "xbar_version.h"
 
 namespace xbar::engine::cli {
@@ -91,7 +92,15 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
                const std::set<std::string>& from_cli, bool dry_run) {
   if (sub == "train" || sub == "evaluate" || (sub == "program" && vm.count("model"))) {
     const commands::NnRunConfig nn = make_nn_config(sub, desc, vm, from_cli);
-    if (dry_run) return 0;
+    if (dry_run) {
+      // What a sweep can check of a network run before any runs: its input files.
+      for (const char* key : {"model", "hat-model", "init"})
+        if (vm.count(key) && !(sub == "train" && std::string(key) == "model"))
+          commands::require_input_file(vm[key].as<std::string>(), key);
+      if (vm.count("data-dir") && sub != "program")
+        commands::require_input_directory(vm["data-dir"].as<std::string>(), "data-dir");
+      return 0;
+    }
     if (sub == "train") return commands::run_train(nn);
     if (sub == "evaluate") return commands::run_evaluate(nn);
     return commands::run_program_model(nn);
@@ -102,12 +111,18 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
     reject_nn_keys_without_model(vm);
     const po::options_description keys = nn_keys("program");
     for (const auto& o : keys.options()) cfg.config_json.erase(o->long_name());
-    if (dry_run) return 0;
+    if (dry_run) {
+      commands::preflight(cfg);
+      return 0;
+    }
     return commands::run_program(cfg);
   }
   RunConfig cfg = make_array_config(sub, desc, vm, from_cli);
   if (sub == "calibrate" || sub == "size") fill_calib_config(cfg, vm);
-  if (dry_run) return 0;
+  if (dry_run) {
+    commands::preflight(cfg);
+    return 0;
+  }
   if (sub == "calibrate") return commands::run_calibrate(cfg);
   if (sub == "size") return commands::run_size(cfg);
   if (sub == "netlist") return commands::run_netlist(cfg);

@@ -15,6 +15,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/npy.h"
 
 namespace xbar::engine::commands {
@@ -67,6 +68,7 @@ int run_calibrate(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: calibrate needs --out DIR");
   require_native(cfg);
+  preflight(cfg);
   const ArrayInput a = load_array(cfg);
   const int64_t m = a.spec.rows, n = a.spec.cols;
   const auto cell = cell_of(cfg);
@@ -169,6 +171,7 @@ int run_size(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: size needs --out DIR");
   require_native(cfg);
+  preflight(cfg);
   const calib::SizeOptions& o = cfg.size;
   calib::EvaluationOptions eo = cfg.eval;
   eo.progress = [&](const std::string& msg) { progress(cfg, msg); };

@@ -9,6 +9,7 @@
 #include "devices/registry.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/atomic_file.h"
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_reader.h"
@@ -110,6 +111,7 @@ int run_check(const RunConfig& cfg) {
   if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
                      "or klu) against ngspice");
+  preflight(cfg);
   if (!cfg.deck_path.empty()) return run_check_deck(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);

@@ -28,6 +28,18 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
+void check_conductance_bounds(const RunConfig& cfg) {
+  for (const auto& [key, g] : {std::pair<const char*, double>{"g-off", cfg.g_off_s}, {"g-on", cfg.g_on_s}}) {
+    if (g > 0 && g < kMinConductanceS)
+      throw InputError(std::string("key ") + key + " = " + format_number(g) + ": must be 0 or >= " +
+                       format_number(kMinConductanceS) + " S");
+    if (g > kMaxConductanceS)
+      throw InputError(std::string("key ") + key + " = " + format_number(g) + ": must be <= " +
+                       format_number(kMaxConductanceS) + " S (a resistance of " +
+                       format_number(netlists::kMinResistanceOhm) + " ohm)");
+  }
+}
+
 ArrayInput load_array(const RunConfig& cfg) {
   ArrayInput a;
   a.spec = cfg.spec;
@@ -48,11 +60,18 @@ ArrayInput load_array(const RunConfig& cfg) {
     a.spec.rows = m;
     a.spec.cols = n;
     a.g = Eigen::Map<const RowMatrixXd>(arr.data.data(), m, n);
-    for (int64_t k = 0; k < m * n; ++k)
-      if (arr.data[size_t(k)] < 0)
-        throw InputError(cfg.g_path + ": conductance element [" + std::to_string(k / n) + ", " +
-                         std::to_string(k % n) + "] = " + format_number(arr.data[size_t(k)]) +
-                         " S is negative (expected >= 0 siemens)");
+    for (int64_t k = 0; k < m * n; ++k) {
+      const double g = arr.data[size_t(k)];
+      const std::string element = cfg.g_path + ": conductance element [" + std::to_string(k / n) + ", " +
+                                  std::to_string(k % n) + "] = " + format_number(g) + " S ";
+      if (g < 0) throw InputError(element + "is negative (expected >= 0 siemens)");
+      if (g > 0 && g < kMinConductanceS)
+        throw InputError(element + "is below " + format_number(kMinConductanceS) +
+                         " S: an open cell is 0 (its resistance 1/G would be meaningless or overflow)");
+      if (g > kMaxConductanceS)
+        throw InputError(element + "is above " + format_number(kMaxConductanceS) + " S (a resistance below " +
+                         format_number(netlists::kMinResistanceOhm) + " ohm): not a physical cell");
+    }
     a.source = {{"kind", "file"}, {"path", cfg.g_path}, {"dtype", arr.dtype}};
   } else {
     if (!(cfg.g_off_s >= 0) || !std::isfinite(cfg.g_off_s))
@@ -60,6 +79,7 @@ ArrayInput load_array(const RunConfig& cfg) {
     if (!(cfg.g_on_s >= cfg.g_off_s) || !std::isfinite(cfg.g_on_s))
       throw InputError("key g-on = " + format_number(cfg.g_on_s) + ": must be finite and >= g-off (" +
                        format_number(cfg.g_off_s) + " S)");
+    check_conductance_bounds(cfg);
     a.spec.validate();
     a.g = support::uniform_matrix(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
     a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},

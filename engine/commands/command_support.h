@@ -20,6 +20,15 @@ namespace xbar::engine::commands::detail {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t0);
 
+// Cell conductances accepted from --g, --g-on and --g-off: 0 (an open cell) or within
+// [kMinConductanceS, kMaxConductanceS]. Below 1e-30 S a cell passes less than one electron in
+// 1e11 s at 1 V, indistinguishable from open, while 1/G of a subnormal G overflows to inf in the
+// SPICE deck (issue 17); above 1/netlists::kMinResistanceOhm it is no physical cell.
+inline constexpr double kMinConductanceS = 1e-30;
+inline constexpr double kMaxConductanceS = 1.0 / netlists::kMinResistanceOhm;
+// InputError naming the key when g-off or g-on lies outside those bounds.
+void check_conductance_bounds(const RunConfig& cfg);
+
 struct ArrayInput {
   netlists::CrossbarSpec spec;
   netlists::RowMatrixXd g;

@@ -6,6 +6,7 @@
 #include "devices/registry.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/atomic_file.h"
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_writer.h"
@@ -18,6 +19,7 @@ using namespace detail;
 
 int run_netlist(const RunConfig& cfg) {
   if (cfg.out.empty()) throw InputError("key out: netlist needs --out FILE.cir");
+  preflight(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
   if (in.v.rows() != 1)

@@ -123,6 +123,7 @@ void require_tiles_fit(const nn::Network& net, const nn::MappingOptions& m) {
 int run_train(const NnRunConfig& cfg) {
   const nn::TrainOptions& o = cfg.train;
   o.validate();
+  for (const char* f : {"/model.pt", "/train.json"}) io::require_output_file_path(o.out + f);
   const nn::TrainResult r = nn::train_model(o, progress_of("train", o.quiet));
   json j = base_json(cfg, o.seed);
   j["model"] = {{"file", "model.pt"}, {"architecture", to_string(o.architecture)}, {"hat", o.hat.enabled}};
@@ -189,6 +190,7 @@ int run_evaluate(const NnRunConfig& cfg) {
   const auto t_start = Clock::now();
   EvaluateOptions o = cfg.eval;
   o.validate();
+  for (const char* f : {"/predictions.npy", "/accuracy.json"}) io::require_output_file_path(o.out + f);
   const auto progress = progress_of("evaluate", o.quiet);
   const nn::Network net = nn::load_network(o.model_path);
   nn::Network hat_net;
@@ -318,6 +320,7 @@ int run_program_model(const NnRunConfig& cfg) {
   if (o.model_path.empty()) throw InputError("key model: give --model DIR/model.pt");
   if (o.out.empty()) throw InputError("key out: program needs --out DIR");
   o.hw.validate();
+  io::require_output_file_path(o.out + "/result.json");
   const nn::Network net = nn::load_network(o.model_path);
   require_tiles_fit(net, o.hw.mapping);
   const nn::HardwareMode mode = o.compensate ? nn::HardwareMode::kCompensated : nn::HardwareMode::kUncompensated;

@@ -11,6 +11,7 @@
 #include "devices/stuck_at.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "support/format.h"
@@ -38,6 +39,7 @@ ArrayInput load_target(const RunConfig& cfg) {
       !std::isfinite(cfg.g_on_s))
     throw InputError("keys g-off = " + format_number(cfg.g_off_s) + ", g-on = " +
                      format_number(cfg.g_on_s) + ": need 0 <= g-off <= g-on, finite [S]");
+  check_conductance_bounds(cfg);
   a.g = support::uniform_matrix(cfg.spec.rows, cfg.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
   a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
               {"seed", cfg.seed}};
@@ -101,6 +103,7 @@ json programming_json(const devices::ProgrammingOptions& o, const devices::Progr
 int run_program(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: program needs --out DIR");
+  preflight(cfg);
   const ArrayInput a = load_target(cfg);
   devices::ProgrammingOptions opt = cfg.programming;
   opt.seed = cfg.seed;

@@ -41,6 +41,7 @@ struct RunConfig {
   bool save_voltages = false;
   double tol = 1e-9;                // check: maximum relative difference allowed
   bool quiet = false;
+  double max_memory_bytes = 0;      // --max-memory: refuse runs estimated above it; 0 = this machine's memory
   // solve: read-time non-idealities. One noisy read of the array per run (read index 0) serves
   // the whole batch; DAC quantizes the row voltages, ADC the column currents.
   devices::DacOptions dac;

@@ -10,6 +10,7 @@
 #include "devices/registry.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/preflight.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "netlists/crossbar_builder.h"
@@ -76,6 +77,7 @@ int run_solve_deck(const RunConfig& cfg) {
 int run_solve(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: solve needs --out DIR");
+  preflight(cfg);
   if (!cfg.deck_path.empty()) return run_solve_deck(cfg);
   const ArrayInput a = load_array(cfg);
   Inputs in = load_inputs(cfg, a.spec.rows);

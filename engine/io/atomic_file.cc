@@ -1,14 +1,17 @@
 #include "engine/io/atomic_file.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 #include <random>
 #include <streambuf>
 #include <vector>
@@ -25,6 +28,65 @@ constexpr std::size_t kBufferBytes = 1 << 16;
 // How often to draw a new temporary name when one already exists (O_EXCL). A clash needs
 // the same pid and the same 64 random bits, so a second attempt is already paranoia.
 constexpr int kMaxTempNameAttempts = 8;
+
+// --- temporaries removed on SIGINT, SIGTERM and SIGHUP ------------------------------------
+// Ctrl-C or a scheduler's SIGTERM used to leave every temporary of the run behind (issue 17).
+// Each live temporary is recorded in a fixed table that a signal handler can walk without
+// allocating or locking (only async-signal-safe calls: unlink, signal, raise); the handler
+// removes them and re-raises the signal with its default action, so the process still ends
+// by that signal. The table is process-wide state because signal dispositions are: the one
+// mutable static of this file, forced by the handler. The handlers are installed only where
+// the signal still has its default action (an MPI runtime's or a caller's own handler stays),
+// and only SIGKILL or a power cut can still leave a temporary (clearly named, see above).
+constexpr int kMaxLiveTemporaries = 256;
+struct TemporarySlot {
+  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 holds a live temporary's path
+  char path[4096];
+};
+TemporarySlot g_temporaries[kMaxLiveTemporaries];
+std::once_flag g_handlers_installed;
+
+void remove_temporaries_and_reraise(int sig) {
+  for (TemporarySlot& slot : g_temporaries)
+    if (slot.state.load(std::memory_order_acquire) == 2) ::unlink(slot.path);
+  ::signal(sig, SIG_DFL);
+  ::raise(sig);  // delivered with the default action once this handler returns
+}
+
+void install_signal_handlers() {
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) {
+    struct sigaction current {};
+    if (::sigaction(sig, nullptr, &current) != 0) continue;
+    if ((current.sa_flags & SA_SIGINFO) != 0 || current.sa_handler != SIG_DFL) continue;
+    struct sigaction handler {};
+    handler.sa_handler = remove_temporaries_and_reraise;
+    sigemptyset(&handler.sa_mask);
+    ::sigaction(sig, &handler, nullptr);
+  }
+}
+
+// Records a live temporary (a path too long for the table, or a full table, is left to
+// SIGKILL's rule: a clearly named leftover).
+void remember_temporary(const std::string& name) {
+  std::call_once(g_handlers_installed, install_signal_handlers);
+  if (name.size() >= sizeof(TemporarySlot::path)) return;
+  for (TemporarySlot& slot : g_temporaries) {
+    int expected = 0;
+    if (!slot.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    std::memcpy(slot.path, name.c_str(), name.size() + 1);
+    slot.state.store(2, std::memory_order_release);
+    return;
+  }
+}
+
+// The temporary is gone (renamed into place or removed): no longer the handler's to remove.
+void forget_temporary(const std::string& name) {
+  for (TemporarySlot& slot : g_temporaries)
+    if (slot.state.load(std::memory_order_acquire) == 2 && name == slot.path) {
+      slot.state.store(0, std::memory_order_release);
+      return;
+    }
+}
 
 [[noreturn]] void throw_write_error(const std::string& path, int error_number) {
   throw InputError("cannot write '" + path + "': " + std::strerror(error_number));
@@ -95,7 +157,10 @@ class TempFile {
   TempFile& operator=(const TempFile&) = delete;
   ~TempFile() {
     if (fd_ >= 0) ::close(fd_);
-    if (!name_.empty()) ::unlink(name_.c_str());
+    if (!name_.empty()) {
+      ::unlink(name_.c_str());
+      forget_temporary(name_);
+    }
   }
 
   int fd() const { return fd_; }
@@ -130,7 +195,10 @@ TempFile create_temp_file(const std::string& path) {
     std::string name =
         path + ".tmp." + std::to_string(::getpid()) + "." + random_hex_suffix(device);
     const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (fd >= 0) return TempFile(std::move(name), fd);
+    if (fd >= 0) {
+      remember_temporary(name);
+      return TempFile(std::move(name), fd);
+    }
     last_errno = errno;
     if (last_errno != EEXIST) break;
   }
@@ -173,8 +241,10 @@ void rename_into_place(const std::string& temp, const std::string& path) {
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     const int rename_errno = errno;
     ::unlink(temp.c_str());
+    forget_temporary(temp);
     throw_write_error(path, rename_errno);
   }
+  forget_temporary(temp);
 }
 
 }  // namespace
@@ -186,7 +256,9 @@ void write_file_atomically(const std::string& path,
 
 StagedOutputs::~StagedOutputs() {
   for (const Staged& s : staged_) {
-    if (!s.temp.empty()) ::unlink(s.temp.c_str());
+    if (s.temp.empty()) continue;
+    ::unlink(s.temp.c_str());
+    forget_temporary(s.temp);
   }
 }
 
@@ -198,6 +270,11 @@ void StagedOutputs::write(const std::string& path,
 void StagedOutputs::remove(const std::string& path) { staged_.push_back({"", path}); }
 
 void StagedOutputs::commit() {
+  // Every final name is checked before the first rename: a rename that fails half-way would
+  // leave new files next to old ones (issue 17: result.json a directory, currents.npy already
+  // replaced). What rename() and unlink() refuse for a writable directory is a directory in
+  // the way; a non-directory is replaced or removed.
+  for (const Staged& s : staged_) require_output_file_path(s.path);
   for (Staged& s : staged_) {
     if (s.temp.empty()) {
       if (::unlink(s.path.c_str()) != 0 && errno != ENOENT) {
@@ -210,6 +287,12 @@ void StagedOutputs::commit() {
     rename_into_place(temp, s.path);
   }
   staged_.clear();
+}
+
+void require_output_file_path(const std::string& path) {
+  struct stat info {};
+  if (::lstat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode))
+    throw InputError("cannot write '" + path + "': it is a directory (nothing of this run was written)");
 }
 
 void ensure_directory(const std::string& dir) {

@@ -15,8 +15,9 @@
 //     and strerror(errno): "cannot write 'out/x.npy': No such file or directory".
 //   - If the writer itself throws, the temporary is removed and that exception propagates
 //     unchanged (it already says what went wrong); a previous file under `path` is untouched.
-//   - Only a crash of the process itself (SIGKILL, power loss before fsync) can leave a
-//     `<path>.tmp.*` file behind; never a partial file under `path`.
+//   - SIGINT, SIGTERM and SIGHUP (where they still have their default action) remove every
+//     live temporary before the process ends by that signal. Only SIGKILL, a crash or a power
+//     loss can leave a `<path>.tmp.*` file behind; never a partial file under `path`.
 #pragma once
 
 #include <functional>
@@ -55,8 +56,10 @@ class StagedOutputs {
   void write(const std::string& path, const std::function<void(std::ostream&)>& writer);
   // Removes `path` (if it exists) at commit().
   void remove(const std::string& path);
-  // Renames every staged file onto its final name, in order; InputError naming the path if a
-  // rename or removal fails (the temporaries not yet renamed are removed).
+  // Renames every staged file onto its final name, in order. First every final name is
+  // checked: a directory in the place of one is an InputError naming it before anything is
+  // renamed, so the previous outputs stay as they were. InputError naming the path if a
+  // rename or removal still fails (the temporaries not yet renamed are removed).
   void commit();
 
  private:
@@ -66,6 +69,12 @@ class StagedOutputs {
   };
   std::vector<Staged> staged_;
 };
+
+// Throws InputError "cannot write '<path>': it is a directory ..." when a directory sits where
+// an output file of this run goes. A run checks all its output names this way before it writes
+// the first (or computes for hours), so that a name it cannot write never leaves the outputs
+// it wrote before it next to older ones (issue 17).
+void require_output_file_path(const std::string& path);
 
 // Creates `dir` and any missing parents (like `mkdir -p`); an existing directory is fine.
 // Throws xbar::InputError naming `dir`, e.g.

@@ -3,6 +3,7 @@
 #include <zlib.h>
 
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "support/input_error.h"
@@ -64,6 +65,34 @@ GzFile open_gz(const std::string& path) {
   return f;
 }
 
+// The whole file must hold what its header announces, even when only its start is read
+// (--subset): a truncated download otherwise passes unnoticed (issue 17). An IDX file is its
+// header and the data, nothing more; a gzip file (RFC 1952, one member as Debian ships them)
+// records the uncompressed size modulo 2^32 in its last four bytes (ISIZE, little-endian).
+void require_whole_file(const std::string& path, uint64_t expected_bytes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const uint64_t size = fs::file_size(path, ec);
+  if (ec) throw InputError("cannot read the size of '" + path + "': " + ec.message());
+  const bool gz = path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+  if (!gz) {
+    if (size != expected_bytes)
+      throw InputError(path + ": " + std::to_string(size) + " bytes, but its header announces " +
+                       std::to_string(expected_bytes) + " (truncated, or not the whole IDX file)");
+    return;
+  }
+  unsigned char isize[4] = {0, 0, 0, 0};
+  std::ifstream in(path, std::ios::binary);
+  if (size < 18 || !in.seekg(-4, std::ios::end) || !in.read(reinterpret_cast<char*>(isize), 4))
+    throw InputError(path + ": too short for a gzip file (truncated?)");
+  const uint32_t recorded = uint32_t(isize[0]) | uint32_t(isize[1]) << 8 | uint32_t(isize[2]) << 16 |
+                            uint32_t(isize[3]) << 24;
+  if (recorded != uint32_t(expected_bytes))
+    throw InputError(path + ": the gzip trailer records " + std::to_string(recorded) +
+                     " uncompressed bytes (mod 2^32), but the IDX header announces " + std::to_string(expected_bytes) +
+                     " (truncated, or not the whole file)");
+}
+
 std::string hex(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08x", v);
@@ -104,6 +133,8 @@ ImageSet load_fashion_mnist(const std::string& dir, Split split, int64_t limit,
     throw InputError(s.labels_path + ": holds " + std::to_string(nl) + " labels but " +
                      s.images_path + " holds " + std::to_string(n) + " images");
 
+  require_whole_file(s.images_path, 16 + uint64_t(n) * kImagePixels);
+  require_whole_file(s.labels_path, 8 + uint64_t(n));
   if (limit < 0)
     throw InputError("key " + key_for_limit + " = " + std::to_string(limit) + ": must be >= 0 (0 = all)");
   if (limit > int64_t(n))

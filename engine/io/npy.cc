@@ -1,5 +1,7 @@
 #include "engine/io/npy.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
@@ -199,7 +201,17 @@ NpyArray read_npy(const std::string& path) {
   return read_npy(in, path);
 }
 
-NpyArray read_npy(std::istream& in, const std::string& path) {
+namespace {
+
+// What the magic, version, length and header of an .npy file say about its data.
+struct NpyPrefix {
+  internal::NpyHeader header;
+  std::size_t item_bytes = 0;
+  uint64_t expected_bytes = 0;  // of data after the header
+  uint64_t header_end = 0;      // offset of the first data byte
+};
+
+NpyPrefix read_npy_prefix(std::istream& in, const std::string& path) {
   // Magic string, version, header length.
   unsigned char prefix[kMagicBytes + 2 + 4] = {};
   const std::size_t got = read_some(in, reinterpret_cast<char*>(prefix), kMagicBytes + 2, path);
@@ -242,8 +254,43 @@ NpyArray read_npy(std::istream& in, const std::string& path) {
     // For 0-d and 1-D arrays Fortran and C order are the same bytes, so only refuse ND.
     fail(path, "Fortran order is not supported; save with np.ascontiguousarray");
   }
-  const std::size_t item_bytes = item_bytes_for(header.descr, path);
-  const uint64_t expected_bytes = data_bytes_for(header.shape, item_bytes, path);
+  NpyPrefix p;
+  p.item_bytes = item_bytes_for(header.descr, path);
+  p.expected_bytes = data_bytes_for(header.shape, p.item_bytes, path);
+  p.header_end = kMagicBytes + 2 + length_field_bytes + uint64_t(header_bytes);
+  p.header = header;
+  return p;
+}
+
+}  // namespace
+
+NpyInfo read_npy_info(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) fail(path, std::string("cannot open for reading: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) fail(path, "cannot open for reading: it is a directory (expected an .npy file)");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open for reading: ") + std::strerror(errno));
+  const NpyPrefix p = read_npy_prefix(in, path);
+  if (S_ISREG(st.st_mode)) {
+    const uint64_t have = uint64_t(st.st_size) >= p.header_end ? uint64_t(st.st_size) - p.header_end : 0;
+    if (have < p.expected_bytes)
+      fail(path, "expected " + std::to_string(p.expected_bytes) + " bytes of data for shape " +
+                     shape_to_string(p.header.shape) + " '" + p.header.descr + "', file has " + std::to_string(have));
+    if (have > p.expected_bytes)
+      fail(path, std::to_string(have - p.expected_bytes) + " bytes of trailing data after the " +
+                     std::to_string(p.expected_bytes) + " bytes of array data for shape " +
+                     shape_to_string(p.header.shape) + " '" + p.header.descr +
+                     "' (expected the file to end with the array)");
+  }
+  return {p.header.shape, p.header.descr};
+}
+
+NpyArray read_npy(std::istream& in, const std::string& path) {
+  const NpyPrefix prefix = read_npy_prefix(in, path);
+  const internal::NpyHeader& header = prefix.header;
+  const std::size_t item_bytes = prefix.item_bytes;
+  const uint64_t expected_bytes = prefix.expected_bytes;
+  constexpr std::size_t kChunkBytes = 1 << 16;
 
   // Data: read at most what the shape asks for, then count anything left over.
   std::vector<char> bytes;

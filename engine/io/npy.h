@@ -49,6 +49,16 @@ NpyArray read_npy(const std::string& path);
 // fuzz harness (tests/fuzz/) drives with in-memory bytes.
 NpyArray read_npy(std::istream& in, const std::string& path);
 
+// The shape and dtype of an .npy file from its header alone, the data unread: for the checks
+// before a run (engine/commands/preflight.h). Throws xbar::InputError as read_npy does for
+// anything wrong up to the end of the header, and, for a regular file, when its size does not
+// match the shape (truncated, or trailing data).
+struct NpyInfo {
+  std::vector<int64_t> shape;
+  std::string dtype;
+};
+NpyInfo read_npy_info(const std::string& path);
+
 // What write_npy does with NaN and infinities. xbar's results never hold them: a numerical
 // failure is reported (exit 4), never written out as NaN for the next step to read (issue 9).
 // So the writer refuses them by default, before any byte is written, and only tests and format

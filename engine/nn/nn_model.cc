@@ -87,8 +87,15 @@ std::string torch_message(const c10::Error& e) {
 
 XbarNet load_model(const std::string& path, nlohmann::json* meta_out) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status))
     throw InputError("model file '" + path + "' does not exist (expected DIR/model.pt written by `xbar train`)");
+  // A directory or a device is there, but is no model: say what it is (issue 17).
+  if (std::filesystem::is_directory(status))
+    throw InputError("model file '" + path + "' is a directory (expected DIR/model.pt written by `xbar train`)");
+  if (!std::filesystem::is_regular_file(status))
+    throw InputError("model file '" + path + "' is not a regular file (a device or a pipe; expected DIR/model.pt "
+                     "written by `xbar train`)");
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path);

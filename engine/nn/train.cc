@@ -147,6 +147,21 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
+namespace {
+
+// What may have made a run diverge, for its message: the learning rate, and with --hat the
+// injected non-idealities.
+std::string divergence_hint(const TrainOptions& o) {
+  return "lr = " + format_number(o.learning_rate) +
+         (o.hat.enabled ? ", and the non-idealities injected by --hat (variation-sigma = " +
+                              format_number(o.hat.variation_sigma) + ", read-noise-sigma = " +
+                              format_number(o.hat.read_noise_sigma) + ")"
+                        : std::string()) +
+         ": smaller values keep it finite";
+}
+
+}  // namespace
+
 TrainResult internal::train_model_torch(const TrainOptions& o, const std::function<void(const std::string&)>& progress) {
   o.validate();
   auto say = [&](const std::string& m) {
@@ -201,6 +216,11 @@ TrainResult internal::train_model_torch(const TrainOptions& o, const std::functi
       correct += logits.argmax(1).eq(yb).sum().item<int64_t>();
     }
     const double loss = loss_sum / double(train.count), acc = double(correct) / double(train.count);
+    // A diverged run (a learning rate or injected noise far too large) has a non-finite loss;
+    // its weights are then NaN or inf, and a model of them must not be written (issue 17).
+    if (!std::isfinite(loss))
+      throw NumericalError("training diverged in epoch " + std::to_string(e + 1) + ": the mean loss is " +
+                           std::to_string(loss) + " (" + divergence_hint(o) + "); no model written");
     const double secs = seconds_since(t0);
     epochs.push_back({{"epoch", e + 1}, {"loss", loss}, {"train_accuracy", acc}, {"seconds", secs}});
     char buf[160];
@@ -225,6 +245,10 @@ TrainResult internal::train_model_torch(const TrainOptions& o, const std::functi
                  {"threads", o.threads},
                  {"init", o.init_path.empty() ? json(nullptr) : json(o.init_path)}}},
                {"version", XBAR_VERSION}};
+  for (const auto& p : net->named_parameters())
+    if (!torch::isfinite(p.value()).all().item<bool>())
+      throw NumericalError("training diverged: parameter '" + p.key() + "' holds NaN or infinite values (" +
+                           divergence_hint(o) + "); no model written");
   io::ensure_directory(o.out);
   internal::save_model(net, meta, o.out + "/model.pt");
 

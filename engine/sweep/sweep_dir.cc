@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,6 +17,7 @@
 #include "engine/sweep/sweep_commands.h"
 #include "support/format.h"
 #include "support/input_error.h"
+#include "support/text_file.h"
 #include "xbar_version.h"
 
 namespace xbar::engine::sweep::internal {
@@ -108,10 +110,14 @@ json tolerances_json(const std::vector<SweepTolerance>& ts) {
 }  // namespace
 
 std::string read_text(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+  // The records are a few kB; a device or a huge file put in their place is refused by name
+  // instead of read to its end (issue 17).
+  constexpr uint64_t kMaxRecordBytes = uint64_t(64) << 20;
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return "";
+  if (!S_ISREG(info.st_mode))
+    throw InputError(path + ": not a regular file (a sweep directory holds only the files xbar wrote there)");
+  return read_text_file(path, "cannot open '" + path + "'", kMaxRecordBytes);
 }
 
 DirLock::DirLock(const std::string& dir) {

@@ -59,7 +59,8 @@ void close_run(const std::string& dir, int64_t points_run, int64_t points_failed
 std::string attempts_path(const std::string& dir, const std::string& id);
 int read_attempts(const std::string& dir, const std::string& id);
 
-// The whole file as text; empty when it cannot be read.
+// The whole file as text; empty when it does not exist. InputError for a file that is not
+// regular or holds more than 64 MiB (records are a few kB).
 std::string read_text(const std::string& path);
 
 }  // namespace xbar::engine::sweep::internal

@@ -11,6 +11,7 @@
 #include "support/format.h"
 #include "support/input_error.h"
 #include "support/text.h"
+#include "support/text_file.h"
 #include "support/utf8.h"
 #include "devices/random_stream.h"
 #include "engine/sweep/sweep_commands.h"
@@ -20,9 +21,10 @@ namespace xbar::engine::sweep {
 namespace {
 
 // A range of more values than this is almost certainly a typo (a step of 1e-6 for 1e-3); the
-// grid as a whole is capped at kMaxPoints for the same reason.
+// grid as a whole is capped at kMaxPoints for the same reason, and because every point is
+// checked before the first runs (~0.1 ms each: a few minutes for 10^6 points).
 constexpr int64_t kMaxRangeValues = 100000;
-constexpr int64_t kMaxPoints = 10000000;
+constexpr int64_t kMaxPoints = 1000000;
 // start:step:stop includes stop when (stop - start) / step is within this many steps of an
 // integer: 0.5:0.1:0.8 has (0.8 - 0.5) / 0.1 = 2.9999999999999996 steps.
 constexpr double kRangeStepSlack = 1e-9;
@@ -157,10 +159,13 @@ std::vector<std::string> expand_sweep_value(const std::string& key, const std::s
     if (!parse_int(trim(item.substr(0, dots)), a) || !parse_int(trim(item.substr(dots + 2)), e))
       throw InputError(what + "bad integer range: expected a..b with integers a <= b, e.g. 1..5");
     if (e < a) throw InputError(what + "bad integer range: " + std::to_string(a) + " > " + std::to_string(e) + " (expected a <= b)");
-    if (e - a + 1 > kMaxRangeValues)
+    // e - a in unsigned arithmetic: exact for any a <= b, where the signed difference (and a
+    // loop `v <= b; ++v` ending at INT64_MAX) overflows.
+    const uint64_t span = uint64_t(e) - uint64_t(a);
+    if (span >= uint64_t(kMaxRangeValues))
       throw InputError(what + "bad integer range: more than " + std::to_string(kMaxRangeValues) + " values");
     std::vector<std::string> out;
-    for (int64_t v = a; v <= e; ++v) out.push_back(std::to_string(v));
+    for (uint64_t k = 0; k <= span; ++k) out.push_back(std::to_string(a + int64_t(k)));
     return out;
   }
   return {item};
@@ -250,7 +255,9 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
   std::vector<RawLine> zips;
   RawLine command, sweep_seed, sweep_threads;
   std::string raw;
-  for (int line_no = 1; std::getline(in, raw); ++line_no) {
+  BoundedLines text(in, path, {kIniMaxLineBytes, kIniMaxFileBytes});
+  while (text.next(raw)) {
+    const int line_no = int(text.line_no());
     // Comments as in the CLI's INI reader (engine/cli/cli_ini.cc): support/text.h.
     const std::string line = trim_ini(raw);
     // Values end up in sweep.json and every point's result.json, which must be UTF-8
@@ -345,8 +352,21 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
     k.key = r.key;
     k.text = r.value;
     k.line = r.line;
+    std::map<std::string, std::string> item_of;  // value -> the list item that gave it
     for (const std::string& item : split_items(r.value, at(r.line), r.key))
-      for (auto& v : expand_sweep_value(r.key, item, at(r.line))) k.values.push_back(std::move(v));
+      for (auto& v : expand_sweep_value(r.key, item, at(r.line))) {
+        // Equal values would be equal points with equal seeds: the same run twice.
+        const auto [first, fresh] = item_of.emplace(v, item);
+        if (!fresh)
+          throw InputError(at(r.line) + "key " + r.key + ": the value '" + v + "' is listed twice (from '" +
+                           first->second + "' and '" + item + "'); each value of a list gives one point");
+        // Each item is bounded (kMaxRangeValues), the list as a whole too: a line of ranges must
+        // not expand into more strings than memory holds.
+        if (k.values.size() >= size_t(kMaxRangeValues))
+          throw InputError(at(r.line) + "key " + r.key + ": more than " + std::to_string(kMaxRangeValues) +
+                           " values in the list");
+        k.values.push_back(std::move(v));
+      }
     if (k.key == "seed")
       for (const auto& v : k.values) {
         int64_t s = 0;
@@ -404,9 +424,12 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
     }
   std::stable_sort(axes.begin(), axes.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   int64_t n = 1;
+  std::string product;  // "100 x 1000 x 20" for the message
+  for (auto& [line, a] : axes) product += (product.empty() ? "" : " x ") + std::to_string(a.length);
   for (auto& [line, a] : axes) {
     if (n > kMaxPoints / a.length)
-      throw InputError(path + ": the grid has more than " + std::to_string(kMaxPoints) + " points; split the sweep");
+      throw InputError(path + ": the grid has more than " + std::to_string(kMaxPoints) + " points (" + product +
+                       " values along its axes), the most one sweep runs; split the sweep");
     n *= a.length;
     d.axes.push_back(a);
   }
@@ -421,8 +444,7 @@ SweepDefinition parse_sweep_ini(std::istream& in, const std::string& path, const
 }
 
 SweepDefinition read_sweep_ini(const std::string& path, const SweepKeyCheck& check) {
-  std::ifstream in(path);
-  if (!in) throw InputError("cannot open sweep config file '" + path + "'");
+  std::ifstream in = open_text_file(path, "cannot open sweep config file '" + path + "'");
   return parse_sweep_ini(in, path, check);
 }
 

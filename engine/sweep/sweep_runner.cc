@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "support/input_error.h"
+#include "support/text.h"
 #include "engine/io/atomic_file.h"
 #include "engine/sweep/sweep_commands.h"
 #include "engine/sweep/sweep_dir.h"
@@ -42,6 +43,9 @@ constexpr auto kBarTick = std::chrono::milliseconds(500);
 // the time since: a sweep of many quick points then spends at most ~1/kCsvBudget of its time
 // rewriting the table (the point.json records are written every time; the final table always).
 constexpr double kCsvBudget = 5;
+// Checking a large grid shows its progress after this long, then this often.
+constexpr auto kCheckQuietFor = std::chrono::seconds(2);
+constexpr auto kCheckEvery = std::chrono::seconds(5);
 // What a point runs: enough for any rank to run it without the INI.
 struct Task {
   SweepPoint point;
@@ -209,11 +213,33 @@ class Collector {
   double last_csv_s_ = 0;
 };
 
+// "S.ini:LINE" of the key a subcommand's message blames ("key r-row = -1: ...", "keys g-on, ...",
+// "(key g)", "--g 'x.npy'"), or of the key whose value the message quotes first (a file name);
+// the INI itself when neither is found.
+std::string blamed_line(const SweepPoint& p, const std::string& msg, const std::string& path) {
+  for (const PointKey& k : p.keys)
+    if (message_names_key(msg, k.key) && k.where.rfind(path + ":", 0) == 0) return k.where;
+  for (const PointKey& k : p.keys)
+    if (k.value.size() > 2 && msg.find(k.value) != std::string::npos && k.where.rfind(path + ":", 0) == 0)
+      return k.where;
+  return path;
+}
+
 SweepDefinition read_and_check(const SweepOptions& o, const SweepHooks& hooks) {
   SweepDefinition def = read_sweep_ini(o.config_path, hooks.check_key);
   // Every point parsed as its subcommand would parse it, before anything runs or is written.
+  // That costs ~0.1 ms a point, so a grid of 10^6 points (kMaxPoints) takes a few minutes:
+  // past kCheckQuietFor the progress is shown (issue 17: 30 s of silence).
   const std::string placeholder = o.out_dir + "/points/ID";
+  const auto t0 = Clock::now();
+  auto last_shown = t0;
   for (int64_t i = 0; i < def.points(); ++i) {
+    const auto now = Clock::now();
+    if (!o.quiet && now - t0 > kCheckQuietFor && now - last_shown > kCheckEvery) {
+      last_shown = now;
+      std::cerr << "xbar sweep: checked " << i << " of " << def.points()
+                << " points (each as its subcommand would, before any runs)" << std::endl;
+    }
     const SweepPoint p = def.point(i);
     try {
       hooks.run(def.command, run_keys(p, placeholder), true);
@@ -222,7 +248,8 @@ SweepDefinition read_and_check(const SweepOptions& o, const SweepHooks& hooks) {
       if (msg.rfind(def.path + ":", 0) == 0) throw;
       std::string keys;
       for (const auto& k : p.swept) keys += (keys.empty() ? "" : ", ") + k.key + " = " + k.value;
-      throw InputError(def.path + ": point " + p.id + (keys.empty() ? "" : " (" + keys + ")") + ": " + msg);
+      throw InputError(blamed_line(p, msg, def.path) + ": point " + p.id + (keys.empty() ? "" : " (" + keys + ")") +
+                       ": " + msg);
     }
   }
   return def;

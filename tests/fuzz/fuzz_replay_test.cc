@@ -91,9 +91,27 @@ TEST_CASE("fuzz regression: a sweep INI value that is not UTF-8 is refused with 
                    std::ios::binary);
   REQUIRE(in.good());
   const xbar::engine::sweep::SweepKeyCheck any = [](const std::string&, const std::string&) { return std::string(); };
+  // The line also holds NUL bytes, which the bounded line reader refuses first (issue 17):
+  // either way it is refused with its line.
   CHECK_THROWS_WITH_AS(xbar::engine::sweep::parse_sweep_ini(in, "s.ini", any),
-                       doctest::Contains("s.ini:4: not valid UTF-8 (byte 0xb7 at offset 6)"),
-                       xbar::InputError);
+                       doctest::Contains("s.ini:4: NUL byte at column 10"), xbar::InputError);
+  std::istringstream utf8_only("command = solve\nrows = \xb7\xb5\n");
+  CHECK_THROWS_WITH_AS(xbar::engine::sweep::parse_sweep_ini(utf8_only, "s.ini", any),
+                       doctest::Contains("s.ini:2: not valid UTF-8 (byte 0xb7 at offset 7)"), xbar::InputError);
+}
+TEST_CASE("regression: integer ranges that end at INT64_MAX or start at INT64_MIN expand and stop") {
+  // Issue 17: `seed = 9223372036854775807..9223372036854775807` never ended (the loop
+  // `v <= b; ++v` overflowed at INT64_MAX) and grew memory by ~160 MB/s; `-5..INT64_MAX`
+  // overflowed b - a. Each range below must give exactly its values, or a clear error.
+  std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/sweep_grid/int64_limit_ranges.ini", std::ios::binary);
+  REQUIRE(in.good());
+  const xbar::engine::sweep::SweepKeyCheck any = [](const std::string&, const std::string&) { return std::string(); };
+  const xbar::engine::sweep::SweepDefinition d = xbar::engine::sweep::parse_sweep_ini(in, "r.ini", any);
+  CHECK(d.points() == 2);
+  CHECK(d.point(1).seed == uint64_t(9223372036854775807ULL));
+  CHECK(d.keys[2].values == std::vector<std::string>{"-9223372036854775808", "-9223372036854775807"});
+  CHECK_THROWS_WITH_AS(xbar::engine::sweep::expand_sweep_value("seed", "-5..9223372036854775807", "r.ini:1: "),
+                       doctest::Contains("more than 100000 values"), xbar::InputError);
 }
 #endif
 

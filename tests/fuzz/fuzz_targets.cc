@@ -54,18 +54,27 @@ void check_circuit(const netlists::Circuit& c) {
             "element kind outside R, V, I");
     require(std::isfinite(e.value), "non-finite value accepted for '" + name + "'");
     if (e.kind == netlists::ElementKind::kResistor)
-      require(e.value > 0, "resistance <= 0 accepted for '" + name + "'");
+      require(e.value >= netlists::kMinResistanceOhm, "resistance below kMinResistanceOhm accepted for '" + name + "'");
     require(e.pos != e.neg, "element '" + name + "' with both terminals on one node");
     for (const int32_t n : {e.pos, e.neg}) {
       require(n >= netlists::kGround && n < c.num_nodes(), "node id out of range in '" + name + "'");
       if (n >= 0) ++terminals[size_t(n)];
     }
   }
+  // Names mean the same to ngspice (issue 17): printable ASCII without its field separators
+  // (',', '(', ')') and expression characters ('{', '}', quotes).
+  auto ngspice_safe = [](const std::string& s) {
+    for (const char ch : s) {
+      const auto b = static_cast<unsigned char>(ch);
+      if (b < 0x21 || b > 0x7e || std::string(",(){}'\"=").find(ch) != std::string::npos) return false;
+    }
+    return !s.empty();
+  };
   for (size_t n = 0; n < terminals.size(); ++n) {
     require(terminals[n] >= 2, "dangling node '" + c.node_name(int32_t(n)) + "' accepted");
-    require(!first_invalid_utf8(c.node_name(int32_t(n))), "a node name that is not UTF-8");
+    require(ngspice_safe(c.node_name(int32_t(n))), "a node name ngspice reads differently was accepted");
   }
-  for (const std::string& name : names) require(!first_invalid_utf8(name), "an element name that is not UTF-8");
+  for (const std::string& name : names) require(ngspice_safe(name), "an element name ngspice reads differently was accepted");
 }
 
 // Plain decimal numbers (digits, one '.', an exponent) must read exactly as strtod reads them.

@@ -4,10 +4,16 @@
 #include <doctest/doctest.h>
 
 #include <cmath>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
+#include "netlists/spice_reader.h"
+#include "solvers/circuit_solver.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/crossbar_solver.h"
 
@@ -213,4 +219,45 @@ TEST_CASE("a 64 x 48 array with every end resistive agrees with ngspice node by 
                               random_matrix(1, 64, 0, 0.2, 42), BackendChoice::kNative);
   CHECK(a.voltage_rel < kAgreeRelTol);
   CHECK(a.current_rel < kAgreeRelTol);
+}
+
+TEST_CASE("nodes and sources with names ngspice gives back differently are solved by ngspice as written") {
+  // Issue 17: ngspice returns a numeric node "1" as the vector "V(1)", and a node named
+  // "v1#branch" collides with the branch current of v1, so `check --deck` of such usual SPICE
+  // decks failed ("ngspice result has no vector '1'"). A series chain of 1k + 2k + 3k + 4k from a
+  // 1 V source: 0.1 mA, node voltages 0.9, 0.7 and 0.4 V (closed form, exact to rounding). The
+  // source "v.a" and the resistor "r+x" need new names in the deck too (`alter`, "#branch");
+  // the second input (2 V) goes through `alter`.
+  std::istringstream deck(
+      "names ngspice gives back differently\n"
+      "v.a 1 0 1\n"
+      "r+x 1 0012 1k\n"
+      "r2 0012 1e3 2k\n"
+      "r3 1e3 v1#branch 3k\n"
+      "r4 v1#branch 0 4k\n"
+      "v1 v1#branch probe 0\n"
+      "r5 probe 0 1meg\n"
+      ".end\n");
+  const netlists::Circuit c = netlists::read_spice(deck, "names.cir");
+  solvers::SolverOptions opt;
+  opt.backend = BackendChoice::kNgspice;
+  solvers::CircuitSolver ng(c, opt);
+  Eigen::MatrixXd s(2, 2);
+  s << 1.0, 2.0,  // v.a: 1 V, then 2 V
+      0.0, 0.0;   // v1: an ammeter
+  const solvers::CircuitSolution sol = ng.solve(s);
+  // Closed form with r5 (1 Mohm) from "v1#branch" to ground through the 0 V ammeter v1: the
+  // lower part is 4k || 1M.
+  const double r_low = 4e3 * 1e6 / (4e3 + 1e6), r_total = 6e3 + r_low;
+  for (int k = 0; k < 2; ++k) {
+    const double vs = s(0, k), i = vs / r_total;
+    const std::vector<std::pair<std::string, double>> expected = {
+        {"1", vs}, {"0012", vs - i * 1e3}, {"1e3", vs - i * 3e3}, {"v1#branch", i * r_low}, {"probe", i * r_low}};
+    for (const auto& [name, v] : expected) {
+      CAPTURE(name);
+      CHECK(std::abs(sol.node_voltages(c.find_node(name), k) - v) <= kAgreeRelTol * vs);
+    }
+    CHECK(std::abs(sol.source_currents(0, k) + i) <= kAgreeRelTol * i);                    // into + of v.a: -i
+    CHECK(std::abs(sol.source_currents(1, k) - i * r_low / 1e6) <= kAgreeRelTol * i);  // through the ammeter
+  }
 }

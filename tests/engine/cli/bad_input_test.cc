@@ -175,6 +175,28 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "latin1.cir", "a deck\nr1 a 0 1k\nv1 a 0 1\nr2 a n\xe9ud 1k\nr3 n\xe9ud 0 1k\n.end\n");
   write_text(w / "source_loop.cir", "a source loop\nr1 a 0 1k\nv1 a 0 1\nv2 a 0 2\n.end\n");
 
+  // --- issue 17: hostile input, round 2 ------------------------------------------------
+  {  // 0 < G < 1e-30 S (a subnormal: 1/G overflows) and G beyond 1e12 S
+    Matrix sub = g, huge = g;
+    sub(0, 1) = 5e-324;
+    huge(2, 2) = 1e300;
+    save(s.file("g_subnormal.npy"), sub);
+    save(s.file("g_1e300.npy"), huge);
+  }
+  write_text(w / "comma_node.cir", "a node name ngspice splits\nv1 a 0 1\nr1 a x,y 1k\nr2 x,y 0 1k\n.end\n");
+  write_text(w / "brace_node.cir", "a node name ngspice evaluates\nv1 a 0 1\nr1 a n{1} 1k\nr2 n{1} 0 1k\n.end\n");
+  write_text(w / "greek_node.cir", "a node name ngspice mangles\nv1 a 0 1\nr1 a \xce\xa9n 1k\nr2 \xce\xa9n 0 1k\n.end\n");
+  write_text(w / "femto.cir", "a femto-ohm resistor\nv1 a 0 1\nr1 a b 1k\nr2 b 0 1f\n.end\n");
+  write_text(w / "nul.ini", std::string("[wires]\nr-row = 2\0.5\n", 21));
+  write_text(w / "long_line.csv", std::string(100000, '1'));  // one line, beyond 64 KiB
+  write_text(w / "sweep_int64.ini", "command = solve\nrows = 4\nseed = -5..9223372036854775807\n");
+  write_text(w / "sweep_negative_r.ini", "command = solve\nrows = 4\ncols = 4\nr-row = 1, -1\n");
+  write_text(w / "sweep_zero_rows.ini", "command = solve\ncols = 4\nrows = 4, 0\n");
+  write_text(w / "sweep_missing_g.ini", "command = check\ng = g.npy, absent.npy\n");
+  write_text(w / "sweep_missing_model.ini", "command = evaluate\nmodel = absent_model.pt\n");
+  write_text(w / "sweep_duplicate.ini", "command = solve\nrows = 4\nr-row = 1, 2, 1\n");
+  write_text(w / "sweep_huge.ini", "command = solve\nseed = 1..1000\nr-row = 1..1000\nr-col = 1, 2\n");
+
   write_text(w / "somefile", "a regular file, not a directory\n");
   fs::create_directory(w / "adir");
   write_text(w / "adir" / "keep.txt", "inside a directory\n");
@@ -307,6 +329,74 @@ std::vector<BadCase> bad_cases() {
        {"missing_model.pt", "does not exist"}},
       {"program --model: file that is not a model", "program", {"--model", "notamodel.pt"},
        {"notamodel.pt", "not a model file"}},
+      // --- issue 17: hostile input, round 2 ----------------------------------------------
+      // 1. integer ranges at the int64 limits (b - a overflowed; INT64_MAX..INT64_MAX hung)
+      {"sweep: integer range up to INT64_MAX", "sweep", {"--config", "sweep_int64.ini"},
+       {"sweep_int64.ini:3", "seed", "more than 100000 values"}},
+      // 2. node names ngspice reads differently
+      {"deck node name with ',' (check)", "check", {"--deck", "comma_node.cir"}, {"comma_node.cir:3", "x,y", "field separator"}},
+      {"deck node name with '{'", "solve", {"--deck", "brace_node.cir"}, {"brace_node.cir:3", "n{1}", "expression"}},
+      {"deck node name outside ASCII (check)", "check", {"--deck", "greek_node.cir"}, {"greek_node.cir:3", "outside ASCII"}},
+      // 3. stray arguments
+      {"a positional word", "solve", {"--g", "g.npy", "extra"}, {"'extra'", "positional"}},
+      {"a single-dash key", "solve", {"--g", "g.npy", "-r-row", "3"}, {"'-r-row'", "two dashes", "--r-row"}},
+      {"keys after '--'", "solve", {"--g", "g.npy", "--", "--r-row", "7"}, {"'--'", "positional"}},
+      {"an abbreviated key", "solve", {"--g", "g.npy", "--r-ro", "7"}, {"--r-ro"}},
+      {"a positional word (sweep)", "sweep", {"--config", "sweep_negative_r.ini", "extra"}, {"'extra'", "positional"}},
+      // 4. and 5. a directory, a device, an endless line
+      {"--config that is a directory", "solve", {"--g", "g.npy", "--config", "adir"}, {"adir", "is a directory"}},
+      {"--config /dev/zero", "check", {"--g", "g.npy", "--config", "/dev/zero"}, {"/dev/zero", "device"}},
+      {"--deck /dev/zero", "solve", {"--deck", "/dev/zero"}, {"/dev/zero", "device"}},
+      {"--deck that is a directory", "check", {"--deck", "adir"}, {"adir", "is a directory"}},
+      {"--level-table /dev/zero", "program", {"--rows", "3", "--cols", "3", "--level-table", "/dev/zero"}, {"/dev/zero", "device"}},
+      {"--level-table of one endless line", "program", {"--rows", "3", "--cols", "3", "--level-table", "long_line.csv"},
+       {"long_line.csv:1", "longer than 64 KiB"}},
+      {"sweep INI /dev/zero", "sweep", {"--config", "/dev/zero"}, {"/dev/zero", "device"}},
+      // 6. sweep values the subcommand rejects: refused before any point runs, naming the line
+      {"sweep: r-row = -1 at one point", "sweep", {"--config", "sweep_negative_r.ini"}, {"sweep_negative_r.ini:4", "point 00001", "r-row", ">= 0"}},
+      {"sweep: rows = 0 at one point", "sweep", {"--config", "sweep_zero_rows.ini"}, {"sweep_zero_rows.ini:3", "rows = 0", ">= 1"}},
+      {"sweep: a missing g file at one point", "sweep", {"--config", "sweep_missing_g.ini"}, {"sweep_missing_g.ini:2", "absent.npy", "no such file"}},
+      {"sweep: a missing model", "sweep", {"--config", "sweep_missing_model.ini"}, {"sweep_missing_model.ini:2", "absent_model.pt", "no such file"}},
+      {"sweep: a value listed twice", "sweep", {"--config", "sweep_duplicate.ini"}, {"sweep_duplicate.ini:3", "'1'", "twice"}},
+      // 13. a grid beyond the limit
+      {"sweep: more than 10^6 points", "sweep", {"--config", "sweep_huge.ini"}, {"sweep_huge.ini", "1000000 points", "1000 x 1000 x 2"}},
+      // 7. training that diverges
+      {"train that diverges (--lr 1e308)", "train", {"--lr", "1e308", "--epochs", "1", "--train-subset", "64", "--subset", "10"},
+       {"diverged", "lr = 1e+308"}, {4}},
+      // 8. sizes that cannot fit
+      {"calibrate --heldout 1e11", "calibrate", {"--rows", "8", "--cols", "8", "--heldout", "100000000000"}, {"heldout", "--max-memory"}},
+      {"calibrate --calib-inputs near INT64_MAX", "calibrate", {"--rows", "8", "--cols", "8", "--calib-inputs", "9223372036854775000"},
+       {"calib-inputs", "--max-memory"}},
+      {"program --rows 1e9 --cols 1e9", "program", {"--rows", "1000000000", "--cols", "1000000000"}, {"rows", "--max-memory"}},
+      {"solve --save-voltages beyond --max-memory", "solve", {"--g", "g.npy", "--v", "v_batch.npy", "--save-voltages", "--max-memory", "1K"},
+       {"save-voltages", "--max-memory = 1 KiB"}},
+      {"--max-memory that is not a size", "solve", {"--g", "g.npy", "--max-memory", "lots"}, {"max-memory", "lots", "8G"}},
+      // 9. converter ranges that overflow
+      {"ADC range -1e308..1e308", "solve", {"--g", "g.npy", "--adc-bits", "8", "--adc-i-min", "-1e308", "--adc-i-max", "1e308"},
+       {"adc-i-min", "adc-i-max", "too wide"}},
+      {"DAC range -1e308..1e308", "solve", {"--g", "g.npy", "--dac-bits", "8", "--dac-v-min", "-1e308", "--dac-v-max", "1e308"},
+       {"dac-v-min", "dac-v-max", "too wide"}},
+      // 11. conductances whose resistance overflows or is no cell
+      {"subnormal G (netlist)", "netlist", {"--g", "g_subnormal.npy"}, {"g_subnormal.npy", "[0, 1]", "below 1e-30"}},
+      {"G = 1e300 (solve)", "solve", {"--g", "g_1e300.npy"}, {"g_1e300.npy", "[2, 2]", "above 1e+12"}},
+      {"--g-on 1e300 (program)", "program", {"--rows", "3", "--cols", "3", "--g-on", "1e300"}, {"g-on", "1e+300", "1e+12"}},
+      // 12. messages that named the wrong thing or no place
+      {"a 1f resistor", "solve", {"--deck", "femto.cir"}, {"femto.cir:4", "r2", "femto"}},
+      {"INI with a NUL byte", "solve", {"--g", "g.npy", "--config", "nul.ini"}, {"nul.ini:2", "NUL"}},
+      {"INI value out of range, with its line", "solve", {"--g", "g.npy", "--config", "negative_r_row.ini"},
+       {"negative_r_row.ini:2", "r-row", "-2.5"}},
+      {"sinh cell overflowing (k V = 700)", "solve", {"--rows", "4", "--cols", "4", "--cell", "sinh", "--nl-k", "700", "--v-read", "1"},
+       {"cell 'rcell_", "overflows"}, {4}},
+      {"1t1r transistor overflowing (kp 1e300)", "check", {"--rows", "4", "--cols", "4", "--cell", "1t1r", "--mos-kp", "1e300"},
+       {"transistor 'macc_", "overflows"}, {4}},
+      {"evaluate: a directory as model", "evaluate", {"--model", "adir"}, {"adir", "is a directory"}},
+      {"evaluate: /dev/null as model", "evaluate", {"--model", "/dev/null"}, {"/dev/null", "not a regular file"}},
+      // 14. array keys a deck run would ignore
+      {"--deck with --cell", "solve", {"--deck", "good.cir", "--cell", "sinh"}, {"--deck", "--cell", "ignored"}},
+      {"--deck with --adc-bits and --dac-bits", "solve", {"--deck", "good.cir", "--adc-bits", "8", "--dac-bits", "4"},
+       {"--adc-bits", "--dac-bits", "ignored"}},
+      {"--deck with --read-noise-sigma", "solve", {"--deck", "good.cir", "--read-noise-sigma", "0.1"},
+       {"--read-noise-sigma"}},
   };
 }
 

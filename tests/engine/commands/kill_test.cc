@@ -64,11 +64,11 @@ struct KillResult {
   int wait_status = 0;
 };
 
-// Runs xbar and SIGKILLs it as soon as a temporary for `final_name` holds at least
-// `min_bytes`; if the run ends first, killed_mid_write is false.
+// Runs xbar and sends it `signal` (SIGKILL by default) as soon as a temporary for
+// `final_name` holds at least `min_bytes`; if the run ends first, killed_mid_write is false.
 KillResult kill_while_writing(const fs::path& dir, const std::vector<std::string>& args,
                               const fs::path& out_dir, const std::string& final_name,
-                              uintmax_t min_bytes) {
+                              uintmax_t min_bytes, int signal = SIGKILL) {
   KillResult r;
   const pid_t pid = spawn_xbar(dir, args);
   for (;;) {
@@ -77,7 +77,7 @@ KillResult kill_while_writing(const fs::path& dir, const std::vector<std::string
       for (const fs::path& t : temporaries(out_dir, final_name)) {
         const uintmax_t size = fs::file_size(t, ec);
         if (!ec && size >= min_bytes) {
-          ::kill(pid, SIGKILL);
+          ::kill(pid, signal);
           r.killed_mid_write = true;
           r.temp_bytes = size;
           break;
@@ -192,4 +192,24 @@ TEST_CASE("SIGKILL while solve writes a large voltages.npy leaves the previous o
   CHECK(read_all(o / "result.json") == prev_result);
   check_only_outputs_and_named_temporaries(o, {"voltages.npy", "currents.npy", "result.json"});
   CHECK(!temporaries(o, "currents.npy").empty());  // staged before voltages.npy, never renamed
+}
+
+TEST_CASE("SIGTERM or SIGINT while netlist writes leaves the previous deck and no temporary") {
+  // Issue 17: a run stopped by Ctrl-C or by its scheduler's SIGTERM left its temporaries; now
+  // they are removed and the process still ends by that signal.
+  for (const int sig : {SIGTERM, SIGINT}) {
+    CAPTURE(sig);
+    Scratch s;
+    const Run first = run_xbar(s, {"netlist", "--rows", "4", "--cols", "4", "--quiet", "--out", "deck.cir"});
+    REQUIRE_MESSAGE(first.status == 0, first.err);
+    const std::string previous = read_all(s.work() / "deck.cir");
+    const KillResult k = kill_while_writing(
+        s.work(), {"netlist", "--rows", "1024", "--cols", "1024", "--quiet", "--out", "deck.cir"},
+        s.work(), "deck.cir", 1 << 20, sig);
+    REQUIRE_MESSAGE(k.killed_mid_write, "the run finished before 1 MB of its deck was written");
+    CHECK(WIFSIGNALED(k.wait_status));
+    CHECK(WTERMSIG(k.wait_status) == sig);
+    CHECK(read_all(s.work() / "deck.cir") == previous);
+    CHECK(temporaries(s.work(), "deck.cir").empty());
+  }
 }

@@ -280,3 +280,31 @@ TEST_CASE("a staged output that cannot be written names its path, and the set st
         "cannot write '" + missing + "': No such file or directory");
   CHECK(read_all(dir.file("a.npy")) == "old a");
 }
+
+TEST_CASE("a directory where a staged output goes stops the commit before any file is replaced") {
+  // Issue 17: result.json a directory, currents.npy had already been replaced by the time its
+  // rename failed, leaving new arrays next to an old result. Every name is checked first.
+  ScratchDir dir;
+  write_plain(dir.file("currents.npy"), "old currents");
+  write_plain(dir.file("voltages.npy"), "old voltages");
+  fs::create_directory(dir.file("result.json"));
+  xbar::engine::io::StagedOutputs outputs;
+  outputs.write(dir.file("currents.npy"), [](std::ostream& os) { os << "new currents"; });
+  outputs.remove(dir.file("voltages.npy"));
+  outputs.write(dir.file("result.json"), [](std::ostream& os) { os << "new result"; });
+  CHECK(input_error_message([&] { outputs.commit(); }) ==
+        "cannot write '" + dir.file("result.json") + "': it is a directory (nothing of this run was written)");
+  CHECK(read_all(dir.file("currents.npy")) == "old currents");
+  CHECK(read_all(dir.file("voltages.npy")) == "old voltages");
+  CHECK(fs::is_directory(dir.file("result.json")));
+}
+
+TEST_CASE("require_output_file_path names a directory in the way and accepts a file or nothing") {
+  ScratchDir dir;
+  fs::create_directory(dir.file("model.pt"));
+  write_plain(dir.file("train.json"), "old");
+  CHECK(input_error_message([&] { xbar::engine::io::require_output_file_path(dir.file("model.pt")); }) ==
+        "cannot write '" + dir.file("model.pt") + "': it is a directory (nothing of this run was written)");
+  CHECK_NOTHROW(xbar::engine::io::require_output_file_path(dir.file("train.json")));
+  CHECK_NOTHROW(xbar::engine::io::require_output_file_path(dir.file("absent.npy")));
+}

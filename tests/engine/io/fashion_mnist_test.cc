@@ -88,9 +88,24 @@ TEST_CASE("damaged files are refused with the file and what was expected") {
                          xbar::InputError);
   }
   SUBCASE("truncated image data") {
+    // 16 header bytes and 800 of the 2 x 784 image bytes the header announces.
     write_gz(dir + "/t10k-images-idx3-ubyte.gz", be32(0x803) + be32(2) + be32(28) + be32(28) + std::string(800, '\0'));
     CHECK_THROWS_WITH_AS(load_fashion_mnist(dir, Split::kTest),
-                         doctest::Contains("file ends inside the image data (read 800 of 1568 bytes)"), xbar::InputError);
+                         doctest::Contains("the gzip trailer records 816 uncompressed bytes (mod 2^32), but the IDX "
+                                           "header announces 1584 (truncated"),
+                         xbar::InputError);
+  }
+  SUBCASE("a file truncated past the subset read is refused too") {
+    // Issue 17: --subset 1 read only the first image, so a file missing the second passed.
+    write_gz(dir + "/t10k-images-idx3-ubyte.gz", be32(0x803) + be32(2) + be32(28) + be32(28) + std::string(784, '\0'));
+    CHECK_THROWS_WITH_AS(load_fashion_mnist(dir, Split::kTest, 1), doctest::Contains("announces 1584 (truncated"),
+                         xbar::InputError);
+    std::filesystem::remove(dir + "/t10k-images-idx3-ubyte.gz");
+    std::ofstream(dir + "/t10k-images-idx3-ubyte", std::ios::binary)
+        << be32(0x803) + be32(2) + be32(28) + be32(28) + std::string(784, '\0');
+    CHECK_THROWS_WITH_AS(load_fashion_mnist(dir, Split::kTest, 1),
+                         doctest::Contains("t10k-images-idx3-ubyte: 800 bytes, but its header announces 1584"),
+                         xbar::InputError);
   }
   SUBCASE("label count disagrees with image count") {
     write_gz(dir + "/t10k-images-idx3-ubyte.gz", be32(0x803) + be32(3) + be32(28) + be32(28) + std::string(3 * 784, '\0'));

@@ -206,19 +206,21 @@ TEST_CASE("sweep: solve points reproduce individual runs to the bit, currents an
 
 TEST_CASE("sweep: a failing point is recorded with its error and the others still run") {
   ScratchDir d;
-  // g-on below g-off (default 1e-6 S) is rejected when that point loads its array.
-  write(d.path / "s.ini", "command = solve\nrows = 4\ncols = 4\ng-on = 1e-4, 1e-7, 5e-5\n");
+  // A sinh cell with k = 2000 /V overflows at 1 V (cosh(2000 V) is beyond double precision), a
+  // numerical failure no check before the run can know of; at 1 and 2 mV it is a mild
+  // nonlinearity. (A bad value is refused before any point runs: see the cases below.)
+  write(d.path / "s.ini", "command = solve\nrows = 4\ncols = 4\ncell = sinh\nnl-k = 2000\nv-read = 0.001, 1, 0.002\n");
   std::string err;
   CHECK(run_xbar(d, "sweep --config s.ini --out out", &err) == 5);
   const Csv csv = read_csv(d.path / "out/sweep.csv");
   REQUIRE(csv.rows.size() == 3);
   CHECK(csv.rows[0].at("status") == "ok");
   CHECK(csv.rows[1].at("status") == "failed");
-  CHECK(csv.rows[1].at("exit_code") == "2");
-  CHECK(csv.rows[1].at("error").find("key g-on = 1e-07") != std::string::npos);
+  CHECK(csv.rows[1].at("exit_code") == "4");
+  CHECK(csv.rows[1].at("error").find("cell 'rcell_") != std::string::npos);
   CHECK(csv.rows[1].at("max_abs_error_a").empty());
   CHECK(csv.rows[2].at("status") == "ok");
-  CHECK(err.find("FAILED (exit 2)") != std::string::npos);  // plain progress lines (not a terminal)
+  CHECK(err.find("FAILED (exit 4)") != std::string::npos);  // plain progress lines (not a terminal)
   // Re-running skips all three (the failure is a result); --retry-failed runs it again.
   CHECK(run_xbar(d, "sweep --config s.ini --out out", &err) == 5);
   CHECK(err.find("3 done before, 0 to run") != std::string::npos);
@@ -346,8 +348,17 @@ TEST_CASE("sweep: bad sweep INIs and values are refused with file:line before an
       {"command = solve\nrows = 4, abc\n", "xbar sweep: error: s.ini:2: key rows = 'abc': the argument ('abc') for option 'rows' is invalid"},
       // a key the sweep's subcommand does not take (calibrate has no save-voltages)
       {"command = calibrate\nsave-voltages = true\n", "xbar sweep: error: s.ini:2: unknown key 'save-voltages' for calibrate"},
-      // a combination make_config rejects: names the point
-      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini: point 00001 (scale = half): key scale = 'half': expected a number in (0, 1] or auto"},
+      // a combination make_config rejects: names the point and the line of the key at fault
+      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini:2: point 00001 (scale = half): key scale = 'half': expected a number in (0, 1] or auto"},
+      // values only the subcommand's checks refuse (issue 17: these ran every point and ended
+      // in exit 5 with DIR created): every point is checked before the first runs
+      {"command = solve\nrows = 4\ncols = 4\nr-row = 1, -1\n", "xbar sweep: error: s.ini:4: point 00001 (r-row = -1): key r-row = -1: must be a finite value >= 0 ohm"},
+      {"command = solve\ncols = 4\nrows = 4, 0\n", "xbar sweep: error: s.ini:3: point 00001 (rows = 0): key rows = 0: must be >= 1"},
+      {"command = solve\nrows = 4\ncols = 4\nr-row = 1, inf\n", "xbar sweep: error: s.ini:4: point 00001 (r-row = inf): key r-row = inf: must be a finite value >= 0 ohm"},
+      {"command = solve\nrows = 4\ncols = 4\ng-on = 1e-4, 1e-7\n", "xbar sweep: error: s.ini:4: point 00001 (g-on = 1e-7): key g-on = 1e-07: must be finite and >= g-off"},
+      {"command = solve\ng = missing.npy\n", "xbar sweep: error: s.ini:2: point 00000: missing.npy: cannot open for reading (key g): No such file or directory"},
+      {"command = evaluate\nmodel = missing.pt\n", "xbar sweep: error: s.ini:2: point 00000: missing.pt: cannot open for reading (key model): No such file or directory"},
+      {"command = solve\nrows = 4\ncols = 4\ncell = sinh\nnl-k = 1, 0\n", "xbar sweep: error: s.ini:5: point 00001 (nl-k = 0): key nl-k = 0: must be > 0"},
   };
   for (const auto& c : cases) {
     write(d.path / "s.ini", c.ini);

@@ -176,3 +176,49 @@ TEST_CASE("tolerances: absolute or percent, higher or lower is worse") {
   CHECK(d.points() == 1);  // tolerances are not keys of the points
   CHECK(d.point(0).keys.size() == 1);  // just the derived seed
 }
+
+TEST_CASE("integer ranges at the limits of int64 give their values and stop") {
+  // Issue 17: `a..b` with b = INT64_MAX looped forever (++v wrapped around), eating memory.
+  CHECK(expand("9223372036854775807..9223372036854775807") == Strings{"9223372036854775807"});
+  CHECK(expand("9223372036854775805..9223372036854775807") ==
+        Strings{"9223372036854775805", "9223372036854775806", "9223372036854775807"});
+  CHECK(expand("-9223372036854775808..-9223372036854775807") ==
+        Strings{"-9223372036854775808", "-9223372036854775807"});
+  // b - a overflows int64 here: counted without overflow and refused as too long.
+  CHECK_THROWS_WITH_AS(expand("-5..9223372036854775807"),
+                       "S.ini:1: key k = '-5..9223372036854775807': bad integer range: more than 100000 values",
+                       xbar::InputError);
+  CHECK_THROWS_WITH_AS(expand("-9223372036854775808..9223372036854775807"),
+                       doctest::Contains("bad integer range: more than 100000 values"), xbar::InputError);
+  CHECK(expand("1..100000").size() == 100000);
+  CHECK_THROWS_AS(expand("1..100001"), xbar::InputError);
+}
+
+TEST_CASE("a value listed twice is refused: it would be the same point twice") {
+  CHECK(error_of("command = solve\nr-row = 1, 2, 1\n") ==
+        "S.ini:2: key r-row: the value '1' is listed twice (from '1' and '1'); each value of a list gives one point");
+  CHECK(error_of("command = solve\nseed = 1..3, 3\n") ==
+        "S.ini:2: key seed: the value '3' is listed twice (from '1..3' and '3'); each value of a list gives one point");
+  // A range and a value that print the same are the same value.
+  CHECK(error_of("command = solve\nr-row = 0.1:0.1:0.3, 0.3\n").find("the value '0.3' is listed twice") != std::string::npos);
+}
+
+TEST_CASE("a list is bounded as a whole, not only range by range") {
+  // Ten ranges of 100,000 values each fit the per-range bound but not the list's.
+  std::string list;
+  for (int k = 0; k < 10; ++k) list += (k ? ", " : "") + std::to_string(k * 100000 + 1) + ".." + std::to_string((k + 1) * 100000);
+  CHECK(error_of("command = solve\nseed = " + list + "\n") == "S.ini:2: key seed: more than 100000 values in the list");
+}
+
+TEST_CASE("a grid beyond 10^6 points is refused with its axes") {
+  CHECK(error_of("command = solve\nseed = 1..1000\nr-row = 1..1000\nr-col = 1, 2\n") ==
+        "S.ini: the grid has more than 1000000 points (1000 x 1000 x 2 values along its axes), the most one sweep "
+        "runs; split the sweep");
+  CHECK(parse("command = solve\nseed = 1..1000\nr-row = 1..1000\n").points() == 1000000);
+}
+
+TEST_CASE("a byte order mark is not part of the first key; a NUL byte is refused with its line") {
+  CHECK(parse("\xEF\xBB\xBF" "command = solve\nrows = 4\n").command == "solve");
+  CHECK(error_of(std::string("command = solve\nrows = 4\0\n", 26)) ==
+        "S.ini:2: NUL byte at column 9 (text files hold none; is this a binary file?)");
+}
