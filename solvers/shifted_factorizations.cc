@@ -8,6 +8,7 @@
 #include "devices/format.h"
 #include "devices/input_error.h"
 #include "solvers/cholmod_backend.h"
+#include "solvers/pcg_backend.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
@@ -21,10 +22,10 @@ constexpr double kMaxBackwardError = 1e-10;
 }  // namespace
 
 ShiftedFactorizations::ShiftedFactorizations(const SparseMatrix& a, const Eigen::VectorXd& d,
-                                             const std::vector<GridCoord>& coords, bool spd,
+                                             const std::vector<GridCoord>& coords, LinearBackendKind kind,
                                              const LinearBackendOptions& options, size_t max_cached,
                                              std::function<std::string(int64_t)> unknown_names)
-    : a_(a), d_(d), coords_(coords), spd_(spd), options_(options),
+    : a_(a), d_(d), coords_(coords), kind_(kind), options_(options),
       max_cached_(std::max<size_t>(1, max_cached)), namer_(std::move(unknown_names)) {
   XBAR_EXPECTS(a.rows() == a.cols() && d.size() == a.rows(),
                "ShiftedFactorizations: A must be square and D must have one entry per unknown");
@@ -43,7 +44,7 @@ ShiftedFactorizations::ShiftedFactorizations(const SparseMatrix& a, const Eigen:
   for (int64_t c = 0; c < a.outerSize(); ++c)
     for (SparseMatrix::InnerIterator it(a, c); it; ++it) row_sums(it.row()) += std::abs(it.value());
   norm_a_ = row_sums.size() ? row_sums.maxCoeff() : 0.0;
-  if (spd_) {
+  if (kind_ == LinearBackendKind::kCholmod && a.rows() > 0) {
     const auto t0 = std::chrono::steady_clock::now();
     analysis_ = std::make_unique<CholmodBackend>(options_);
     if (namer_) analysis_->set_unknown_names(namer_);
@@ -69,21 +70,27 @@ LinearBackend& ShiftedFactorizations::factorization(double sigma) {
       if (d_(c) != 0) v[diag_slot_[size_t(c)]] += sigma * d_(c);
   Entry e;
   e.sigma = sigma;
+  const SparseMatrix* m = &m_;
+  if (kind_ == LinearBackendKind::kPcg) {  // PCG keeps using the matrix: each entry owns one
+    e.matrix = std::make_unique<SparseMatrix>(m_);
+    m = e.matrix.get();
+  }
   const auto t0 = std::chrono::steady_clock::now();
-  if (spd_) {
+  if (kind_ == LinearBackendKind::kCholmod) {
     e.backend = analysis_->clone_analysis();
   } else {
-    e.backend = make_linear_backend(LinearBackendKind::kKlu, options_);
+    e.backend = make_linear_backend(kind_, options_);
     if (namer_) e.backend->set_unknown_names(namer_);
-    e.backend->analyze(m_, coords_);
+    e.backend->analyze(*m, coords_);
     analyze_s_ += seconds_since(t0);
     ordering_ = e.backend->stats().ordering_used;
   }
   const auto t1 = std::chrono::steady_clock::now();
-  e.backend->factorize(m_);
+  e.backend->factorize(*m);
   factorize_s_ += seconds_since(t1);
   // A clone's own statistics lack the analysis' prediction; the factor has exactly that size.
-  nnz_factor_ = spd_ ? analysis_->analyzed_factor_nonzeros() : e.backend->stats().nnz_factor;
+  nnz_factor_ = kind_ == LinearBackendKind::kCholmod ? analysis_->analyzed_factor_nonzeros()
+                                                     : e.backend->stats().nnz_factor;
   ++factorizations_;
   if (cache_.size() >= max_cached_) cache_.pop_back();
   cache_.push_front(std::move(e));
@@ -103,10 +110,11 @@ void ShiftedFactorizations::check(double sigma, const Eigen::MatrixXd& x, const 
                            name(bad) + " (overflow: capacitances, steps or conductances out of "
                            "the range of double precision)");
     }
+    if (kind_ == LinearBackendKind::kPcg) continue;  // CG stops at its own tolerance
     // A x: where A is symmetric, as A^T x, a gather (as CircuitSolver's check does); written
     // out because Eigen runs that product as an OpenMP loop, whose spinning worker costs more
     // than it saves at every step of a transient on a busy machine (measured: 80% of a 64^2 run).
-    if (spd_) {
+    if (kind_ != LinearBackendKind::kKlu) {
       const int64_t* outer = a_.outerIndexPtr();
       const int64_t* inner = a_.innerIndexPtr();
       const double* val = a_.valuePtr();
@@ -140,7 +148,10 @@ Eigen::MatrixXd ShiftedFactorizations::solve(double sigma, const Eigen::MatrixXd
   if (a_.rows() == 0) return Eigen::MatrixXd(0, b.cols());
   LinearBackend& f = factorization(sigma);
   const auto t0 = std::chrono::steady_clock::now();
+  const auto* pcg = kind_ == LinearBackendKind::kPcg ? static_cast<const PcgBackend*>(&f) : nullptr;
+  const int64_t iterations_before = pcg ? pcg->pcg_stats().iterations : 0;
   Eigen::MatrixXd x = f.solve(b);
+  if (pcg) cg_iterations_ += pcg->pcg_stats().iterations - iterations_before;
   check(sigma, x, b);
   solve_s_ += seconds_since(t0);
   solves_ += b.cols();

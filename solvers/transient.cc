@@ -6,6 +6,7 @@
 
 #include "devices/format.h"
 #include "devices/input_error.h"
+#include "solvers/line_system.h"
 #include "solvers/shifted_factorizations.h"
 #include "solvers/stopwatch.h"
 
@@ -31,7 +32,12 @@ constexpr double kEnd = 1 / (2 * (2 - kGamma));
 // counted in units of L 2^-kMaxRung (exact integers). 2^-60 of a 10 ns run is ~1e-26 s, far
 // below any physical time constant, so the ladder never runs out before the error control does.
 constexpr int kMaxRung = 60;
-// First step of an adaptive run: L / 4096; the error control moves it within a few trials.
+// First step of an adaptive run: the step whose error, estimated from the derivatives at
+// t = 0+, is this share of the tolerance, rounded down to the ladder (first_rung()): a rejected
+// first guess costs a factorization of a size never used, and the guess from L / 4096 (the
+// fallback, kFirstRung, when the derivatives say nothing) was rejected 3-4 times on 64^2-256^2
+// arrays.
+constexpr double kFirstStepShare = 0.5;
 constexpr int kFirstRung = 12;
 // Step-size controller: new h = h * clamp(kSafety * ratio^(-1/(p+1)), kMinFactor, kMaxFactor);
 // growth is also held to two rungs (4x) per step. The usual values (Hairer & Wanner, II.4).
@@ -106,8 +112,10 @@ namespace {
 // One run: the state of the integration and its bookkeeping.
 class Integrator {
  public:
+  // t_start: when the run began (the assembly time is measured from it).
   Integrator(const netlists::Circuit& circuit, const TransientProblem& p, const TransientOptions& o,
-             const LinearBackendOptions& linear, TransientRun& out);
+             const LinearBackendOptions& linear, TransientRun& out,
+             std::chrono::steady_clock::time_point t_start);
   void run();
 
  private:
@@ -150,6 +158,12 @@ class Integrator {
   void run_fixed(double t0, double t1);
   void run_adaptive(double t0, double t1, int& rung);
   int order() const { return o_.method == TransientMethod::kTrBdf2 ? 2 : 1; }
+  // The rung of the first adaptive step over an interval of length len, from the error the
+  // method would make at t = 0+ (see kFirstStepShare).
+  int first_rung(double len) const;
+  // The linear back end for options.backend (see TransientOptions); notes a fallback in note_.
+  LinearBackendKind choose_kind();
+  std::string note_;
 
   const netlists::Circuit& c_;
   const TransientProblem& p_;
@@ -174,8 +188,10 @@ class Integrator {
 };
 
 Integrator::Integrator(const netlists::Circuit& circuit, const TransientProblem& p,
-                       const TransientOptions& o, const LinearBackendOptions& linear, TransientRun& out)
+                       const TransientOptions& o, const LinearBackendOptions& linear, TransientRun& out,
+                       std::chrono::steady_clock::time_point t_start)
     : c_(circuit), p_(p), o_(o), out_(out), mna_((o.validate(), circuit)) {
+  out_.assemble_s = seconds_since(t_start);
   const int64_t n = mna_.size();
   const int64_t ns = mna_.num_sources();
   if (p.node_capacitance_f.size() != circuit.num_nodes())
@@ -212,7 +228,7 @@ Integrator::Integrator(const netlists::Circuit& circuit, const TransientProblem&
   e_s_ = select_rows(mna_.current_map_s(), p.energy_sources);
   const MnaSystem* m = &mna_;
   f_ = std::make_unique<ShiftedFactorizations>(
-      mna_.matrix(), d_, mna_.grid_coords(), mna_.spd(), linear, size_t(o.max_cached_factorizations),
+      mna_.matrix(), d_, mna_.grid_coords(), choose_kind(), linear, size_t(o.max_cached_factorizations),
       [m](int64_t k) { return m->unknown_name(k); });
   energy_ = Eigen::VectorXd::Zero(int64_t(p.energy_sources.size()));
 }
@@ -257,7 +273,8 @@ void Integrator::initial_state() {
     aa.resize(na, na);
     aa.setFromTriplets(t.begin(), t.end());
     fa = std::make_unique<ShiftedFactorizations>(aa, Eigen::VectorXd::Zero(na), std::vector<GridCoord>{},
-                                                 mna_.spd(), LinearBackendOptions{}, 1,
+                                                 mna_.spd() ? LinearBackendKind::kCholmod : LinearBackendKind::kKlu,
+                                                 LinearBackendOptions{}, 1,
                                                  [&](int64_t k) { return mna_.unknown_name(alg[size_t(k)]); });
   }
   auto solve_block = [&](const Eigen::VectorXd& r) -> Eigen::VectorXd {
@@ -409,6 +426,45 @@ void Integrator::run_adaptive(double t0, double t1, int& rung) {
   }
 }
 
+LinearBackendKind Integrator::choose_kind() {
+  const BackendChoice asked = o_.backend;
+  if (asked == BackendChoice::kNgspice)
+    throw InputError("key backend = ngspice: the transient is integrated natively (auto, native, "
+                     "cholmod, klu or pcg); ngspice is its referee (solvers/transient_referee.h)");
+  const bool spd = mna_.spd();
+  std::string why;
+  const bool lines = spd && mna_.size() > 0 && LineSystem::applicable(mna_.matrix(), mna_.grid_coords(), &why);
+  if (asked == BackendChoice::kKlu) return LinearBackendKind::kKlu;
+  if ((asked == BackendChoice::kAuto || asked == BackendChoice::kPcg) && lines) return LinearBackendKind::kPcg;
+  if (asked == BackendChoice::kPcg)
+    note_ = "pcg requested but its line preconditioner does not apply (" +
+            (spd ? why : std::string("the system is not SPD")) + "); ";
+  if (asked == BackendChoice::kCholmod && !spd) note_ = "cholmod requested but the system is not SPD; ";
+  return spd ? LinearBackendKind::kCholmod : LinearBackendKind::kKlu;
+}
+
+int Integrator::first_rung(double len) const {
+  // x'' and x''' of the capacitor voltages from D x^(k+1) = -A x^(k) (sources constant after
+  // the step; nodes without capacitance left at 0: a first guess).
+  const Eigen::VectorXd inv_d = (d_.array() > 0).select(d_.cwiseInverse(), 0.0);
+  const Eigen::VectorXd x2 = -(mna_.matrix() * xp_).cwiseProduct(inv_d);
+  const Eigen::VectorXd x3 = -(mna_.matrix() * x2).cwiseProduct(inv_d);
+  const bool trbdf2 = o_.method == TransientMethod::kTrBdf2;
+  const Eigen::VectorXd& xk = trbdf2 ? x3 : x2;
+  const double c = trbdf2 ? std::abs(kErr) : 0.5;
+  double deriv = 0, tol = 0;
+  if (y_scale_ > 0) {
+    deriv = inf_norm(out_x_ * xk);
+    tol = o_.lte_tol * y_scale_;
+  } else if (v_scale_ > 0) {
+    deriv = inf_norm(xk.head(mna_.num_free_nodes()));
+    tol = o_.lte_tol * v_scale_;
+  }
+  if (!(deriv > 0) || !std::isfinite(deriv)) return kFirstRung;
+  const double h = std::pow(kFirstStepShare * tol / (c * deriv), 1.0 / (order() + 1));
+  return std::clamp(int(std::ceil(std::log2(len / h))), 0, kMaxRung);
+}
+
 void Integrator::run() {
   const auto t0 = std::chrono::steady_clock::now();
   out_.method = to_string(o_.method);
@@ -417,7 +473,7 @@ void Integrator::run() {
   std::vector<std::pair<double, double>> intervals;
   if (o_.t_rise_s > 0) intervals.push_back({0, o_.t_rise_s});
   intervals.push_back({o_.t_rise_s, o_.t_stop_s});
-  int rung = kFirstRung;
+  int rung = o_.time_step_s > 0 ? 0 : first_rung(intervals.front().second - intervals.front().first);
   for (const auto& [a, b] : intervals) {
     if (o_.time_step_s > 0) {
       run_fixed(a, b);
@@ -455,12 +511,16 @@ void Integrator::run() {
   out_.solve_s = f_->solve_s();
   out_.factor_nonzeros = f_->factor_nonzeros();
   out_.max_backward_error = f_->max_backward_error();
+  out_.cg_iterations = f_->cg_iterations();
   out_.total_s = seconds_since(t0);
-  out_.message = out_.method + (o_.time_step_s > 0 ? ", fixed step " + format_number(o_.time_step_s) + " s"
+  out_.message = note_ + out_.method + (o_.time_step_s > 0 ? ", fixed step " + format_number(o_.time_step_s) + " s"
                                                    : ", adaptive (lte-tol " + format_number(o_.lte_tol) + ")") +
                  ": " + std::to_string(out_.steps) + " steps (" + std::to_string(out_.rejected_steps) +
                  " rejected) from " + format_3g(out_.min_step_s) + " to " + format_3g(out_.max_step_s) +
-                 " s, " + std::to_string(out_.factorizations) + " factorizations (" + out_.backend + ")";
+                 " s, " + std::to_string(out_.factorizations) + " factorizations (" + out_.backend + ")" +
+                 (out_.cg_iterations ? ", " + std::to_string(out_.cg_iterations) + " CG iterations in " +
+                                           std::to_string(out_.solves) + " solves"
+                                     : std::string());
 }
 
 }  // namespace
@@ -469,10 +529,8 @@ TransientRun run_transient(const netlists::Circuit& circuit, const TransientProb
                            const TransientOptions& options, const LinearBackendOptions& linear) {
   TransientRun out;
   const auto t0 = std::chrono::steady_clock::now();
-  Integrator in(circuit, problem, options, linear, out);
-  const double setup_s = seconds_since(t0);
+  Integrator in(circuit, problem, options, linear, out, t0);
   in.run();
-  out.assemble_s = setup_s - out.analyze_s;  // the constructor also ran CHOLMOD's analysis
   out.total_s = seconds_since(t0);
   return out;
 }

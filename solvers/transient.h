@@ -64,6 +64,7 @@
 
 #include "netlists/circuit.h"
 #include "netlists/crossbar_builder.h"
+#include "solvers/circuit_solver.h"
 #include "solvers/linear_backend.h"
 #include "solvers/mna_system.h"
 
@@ -84,6 +85,14 @@ struct TransientOptions {
   // Rise time of the input steps, seconds, in [0, t_stop_s): 0 is the ideal step.
   double t_rise_s = 0;
   TransientMethod method = TransientMethod::kTrBdf2;
+  // Linear solver of the shifted systems (shifted_factorizations.h). auto: PCG where its line
+  // preconditioner applies (SPD crossbar grids), else CHOLMOD (SPD) or KLU; measured at 256^2,
+  // a PCG "factorization" (line factors, coarse grid) takes milliseconds against CHOLMOD's
+  // ~0.2 s per step size, and a solve converges in 2-5 CG iterations (bench/README.md).
+  // native: CHOLMOD or KLU; cholmod, klu, pcg: that one where it applies (a fallback is said in
+  // the run's message). ngspice is not a native back end (it is the referee,
+  // transient_referee.h): InputError.
+  BackendChoice backend = BackendChoice::kAuto;
   // Adaptive steps: largest local error per step, as a fraction of the outputs' full scale,
   // in (0, 0.1]. 1e-5 kept the waveforms within 7e-5 of full scale of the exact solution on
   // the test arrays (1e-7: within 4e-6), inside the 1e-4 the issue asks of the agreement with
@@ -135,6 +144,7 @@ struct TransientRun {
   double min_step_s = 0, max_step_s = 0;
   double assemble_s = 0, analyze_s = 0, factorize_s = 0, solve_s = 0, total_s = 0;
   double factor_nonzeros = 0, max_backward_error = 0;
+  int64_t cg_iterations = 0;  // backend pcg: CG iterations over every solve
   std::string message;
 };
 

@@ -1,5 +1,5 @@
 // ShiftedFactorizations: every shifted system A + sigma D solved as a dense LU solves it, each
-// shift factorized once while cached, CHOLMOD and KLU alike.
+// shift factorized once while cached, on CHOLMOD, KLU and PCG alike.
 #include <doctest/doctest.h>
 
 #include "devices/random_array.h"
@@ -14,6 +14,8 @@ namespace {
 
 // Direct sparse and dense solves of these well-conditioned systems agree to rounding.
 constexpr double kSolveRelTol = 1e-12;
+// PCG stops once a step changes the solution by less than its tol (1e-11 by default) relative.
+constexpr double kPcgRelTol = 1e-9;
 
 struct Fixture {
   netlists::CrossbarCircuit x;
@@ -39,24 +41,25 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("shifted systems are solved exactly by CHOLMOD and by KLU") {
+TEST_CASE("shifted systems are solved as a dense LU solves them by CHOLMOD, KLU and PCG") {
   Fixture fx;
-  for (const bool spd : {true, false}) {
-    CAPTURE(spd);
-    solvers::ShiftedFactorizations f(fx.mna->matrix(), fx.d, fx.mna->grid_coords(), spd, {});
-    CHECK(f.backend_name() == (spd ? "cholmod" : "klu"));
+  using solvers::LinearBackendKind;
+  for (const LinearBackendKind kind : {LinearBackendKind::kCholmod, LinearBackendKind::kKlu, LinearBackendKind::kPcg}) {
+    CAPTURE(solvers::to_string(kind));
+    solvers::ShiftedFactorizations f(fx.mna->matrix(), fx.d, fx.mna->grid_coords(), kind, {});
+    CHECK(f.backend_name() == solvers::to_string(kind));
     for (const double sigma : {0.0, 1e12, 3e13, 1e16}) {
       CAPTURE(sigma);
-      CHECK(fx.error(f, sigma) < kSolveRelTol);
+      CHECK(fx.error(f, sigma) < (kind == LinearBackendKind::kPcg ? kPcgRelTol : kSolveRelTol));
     }
     CHECK(f.factorizations() == 4);
-    CHECK(f.max_backward_error() < 1e-14);
+    if (kind != LinearBackendKind::kPcg) CHECK(f.max_backward_error() < 1e-14);
   }
 }
 
 TEST_CASE("each shift is factorized once while it stays in the cache") {
   Fixture fx;
-  solvers::ShiftedFactorizations f(fx.mna->matrix(), fx.d, fx.mna->grid_coords(), true, {}, 2);
+  solvers::ShiftedFactorizations f(fx.mna->matrix(), fx.d, fx.mna->grid_coords(), solvers::LinearBackendKind::kCholmod, {}, 2);
   f.solve(1e12, fx.b);
   f.solve(1e12, fx.b);
   f.solve(2e12, fx.b);
@@ -69,7 +72,7 @@ TEST_CASE("each shift is factorized once while it stays in the cache") {
   CHECK(f.solves() == 6);
   // Without capacitance every shift is A itself: one factorization.
   solvers::ShiftedFactorizations none(fx.mna->matrix(), Eigen::VectorXd::Zero(fx.mna->size()),
-                                      fx.mna->grid_coords(), true, {});
+                                      fx.mna->grid_coords(), solvers::LinearBackendKind::kCholmod, {});
   for (const double sigma : {0.0, 1e12, 1e15}) none.solve(sigma, fx.b);
   CHECK(none.factorizations() == 1);
 }

@@ -53,6 +53,15 @@ namespace {
 // Tolerances. A direct solve per step loses a few ulps; a recurrence followed exactly agrees
 // to rounding, far below any modelling error.
 constexpr double kRoundingTol = 1e-12;
+// PCG stops each solve once a step changed the solution by less than 1e-11 relative.
+constexpr double kPcgTol = 1e-9;
+// The back ends every main case runs on: CHOLMOD and PCG (transient auto's choice for
+// crossbar grids); KLU takes the recurrence test.
+constexpr solvers::BackendChoice kBackends[] = {solvers::BackendChoice::kCholmod, solvers::BackendChoice::kPcg};
+
+double solver_tol(solvers::BackendChoice b) {
+  return b == solvers::BackendChoice::kPcg ? kPcgTol : kRoundingTol;
+}
 // Adaptive runs at lte-tol 1e-7 stay within 1e-5 of full scale of the exact solution here:
 // the global error of a run is ~10-40 times its per-step tolerance (measured on these arrays).
 constexpr double kAdaptiveTightLte = 1e-7;
@@ -65,10 +74,11 @@ constexpr double kEnergyRelTol = 1e-9;
 // nothing: every relative comparison here goes through this.)
 double rel(double a, double b) { return std::abs(a - b) / std::abs(b); }
 
-CrossbarTransientOptions tight(double t_stop_s) {
+CrossbarTransientOptions tight(double t_stop_s, solvers::BackendChoice b = solvers::BackendChoice::kAuto) {
   CrossbarTransientOptions o;
   o.transient.t_stop_s = t_stop_s;
   o.transient.lte_tol = kAdaptiveTightLte;
+  o.transient.backend = b;
   return o;
 }
 
@@ -88,13 +98,17 @@ TEST_CASE("a single RC node follows the exact recurrence of each method and the 
   const Eigen::VectorXd vin = Eigen::VectorXd::Constant(1, v);
   const double tau = c / (1 / r + g), v_inf = v / r / (1 / r + g), i_inf = g * v_inf;
   const double h = 0.1 * tau;
+  for (const auto b : {solvers::BackendChoice::kCholmod, solvers::BackendChoice::kKlu, solvers::BackendChoice::kPcg})
   for (const TransientMethod m : {TransientMethod::kBackwardEuler, TransientMethod::kTrBdf2}) {
     CAPTURE(solvers::to_string(m));
+    CAPTURE(solvers::to_string(b));
     CrossbarTransientOptions o;
     o.transient.method = m;
     o.transient.time_step_s = h;
     o.transient.t_stop_s = 50 * h;
+    o.transient.backend = b;
     const auto res = solvers::crossbar_transient(x, vin, o);
+    CHECK(res.run.backend == solvers::to_string(b));
     REQUIRE(res.run.times_s.size() == 51);
     // Growth factor per step of e = v - v_inf for y' = -y / tau at z = -h / tau.
     const double z = -h / tau;
@@ -110,7 +124,7 @@ TEST_CASE("a single RC node follows the exact recurrence of each method and the 
       CHECK(std::abs(res.run.times_s(k) - k * h) <= 1e-14 * h);
       worst = std::max(worst, std::abs(res.run.outputs(k, 0) - i_inf * (1 - std::pow(rho, k))));
     }
-    CHECK(worst / i_inf < kRoundingTol);
+    CHECK(worst / i_inf < solver_tol(b));
   }
   // Adaptive, against the continuous solution; then the settling time (where
   // i_inf e^-t/tau = band) and the energy, V/R (V t - v_inf (t - tau (1 - e^-t/tau))).
@@ -143,9 +157,13 @@ TEST_CASE("a small array matches its eigen-decomposition, at second order for TR
   const ExactSolution ex = exact(s, g, v);
   // The slowest mode here has tau = 1 / lambda_min = 0.4 ps; 16 ps is 40 time constants.
   const double t_stop = 16e-12;
-  const auto adaptive = solvers::crossbar_transient(x, v, tight(t_stop));
-  CHECK(max_error(adaptive.run, ex) < kAdaptiveTightTol);
-  CHECK(adaptive.run.outputs_dc.isApprox(ex.columns_of(ex.x_dc), 1e-12));
+  for (const auto b : kBackends) {
+    CAPTURE(solvers::to_string(b));
+    const auto adaptive = solvers::crossbar_transient(x, v, tight(t_stop, b));
+    CHECK(max_error(adaptive.run, ex) < kAdaptiveTightTol);
+    CHECK((adaptive.run.outputs_dc - ex.columns_of(ex.x_dc)).cwiseAbs().maxCoeff() <
+          solver_tol(b) * adaptive.run.output_scale);
+  }
   // Fixed steps from 20 fs down: halving the step divides the error by 2^order.
   for (const TransientMethod m : {TransientMethod::kTrBdf2, TransientMethod::kBackwardEuler}) {
     CAPTURE(solvers::to_string(m));
@@ -214,10 +232,13 @@ TEST_CASE("the energy drawn matches the charge balance of the exact solution") {
   const ExactSolution ex = exact(s, g, v);
   const double t_stop = 20e-12;
   const double e_exact = ex.energy(t_stop, ex.state(t_stop));
+  for (const auto b : kBackends)
   for (const TransientMethod m : {TransientMethod::kTrBdf2, TransientMethod::kBackwardEuler}) {
     CAPTURE(solvers::to_string(m));
+    CAPTURE(solvers::to_string(b));
     // Fixed steps far coarser than the fast modes: the charge balance is exact whatever h.
     CrossbarTransientOptions o;
+    o.transient.backend = b;
     o.transient.method = m;
     o.transient.time_step_s = 0.1e-12;
     o.transient.t_stop_s = t_stop;
@@ -252,21 +273,25 @@ TEST_CASE("the transient ends at the DC solve of the same array for every drive 
         so.solver.backend = solvers::BackendChoice::kCholmod;
         solvers::CrossbarSolver dc(x, so);
         const Eigen::VectorXd i_dc = dc.solve(v.transpose()).currents.row(0).transpose();
-        CrossbarTransientOptions o;
-        o.transient.t_stop_s = 1e-9;  // hundreds of time constants: the waveform has settled
-        const auto res = solvers::crossbar_transient(x, v, o);
         const double fs = i_dc.cwiseAbs().maxCoeff();
-        CHECK((res.run.outputs_dc - i_dc).cwiseAbs().maxCoeff() / fs < kRoundingTol);
-        const Eigen::VectorXd last = res.run.outputs.row(res.run.outputs.rows() - 1).transpose();
-        CHECK((last - i_dc).cwiseAbs().maxCoeff() / fs < kRoundingTol);
-        CHECK(res.run.steady_from_s > 0);  // the run found its steady state before t_stop
-        // And without the early end: a fixed step integrates to t_stop; L-stable steps damp
-        // every mode, so the last point is the DC solution too.
-        o.transient.time_step_s = 5e-12;
-        const auto fixed = solvers::crossbar_transient(x, v, o);
-        const Eigen::VectorXd last_fixed = fixed.run.outputs.row(fixed.run.outputs.rows() - 1).transpose();
-        CHECK((last_fixed - i_dc).cwiseAbs().maxCoeff() / fs < kRoundingTol);
-        CHECK(fixed.run.steady_from_s < 0);
+        for (const auto b : kBackends) {
+          CAPTURE(solvers::to_string(b));
+          CrossbarTransientOptions o;
+          o.transient.backend = b;
+          o.transient.t_stop_s = 1e-9;  // hundreds of time constants: the waveform has settled
+          const auto res = solvers::crossbar_transient(x, v, o);
+          CHECK((res.run.outputs_dc - i_dc).cwiseAbs().maxCoeff() / fs < solver_tol(b));
+          const Eigen::VectorXd last = res.run.outputs.row(res.run.outputs.rows() - 1).transpose();
+          CHECK((last - i_dc).cwiseAbs().maxCoeff() / fs < solver_tol(b));
+          CHECK(res.run.steady_from_s > 0);  // the run found its steady state before t_stop
+          // And without the early end: a fixed step integrates to t_stop; L-stable steps damp
+          // every mode, so the last point is the DC solution too.
+          o.transient.time_step_s = 5e-12;
+          const auto fixed = solvers::crossbar_transient(x, v, o);
+          const Eigen::VectorXd last_fixed = fixed.run.outputs.row(fixed.run.outputs.rows() - 1).transpose();
+          CHECK((last_fixed - i_dc).cwiseAbs().maxCoeff() / fs < solver_tol(b));
+          CHECK(fixed.run.steady_from_s < 0);
+        }
       }
 }
 
@@ -290,18 +315,21 @@ TEST_CASE("a purely resistive array draws exactly V I t and its currents never m
   for (size_t k = 0; k < x.source_row.size(); ++k)
     if (x.source_row[k] >= 0) p -= v(x.source_row[k]) * sol.all_source_currents(Eigen::Index(k), 0);
   const double t_stop = 3e-9;
+  for (const auto b : kBackends)
   for (const double h : {0.0, 1e-10}) {
     CAPTURE(h);
+    CAPTURE(solvers::to_string(b));
     CrossbarTransientOptions o;
     o.transient.t_stop_s = t_stop;
     o.transient.time_step_s = h;
+    o.transient.backend = b;
     const auto res = solvers::crossbar_transient(x, v, o);
-    CHECK(rel(res.run.energy_j, p * t_stop) < kRoundingTol);
-    CHECK(rel(res.run.static_power_w, p) < kRoundingTol);
+    CHECK(rel(res.run.energy_j, p * t_stop) < solver_tol(b));
+    CHECK(rel(res.run.static_power_w, p) < solver_tol(b));
     CHECK(res.run.stored_energy_j == 0);
     for (Eigen::Index k = 0; k < res.run.times_s.size(); ++k)
       CHECK((res.run.outputs.row(k) - sol.currents.row(0)).cwiseAbs().maxCoeff() <
-            kRoundingTol * sol.currents.cwiseAbs().maxCoeff());
+            solver_tol(b) * sol.currents.cwiseAbs().maxCoeff());
     CHECK(res.run.factorizations == 1);  // every step is the DC matrix
   }
 }
@@ -392,6 +420,9 @@ TEST_CASE("bad transient parameters are refused naming the key") {
   expect(o, "key full-scale = -1");
   CHECK_THROWS_WITH_AS(solvers::parse_transient_method("gear"), doctest::Contains("key integrator = 'gear'"),
                        InputError);
+  o = {};
+  o.transient.backend = solvers::BackendChoice::kNgspice;
+  expect(o, "key backend = ngspice");
   CHECK_THROWS_WITH_AS(solvers::crossbar_transient(x, Eigen::Vector2d(0.1, 0.1), CrossbarTransientOptions{}),
                        doctest::Contains("expected rows = 3"), InputError);
   // Nonlinear cells: not implemented, said so.
@@ -402,4 +433,20 @@ TEST_CASE("bad transient parameters are refused naming the key") {
   o = {};
   o.transient.max_steps = 3;
   CHECK_THROWS_WITH_AS(solvers::crossbar_transient(x, v, o), doctest::Contains("max-steps = 3"), NumericalError);
+}
+
+TEST_CASE("a back end asked for where it does not apply falls back and says so") {
+  // Ideal row wires merge each row's nodes into one unknown: not a grid of wire lines, so the
+  // line preconditioner of PCG does not apply.
+  CrossbarSpec s = small_spec();
+  s.r_row_ohm = 0;
+  const auto x = build(s, devices::uniform_matrix(3, 4, 1e-5, 1e-4, 16));
+  CrossbarTransientOptions o;
+  o.transient.backend = solvers::BackendChoice::kPcg;
+  o.transient.t_stop_s = 1e-12;
+  const auto res = solvers::crossbar_transient(x, Eigen::Vector3d(0.1, 0.2, 0.3), o);
+  CHECK(res.run.backend == "cholmod");
+  CHECK(res.run.message.find("pcg requested but its line preconditioner does not apply") != std::string::npos);
+  o.transient.backend = solvers::BackendChoice::kAuto;
+  CHECK(solvers::crossbar_transient(x, Eigen::Vector3d(0.1, 0.2, 0.3), o).run.backend == "cholmod");
 }
