@@ -7,6 +7,7 @@
 #include "devices/format.h"
 #include "devices/input_error.h"
 #include "solvers/line_system.h"
+#include "solvers/newton.h"
 #include "solvers/shifted_factorizations.h"
 #include "solvers/stopwatch.h"
 
@@ -50,6 +51,9 @@ constexpr double kMaxFactor = 4.0;
 // the last 1e-3 costs a few steps; stepping on to t_stop would cost a new factorization at
 // every doubling of the step.
 constexpr double kSteady = 1e-3;
+// Nonlinear cells with nodes that jump at the step: the unestimated backward-Euler first step is
+// 2^-6 of the first guess (its local error ~h^2: 4096 times below the guess's).
+constexpr int kBeStartRungs = 6;
 
 bool all_zero(const Eigen::VectorXd& v) { return v.size() == 0 || v.cwiseAbs().maxCoeff() == 0; }
 
@@ -125,17 +129,49 @@ class Integrator {
   }
   Eigen::VectorXd s_at(double t) const { return p_.s_before + ramp(t) * ds_; }
   Eigen::VectorXd b_at(double t) const { return b_before_ + ramp(t) * db_; }
+  // Nonlinear cells: the currents they send through each source (MnaSystem::nonlinear_residual
+  // books them), S entries; empty for a linear circuit.
+  Eigen::VectorXd nonlinear_source_currents(const Eigen::VectorXd& x, const Eigen::VectorXd& s) const {
+    if (mna_.linear()) return {};
+    Eigen::VectorXd cur = Eigen::VectorXd::Zero(mna_.num_sources());
+    Eigen::VectorXd f = Eigen::VectorXd::Zero(mna_.size());
+    mna_.nonlinear_residual(x, s, f, nullptr, &cur);
+    return cur;
+  }
   // Power delivered by each energy source at time t in state x (watts, per source).
   Eigen::VectorXd source_power(double t, const Eigen::VectorXd& x) const {
     const Eigen::VectorXd s = s_at(t);
     Eigen::VectorXd i = e_x_ * x + e_s_ * s;
-    for (size_t k = 0; k < p_.energy_sources.size(); ++k) i(Eigen::Index(k)) *= -s(p_.energy_sources[k]);
+    const Eigen::VectorXd nl = nonlinear_source_currents(x, s);
+    for (size_t k = 0; k < p_.energy_sources.size(); ++k) {
+      if (nl.size()) i(Eigen::Index(k)) += nl(p_.energy_sources[k]);
+      i(Eigen::Index(k)) *= -s(p_.energy_sources[k]);
+    }
     return i;
+  }
+  Eigen::VectorXd outputs(const Eigen::VectorXd& x, const Eigen::VectorXd& s) const {
+    Eigen::VectorXd y = out_x_ * x + out_s_ * s;
+    const Eigen::VectorXd nl = nonlinear_source_currents(x, s);
+    if (nl.size()) y += p_.output_sources * nl;
+    return y;
   }
   void record(double t, const Eigen::VectorXd& x) {
     times_.push_back(t);
-    ys_.push_back(out_x_ * x + out_s_ * s_at(t));
+    ys_.push_back(outputs(x, s_at(t)));
   }
+  // b(t) - A x - cells(x): the current into each unknown's capacitor (0 where it has none,
+  // once x is consistent).
+  Eigen::VectorXd capacitor_currents(double t, const Eigen::VectorXd& x) const {
+    Eigen::VectorXd f = mna_.matrix() * x - b_at(t);
+    if (!mna_.linear()) mna_.nonlinear_residual(x, s_at(t), f, nullptr, nullptr);
+    return -f;
+  }
+  // One implicit stage: (A + sigma D) x + cells(x) = b(t) + hist, from `guess` (Newton; the
+  // linear solve ignores it). False when Newton did not converge.
+  bool stage(double sigma, double t, const Eigen::VectorXd& hist, const Eigen::VectorXd& guess,
+             Eigen::VectorXd& x);
+  // The DC state under source values s (Newton for nonlinear cells).
+  Eigen::VectorXd dc_state(const Eigen::VectorXd& b, const Eigen::VectorXd& s);
   void initial_state();
   // The local error estimate est (in x) against the tolerance: <= 1 passes. The outputs'
   // error against their full scale; where every output is zero at DC (nothing to hold them
@@ -152,6 +188,7 @@ class Integrator {
   struct Step {
     Eigen::VectorXd x, xp, energy;
     double ratio = 0;
+    bool failed = false;  // a stage's Newton iteration did not converge
   };
   Step step(double h, bool estimate);
   void accept(Step& s, double h);
@@ -176,6 +213,13 @@ class Integrator {
   SparseMatrix out_x_, out_s_;  // outputs = out_x_ x + out_s_ s
   SparseMatrix e_x_, e_s_;  // currents of the energy sources
   std::unique_ptr<ShiftedFactorizations> f_;
+  // Nonlinear cells: Newton on each stage, with its own back end (refactorized per iteration).
+  std::unique_ptr<LinearBackend> newton_backend_;
+  std::unique_ptr<NewtonSolver> newton_;
+  // Nonlinear cells with an ideal step and unknowns without capacitance: the first step is
+  // backward Euler, which needs no consistent start (its equations hold only capacitor
+  // voltages from the state before), whatever the method.
+  bool be_start_ = false;
   double y_scale_ = 0, v_scale_ = 0;
   Eigen::VectorXd x_dc_, p_dc_;  // the DC state under s_after, and each energy source's power
   double t_ = 0;
@@ -205,9 +249,6 @@ Integrator::Integrator(const netlists::Circuit& circuit, const TransientProblem&
                      " columns for " + std::to_string(ns) + " sources");
   for (int32_t k : p.energy_sources)
     if (k < 0 || k >= ns) throw InputError("transient: energy source " + std::to_string(k) + " out of range");
-  if (!mna_.linear())
-    throw InputError("transient analysis of nonlinear cells (Newton at every step) is not "
-                     "implemented: use cell = linear");
   d_ = Eigen::VectorXd::Zero(n);
   for (int32_t v = 0; v < circuit.num_nodes(); ++v) {
     const double cap = p.node_capacitance_f(v);
@@ -227,23 +268,30 @@ Integrator::Integrator(const netlists::Circuit& circuit, const TransientProblem&
   e_x_ = select_rows(mna_.current_map_x(), p.energy_sources);
   e_s_ = select_rows(mna_.current_map_s(), p.energy_sources);
   const MnaSystem* m = &mna_;
-  f_ = std::make_unique<ShiftedFactorizations>(
-      mna_.matrix(), d_, mna_.grid_coords(), choose_kind(), linear, size_t(o.max_cached_factorizations),
-      [m](int64_t k) { return m->unknown_name(k); });
+  const LinearBackendKind kind = choose_kind();
+  if (mna_.linear()) {
+    f_ = std::make_unique<ShiftedFactorizations>(
+        mna_.matrix(), d_, mna_.grid_coords(), kind, linear, size_t(o.max_cached_factorizations),
+        [m](int64_t k) { return m->unknown_name(k); });
+  } else if (n > 0) {
+    // Newton's Jacobians change every iteration: a direct back end (PCG's line preconditioner
+    // is for linear arrays here), refactorized on one analysis (NewtonSolver).
+    newton_backend_ = make_linear_backend(kind == LinearBackendKind::kPcg ? LinearBackendKind::kCholmod : kind, linear);
+    newton_backend_->set_unknown_names([m](int64_t k) { return m->unknown_name(k); });
+    newton_ = std::make_unique<NewtonSolver>(mna_, *newton_backend_, o.newton);
+  }
   energy_ = Eigen::VectorXd::Zero(int64_t(p.energy_sources.size()));
 }
 
 // The DC states before and after, the output scale, and the consistent state just after t = 0.
 void Integrator::initial_state() {
   const int64_t n = mna_.size();
-  x_ = all_zero(b_before_) ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(f_->solve(0, b_before_));
-  x_dc_ = f_->solve(0, b_before_ + db_);
-  out_.outputs_dc = out_x_ * x_dc_ + out_s_ * p_.s_after;
+  x_ = dc_state(b_before_, p_.s_before);
+  x_dc_ = dc_state(b_before_ + db_, p_.s_after);
+  out_.outputs_dc = outputs(x_dc_, p_.s_after);
   out_.output_scale = y_scale_ = inf_norm(out_.outputs_dc);
   v_scale_ = std::max(inf_norm(x_dc_.head(mna_.num_free_nodes())), inf_norm(x_.head(mna_.num_free_nodes())));
-  p_dc_ = -(e_x_ * x_dc_ + e_s_ * p_.s_after);
-  for (size_t k = 0; k < p_.energy_sources.size(); ++k)
-    p_dc_(Eigen::Index(k)) *= p_.s_after(p_.energy_sources[k]);
+  p_dc_ = source_power(o_.t_stop_s, x_dc_);
   out_.static_power_w = p_dc_.sum();
   // The ideal step: nodes without capacitance (and branch currents) jump to the values KCL
   // gives them under s_after with every capacitor voltage held; their derivatives follow from
@@ -261,6 +309,15 @@ void Integrator::initial_state() {
     for (int64_t k = 0; k < na; ++k) r(k) = v(alg[size_t(k)]);
     return r;
   };
+  if (!mna_.linear()) {
+    // Nonlinear cells: x' at the capacitors only, and a backward-Euler first step where the
+    // other unknowns would have to jump (be_start_).
+    be_start_ = na > 0 && o_.t_rise_s == 0 && !all_zero(ds_);
+    xp_ = capacitor_currents(0, x_).cwiseProduct(mask).cwiseQuotient(d_ + (Eigen::VectorXd::Ones(n) - mask));
+    t_ = 0;
+    record(0, x_);
+    return;
+  }
   // Without any capacitance the block is A itself, whose DC factorization f_ already holds.
   if (na > 0 && na < n && !all_zero(db_)) {
     std::vector<int64_t> pos(size_t(n), -1);
@@ -304,13 +361,19 @@ void Integrator::initial_state() {
 }
 
 double Integrator::error_ratio(const Eigen::VectorXd& est) const {
-  if (y_scale_ > 0) return inf_norm(out_x_ * est) / (o_.lte_tol * y_scale_);
-  if (v_scale_ > 0) return inf_norm(est.head(mna_.num_free_nodes())) / (o_.lte_tol * v_scale_);
-  return 0;
+  const double v = v_scale_ > 0 ? inf_norm(est.head(mna_.num_free_nodes())) / (o_.lte_tol * v_scale_) : 0.0;
+  if (y_scale_ > 0) {
+    const double y = inf_norm(out_x_ * est) / (o_.lte_tol * y_scale_);
+    // Nonlinear cells on held nodes carry output current that out_x_ does not see: the node
+    // voltages are held to the tolerance too.
+    return mna_.linear() ? y : std::max(y, v);
+  }
+  return v;
 }
 
 bool Integrator::steady() const {
-  if (t_ < o_.t_rise_s) return false;
+  // Nonlinear cells: no closed form for the rest of the decay; the run steps on to t_stop.
+  if (t_ < o_.t_rise_s || !mna_.linear()) return false;
   const double tol = kSteady * o_.lte_tol;
   return inf_norm(ys_.back() - out_.outputs_dc) <= tol * y_scale_ &&
          inf_norm((x_ - x_dc_).head(mna_.num_free_nodes())) <= tol * v_scale_;
@@ -331,6 +394,37 @@ void Integrator::finish_steady(double t_end) {
   record(t_, x_);
 }
 
+bool Integrator::stage(double sigma, double t, const Eigen::VectorXd& hist, const Eigen::VectorXd& guess,
+                       Eigen::VectorXd& x) {
+  if (mna_.linear()) {
+    x = f_->solve(sigma, b_at(t) + hist);
+    return true;
+  }
+  if (!newton_) {  // nothing to solve: every node is held
+    x = Eigen::VectorXd::Zero(0);
+    return true;
+  }
+  bool ok = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  NewtonResult r = newton_->solve_shifted(s_at(t), sigma * d_, hist, guess, &ok);
+  out_.newton_iterations += r.iterations;
+  out_.factorize_s += r.factorize_s;
+  out_.solve_s += seconds_since(t0) - r.factorize_s;
+  ++out_.solves;
+  x = std::move(r.x);
+  return ok && x.allFinite();
+}
+
+Eigen::VectorXd Integrator::dc_state(const Eigen::VectorXd& b, const Eigen::VectorXd& s) {
+  const int64_t n = mna_.size();
+  if (mna_.linear()) return all_zero(b) ? Eigen::VectorXd::Zero(n) : Eigen::VectorXd(f_->solve(0, b));
+  if (!newton_) return Eigen::VectorXd::Zero(0);
+  const NewtonResult r = newton_->solve(s);  // gmin and source stepping as the DC solve does
+  out_.newton_iterations += r.iterations;
+  out_.factorize_s += r.factorize_s;
+  return r.x;
+}
+
 Integrator::Step Integrator::step(double h, bool estimate) {
   ++attempts_;
   if (attempts_ > o_.max_steps)
@@ -340,9 +434,10 @@ Integrator::Step Integrator::step(double h, bool estimate) {
   Step s;
   const Eigen::VectorXd& x = x_;
   Eigen::VectorXd est;  // local error estimate, in x
-  if (o_.method == TransientMethod::kBackwardEuler) {
+  if (o_.method == TransientMethod::kBackwardEuler || (be_start_ && out_.steps == 0)) {
     const double sigma = 1 / h;
-    s.x = f_->solve(sigma, b_at(t_ + h) + sigma * d_.cwiseProduct(x));
+    s.failed = !stage(sigma, t_ + h, sigma * d_.cwiseProduct(x), x, s.x);
+    if (s.failed) return s;
     s.xp = sigma * (s.x - x);
     s.energy = h * source_power(t_ + h, s.x);
     // x'' h^2 / 2, from the derivatives at both ends.
@@ -351,10 +446,13 @@ Integrator::Step Integrator::step(double h, bool estimate) {
     const double sigma = 1 / (kD * h);
     const double tg = t_ + kGamma * h;
     // Trapezoidal stage to t + gamma h: D (x_g - x) 2 / (gamma h) = D x' + (b(t_g) - A x_g).
-    const Eigen::VectorXd xg = f_->solve(sigma, b_at(tg) + d_.cwiseProduct(xp_ + sigma * x));
+    Eigen::VectorXd xg;
+    s.failed = !stage(sigma, tg, d_.cwiseProduct(xp_ + sigma * x), x, xg);
+    if (s.failed) return s;
     const Eigen::VectorXd xpg = sigma * (xg - x) - xp_;
     // BDF2 stage to t + h through (t, t + gamma h, t + h).
-    s.x = f_->solve(sigma, b_at(t_ + h) + sigma * d_.cwiseProduct(kA * xg - kB * x));
+    s.failed = !stage(sigma, t_ + h, sigma * d_.cwiseProduct(kA * xg - kB * x), xg, s.x);
+    if (s.failed) return s;
     s.xp = sigma * (s.x - kA * xg + kB * x);
     s.energy = h * (kEnd * (source_power(t_, x) + source_power(tg, xg)) + kD * source_power(t_ + h, s.x));
     // kErr h^3 x''' with x''' from the second divided difference of x' over the three points
@@ -384,6 +482,11 @@ void Integrator::run_fixed(double t0, double t1) {
     const double t_next = j + 1 == n ? t1 : t0 + double(j + 1) * h;
     const double hj = j + 1 == n ? t1 - (t0 + double(j) * h) : h;
     Step s = step(hj, false);
+    if (s.failed)
+      throw NumericalError("transient: Newton did not converge on the step from t = " + format_number(t_) +
+                           " s to " + format_number(t_next) + " s (key time-step = " +
+                           format_number(o_.time_step_s) + " s): give a smaller time-step, or 0 for "
+                           "adaptive steps, which shorten themselves");
     accept(s, hj);
     t_ = t_next;
     record(t_, x_);
@@ -396,11 +499,28 @@ void Integrator::run_adaptive(double t0, double t1, int& rung) {
   uint64_t pos = 0;
   const double exponent = 1.0 / (order() + 1);
   while (pos < units) {
+    if (be_start_ && out_.steps == 0) {
+      // The backward-Euler start (be_start_): its error estimate would count the jump of the
+      // nodes without capacitance as error, so it is not estimated; it is taken kBeStartRungs
+      // below the first guess instead, where its error (~h^2 x'' / 2) is negligible.
+      rung = std::min(rung + kBeStartRungs, kMaxRung);
+      const double h = std::ldexp(len, -rung);
+      Step s = step(h, false);
+      if (s.failed)
+        throw NumericalError("transient: Newton did not converge on the first (backward-Euler) step of " +
+                             format_number(h) + " s");
+      accept(s, h);
+      pos += units >> rung;
+      t_ = t0 + len * std::ldexp(double(pos), -kMaxRung);
+      record(t_, x_);
+      continue;
+    }
     const double h = std::ldexp(len, -rung);
     Step s = step(h, true);
     double factor = s.ratio > 0 ? kSafety * std::pow(s.ratio, -exponent) : kMaxFactor;
     factor = std::clamp(factor, kMinFactor, kMaxFactor);
-    if (!(s.ratio <= 1)) {
+    if (s.failed) factor = 0.25;  // Newton did not converge: a quarter of the step
+    if (s.failed || !(s.ratio <= 1)) {
       ++out_.rejected_steps;
       rung += std::max(1, int(std::ceil(-std::log2(factor))));
       if (rung > kMaxRung)
@@ -502,22 +622,32 @@ void Integrator::run() {
   out_.energy_j = energy_.sum() + out_.fixed_cap_energy_j;
   out_.stored_energy_j += 0.5 * x_.dot(d_.cwiseProduct(x_));
   out_.final_vs_dc = y_scale_ > 0 ? inf_norm(ys_.back() - out_.outputs_dc) / y_scale_ : 0.0;
-  out_.backend = f_->backend_name();
-  out_.ordering = f_->ordering_used();
-  out_.factorizations += f_->factorizations();
-  out_.solves = f_->solves();
-  out_.analyze_s += f_->analyze_s();
-  out_.factorize_s += f_->factorize_s();
-  out_.solve_s = f_->solve_s();
-  out_.factor_nonzeros = f_->factor_nonzeros();
-  out_.max_backward_error = f_->max_backward_error();
-  out_.cg_iterations = f_->cg_iterations();
+  if (f_) {
+    out_.backend = f_->backend_name();
+    out_.ordering = f_->ordering_used();
+    out_.factorizations += f_->factorizations();
+    out_.solves = f_->solves();
+    out_.analyze_s += f_->analyze_s();
+    out_.factorize_s += f_->factorize_s();
+    out_.solve_s = f_->solve_s();
+    out_.factor_nonzeros = f_->factor_nonzeros();
+    out_.max_backward_error = f_->max_backward_error();
+    out_.cg_iterations = f_->cg_iterations();
+  } else if (newton_backend_) {
+    out_.backend = newton_backend_->name();
+    out_.ordering = newton_backend_->stats().ordering_used;
+    out_.analyze_s += newton_backend_->stats().analyze_s;
+    out_.factor_nonzeros = newton_backend_->stats().nnz_factor;
+  }
   out_.total_s = seconds_since(t0);
   out_.message = note_ + out_.method + (o_.time_step_s > 0 ? ", fixed step " + format_number(o_.time_step_s) + " s"
                                                    : ", adaptive (lte-tol " + format_number(o_.lte_tol) + ")") +
                  ": " + std::to_string(out_.steps) + " steps (" + std::to_string(out_.rejected_steps) +
                  " rejected) from " + format_3g(out_.min_step_s) + " to " + format_3g(out_.max_step_s) +
-                 " s, " + std::to_string(out_.factorizations) + " factorizations (" + out_.backend + ")" +
+                 " s, " +
+                 (mna_.linear() ? std::to_string(out_.factorizations) + " factorizations (" + out_.backend + ")"
+                                : "Newton on every stage, " + std::to_string(out_.newton_iterations) +
+                                      " iterations (" + out_.backend + ")") +
                  (out_.cg_iterations ? ", " + std::to_string(out_.cg_iterations) + " CG iterations in " +
                                            std::to_string(out_.solves) + " solves"
                                      : std::string());

@@ -53,8 +53,18 @@
 // (1/2) C (V(t_stop)^2 - V(0^-)^2) each, the limit of any ramp however fast, added to energy_j
 // (with an ideal step their current is an impulse at t = 0 that no waveform sample shows).
 //
-// Limits: linear circuits (Newton per step for nonlinear cells is not implemented; throws
-// InputError). Memory: the outputs, T x Y doubles, and up to max_cached_factorizations factors.
+// Nonlinear cells (sinh, selector, 1T1R): every stage is solved by Newton (NewtonSolver::
+// solve_shifted(): the capacitances over the step as a diagonal shunt, the stage's history as
+// extra current), from the previous point, its Jacobian refactorized as Newton needs (direct
+// back ends; PCG serves linear arrays only). A stage that does not converge shortens an
+// adaptive step four times (a fixed step throws NumericalError). The DC states come from the
+// DC Newton solve (gmin and source stepping as fallbacks). The outputs and energies include the
+// cells' currents through held nodes; the error control holds the node voltages to lte_tol as
+// well. With an ideal step and unknowns without capacitance (1T1R's internal nodes), the first
+// step is backward Euler, whose equations need no consistent start; there is no early end at
+// the steady state (no closed form for a nonlinear decay).
+//
+// Memory: the outputs, T x Y doubles, and up to max_cached_factorizations factors.
 #pragma once
 
 #include <Eigen/Dense>
@@ -67,6 +77,7 @@
 #include "solvers/circuit_solver.h"
 #include "solvers/linear_backend.h"
 #include "solvers/mna_system.h"
+#include "solvers/newton.h"
 
 namespace xbar::solvers {
 
@@ -93,6 +104,8 @@ struct TransientOptions {
   // the run's message). ngspice is not a native back end (it is the referee,
   // transient_referee.h): InputError.
   BackendChoice backend = BackendChoice::kAuto;
+  // Nonlinear cells: Newton's tolerances on every stage (and on the DC states), newton.h.
+  NewtonOptions newton;
   // Adaptive steps: largest local error per step, as a fraction of the outputs' full scale,
   // in (0, 0.1]. 1e-5 kept the waveforms within 7e-5 of full scale of the exact solution on
   // the test arrays (1e-7: within 4e-6), inside the 1e-4 the issue asks of the agreement with
@@ -145,6 +158,7 @@ struct TransientRun {
   double assemble_s = 0, analyze_s = 0, factorize_s = 0, solve_s = 0, total_s = 0;
   double factor_nonzeros = 0, max_backward_error = 0;
   int64_t cg_iterations = 0;  // backend pcg: CG iterations over every solve
+  int64_t newton_iterations = 0;  // nonlinear cells: over every stage and the DC states
   std::string message;
 };
 

@@ -425,10 +425,6 @@ TEST_CASE("bad transient parameters are refused naming the key") {
   expect(o, "key backend = ngspice");
   CHECK_THROWS_WITH_AS(solvers::crossbar_transient(x, Eigen::Vector2d(0.1, 0.1), CrossbarTransientOptions{}),
                        doctest::Contains("expected rows = 3"), InputError);
-  // Nonlinear cells: not implemented, said so.
-  const auto xs = netlists::build_crossbar(s, g, devices::make_cell_model("sinh"));
-  CHECK_THROWS_WITH_AS(solvers::crossbar_transient(xs, v, CrossbarTransientOptions{}),
-                       doctest::Contains("nonlinear cells"), InputError);
   // An adaptive run that needs more steps than allowed stops with a numerical error.
   o = {};
   o.transient.max_steps = 3;
@@ -449,4 +445,36 @@ TEST_CASE("a back end asked for where it does not apply falls back and says so")
   CHECK(res.run.message.find("pcg requested but its line preconditioner does not apply") != std::string::npos);
   o.transient.backend = solvers::BackendChoice::kAuto;
   CHECK(solvers::crossbar_transient(x, Eigen::Vector3d(0.1, 0.2, 0.3), o).run.backend == "cholmod");
+}
+
+TEST_CASE("nonlinear cells end at the DC Newton solve of the same array") {
+  for (const char* cell : {"sinh", "selector", "1t1r"}) {
+    CAPTURE(cell);
+    CrossbarSpec s;
+    s.rows = 4;
+    s.cols = 3;
+    s.r_sense_ohm = 10;
+    s.c_row_f = 1e-15;
+    s.c_col_f = 2e-15;
+    devices::CellParams params;
+    params.v_gate_v = 1.8;
+    const auto x = netlists::build_crossbar(s, devices::uniform_matrix(4, 3, 1e-5, 1e-4, 17),
+                                            devices::make_cell_model(cell, params));
+    const Eigen::VectorXd v = Eigen::Vector4d(0.5, 0.3, 0.0, 0.4);
+    solvers::CrossbarSolveOptions so;
+    so.solver.backend = solvers::BackendChoice::kNative;
+    solvers::CrossbarSolver dc(x, so);
+    const Eigen::VectorXd i_dc = dc.solve(v.transpose()).currents.row(0).transpose();
+    CrossbarTransientOptions o;
+    o.transient.t_stop_s = 1e-9;
+    const auto res = solvers::crossbar_transient(x, v, o);
+    CAPTURE(res.run.message);
+    const double fs = i_dc.cwiseAbs().maxCoeff();
+    // Newton stops at reltol 1e-9 of the cell currents, both in the DC solve and in the run.
+    CHECK((res.run.outputs_dc - i_dc).cwiseAbs().maxCoeff() / fs < 1e-8);
+    const Eigen::VectorXd last = res.run.outputs.row(res.run.outputs.rows() - 1).transpose();
+    CHECK((last - i_dc).cwiseAbs().maxCoeff() / fs < 1e-8);
+    CHECK(res.run.newton_iterations > 0);
+    CHECK(res.all_settled);
+  }
 }
