@@ -1,5 +1,6 @@
 // Transient analysis: a circuit with capacitors to ground whose sources step at t = 0, integrated
-// by an implicit method on the nodal system, every step size factorized once.
+// by an implicit method on the nodal system, every step size factorized once (CHOLMOD or KLU,
+// or the line factors of PCG on crossbar grids: shifted_factorizations.h, TransientOptions::backend).
 //
 //   solvers::TransientProblem p;             // capacitance per node, sources before/after,
 //   p.node_capacitance_f = ...;              // the outputs to record (e.g. column currents)
@@ -35,7 +36,8 @@
 // scale (the largest |DC output|) in every output; where every output is zero at DC, within
 // lte_tol of the largest node voltage instead. Measured, the global error of a run is about
 // 5-40 times lte_tol (tests/solvers/transient_test.cc). The step sizes are powers of two of
-// the interval's length (L 2^-k for [0, t_rise] and [t_rise, t_stop]), a step growing only where
+// the interval's length (L 2^-k for [0, t_rise] and [t_rise, t_stop]; the first from the error
+// the derivatives at t = 0+ predict), a step growing only where
 // the time is a multiple of the larger size, so the run lands on t_stop exactly and factorizes
 // each size it uses once (ShiftedFactorizations keeps them). Once the outputs and every node
 // voltage are within 1e-3 lte_tol of DC the run ends early (steady_from_s): the DC outputs are
@@ -60,9 +62,10 @@
 // adaptive step four times (a fixed step throws NumericalError). The DC states come from the
 // DC Newton solve (gmin and source stepping as fallbacks). The outputs and energies include the
 // cells' currents through held nodes; the error control holds the node voltages to lte_tol as
-// well. With an ideal step and unknowns without capacitance (1T1R's internal nodes), the first
-// step is backward Euler, whose equations need no consistent start; there is no early end at
-// the steady state (no closed form for a nonlinear decay).
+// well. With an ideal step and unknowns without capacitance (the selector's and 1T1R's internal
+// nodes), the first step is backward Euler, whose equations need no consistent start (adaptive:
+// 2^-6 of the first guess, without an error estimate, which would count the jump); there is no
+// early end at the steady state (no closed form for a nonlinear decay).
 //
 // Memory: the outputs, T x Y doubles, and up to max_cached_factorizations factors.
 #pragma once
