@@ -70,8 +70,9 @@ struct CrossbarSpec {
   // node c(i,j), farads, finite and >= 0: the wire's capacitance per segment plus the cell's,
   // lumped at the node. Only the transient analysis (solvers/transient.h) and transient decks
   // (netlists/spice_writer.h) use them: at DC a capacitor is open, so every DC result and deck
-  // is the same with or without them. 0 (none) by default, which keeps DC decks unchanged;
-  // ~0.1-1 fF per node is typical of scaled arrays (wire ~0.2 fF/um at ~100 nm-1 um pitch).
+  // is the same with or without them. 0 (none) by default, which keeps DC decks unchanged.
+  // Of the order of a femtofarad: a wire's capacitance per length (~0.2 fF/um on-chip) times
+  // the cell pitch, plus the cell's own.
   double c_row_f = 0.0;
   double c_col_f = 0.0;
 
