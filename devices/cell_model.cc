@@ -1,6 +1,6 @@
 #include "devices/cell_model.h"
 
-#include "devices/format.h"
+#include "support/format.h"
 
 namespace xbar::devices {
 

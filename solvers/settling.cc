@@ -3,8 +3,8 @@
 #include <cmath>
 #include <string>
 
-#include "devices/contract.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/input_error.h"
 
 namespace xbar::solvers {
 

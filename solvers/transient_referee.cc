@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cmath>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "netlists/spice_writer.h"
 #include "solvers/settling.h"
 #include "solvers/stopwatch.h"

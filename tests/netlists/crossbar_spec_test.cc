@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 

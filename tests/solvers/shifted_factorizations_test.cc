@@ -2,7 +2,7 @@
 // shift factorized once while cached, on CHOLMOD, KLU and PCG alike.
 #include <doctest/doctest.h>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/mna_system.h"
@@ -26,11 +26,11 @@ struct Fixture {
     s.rows = 8;
     s.cols = 7;
     s.r_driver_ohm = 10;
-    x = netlists::build_crossbar(s, devices::uniform_matrix(8, 7, 1e-6, 1e-4, 3),
+    x = netlists::build_crossbar(s, support::uniform_matrix(8, 7, 1e-6, 1e-4, 3),
                                  devices::make_cell_model("linear"));
     mna = std::make_unique<solvers::MnaSystem>(x.circuit);
-    d = (devices::uniform_matrix(1, mna->size(), 0.5e-15, 2e-15, 4).row(0)).transpose();
-    b = devices::uniform_matrix(1, mna->size(), -1, 1, 5).row(0).transpose();
+    d = (support::uniform_matrix(1, mna->size(), 0.5e-15, 2e-15, 4).row(0)).transpose();
+    b = support::uniform_matrix(1, mna->size(), -1, 1, 5).row(0).transpose();
   }
   double error(solvers::ShiftedFactorizations& f, double sigma) const {
     const Eigen::MatrixXd dense = Eigen::MatrixXd(mna->matrix()) + Eigen::MatrixXd(sigma * d.asDiagonal());

@@ -4,7 +4,7 @@
 // issue 20's acceptance bounds, and both referees against the exact solution.
 #include <doctest/doctest.h>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/transient_referee.h"
@@ -63,7 +63,7 @@ void check_agreement(const solvers::TransientComparison& c) {
 
 TEST_CASE("native and ngspice transients agree with each other and with the exact solution") {
   const CrossbarSpec s = spec(3, 4, 50);
-  const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 7);
+  const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 7);
   const Eigen::VectorXd v = Eigen::Vector3d(0.2, 0.1, 0.15);
   const auto x = build(s, g);
   for (const double t_rise : {0.0, 0.2e-12}) {
@@ -102,8 +102,8 @@ TEST_CASE("ngspice agrees at matched steps for every drive, sense and capacitanc
     s.c_col_f = k.c_col;
     s.drive = k.drive;
     s.sense = k.sense;
-    const RowMatrixXd g = devices::uniform_matrix(k.m, k.n, 1e-6, 1e-4, 20 + uint64_t(k.m * k.n));
-    const Eigen::VectorXd v = devices::uniform_matrix(1, k.m, 0.05, 0.3, 21).row(0).transpose();
+    const RowMatrixXd g = support::uniform_matrix(k.m, k.n, 1e-6, 1e-4, 20 + uint64_t(k.m * k.n));
+    const Eigen::VectorXd v = support::uniform_matrix(1, k.m, 0.05, 0.3, 21).row(0).transpose();
     // A 0.1 ps ramp: both integrate the same PWL input; the wire modes (~1 fs here) then
     // follow it smoothly instead of ringing down from an ideal step, which a fixed step would
     // have to resolve first (the ideal step is checked above against the exact solution).
@@ -113,7 +113,7 @@ TEST_CASE("ngspice agrees at matched steps for every drive, sense and capacitanc
 
 TEST_CASE("an adaptive native run agrees with ngspice's own step control") {
   const CrossbarSpec s = spec(4, 4, 30);
-  const RowMatrixXd g = devices::uniform_matrix(4, 4, 1e-6, 1e-4, 30);
+  const RowMatrixXd g = support::uniform_matrix(4, 4, 1e-6, 1e-4, 30);
   const Eigen::VectorXd v = Eigen::Vector4d(0.2, 0.0, 0.1, 0.3);
   solvers::CrossbarTransientOptions o;
   o.transient.t_stop_s = 8e-12;
@@ -133,7 +133,7 @@ TEST_CASE("nonlinear cells: Newton on every stage agrees with ngspice's transien
   for (const char* cell : {"sinh", "selector", "1t1r"}) {
     CAPTURE(cell);
     CrossbarSpec s = spec(3, 4, 20);
-    const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 40);
+    const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 40);
     const Eigen::VectorXd v = Eigen::Vector3d(0.5, 0.2, 0.4);
     const auto x = netlists::build_crossbar(s, g, devices::make_cell_model(cell, devices::CellParams{}));
     // A 0.1 ps ramp (both integrate the same PWL) and the ideal step (the native run starts

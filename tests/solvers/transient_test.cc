@@ -8,8 +8,8 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -151,7 +151,7 @@ TEST_CASE("a single RC node follows the exact recurrence of each method and the 
 
 TEST_CASE("a small array matches its eigen-decomposition, at second order for TR-BDF2") {
   const CrossbarSpec s = small_spec();
-  const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 7);
+  const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 7);
   const Eigen::VectorXd v = Eigen::Vector3d(0.2, 0.1, 0.15);
   const auto x = build(s, g);
   const ExactSolution ex = exact(s, g, v);
@@ -194,7 +194,7 @@ TEST_CASE("nodes without capacitance jump to their consistent values at the step
     CAPTURE(rows_without);
     CrossbarSpec s = small_spec();
     (rows_without ? s.c_row_f : s.c_col_f) = 0;
-    const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-3, 15);
+    const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-3, 15);
     const Eigen::VectorXd v = Eigen::Vector3d(0.2, 0.1, 0.15);
     const auto x = build(s, g);
     const ExactSolution ex = exact(s, g, v);
@@ -209,7 +209,7 @@ TEST_CASE("nodes without capacitance jump to their consistent values at the step
 
 TEST_CASE("a ramped input matches the exact ramp response") {
   const CrossbarSpec s = small_spec();
-  const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 8);
+  const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 8);
   const Eigen::VectorXd v = Eigen::Vector3d(0.05, 0.2, 0.1);
   const auto x = build(s, g);
   const double t_rise = 0.3e-12;
@@ -226,7 +226,7 @@ TEST_CASE("a ramped input matches the exact ramp response") {
 
 TEST_CASE("the energy drawn matches the charge balance of the exact solution") {
   const CrossbarSpec s = small_spec();
-  const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 9);
+  const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 9);
   const Eigen::VectorXd v = Eigen::Vector3d(0.2, 0.2, 0.05);
   const auto x = build(s, g);
   const ExactSolution ex = exact(s, g, v);
@@ -266,9 +266,9 @@ TEST_CASE("the transient ends at the DC solve of the same array for every drive 
         s.r_sense_ohm = r_end;
         s.c_row_f = 0.5e-15;
         s.c_col_f = 1.5e-15;
-        const RowMatrixXd g = devices::uniform_matrix(6, 5, 1e-6, 1e-4, 11);
+        const RowMatrixXd g = support::uniform_matrix(6, 5, 1e-6, 1e-4, 11);
         const auto x = build(s, g);
-        const Eigen::VectorXd v = devices::uniform_matrix(1, 6, 0.0, 0.3, 12).row(0).transpose();
+        const Eigen::VectorXd v = support::uniform_matrix(1, 6, 0.0, 0.3, 12).row(0).transpose();
         solvers::CrossbarSolveOptions so;
         so.solver.backend = solvers::BackendChoice::kCholmod;
         solvers::CrossbarSolver dc(x, so);
@@ -301,7 +301,7 @@ TEST_CASE("a purely resistive array draws exactly V I t and its currents never m
   s.cols = 3;
   s.drive = netlists::DriveSide::kBoth;
   s.r_driver_ohm = 15;
-  const RowMatrixXd g = devices::uniform_matrix(4, 3, 1e-5, 1e-3, 13);
+  const RowMatrixXd g = support::uniform_matrix(4, 3, 1e-5, 1e-3, 13);
   const auto x = build(s, g);
   const Eigen::VectorXd v = Eigen::Vector4d(0.1, 0.25, 0.0, 0.2);
   solvers::CrossbarSolveOptions so;
@@ -342,7 +342,7 @@ TEST_CASE("capacitors on nodes a source holds draw half C V squared each") {
   s.cols = 4;
   s.c_row_f = 2e-15;
   s.c_col_f = 1e-15;
-  const RowMatrixXd g = devices::uniform_matrix(3, 4, 1e-5, 1e-4, 14);
+  const RowMatrixXd g = support::uniform_matrix(3, 4, 1e-5, 1e-4, 14);
   const auto x = build(s, g);
   const Eigen::VectorXd v = Eigen::Vector3d(0.2, 0.1, 0.3);
   CrossbarTransientOptions o;
@@ -436,7 +436,7 @@ TEST_CASE("a back end asked for where it does not apply falls back and says so")
   // line preconditioner of PCG does not apply.
   CrossbarSpec s = small_spec();
   s.r_row_ohm = 0;
-  const auto x = build(s, devices::uniform_matrix(3, 4, 1e-5, 1e-4, 16));
+  const auto x = build(s, support::uniform_matrix(3, 4, 1e-5, 1e-4, 16));
   CrossbarTransientOptions o;
   o.transient.backend = solvers::BackendChoice::kPcg;
   o.transient.t_stop_s = 1e-12;
@@ -458,7 +458,7 @@ TEST_CASE("nonlinear cells end at the DC Newton solve of the same array") {
     s.c_col_f = 2e-15;
     devices::CellParams params;
     params.v_gate_v = 1.8;
-    const auto x = netlists::build_crossbar(s, devices::uniform_matrix(4, 3, 1e-5, 1e-4, 17),
+    const auto x = netlists::build_crossbar(s, support::uniform_matrix(4, 3, 1e-5, 1e-4, 17),
                                             devices::make_cell_model(cell, params));
     const Eigen::VectorXd v = Eigen::Vector4d(0.5, 0.3, 0.0, 0.4);
     solvers::CrossbarSolveOptions so;
