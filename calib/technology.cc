@@ -26,6 +26,21 @@ void Technology::validate() const {
     throw InputError("key adc-enob = " + format_number(adc_enob) + ": must be in [0, 24] (0 = the ADC's nominal bits)");
 }
 
+const std::vector<TechnologyKey>& technology_keys() {
+  static const std::vector<TechnologyKey> keys = {
+      {"adc-fom", &Technology::adc_fom_j, "J per conversion step"},
+      {"adc-enob", &Technology::adc_enob, "bits"},
+      {"adc-conversion-time", &Technology::adc_conversion_s, "s"},
+      {"adc-area", &Technology::adc_area_m2, "m^2"},
+      {"dac-energy", &Technology::dac_energy_j, "J"},
+      {"dac-area", &Technology::dac_area_m2, "m^2"},
+      {"tia-power", &Technology::tia_power_w, "W"},
+      {"tia-area", &Technology::tia_area_m2, "m^2"},
+      {"cell-pitch", &Technology::cell_pitch_m, "m"},
+  };
+  return keys;
+}
+
 double Technology::adc_energy_j(int bits) const {
   return adc_fom_j * std::exp2(adc_enob > 0 ? adc_enob : double(bits));
 }

@@ -5,6 +5,7 @@
 //   tech.adc_fom_j = 10e-15;              // or from the `xbar ppa` technology INI
 //   tech.validate();                      // InputError naming the key
 //   double e = tech.adc_energy_j(8);      // per conversion: FOM * 2^ENOB
+//   tech = calib::read_technology_ini("tech.ini");   // technology_ini.h: every key given
 //
 // What the array itself costs is not here: its static power, its line charging energy and its
 // settling time come from the solved circuit (solvers/crossbar_transient.h); calib/ppa.h
@@ -20,6 +21,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace xbar::calib {
 
@@ -56,5 +58,14 @@ struct Technology {
   // Energy of one conversion of a `bits`-bit read-out: adc_fom_j * 2^(adc_enob or bits).
   double adc_energy_j(int bits) const;
 };
+
+// The technology's keys, in the order of the template file (calib/technology.ini): the key of
+// the INI file and of the JSON results, the field it sets and its unit.
+struct TechnologyKey {
+  const char* key;
+  double Technology::*field;
+  const char* unit;
+};
+const std::vector<TechnologyKey>& technology_keys();
 
 }  // namespace xbar::calib

@@ -158,6 +158,16 @@ class Integrator {
   void record(double t, const Eigen::VectorXd& x) {
     times_.push_back(t);
     ys_.push_back(outputs(x, s_at(t)));
+    report(t);
+  }
+  // A progress line when o_.progress is set and progress_interval_s has passed since the last.
+  void report(double t) {
+    if (!o_.progress) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - last_report_).count() < o_.progress_interval_s) return;
+    last_report_ = now;
+    o_.progress("t = " + format_3g(t) + " of " + format_3g(o_.t_stop_s) + " s, " + std::to_string(out_.steps) +
+                " steps (" + std::to_string(out_.rejected_steps) + " rejected), last step " + format_3g(last_h_) + " s");
   }
   // b(t) - A x - cells(x): the current into each unknown's capacitor (0 where it has none,
   // once x is consistent).
@@ -229,6 +239,7 @@ class Integrator {
   Eigen::VectorXd energy_;
   int64_t attempts_ = 0;
   double last_h_ = 0;  // the last accepted step
+  std::chrono::steady_clock::time_point last_report_ = std::chrono::steady_clock::now();
 };
 
 Integrator::Integrator(const netlists::Circuit& circuit, const TransientProblem& p,

@@ -72,6 +72,7 @@
 
 #include <Eigen/Dense>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -121,6 +122,11 @@ struct TransientOptions {
   // Factorizations kept at once (one per step size), >= 1. The adaptive ladder revisits few
   // sizes; each kept factor costs its nonzeros (2.9 M at 256^2, ~35 MB).
   int max_cached_factorizations = 8;
+  // Called with a one-line state of the run (time reached, steps, rejections) at most once per
+  // progress_interval_s of wall time, for long runs; empty: silent.
+  std::function<void(const std::string&)> progress;
+  // Wall time between two progress lines, seconds, > 0.
+  double progress_interval_s = 2.0;
   // Throws xbar::InputError naming the key (t-stop, time-step, t-rise, lte-tol, max-steps).
   void validate() const;
 };
