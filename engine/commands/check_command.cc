@@ -110,6 +110,7 @@ int run_check(const RunConfig& cfg) {
   if (cfg.solve.solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
                      "or klu) against ngspice");
+  if (cfg.check_transient.enabled) return run_check_transient(cfg);
   if (!cfg.deck_path.empty()) return run_check_deck(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
