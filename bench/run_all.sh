@@ -19,3 +19,7 @@ echo "== batch of 1000 inputs at 256 x 256"
 echo
 echo "== nonlinear cells: Newton vs ngspice"
 "$b"/newton_vs_ngspice 128
+echo
+echo "== transients (issue 20): 256 x 256 against one DC solve; native vs ngspice .tran at 32 x 32"
+echo "   (the 64 x 64 table of bench/README.md: $b/transient 256 64 --repeats 3, ~25 min)"
+"$b"/transient 256 32 --repeats 1

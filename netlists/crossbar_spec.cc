@@ -97,6 +97,8 @@ void CrossbarSpec::validate() const {
   require_resistance("r-col", r_col_ohm);
   require_resistance("r-driver", r_driver_ohm);
   require_resistance("r-sense", r_sense_ohm);
+  require_nonnegative("c-row", c_row_f, "F");
+  require_nonnegative("c-col", c_col_f, "F");
   validate_geometry("row", row_geometry, r_row_given);
   validate_geometry("col", col_geometry, r_col_given);
   // Two ideal sources tied together by an ideal wire: their currents are undefined (SPICE

@@ -66,6 +66,15 @@ struct CrossbarSpec {
   double r_sense_ohm = 0.0;
   DriveSide drive = DriveSide::kLeft;
   SenseSide sense = SenseSide::kBottom;
+  // Capacitance to ground at every row (word-line) node r(i,j) and at every column (bit-line)
+  // node c(i,j), farads, finite and >= 0: the wire's capacitance per segment plus the cell's,
+  // lumped at the node. Only the transient analysis (solvers/transient.h) and transient decks
+  // (netlists/spice_writer.h) use them: at DC a capacitor is open, so every DC result and deck
+  // is the same with or without them. 0 (none) by default, which keeps DC decks unchanged.
+  // Of the order of a femtofarad: a wire's capacitance per length (~0.2 fF/um on-chip) times
+  // the cell pitch, plus the cell's own.
+  double c_row_f = 0.0;
+  double c_col_f = 0.0;
 
   // Throws xbar::InputError naming the key, the value and the constraint it broke.
   void validate() const;

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <string_view>
+#include <utility>
 
 #include "support/format.h"
 #include "support/input_error.h"
@@ -46,8 +47,9 @@ std::string_view kind_word(ElementKind kind) {
 // Name of transistor model k in the deck.
 std::string transistor_model_name(size_t k) { return "xbar_nmos" + std::to_string(k); }
 
-// Formats element k as one deck line into `line` (cleared first).
-void format_element(std::string& line, const Circuit& c, size_t k) {
+// Formats element k as one deck line into `line` (cleared first); `step`, when given, makes
+// the row sources steps (transient decks).
+void format_element(std::string& line, const Circuit& c, size_t k, const TransientCard* step) {
   const Element& e = c.elements()[k];
   line.clear();
   if (!std::isfinite(e.value)) {
@@ -108,6 +110,15 @@ void format_element(std::string& line, const Circuit& c, size_t k) {
     case ElementKind::kCurrentSource:
       append_name(line, e.kind == ElementKind::kVoltageSource ? 'v' : 'i', c.element_name(k));
       append_nodes(line, c, e);
+      if (step && step->given() && e.kind == ElementKind::kVoltageSource &&
+          (e.role == Role::kSourceLeft || e.role == Role::kSourceRight)) {
+        line += " pwl(0 0 ";  // a row input: 0 V at t = 0, its value from t_rise on
+        append_number(line, step->t_rise_s);
+        line.push_back(' ');
+        append_number(line, e.value);
+        line.push_back(')');
+        return;
+      }
       line += " dc ";
       append_number(line, e.value);
       return;
@@ -163,6 +174,33 @@ std::vector<std::string> transistor_model_lines(const Circuit& c) {
   return lines;
 }
 
+// One capacitor to ground per grid node with a nonzero capacitance (transient decks).
+template <typename Emit>
+void emit_grid_capacitors(const Circuit& c, const SpiceWriteOptions& opt, std::string& line,
+                          Emit&& emit) {
+  if (opt.c_row_f == 0 && opt.c_col_f == 0) return;
+  if (c.grid_rows() == 0 || c.grid_cols() == 0)
+    throw InputError("SPICE writer: grid capacitance c_row_f = " + format_number(opt.c_row_f) +
+                     " F, c_col_f = " + format_number(opt.c_col_f) +
+                     " F given for a circuit without a crossbar grid");
+  for (const bool row : {true, false}) {
+    const double cap = row ? opt.c_row_f : opt.c_col_f;
+    if (cap == 0) continue;
+    for (int32_t i = 0; i < c.grid_rows(); ++i)
+      for (int32_t j = 0; j < c.grid_cols(); ++j) {
+        line.assign(row ? "crow_" : "ccol_");
+        line += std::to_string(i);
+        line.push_back('_');
+        line += std::to_string(j);
+        line.push_back(' ');
+        line += c.node_name(row ? c.row_node(i, j) : c.col_node(i, j));
+        line += " 0 ";
+        append_number(line, cap);
+        emit(std::string_view(line));
+      }
+  }
+}
+
 // Calls emit(std::string_view line) for every line of the deck, in order; `line` is one
 // buffer reused for all of them so the 12.6 million element lines of a 2048^2 array do not
 // each allocate.
@@ -188,7 +226,7 @@ void for_each_line(const Circuit& c, const std::vector<std::string>& header_comm
     }
   }
   for (size_t k = 0; k < c.elements().size(); ++k) {
-    format_element(line, c, k);
+    format_element(line, c, k, &opt.transient);
     if (line.find('\n') == std::string::npos) {
       emit(std::string_view(line));
       continue;
@@ -200,8 +238,21 @@ void for_each_line(const Circuit& c, const std::vector<std::string>& header_comm
       start = nl + 1;
     }
   }
+  emit_grid_capacitors(c, opt, line, emit);
   for (const std::string& model_line : transistor_model_lines(c)) emit(std::string_view(model_line));
-  if (opt.add_op) emit(std::string_view(".op"));
+  if (opt.add_op && opt.transient.given()) {
+    line.assign(".tran ");
+    append_number(line, opt.transient.t_step_s);
+    line.push_back(' ');
+    append_number(line, opt.transient.t_stop_s);
+    if (opt.transient.t_max_s > 0) {
+      line += " 0 ";
+      append_number(line, opt.transient.t_max_s);
+    }
+    emit(std::string_view(line));
+  } else if (opt.add_op) {
+    emit(std::string_view(".op"));
+  }
   if (opt.add_end) emit(std::string_view(".end"));
 }
 
@@ -224,6 +275,25 @@ void SpiceWriteOptions::validate() const {
     throw InputError("SpiceWriteOptions: title = '" + title +
                      "': must be a single line (ngspice reads only the first line as the title)");
   }
+  for (const auto& [key, v] : {std::pair<const char*, double>{"c_row_f", c_row_f}, {"c_col_f", c_col_f}})
+    if (!std::isfinite(v) || v < 0)
+      throw InputError(std::string("SpiceWriteOptions: ") + key + " = " + format_number(v) +
+                       ": must be a finite value >= 0 F");
+  const TransientCard& t = transient;
+  if (!std::isfinite(t.t_stop_s) || t.t_stop_s < 0)
+    throw InputError("SpiceWriteOptions: transient.t_stop_s = " + format_number(t.t_stop_s) +
+                     ": must be finite and >= 0 s (0: a DC deck)");
+  if (!t.given()) return;
+  if (!(t.t_step_s > 0 && t.t_step_s <= t.t_stop_s))
+    throw InputError("SpiceWriteOptions: transient.t_step_s = " + format_number(t.t_step_s) +
+                     ": must be in (0, t_stop_s = " + format_number(t.t_stop_s) + "] s");
+  if (!(t.t_max_s >= 0 && std::isfinite(t.t_max_s)))
+    throw InputError("SpiceWriteOptions: transient.t_max_s = " + format_number(t.t_max_s) +
+                     ": must be finite and >= 0 s (0: ngspice's default)");
+  if (!(t.t_rise_s > 0 && t.t_rise_s < t.t_stop_s))
+    throw InputError("SpiceWriteOptions: transient.t_rise_s = " + format_number(t.t_rise_s) +
+                     ": must be in (0, t_stop_s = " + format_number(t.t_stop_s) +
+                     ") s (ngspice's PWL needs increasing times)");
 }
 
 void write_spice(std::ostream& out, const Circuit& c,

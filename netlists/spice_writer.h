@@ -9,6 +9,15 @@
 // each as "* text" (a comment containing '\n' becomes several comment lines), one line per
 // element in element order, then ".op" and ".end" as the options ask.
 //
+// Transient decks (SpiceWriteOptions::c_row_f / c_col_f and ::transient): after the elements,
+// one capacitor to ground per crossbar grid node, "crow_{i}_{j} r{i}_{j} 0 C" and
+// "ccol_{i}_{j} c{i}_{j} 0 C" (only for a nonzero capacitance, so a DC deck without any is
+// byte for byte what it was); the row sources (roles kSourceLeft / kSourceRight) become steps
+// "vrowl_{i} n+ n- pwl(0 0 t_rise V)" from 0 V at t = 0 to their value, a linear ramp over
+// t_rise (ngspice's PWL needs increasing times, so an ideal step is a short ramp); every other
+// source keeps its DC value; and ".tran t_step t_stop 0 t_max" replaces ".op". ngspice's
+// operating point at t = 0 then has every row at 0 V: the capacitors start discharged.
+//
 // Element lines (names from Circuit::element_name(), nodes from Circuit::node_name()):
 //   resistor, R != 0      rname n+ n- R
 //   resistor, R == 0      vrname n+ n- dc 0    an ideal short is a 0 V source: ngspice would
@@ -42,16 +51,39 @@
 
 namespace xbar::netlists {
 
+// The .tran card of a transient deck and the row steps it drives (see the file comment).
+struct TransientCard {
+  // End of the analysis, seconds; > 0 makes the deck a transient deck, 0 (default) a DC one.
+  double t_stop_s = 0;
+  // .tran TSTEP, seconds, in (0, t_stop_s]: ngspice's output increment and first-step guess.
+  double t_step_s = 0;
+  // .tran TMAX, seconds, >= 0: the largest internal step ngspice may take; 0 leaves it out
+  // (ngspice then uses min(TSTEP, (TSTOP - TSTART) / 50)).
+  double t_max_s = 0;
+  // Rise time of the row steps, seconds, in (0, t_stop_s): the PWL ramp from 0 V at t = 0 to
+  // the source value at t_rise_s.
+  double t_rise_s = 0;
+  bool given() const { return t_stop_s > 0; }
+};
+
 struct SpiceWriteOptions {
   // Text of the title line (written as "* " + title). Must be a single line: a newline would
   // turn the rest into a deck line.
   std::string title = "xbar crossbar deck";
-  // Emit ".op": an operating-point analysis is all a resistive crossbar needs, and without
-  // an analysis card `ngspice -b` parses the deck and simulates nothing.
+  // Emit the analysis card: ".op" (an operating point is all a resistive crossbar needs, and
+  // without an analysis card `ngspice -b` parses the deck and simulates nothing), or ".tran"
+  // for a transient deck.
   bool add_op = true;
   // Emit ".end". ngspice tolerates its absence in a file but libngspice's ngSpice_Circ()
   // needs it to know the circuit is complete, hence the default.
   bool add_end = true;
+  // Capacitance to ground at every row / column node of the circuit's crossbar grid
+  // (Circuit::set_grid), farads, finite and >= 0 (CrossbarSpec::c_row_f / c_col_f). Nonzero
+  // on a circuit without a grid is an error.
+  double c_row_f = 0;
+  double c_col_f = 0;
+  // A transient deck when transient.given() (see the file comment).
+  TransientCard transient;
 
   // Throws xbar::InputError naming the field when an option is out of range.
   void validate() const;

@@ -148,6 +148,18 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
   status_ = BackendStatus::kSuccess;
 }
 
+std::unique_ptr<CholmodBackend> CholmodBackend::clone_analysis() const {
+  XBAR_EXPECTS(factor_, "CholmodBackend: call analyze() before clone_analysis()");
+  auto copy = std::make_unique<CholmodBackend>(options_);
+  copy->factor_ = cholmod_l_copy_factor(factor_, &copy->common_);
+  if (!copy->factor_)
+    throw NumericalError("CHOLMOD copy_factor failed (status " + std::to_string(copy->common_.status) +
+                         (copy->common_.status == CHOLMOD_OUT_OF_MEMORY ? ": out of memory" : "") + ")");
+  copy->stats_.ordering_used = stats_.ordering_used;
+  copy->namer_ = namer_;
+  return copy;
+}
+
 namespace {
 
 // Solves columns [c0, c0 + nc) of b into x with `factor`, `chunk` columns per CHOLMOD call.

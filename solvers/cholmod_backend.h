@@ -40,6 +40,12 @@ class CholmodBackend final : public LinearBackend {
   // Nonzeros of L predicted by the last analyze() (before any factorization): what a
   // factorization would cost in memory.
   double analyzed_factor_nonzeros() const { return common_.lnz; }
+  // A new backend holding a copy of this one's symbolic analysis (ordering, elimination tree,
+  // supernodes) and ready for factorize() of any matrix with the analyzed pattern, without an
+  // analyze() of its own: several factorizations of one pattern kept at once (the shifted
+  // matrices of a transient, solvers/shifted_factorizations.h) share one analysis. Asserts
+  // that analyze() was called.
+  std::unique_ptr<CholmodBackend> clone_analysis() const;
   // The native control struct, for knobs not mirrored in LinearBackendOptions.
   cholmod_common& common() { return common_; }
   // The native factor (null before analyze()), for measuring other solve routes on it

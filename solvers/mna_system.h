@@ -89,6 +89,11 @@ class MnaSystem {
   // Grid coordinates of every unknown, or empty when some unknown is not a plain grid node
   // (merged nodes, named nodes, branch currents): then no geometric ordering applies.
   const std::vector<GridCoord>& grid_coords() const { return coords_; }
+  // The free unknown holding circuit node `node`'s voltage, or -1 when that voltage is fixed
+  // (ground, held by voltage sources, or joined to such a node by zero-ohm wires).
+  int64_t unknown_of_node(int32_t node) const {
+    return node == netlists::kGround ? -1 : free_of_group_[size_t(group_of_node_[size_t(node)])];
+  }
   // Human-readable name of unknown k ("node r3_7", "branch of v1") for error messages.
   std::string unknown_name(int64_t k) const;
 

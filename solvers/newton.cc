@@ -214,7 +214,34 @@ void NewtonSolver::factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd&
       f(k) += gmin * x(k);
     }
   }
+  if (shunt_) {  // a transient stage (solve_shifted())
+    for (int64_t k = 0; k < x.size(); ++k) {
+      const double g = (*shunt_)(k);
+      if (g == 0) continue;
+      if (refactor) jac_.coeffRef(k, k) += g;
+      f(k) += g * x(k);
+    }
+    f -= *extra_;
+  }
   if (refactor) factorize();
+}
+
+NewtonResult NewtonSolver::solve_shifted(const Eigen::VectorXd& s, const Eigen::VectorXd& shunt_s,
+                                         const Eigen::VectorXd& extra_a, Eigen::VectorXd x0, bool* converged) {
+  struct Reset {  // the shunt holds only for this call, whatever happens in it
+    NewtonSolver& n;
+    ~Reset() { n.shunt_ = n.extra_ = nullptr; }
+  } reset{*this};
+  shunt_ = &shunt_s;
+  extra_ = &extra_a;
+  factorize_s_ = 0;
+  NewtonResult r;
+  r.strategy = "newton";
+  int64_t worst = 0;
+  *converged = run(x0, s, 0.0, r.iterations, r.residual_a, worst);
+  r.x = std::move(x0);
+  r.factorize_s = factorize_s_;
+  return r;
 }
 
 void NewtonSolver::condense() {

@@ -68,6 +68,14 @@ class NewtonSolver {
  public:
   NewtonSolver(const MnaSystem& mna, LinearBackend& backend, const NewtonOptions& options);
   NewtonResult solve(const Eigen::VectorXd& s);
+  // One implicit stage of a transient (solvers/transient.h): solves
+  //   A x + cells(x) + diag(shunt_s) x = rhs(s) + extra_a
+  // (shunt_s: each unknown's capacitance over the step's scale, siemens; extra_a: the stage's
+  // history currents) by damped Newton from x0, the previous time point. No gmin or source
+  // stepping: a stage that does not converge returns *converged = false and the integrator
+  // shortens its step.
+  NewtonResult solve_shifted(const Eigen::VectorXd& s, const Eigen::VectorXd& shunt_s,
+                             const Eigen::VectorXd& extra_a, Eigen::VectorXd x0, bool* converged);
 
  private:
   // One damped Newton run from x at source scale alpha with shunt gmin; true on convergence.
@@ -93,6 +101,9 @@ class NewtonSolver {
   void build_condensation();
   const MnaSystem& mna_;
   LinearBackend& backend_;
+  // solve_shifted(): the stage's diagonal shunt and extra right-hand side (null otherwise).
+  const Eigen::VectorXd* shunt_ = nullptr;
+  const Eigen::VectorXd* extra_ = nullptr;
   NewtonOptions options_;
   SparseMatrix jac_;  // the Jacobian, same pattern as mna_.matrix()
   double factorize_s_ = 0;

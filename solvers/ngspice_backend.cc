@@ -124,29 +124,96 @@ Circuit with_plain_names(const Circuit& c) {
   return out;
 }
 
+// One use of libngspice: holds the process-wide lock, routes the console into `cap`, starts
+// from a clean slate and cleans up after itself.
+class Session {
+ public:
+  Session() : lock_(g_ngspice_mutex) {
+    g_capture = &cap;
+    if (g_ngspice_dead) {
+      g_capture = nullptr;
+      throw NumericalError("ngspice asked to exit earlier in this process and cannot be "
+                           "restarted; run again in a new process");
+    }
+    std::call_once(g_ngspice_init, [] {
+      ngSpice_Init(on_print, on_status, on_exit, nullptr, nullptr, nullptr, nullptr);
+    });
+    command("remcirc");
+    command("destroy all");
+    cap.log.clear();
+    cap.errors.clear();
+  }
+  ~Session() {
+    command("remcirc");
+    command("destroy all");
+    g_capture = nullptr;
+  }
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  Capture cap;
+
+ private:
+  std::lock_guard<std::mutex> lock_;
+};
+
+// Hands a complete deck to ngSpice_Circ; throws NumericalError when ngspice rejects it.
+void load_deck(std::vector<std::string>& lines, const Capture& cap) {
+  std::vector<char*> ptrs;
+  ptrs.reserve(lines.size() + 1);
+  for (auto& l : lines) ptrs.push_back(l.data());
+  ptrs.push_back(nullptr);
+  const int rc = ngSpice_Circ(ptrs.data());
+  if (rc != 0 || !cap.errors.empty() || cap.exited)
+    throw NumericalError("ngspice rejected the deck: " + join_errors(cap));
+}
+
 }  // namespace
 
+NgspiceTransient NgspiceBackend::run_transient(std::vector<std::string> deck,
+                                               const std::vector<std::string>& vectors) {
+  Session session;
+  const Capture& cap = session.cap;
+  NgspiceTransient out;
+  auto t0 = std::chrono::steady_clock::now();
+  if (!options_.options.empty()) deck.insert(deck.end() - 1, ".options " + options_.options);
+  load_deck(deck, cap);
+  out.load_s = seconds_since(t0);
+  t0 = std::chrono::steady_clock::now();
+  command("run");
+  out.run_s = seconds_since(t0);
+  if (!cap.errors.empty() || cap.exited)
+    throw NumericalError("ngspice transient analysis failed: " + join_errors(cap));
+  t0 = std::chrono::steady_clock::now();
+  const std::string plot = ngSpice_CurPlot();
+  auto fetch = [&](const std::string& name) {
+    const std::string full = plot + "." + name;
+    std::vector<char> buf(full.begin(), full.end());
+    buf.push_back('\0');
+    pvector_info info = ngGet_Vec_Info(buf.data());
+    if (!info || !info->v_realdata || info->v_length <= 0)
+      throw NumericalError("ngspice result has no real vector '" + name + "' (plot " + plot + ")");
+    const Eigen::Map<const Eigen::VectorXd> v(info->v_realdata, info->v_length);
+    if (!v.allFinite()) throw NumericalError("ngspice returned a non-finite value in '" + name + "'");
+    return Eigen::VectorXd(v);
+  };
+  out.times_s = fetch("time");
+  out.vectors.resize(out.times_s.size(), Eigen::Index(vectors.size()));
+  for (size_t k = 0; k < vectors.size(); ++k) {
+    const Eigen::VectorXd v = fetch(vectors[k]);
+    if (v.size() != out.times_s.size())
+      throw NumericalError("ngspice vector '" + vectors[k] + "' has " + std::to_string(v.size()) +
+                           " points, the time vector " + std::to_string(out.times_s.size()));
+    out.vectors.col(Eigen::Index(k)) = v;
+  }
+  out.read_s = seconds_since(t0);
+  out.log = cap.log;
+  out.version = "ngspice-" NGSPICE_PACKAGE_VERSION " (sharedspice.h)";
+  return out;
+}
+
 NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::MatrixXd& s) {
-  std::lock_guard<std::mutex> lock(g_ngspice_mutex);
-  Capture cap;
-  g_capture = &cap;
-  struct Release {
-    ~Release() {
-      command("remcirc");
-      command("destroy all");
-      g_capture = nullptr;
-    }
-  } release;
-  if (g_ngspice_dead)
-    throw NumericalError("ngspice asked to exit earlier in this process and cannot be "
-                         "restarted; run again in a new process");
-  std::call_once(g_ngspice_init, [] {
-    ngSpice_Init(on_print, on_status, on_exit, nullptr, nullptr, nullptr, nullptr);
-  });
-  command("remcirc");
-  command("destroy all");
-  cap.log.clear();
-  cap.errors.clear();
+  Session session;
+  const Capture& cap = session.cap;
 
   NgspiceSolution out;
   const auto sources = circuit.source_indices();
@@ -164,14 +231,8 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
   wopt.add_op = false;  // the operating point is run as a command, once per input
   std::vector<std::string> lines = netlists::spice_lines(first, header, wopt);
   if (!options_.options.empty()) lines.insert(lines.end() - 1, ".options " + options_.options);
-  std::vector<char*> ptrs;
-  ptrs.reserve(lines.size() + 1);
-  for (auto& l : lines) ptrs.push_back(l.data());
-  ptrs.push_back(nullptr);
-  const int rc = ngSpice_Circ(ptrs.data());
+  load_deck(lines, cap);
   out.load_s = seconds_since(t0);
-  if (rc != 0 || !cap.errors.empty() || cap.exited)
-    throw NumericalError("ngspice rejected the deck: " + join_errors(cap));
 
   const int32_t n_nodes = circuit.num_nodes();
   out.node_voltages.resize(n_nodes, s.cols());

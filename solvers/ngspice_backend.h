@@ -4,6 +4,8 @@
 //   solvers::NgspiceBackend ng;
 //   NgspiceSolution sol = ng.solve(circuit, s);   // s: S x K source values, one op per column
 //
+//   NgspiceTransient tr = ng.run_transient(deck_lines, {"vsnsb_0#branch"});   // a .tran deck
+//
 // Contract: libngspice keeps process-global state (one circuit at a time), so every call
 // holds a process-wide lock, starts from a clean slate (remcirc / destroy all) and cleans up
 // after itself. Console output goes through the SendChar callback into NgspiceSolution::log
@@ -38,10 +40,28 @@ struct NgspiceSolution {
   std::string version;              // e.g. "ngspice-39"
 };
 
+// A transient run (run_transient()): ngspice's own time points and the vectors asked for.
+struct NgspiceTransient {
+  Eigen::VectorXd times_s;    // T time points of the transient plot, seconds
+  Eigen::MatrixXd vectors;    // T x V: column v is vectors[v] of the request, at each time
+  double load_s = 0;          // ngSpice_Circ (parse, setup)
+  double run_s = 0;           // the analysis
+  double read_s = 0;          // fetching the vectors
+  std::string log;
+  std::string version;
+};
+
 class NgspiceBackend {
  public:
   explicit NgspiceBackend(NgspiceOptions options = {}) : options_(std::move(options)) {}
   NgspiceSolution solve(const netlists::Circuit& circuit, const Eigen::MatrixXd& source_values);
+  // Loads a complete transient deck (netlists::spice_lines() with a TransientCard: elements,
+  // .tran, .end; options.options is added as an .options card), runs its analysis and returns
+  // the time vector and the named vectors of the transient plot (lowercase ngspice names, e.g.
+  // "vsnsb_0#branch" for a source's current or "c3_1" for a node voltage). Same contract as
+  // solve(): one process-wide lock, a clean slate before and after, errors (a rejected deck,
+  // "timestep too small", a missing vector) as NumericalError with ngspice's messages.
+  NgspiceTransient run_transient(std::vector<std::string> deck, const std::vector<std::string>& vectors);
 
  private:
   NgspiceOptions options_;

@@ -41,7 +41,7 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (!is_subcommand(sub))
-    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size, train, evaluate or sweep; see xbar --help)");
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size, train, evaluate, sweep, transient or ppa; see xbar --help)");
 
   if (sub == "sweep") return run_sweep_command(argc, argv);
   const po::options_description desc = make_options(sub);

@@ -6,7 +6,9 @@
 #include "engine/cli/array_keys.h"
 #include "engine/cli/calibrate_keys.h"
 #include "engine/cli/nn_keys.h"
+#include "engine/cli/ppa_keys.h"
 #include "engine/cli/program_keys.h"
+#include "engine/cli/transient_keys.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/nn_commands.h"
 #include "engine/commands/preflight.h"
@@ -28,7 +30,18 @@ const char* const kSubcommands[][2] = {
     {"sweep", "a grid of runs from an INI with lists/ranges, one row each: DIR/sweep.csv (mpirun-able)"},
     {"train", "train the MLP or CNN on Fashion-MNIST (--hat: hardware-aware): model.pt, train.json"},
     {"evaluate", "NN accuracy on programmed, solved crossbar tiles: accuracy.json"},
+    {"transient", "rows stepped at t = 0 into the array with capacitance: settling, energy, waveforms.npy"},
+    {"ppa", "energy, latency and area per read or per inference (--model): ppa.json, ppa.csv"},
 };
+
+// Adds to `to` the options of `from` whose names `to` does not hold yet (xbar --help lists a
+// key shared by several subcommands once, with the help of the first).
+void add_new(po::options_description& to, const po::options_description& from, const std::string& title) {
+  po::options_description fresh(title);
+  for (const auto& o : from.options())
+    if (!to.find_nothrow(o->long_name(), false)) fresh.add(o);
+  if (!fresh.options().empty()) to.add(fresh);
+}
 
 }  // namespace
 
@@ -65,10 +78,19 @@ po::options_description make_options(const std::string& sub) {
     all.add(general_keys(sub)).add(target_keys(d)).add(device_keys(d)).add(nn_keys("program"));
     return all;
   }
+  if (sub == "transient" || sub == "ppa") {
+    all.add(general_keys(sub)).add(array_keys(d)).add(wire_keys(d)).add(capacitance_keys(d));
+    all.add(transient_keys(sub, d)).add(transient_solver_keys(d));
+    if (sub == "ppa") all.add(ppa_keys(d));
+    return all;
+  }
   const bool all_keys = sub == "all";
   if (all_keys) all.add(calibrate_keys(sub, d));
   all.add(general_keys(sub)).add(array_keys(d)).add(wire_keys(d));
+  if (sub == "netlist" || sub == "check") all.add(capacitance_keys(d));
+  if (sub == "netlist") all.add(transient_keys(sub, d));
   if (sub == "solve" || sub == "check" || all_keys) all.add(solver_keys(sub, d));
+  if (sub == "check") all.add(transient_keys(sub, d)).add(transient_check_keys(d));
   if (all_keys) {
     // g-min and g-max already come with the calibrate keys.
     po::options_description prog("Device non-idealities (program)");
@@ -84,6 +106,10 @@ po::options_description make_options(const std::string& sub) {
         if (!all.find_nothrow(o->long_name(), false) && !nn.find_nothrow(o->long_name(), false)) nn.add(o);
     }
     all.add(nn);
+    add_new(all, capacitance_keys(d), "Capacitance (netlist, check, transient, ppa)");
+    add_new(all, transient_keys("transient", d), "Transient analysis (transient, ppa, check --transient; netlist --t-stop)");
+    add_new(all, transient_check_keys(d), "Transient check (check --transient)");
+    add_new(all, ppa_keys(d), "Power, performance and area (ppa)");
   }
   return all;
 }
@@ -119,6 +145,8 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
   }
   RunConfig cfg = make_array_config(sub, desc, vm, from_cli);
   if (sub == "calibrate" || sub == "size") fill_calib_config(cfg, vm);
+  if (sub == "netlist" || sub == "check" || sub == "transient" || sub == "ppa") fill_transient_config(cfg, vm);
+  if (sub == "ppa") fill_ppa_config(cfg, vm);
   if (dry_run) {
     commands::preflight(cfg);
     return 0;
@@ -127,6 +155,8 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
   if (sub == "size") return commands::run_size(cfg);
   if (sub == "netlist") return commands::run_netlist(cfg);
   if (sub == "solve") return commands::run_solve(cfg);
+  if (sub == "transient") return commands::run_transient(cfg);
+  if (sub == "ppa") return commands::run_ppa(cfg);
   return commands::run_check(cfg);
 }
 

@@ -112,6 +112,7 @@ int run_check(const RunConfig& cfg) {
     throw InputError("key backend = ngspice: check compares a native back end (native, cholmod "
                      "or klu) against ngspice");
   preflight(cfg);
+  if (cfg.check_transient.enabled) return run_check_transient(cfg);
   if (!cfg.deck_path.empty()) return run_check_deck(cfg);
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);

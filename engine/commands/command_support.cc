@@ -247,6 +247,84 @@ void write_csv(io::StagedOutputs& outputs, const std::string& path, const std::s
   outputs.write(path, [&](std::ostream& os) { os << text; });
 }
 
+json transient_json(const solvers::CrossbarTransient& t, const solvers::CrossbarTransientOptions& o) {
+  const solvers::TransientRun& r = t.run;
+  const double t_stop = r.times_s.size() ? r.times_s(r.times_s.size() - 1) : 0.0;
+  auto vec = [](const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); };
+  const Eigen::VectorXd final_a = r.outputs.rows() ? Eigen::VectorXd(r.outputs.row(r.outputs.rows() - 1).transpose())
+                                                   : Eigen::VectorXd();
+  return {
+      {"transient",
+       {{"method", r.method},
+        {"backend", r.backend},
+        {"ordering", r.ordering},
+        {"t_stop_s", o.transient.t_stop_s},
+        {"time_step_s", o.transient.time_step_s},
+        {"t_rise_s", o.transient.t_rise_s},
+        {"lte_tol", o.transient.lte_tol},
+        {"unknowns", r.unknowns},
+        {"time_points", r.times_s.size()},
+        {"steps", r.steps},
+        {"rejected_steps", r.rejected_steps},
+        {"factorizations", r.factorizations},
+        {"solves", r.solves},
+        {"cg_iterations", r.cg_iterations},
+        {"newton_iterations", r.newton_iterations},
+        {"min_step_s", r.min_step_s},
+        {"max_step_s", r.max_step_s},
+        {"steady_from_s", r.steady_from_s},
+        {"steady_from_note", "the time from which the state was within 1e-3 lte-tol of DC and the run went "
+                             "straight to t-stop; -1: integrated all the way"},
+        {"factor_nonzeros", r.factor_nonzeros},
+        {"max_backward_error", r.max_backward_error},
+        {"times_s",
+         {{"assemble_s", r.assemble_s},
+          {"analyze_s", r.analyze_s},
+          {"factorize_s", r.factorize_s},
+          {"solve_s", r.solve_s},
+          {"total_s", r.total_s}}},
+        {"message", r.message}}},
+      {"settling",
+       {{"definition", "last time the column current is outside settle_band_a around its final (DC) value"},
+        {"full_scale_a", t.full_scale_a},
+        {"settle_tol", t.settle_tol},
+        {"settle_band_a", t.settle_band_a},
+        {"error_adc_bits", o.error_adc_bits},
+        {"max_settling_s", t.max_settling_s},
+        {"all_settled", t.all_settled},
+        {"settling_s", vec(t.settling_s)},
+        {"settled", t.settled}}},
+      {"energy",
+       {{"definition", "drawn from the row inputs over [0, t_stop]"},
+        {"energy_j", r.energy_j},
+        {"row_energy_j", vec(t.row_energy_j)},
+        {"fixed_cap_energy_j", r.fixed_cap_energy_j},
+        {"static_power_w", r.static_power_w},
+        {"stored_energy_j", r.stored_energy_j},
+        {"line_charging_j", r.energy_j - r.static_power_w * t_stop},
+        {"line_charging_note", "energy_j - static_power_w * t_stop: what the transient drew beyond the DC power"}}},
+      {"final",
+       {{"final_a", vec(final_a)},
+        {"final_dc_a", vec(r.outputs_dc)},
+        {"final_vs_dc", r.final_vs_dc},
+        {"final_vs_dc_note", "max |I(t_stop) - I_dc| / full scale of the outputs (largest |I_dc|)"},
+        {"output_scale_a", r.output_scale}}}};
+}
+
+Eigen::VectorXd single_input(const RunConfig& cfg, const Inputs& in) {
+  if (in.v.rows() != 1)
+    throw InputError("key v: " + cfg.v_path + " holds " + std::to_string(in.v.rows()) + " input vectors; " +
+                     cfg.command + " steps the rows to one input, so --v must have shape (M,) = (" +
+                     std::to_string(in.v.cols()) + ",)");
+  return in.v.row(0).transpose();
+}
+
+solvers::CrossbarTransientOptions transient_options(const RunConfig& cfg) {
+  solvers::CrossbarTransientOptions o = cfg.transient;
+  if (!cfg.quiet) o.transient.progress = [&cfg](const std::string& msg) { progress(cfg, msg); };
+  return o;
+}
+
 // Source values of a deck: the values written in it.
 Eigen::MatrixXd deck_source_values(const netlists::Circuit& c) {
   const auto src = c.source_indices();

@@ -13,6 +13,7 @@
 #include "engine/io/atomic_file.h"
 #include "netlists/circuit.h"
 #include "netlists/crossbar_builder.h"
+#include "solvers/crossbar_transient.h"
 #include "solvers/solve_summary.h"
 
 namespace xbar::engine::commands::detail {
@@ -60,6 +61,15 @@ void write_json(io::StagedOutputs& outputs, const std::string& path, const nlohm
 // A CSV table staged as an output; refused like write_json if a cell reads nan or inf,
 // naming the row and the column.
 void write_csv(io::StagedOutputs& outputs, const std::string& path, const std::string& text);
+
+// The transient's result.json sections (transient, ppa, check --transient): "transient" (method,
+// back end, steps, cost), "settling" (per column and the band), "energy" (from the row inputs)
+// and "final" (the values at t_stop against the DC solution).
+nlohmann::json transient_json(const solvers::CrossbarTransient& t, const solvers::CrossbarTransientOptions& o);
+// The one input vector of a transient (--v of shape (M,) or --v-read); several -> InputError.
+Eigen::VectorXd single_input(const RunConfig& cfg, const Inputs& in);
+// The linear back end options of a transient (ordering, PCG) and its progress line on stderr.
+solvers::CrossbarTransientOptions transient_options(const RunConfig& cfg);
 
 // A SPICE deck (solve --deck, check --deck): the source values written in it (one column),
 // the names of its nodes and sources, and the result scaffolding (tool, version, config, deck).

@@ -12,13 +12,23 @@ int run_solve(const RunConfig& cfg);
 // Target conductances -> programmed conductances with the non-idealities of cfg.programming:
 // g_programmed.npy, stuck_mask.npy, result.json (options and realised statistics).
 int run_program(const RunConfig& cfg);
-// Exit status 0 when native and ngspice agree within cfg.tol, 3 when they do not.
+// Exit status 0 when native and ngspice agree within cfg.tol, 3 when they do not. With
+// cfg.check_transient.enabled, the transient against ngspice's .tran (run_check_transient).
 int run_check(const RunConfig& cfg);
+int run_check_transient(const RunConfig& cfg);
 // IR-drop compensation map, calibration table and errors before/after on held-out inputs:
 // t_effective.npy, g_compensated.npy, unreachable.npy, calibration.csv (+ .json), result.json.
 int run_calibrate(const RunConfig& cfg);
 // Largest array meeting an error budget, swept over sizes: size.csv, result.json.
 int run_size(const RunConfig& cfg);
+
+// The array with capacitance, every row stepped at t = 0 to its input (one --v or --v-read):
+// times.npy (T), waveforms.npy (T x N column currents), result.json (settling per column,
+// energy from the inputs, the final values against the DC solve, the run's cost).
+int run_transient(const RunConfig& cfg);
+// Energy, latency and area of one read of the array, or per inference of a network's tiles
+// (cfg.ppa.model_path): ppa.json, ppa.csv.
+int run_ppa(const RunConfig& cfg);
 
 // Peak resident set size of this process so far, bytes (getrusage).
 int64_t peak_rss_bytes();

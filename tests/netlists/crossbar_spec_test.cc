@@ -2,6 +2,8 @@
 // drive/sense option produces (element and source counts follow from the definition).
 #include <doctest/doctest.h>
 
+#include <cmath>
+
 #include "support/input_error.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
@@ -33,6 +35,18 @@ TEST_CASE("invalid specs are rejected with the key and the constraint") {
   SUBCASE("NaN sense resistance") {
     spec.r_sense_ohm = std::nan("");
     CHECK_THROWS_WITH_AS(spec.validate(), doctest::Contains("key r-sense"), InputError);
+  }
+  SUBCASE("negative, NaN or infinite node capacitance") {
+    spec.c_row_f = -1e-15;
+    CHECK_THROWS_WITH_AS(spec.validate(), doctest::Contains("key c-row = -1e-15: must be a finite value >= 0 F"),
+                         InputError);
+    spec.c_row_f = 0;
+    spec.c_col_f = std::nan("");
+    CHECK_THROWS_WITH_AS(spec.validate(), doctest::Contains("key c-col"), InputError);
+    spec.c_col_f = INFINITY;
+    CHECK_THROWS_WITH_AS(spec.validate(), doctest::Contains("key c-col"), InputError);
+    spec.c_col_f = 2e-15;
+    spec.validate();
   }
   SUBCASE("zero rows") {
     spec.rows = 0;

@@ -220,6 +220,82 @@ TEST_CASE("a non-finite element value is refused with the element's name") {
                        InputError);
 }
 
+TEST_CASE("a transient deck adds grid capacitors, steps the row sources and ends with .tran") {
+  CrossbarSpec spec;
+  spec.rows = 2;
+  spec.cols = 2;
+  spec.r_row_ohm = 2.5;
+  spec.r_col_ohm = 0;  // a 0 V source on the column wire: must stay a DC 0 V source
+  spec.r_driver_ohm = 10;
+  auto x = build_crossbar(spec, RowMatrixXd::Constant(2, 2, 1e-4), devices::make_cell_model("linear"));
+  set_row_voltages(x, Eigen::Vector2d(0.2, 0.1));
+  const Circuit& c = x.circuit;
+  SpiceWriteOptions opt;
+  opt.c_row_f = 1e-15;
+  opt.c_col_f = 2.5e-15;
+  opt.transient.t_stop_s = 1e-9;
+  opt.transient.t_step_s = 1e-12;
+  opt.transient.t_max_s = 5e-13;
+  opt.transient.t_rise_s = 1e-15;
+  const auto lines = spice_lines(c, {}, opt);
+  const std::vector<std::string> tail = {
+      "rdrvl_0 dl0 r0_0 10",
+      "vrowl_0 dl0 0 pwl(0 0 1e-15 0.2)",  // the row inputs step from 0 V
+      "rdrvl_1 dl1 r1_0 10",
+      "vrowl_1 dl1 0 pwl(0 0 1e-15 0.1)",
+      "vsnsb_0 c1_0 0 dc 0",  // virtual grounds keep their DC value
+      "vsnsb_1 c1_1 0 dc 0",
+      "crow_0_0 r0_0 0 1e-15",
+      "crow_0_1 r0_1 0 1e-15",
+      "crow_1_0 r1_0 0 1e-15",
+      "crow_1_1 r1_1 0 1e-15",
+      "ccol_0_0 c0_0 0 2.5e-15",
+      "ccol_0_1 c0_1 0 2.5e-15",
+      "ccol_1_0 c1_0 0 2.5e-15",
+      "ccol_1_1 c1_1 0 2.5e-15",
+      ".tran 1e-12 1e-09 0 5e-13",
+      ".end"};
+  REQUIRE(lines.size() > tail.size());
+  CHECK(std::vector<std::string>(lines.end() - long(tail.size()), lines.end()) == tail);
+  CHECK(std::find(lines.begin(), lines.end(), "vrcol_0_0 c0_0 c1_0 dc 0") != lines.end());
+  CHECK(std::find(lines.begin(), lines.end(), ".op") == lines.end());
+  // Without TMAX the card has TSTEP and TSTOP only; without capacitance no capacitor is written.
+  opt.transient.t_max_s = 0;
+  opt.c_row_f = 0;
+  const auto lines2 = spice_lines(c, {}, opt);
+  CHECK(lines2[lines2.size() - 2] == ".tran 1e-12 1e-09");
+  CHECK(std::find(lines2.begin(), lines2.end(), "crow_0_0 r0_0 0 1e-15") == lines2.end());
+  CHECK(std::find(lines2.begin(), lines2.end(), "ccol_0_0 c0_0 0 2.5e-15") != lines2.end());
+  // Capacitance alone (no transient card) keeps the DC sources and .op.
+  SpiceWriteOptions dc;
+  dc.c_col_f = 2.5e-15;
+  const auto lines3 = spice_lines(c, {}, dc);
+  CHECK(lines3[lines3.size() - 2] == ".op");
+  CHECK(std::find(lines3.begin(), lines3.end(), "vrowl_0 dl0 0 dc 0.2") != lines3.end());
+}
+
+TEST_CASE("transient deck options out of range are refused naming the field") {
+  Circuit c;
+  const int32_t a = c.add_node("a");
+  c.add_element(ElementKind::kResistor, a, kGround, 1e3, "r1");
+  SpiceWriteOptions opt;
+  opt.c_row_f = -1e-15;
+  CHECK_THROWS_WITH_AS(written(c, {}, opt), doctest::Contains("c_row_f = -1e-15"), InputError);
+  opt.c_row_f = 1e-15;  // valid, but this circuit has no grid to put it on
+  CHECK_THROWS_WITH_AS(written(c, {}, opt), doctest::Contains("without a crossbar grid"), InputError);
+  opt.c_row_f = 0;
+  opt.transient.t_stop_s = 1e-9;
+  opt.transient.t_step_s = 2e-9;
+  opt.transient.t_rise_s = 1e-12;
+  CHECK_THROWS_WITH_AS(written(c, {}, opt), doctest::Contains("t_step_s = 2e-09"), InputError);
+  opt.transient.t_step_s = 1e-11;
+  opt.transient.t_rise_s = 0;
+  CHECK_THROWS_WITH_AS(written(c, {}, opt), doctest::Contains("t_rise_s = 0"), InputError);
+  opt.transient.t_rise_s = 1e-12;
+  opt.transient.t_stop_s = -1;
+  CHECK_THROWS_WITH_AS(written(c, {}, opt), doctest::Contains("t_stop_s = -1"), InputError);
+}
+
 TEST_CASE("a written deck reads back with every name, node and value bitwise equal") {
   const Circuit c = small_crossbar();
   std::istringstream in(written(c, {"round trip"}));

@@ -13,7 +13,7 @@ xbar="$build/xbar"
 version=$("$xbar" --version | cut -d' ' -f2)
 mask() { sed "s/$version/@VERSION@/g"; }
 "$xbar" --help | mask >"$here/xbar.txt"
-for sub in netlist solve check program calibrate size sweep train evaluate; do
+for sub in netlist solve check program calibrate size sweep train evaluate transient ppa; do
   "$xbar" "$sub" --help | mask >"$here/$sub.txt"
 done
 # Without a subcommand the general help goes to stderr (exit status 2).

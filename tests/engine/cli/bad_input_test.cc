@@ -57,7 +57,8 @@ const char* const kOutputNames[] = {
     "currents.npy", "voltages.npy",     "result.json",     "check.json",      "node_voltages.npy",
     "source_currents.npy", "g_programmed.npy", "stuck_mask.npy", "t_effective.npy",
     "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv",
-    "model.pt", "train.json", "accuracy.json", "predictions.npy"};
+    "model.pt", "train.json", "accuracy.json", "predictions.npy", "times.npy", "waveforms.npy",
+    "ngspice_times.npy", "ngspice_waveforms.npy", "ppa.json", "ppa.csv"};
 
 // A byte-exact .npy whose header is given verbatim (padding and '\n' added here), for
 // headers no writer produces. `version` 1 or 2 selects a 2- or 4-byte header length.
@@ -197,6 +198,15 @@ void write_bad_fixtures(const Scratch& s) {
   write_text(w / "sweep_duplicate.ini", "command = solve\nrows = 4\nr-row = 1, 2, 1\n");
   write_text(w / "sweep_huge.ini", "command = solve\nseed = 1..1000\nr-row = 1..1000\nr-col = 1, 2\n");
 
+  // Technology files (xbar ppa --technology): complete but for one thing each.
+  const std::string tech =
+      "[adc]\nadc-fom = 25e-15\nadc-enob = 0\nadc-conversion-time = 1e-9\nadc-area = 2.68e-8\n"
+      "[dac]\ndac-energy = 0\ndac-area = 0\n[sense]\ntia-power = 0\ntia-area = 0\n[array]\ncell-pitch = 1e-7\n";
+  write_text(w / "tech_missing_key.ini", std::regex_replace(tech, std::regex("tia-power = 0\n"), ""));
+  write_text(w / "tech_not_a_number.ini", std::regex_replace(tech, std::regex("adc-fom = 25e-15"), "adc-fom = 25 fJ"));
+  write_text(w / "tech_unknown_key.ini", tech + "adc-bits = 8\n");
+  write_text(w / "tech_negative.ini", std::regex_replace(tech, std::regex("adc-area = 2.68e-8"), "adc-area = -1"));
+
   write_text(w / "somefile", "a regular file, not a directory\n");
   fs::create_directory(w / "adir");
   write_text(w / "adir" / "keep.txt", "inside a directory\n");
@@ -320,6 +330,45 @@ std::vector<BadCase> bad_cases() {
        {"cannot write 'adir'", "is a directory"}, {2}, true},
       {"output directory in /proc (unwritable even for root)", "program", {"--rows", "2", "--cols", "2", "--out", "/proc/xbar_out"},
        {"cannot create output directory '/proc/xbar_out'"}, {2}, true},
+      // --- transients and PPA (issue 20) --------------------------------------------------
+      {"negative --c-row (transient)", "transient", {"--rows", "4", "--cols", "4", "--c-row", "-1e-15"}, {"c-row", "-1e-15", ">= 0"}},
+      {"negative --c-col (netlist)", "netlist", {"--rows", "4", "--cols", "4", "--c-col", "-2e-15"}, {"c-col", "-2e-15", ">= 0"}},
+      {"NaN --c-col (ppa)", "ppa", {"--rows", "4", "--cols", "4", "--c-col", "nan"}, {"c-col", "nan", "finite"}},
+      {"--t-stop 0", "transient", {"--rows", "4", "--cols", "4", "--t-stop", "0"}, {"t-stop", "0", "> 0"}},
+      {"negative --t-stop (netlist deck)", "netlist", {"--rows", "4", "--cols", "4", "--t-stop", "-1e-9"}, {"t-stop", "-1e-09", "> 0"}},
+      {"--t-stop 0 (check --transient)", "check", {"--rows", "3", "--cols", "3", "--transient", "--t-stop", "0"}, {"t-stop", "0", "> 0"}},
+      {"--time-step larger than --t-stop", "transient", {"--rows", "4", "--cols", "4", "--t-stop", "1e-9", "--time-step", "2e-9"},
+       {"time-step", "2e-09", "t-stop"}},
+      {"--time-step larger than --t-stop (ppa)", "ppa", {"--rows", "4", "--cols", "4", "--t-stop", "1e-10", "--time-step", "1e-9"},
+       {"time-step", "1e-09", "t-stop"}},
+      {"--t-rise not below --t-stop", "transient", {"--rows", "4", "--cols", "4", "--t-stop", "1e-9", "--t-rise", "1e-9"},
+       {"t-rise", "1e-09", "[0, t-stop"}},
+      {"--time-step without --t-stop (netlist)", "netlist", {"--rows", "4", "--cols", "4", "--time-step", "1e-12"},
+       {"time-step", "only with --t-stop"}},
+      {"--integrator foo", "transient", {"--rows", "4", "--cols", "4", "--integrator", "foo"}, {"integrator", "foo", "trbdf2"}},
+      {"--lte-tol 0", "transient", {"--rows", "4", "--cols", "4", "--lte-tol", "0"}, {"lte-tol", "0", "(0, 0.1]"}},
+      {"--settle-tol 1", "transient", {"--rows", "4", "--cols", "4", "--settle-tol", "1"}, {"settle-tol", "1", "[0, 1)"}},
+      {"fixed steps beyond --max-steps", "transient", {"--rows", "4", "--cols", "4", "--time-step", "1e-15", "--max-steps", "100"},
+       {"max-steps = 100", "time-step"}},
+      {"transient of a batch of inputs", "transient", {"--g", "g.npy", "--v", "v_batch.npy"}, {"key v", "v_batch.npy", "3 input vectors"}},
+      {"transient --backend ngspice", "transient", {"--rows", "4", "--cols", "4", "--backend", "ngspice"}, {"backend", "ngspice", "referee"}},
+      {"a transient key on a DC check", "check", {"--rows", "3", "--cols", "3", "--t-stop", "1e-9"}, {"t-stop", "only with --transient"}},
+      {"check --transient with --waveform-tol 0", "check", {"--rows", "3", "--cols", "3", "--transient", "--waveform-tol", "0"},
+       {"waveform-tol", "0", "> 0"}},
+      {"technology file without a key", "ppa", {"--rows", "4", "--cols", "4", "--technology", "tech_missing_key.ini"},
+       {"tech_missing_key.ini", "missing key", "tia-power"}},
+      {"technology file with a non-numeric value", "ppa", {"--rows", "4", "--cols", "4", "--technology", "tech_not_a_number.ini"},
+       {"tech_not_a_number.ini:2", "adc-fom", "'25 fJ'", "number"}},
+      {"technology file with an unknown key", "ppa", {"--rows", "4", "--cols", "4", "--technology", "tech_unknown_key.ini"},
+       {"tech_unknown_key.ini:14", "unknown key 'adc-bits'"}},
+      {"technology file with a negative area", "ppa", {"--rows", "4", "--cols", "4", "--technology", "tech_negative.ini"},
+       {"tech_negative.ini:5", "adc-area", "-1", ">= 0"}},
+      {"missing technology file", "ppa", {"--rows", "4", "--cols", "4", "--technology", "absent_tech.ini"}, {"absent_tech.ini", "no such file"}},
+      {"ppa --columns-per-adc 0", "ppa", {"--rows", "4", "--cols", "4", "--columns-per-adc", "0"}, {"columns-per-adc", "0", ">= 1"}},
+      {"ppa --adc-bits 0", "ppa", {"--rows", "4", "--cols", "4", "--adc-bits", "0"}, {"adc-bits", "0", "[1, 24]"}},
+      {"ppa tile keys without --model", "ppa", {"--rows", "4", "--cols", "4", "--tile-rows", "32"}, {"tile-rows", "only with --model"}},
+      {"ppa --model with --g", "ppa", {"--model", "notamodel.pt", "--g", "g.npy"}, {"--model", "--g"}},
+      {"ppa --model: file that is not a model", "ppa", {"--model", "notamodel.pt"}, {"notamodel.pt", "not a model file"}},
       // --- networks (issue 6) -------------------------------------------------------------
       {"dataset directory that does not exist", "train", {"--data-dir", "no_such_dataset", "--epochs", "1"},
        {"no_such_dataset", "does not exist", "dataset-fashion-mnist"}},

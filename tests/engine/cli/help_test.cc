@@ -83,6 +83,8 @@ TEST_CASE("xbar --help and every xbar SUB --help print the golden text byte for 
       {{"sweep", "--help"}, "sweep"},
       {{"train", "--help"}, "train"},
       {{"evaluate", "--help"}, "evaluate"},
+      {{"transient", "--help"}, "transient"},
+      {{"ppa", "--help"}, "ppa"},
   };
   for (const Case& c : cases) {
     CAPTURE(c.file);

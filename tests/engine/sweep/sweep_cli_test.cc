@@ -204,6 +204,33 @@ TEST_CASE("sweep: solve points reproduce individual runs to the bit, currents an
   }
 }
 
+TEST_CASE("sweep: transient and ppa points carry the metrics of the individual runs they stand for") {
+  ScratchDir d;
+  const std::string keys = "seed = 4\nr-row = 2\nr-col = 2\nc-row = 1e-15\nc-col = 1e-15\nt-stop = 2e-11\n";
+  write(d.path / "t.ini", "command = transient\nrows = 4, 6\ncols = 4, 6\nzip = rows, cols\n" + keys);
+  write(d.path / "p.ini", "command = ppa\nrows = 4, 6\ncols = 4, 6\nzip = rows, cols\ncolumns-per-adc = 2\n" + keys);
+  REQUIRE(run_xbar(d, "sweep --config t.ini --out tout --quiet") == 0);
+  REQUIRE(run_xbar(d, "sweep --config p.ini --out pout --quiet") == 0);
+  const Csv t = read_csv(d.path / "tout/sweep.csv"), p = read_csv(d.path / "pout/sweep.csv");
+  REQUIRE(t.rows.size() == 2);
+  REQUIRE(p.rows.size() == 2);
+  const std::string flags = " --seed 4 --r-row 2 --r-col 2 --c-row 1e-15 --c-col 1e-15 --t-stop 2e-11 --quiet";
+  for (size_t k = 0; k < 2; ++k) {
+    const std::string size = " --rows " + t.rows[k].at("rows") + " --cols " + t.rows[k].at("cols");
+    REQUIRE(run_xbar(d, "transient" + size + flags + " --out t" + std::to_string(k)) == 0);
+    REQUIRE(run_xbar(d, "ppa" + size + flags + " --columns-per-adc 2 --out p" + std::to_string(k)) == 0);
+    const json tr = load_json(d.path / ("t" + std::to_string(k)) / "result.json");
+    const json pp = load_json(d.path / ("p" + std::to_string(k)) / "ppa.json");
+    CHECK(number(t.rows[k].at("max_settling_s")) == tr["settling"]["max_settling_s"].get<double>());
+    CHECK(number(t.rows[k].at("energy_j")) == tr["energy"]["energy_j"].get<double>());
+    CHECK(t.rows[k].at("all_settled") == "1");
+    CHECK(number(p.rows[k].at("energy_per_read_j")) == pp["ppa"]["energy_per_read_j"]["total_j"].get<double>());
+    CHECK(number(p.rows[k].at("latency_s")) == pp["ppa"]["latency_s"]["total_s"].get<double>());
+    CHECK(number(p.rows[k].at("area_m2")) == pp["ppa"]["area_m2"]["total_m2"].get<double>());
+    CHECK(p.rows[k].at("energy_per_inference_j").empty());  // an array, not a network
+  }
+}
+
 TEST_CASE("sweep: a failing point is recorded with its error and the others still run") {
   ScratchDir d;
   // A sinh cell with k = 2000 /V overflows at 1 V (cosh(2000 V) is beyond double precision), a
