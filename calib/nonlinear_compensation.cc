@@ -14,10 +14,15 @@ namespace xbar::calib {
 RowMatrixXd wire_free_currents(const devices::CellModel& cell, const RowMatrixXd& g_s, const RowMatrixXd& v) {
   const Eigen::Index m = g_s.rows(), n = g_s.cols(), k = v.rows();
   RowMatrixXd out = RowMatrixXd::Zero(k, n);
+  // A three-terminal cell (flash) reads with its gate at its own line's voltage.
+  const devices::GateLines* gates = cell.gate_lines();
+  if (gates) gates->validate(m, n);
   for (Eigen::Index q = 0; q < k; ++q)
     for (Eigen::Index i = 0; i < m; ++i) {
       const double vi = v(q, i);
-      for (Eigen::Index j = 0; j < n; ++j) out(q, j) += cell.evaluate(g_s(i, j), vi).i_a;
+      for (Eigen::Index j = 0; j < n; ++j)
+        out(q, j) += gates ? cell.evaluate_gated(g_s(i, j), vi, gates->voltage(gates->line_of(i, j)), 0.0).i_a
+                           : cell.evaluate(g_s(i, j), vi).i_a;
     }
   return out;
 }
@@ -71,6 +76,12 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
                                   const Eigen::VectorXd& v_op, const CompensationOptions& options,
                                   const solvers::SolverOptions& solver) {
   options.validate();
+  // The map iterates on conductances (G' = G' target / I); a three-terminal cell's per-cell
+  // value is a threshold voltage, for which that step means nothing.
+  if (cell->gate_lines())
+    throw InputError("key cell = " + cell->name() + ": IR-drop compensation maps iterate on cell "
+                     "conductances, and this cell's per-cell value is its " + cell->cell_value().what +
+                     "; maps for it are not implemented");
   const auto t0 = std::chrono::steady_clock::now();
   CompensationOptions o = options;
   if (o.anderson_depth == 0) o.anderson_depth = kNonlinearAndersonDepth;
