@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints the tables quoted in the issue notes. Not part of CI.
-# Usage: bench/run_all.sh [build-dir]   (about 10 minutes on 2 cores, peak ~7 GB at 2048^2)
+# Usage: bench/run_all.sh [build-dir]   (about 17 minutes on 2 cores, peak ~7 GB at 2048^2)
 set -euo pipefail
 b=${1:-build}
 echo "== native vs ngspice"
@@ -19,3 +19,6 @@ echo "== batch of 1000 inputs at 256 x 256"
 echo
 echo "== nonlinear cells: Newton vs ngspice"
 "$b"/newton_vs_ngspice 128
+echo
+echo "== flash arrays: Newton vs ngspice (about 7 minutes: ngspice takes 3 min per 128^2 array)"
+"$b"/flash_vs_ngspice 32 64 128

@@ -14,7 +14,6 @@
 #include "devices/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
-#include "netlists/spice_writer.h"
 #include "solvers/crossbar_solver.h"
 #include "solvers/mna_system.h"
 #include "tests/solvers/referees.h"
@@ -244,30 +243,4 @@ TEST_CASE("a solved flash array satisfies KCL at every node with the EKV current
   // And the current sensed in column j is the one through its sense resistor.
   for (int32_t j = 0; j < spec.cols; ++j)
     CHECK(s.currents(0, j) == doctest::Approx(node(c.col_node(int32_t(spec.rows - 1), j)) / spec.r_sense_ohm).epsilon(1e-12));
-}
-
-TEST_CASE("the flash deck is one B-source per cell on its word line, with the overflow-free softplus") {
-  CrossbarSpec spec;
-  spec.rows = 2;
-  spec.cols = 3;
-  devices::CellParams p = flash_params(1.8);
-  p.gate_global = true;
-  const auto x = netlists::build_crossbar(spec, RowMatrixXd::Constant(2, 3, 1.2), devices::make_cell_model("flash", p));
-  const auto lines = netlists::spice_lines(x.circuit, {});
-  int b_sources = 0, gate_sources = 0;
-  for (const auto& l : lines) {
-    if (l.rfind("bcell_", 0) == 0) {
-      ++b_sources;
-      CHECK(l.find("v(gw)") != std::string::npos);       // the global word line
-      CHECK(l.find("atanh(exp(-abs(") != std::string::npos);  // no exp of a positive argument
-      CHECK(l.find("ln(") == std::string::npos);
-    }
-    if (l.rfind("vgate ", 0) == 0) {
-      ++gate_sources;
-      CHECK(l == "vgate gw 0 dc 1.8");
-    }
-  }
-  CHECK(b_sources == 6);
-  CHECK(gate_sources == 1);
-  CHECK(lines[1].rfind("bcell_0_0 r0_0 c0_0 i=", 0) == 0);  // after the title: cell (0, 0)
 }
