@@ -30,13 +30,13 @@ int main(int argc, char** argv) {
   if (sizes.empty()) sizes = {32, 64, 128};
   std::printf("Flash arrays, native Newton vs ngspice: EKV beta 100 uA/V^2, n 1.5, 300 K, word lines per row at 1.8 V,\n"
               "2.5 ohm/segment, all rows at 0.2 V; thresholds from program-verify of the targets below (seed 42)\n\n");
-  std::printf("%-22s %5s %9s %10s %11s %9s %6s %12s  %s\n", "targets", "M=N", "unknowns", "native_s",
+  std::printf("%-24s %5s %9s %10s %11s %9s %6s %12s  %s\n", "targets", "M=N", "unknowns", "native_s",
               "ngspice_s", "ratio", "iters", "max_rel_dI", "regions sub/mod/lin/sat");
   struct Set {
     const char* name;
     double g_lo_s, g_hi_s;
   };
-  const Set sets[] = {{"1-100 uS (linear)", 1e-6, 1e-4}, {"0.5-50 nS (subthreshold)", 5e-10, 5e-8}};
+  const Set sets[] = {{"1-100 uS (mostly linear)", 1e-6, 1e-4}, {"0.5-50 nS (subthreshold)", 5e-10, 5e-8}};
   devices::CellParams p;  // flash defaults, v-gate 1.8 V, gates per row
   const auto model = devices::make_cell_model("flash", p);
   const auto& cell = static_cast<const devices::FlashCell&>(*model);
@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
       const auto b = ng.solve(v);
       const double ng_s = bench::now_s() - t0;
       const double di = ((a.currents - b.currents).cwiseAbs().array() / b.currents.cwiseAbs().array()).maxCoeff();
-      std::printf("%-22s %5lld %9lld %10.4f %11.3f %8.0fx %6lld %12.2e  %lld/%lld/%lld/%lld (%lld of %lld verified)\n",
+      std::printf("%-24s %5lld %9lld %10.4f %11.3f %8.0fx %6lld %12.2e  %lld/%lld/%lld/%lld (%lld of %lld verified)\n",
                   set.name, (long long)s, (long long)a.summary.unknowns, native_s, ng_s, ng_s / native_s,
                   (long long)a.summary.newton_iterations, di, (long long)reg.counts[0], (long long)reg.counts[1],
                   (long long)reg.counts[2], (long long)reg.counts[3], (long long)prog.stats.verified, (long long)(s * s));
