@@ -5,14 +5,14 @@
 
 #include <chrono>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "netlists/crossbar_builder.h"
 
 namespace xbar::bench {
 
 inline netlists::RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi,
                                            uint64_t seed) {
-  return devices::uniform_matrix(rows, cols, lo, hi, seed);
+  return support::uniform_matrix(rows, cols, lo, hi, seed);
 }
 
 inline double now_s() {

@@ -17,7 +17,7 @@
 
 #include "calib/compensation.h"
 #include "calib/error_metrics.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 using namespace xbar;
 using calib::RowMatrixXd;
@@ -44,7 +44,7 @@ int main(int argc, char** argv) {
       spec.rows = spec.cols = n;
       spec.r_row_ohm = spec.r_col_ohm = r;
       spec.r_driver_ohm = spec.r_sense_ohm = 0;
-      const RowMatrixXd g = devices::uniform_matrix(n, n, 1e-6, 1e-4, 42);
+      const RowMatrixXd g = support::uniform_matrix(n, n, 1e-6, 1e-4, 42);
       const RowMatrixXd v = calib::heldout_inputs(1000, n, 0.2, calib::InputDistribution::kUniform, 7);
       solvers::SolverOptions so;
       const calib::Effective before = calib::effective_matrix(spec, g, so);

@@ -4,9 +4,9 @@
 //   bench/nn_timing MODEL.pt [--subset N] [--threads T] [--repeats R] [--tile T] [--r OHM]
 //
 // Side by side in one process, each the best of R repeats:
-//   software   libtorch float32 forward passes (engine::evaluate_software), images in memory;
+//   software   libtorch float32 forward passes (engine::nn::evaluate_software), images in memory;
 //   hardware   the same images through DAC, every tile's exact effective matrix T, ADC and the
-//              digital steps (engine::HardwareNetwork::predict, linear cells, uncompensated),
+//              digital steps (engine::nn::HardwareNetwork::predict, linear cells, uncompensated),
 //              after programming: "inference";
 //   build      programming every tile and computing its T (one factorization + min(M, N)
 //              solves per tile, on --threads threads), once per programmed network.
@@ -18,9 +18,9 @@
 #include <string>
 
 #include "bench/bench_util.h"
-#include "engine/fashion_mnist.h"
-#include "engine/hardware_inference.h"
-#include "engine/nn_model.h"
+#include "engine/io/fashion_mnist.h"
+#include "engine/nn/hardware_inference.h"
+#include "engine/nn/nn_model.h"
 
 using namespace xbar;
 
@@ -45,21 +45,21 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const engine::ImageSet test = engine::load_fashion_mnist(engine::kDefaultFashionMnistDir, engine::Split::kTest, subset);
-  const engine::ImageSet calib =
-      engine::load_fashion_mnist(engine::kDefaultFashionMnistDir, engine::Split::kTrain, 1000, "calib");
-  const engine::Network net = engine::load_network(model);
+  const engine::io::ImageSet test = engine::io::load_fashion_mnist(engine::io::kDefaultFashionMnistDir, engine::io::Split::kTest, subset);
+  const engine::io::ImageSet calib =
+      engine::io::load_fashion_mnist(engine::io::kDefaultFashionMnistDir, engine::io::Split::kTrain, 1000, "calib");
+  const engine::nn::Network net = engine::nn::load_network(model);
 
   double sw_best = 1e300, sw_acc = 0;
   std::vector<int> sw_pred;
   for (int r = 0; r < repeats; ++r) {
-    const engine::SoftwareEvaluation s = engine::evaluate_software(model, test, threads);
+    const engine::nn::SoftwareEvaluation s = engine::nn::evaluate_software(model, test, threads);
     sw_best = std::min(sw_best, s.seconds);
     sw_acc = s.accuracy;
     sw_pred = s.predictions;
   }
 
-  engine::HardwareOptions o;
+  engine::nn::HardwareOptions o;
   o.mapping.tile_rows = o.mapping.tile_cols = tile;
   o.wires.r_row_ohm = o.wires.r_col_ohm = r_ohm;
   o.programming.variation.model = devices::VariationModel::kGaussian;
@@ -68,14 +68,14 @@ int main(int argc, char** argv) {
   o.programming.stuck.stuck_off_rate = 0.005;
   o.adc_bits = 8;
   o.threads = threads;
-  const engine::RowMatrixXd calib_x =
+  const engine::nn::RowMatrixXd calib_x =
       Eigen::Map<const Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>>(
-          calib.pixels.data(), calib.count, engine::kImagePixels)
+          calib.pixels.data(), calib.count, engine::io::kImagePixels)
           .cast<double>();
-  auto timed = [&](engine::HardwareMode mode, double& build_s, double& infer_s, double& acc) {
+  auto timed = [&](engine::nn::HardwareMode mode, double& build_s, double& infer_s, double& acc) {
     infer_s = 1e300;
     const double t0 = bench::now_s();
-    engine::HardwareNetwork hw(net, o, mode);
+    engine::nn::HardwareNetwork hw(net, o, mode);
     build_s = bench::now_s() - t0;
     hw.calibrate(calib_x);
     for (int r = 0; r < repeats; ++r) {
@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
     }
   };
   double ib = 0, ii = 0, ia = 0, hb = 0, hi = 0, ha = 0;
-  timed(engine::HardwareMode::kIdeal, ib, ii, ia);
-  timed(engine::HardwareMode::kUncompensated, hb, hi, ha);
+  timed(engine::nn::HardwareMode::kIdeal, ib, ii, ia);
+  timed(engine::nn::HardwareMode::kUncompensated, hb, hi, ha);
   std::printf("%s (%s), %lld test images, %d threads, tiles %lld x %lld, %.1f ohm, best of %d\n", model.c_str(),
               net.arch.c_str(), (long long)test.count, threads, (long long)tile, (long long)tile, r_ohm, repeats);
   std::printf("  software (libtorch float32):      %8.3f s   accuracy %.4f\n", sw_best, sw_acc);

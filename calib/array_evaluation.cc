@@ -5,8 +5,8 @@
 
 #include "calib/effective.h"
 #include "calib/nonlinear_compensation.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::calib {
 

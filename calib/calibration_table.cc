@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <ostream>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 
 namespace xbar::calib {
 

@@ -4,8 +4,8 @@
 #include <chrono>
 #include <cmath>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "calib/fixed_point.h"
 #include "calib/line_model.h"
 

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
 
 namespace xbar::calib {

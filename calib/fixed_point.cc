@@ -5,8 +5,8 @@
 #include <cmath>
 #include <deque>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::calib {
 

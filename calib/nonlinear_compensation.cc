@@ -4,8 +4,8 @@
 #include <cmath>
 
 #include "calib/fixed_point.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
 

@@ -6,9 +6,9 @@
 #include <map>
 
 #include "calib/calibration_table.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/format.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 
 namespace xbar::calib {
 
@@ -49,7 +49,7 @@ SizePoint evaluate_size(const netlists::CrossbarSpec& base, int64_t rows, int64_
   SizePoint p;
   p.rows = rows;
   p.cols = cols;
-  const RowMatrixXd g = devices::uniform_matrix(rows, cols, o.g_off_s, o.g_on_s, eval.seed);
+  const RowMatrixXd g = support::uniform_matrix(rows, cols, o.g_off_s, o.g_on_s, eval.seed);
   EvaluationOptions e = eval;
   e.progress = nullptr;
   const ArrayEvaluation a = evaluate_array(spec, g, std::move(cell), e, solver);

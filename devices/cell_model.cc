@@ -3,8 +3,8 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::devices {
 

@@ -25,9 +25,12 @@
 
 #include "devices/cell_state.h"
 #include "devices/conductance_range.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 // Upper bound of `levels` and of a level table's length. 2^20 levels is far past any device
 // (multi-level RRAM and PCM reach 2^4 .. 2^8) and already indistinguishable from continuous in

@@ -3,11 +3,11 @@
 #include <cmath>
 #include <string>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
-#include "devices/running_moments.h"
+#include "support/running_moments.h"
 
 namespace xbar::devices {
 
@@ -34,7 +34,7 @@ DriftStats apply_drift(RowMatrix& g_s, const DriftOptions& options, uint64_t see
   if (!options.enabled()) return st;
   RandomStream rng(stage_seed(seed, SeedStage::kDrift));
   const double log_ratio = std::log(options.time_s / options.t0_s);  // >= 0
-  RunningMoments nu_m, factor_m;
+  support::RunningMoments nu_m, factor_m;
   for (Eigen::Index i = 0; i < g_s.rows(); ++i) {
     for (Eigen::Index j = 0; j < g_s.cols(); ++j) {
       double nu = options.nu_mean + options.nu_sigma * rng.normal();  // drawn for every cell

@@ -25,9 +25,12 @@
 #include <cstdint>
 
 #include "devices/cell_state.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 struct DriftOptions {
   // Time since programming at which the array is read [key drift-time], seconds: 0 = no drift

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
-#include "devices/running_moments.h"
+#include "support/running_moments.h"
 
 namespace xbar::devices {
 
@@ -73,7 +73,7 @@ FlashProgramResult program_flash(const FlashCell& cell, const RowMatrix& target,
     for (int64_t j = 0; j < n; ++j) r.vth_erased_v(i, j) = o.erase_vth_v + o.erase_sigma_v * erase.normal();
 
   const uint64_t pulse_seed = stage_seed(o.seed, SeedStage::kFlashProgram);
-  RunningMoments pulses;
+  support::RunningMoments pulses;
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       const double vg = gates.voltage(gates.line_of(i, j));

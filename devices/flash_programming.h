@@ -40,9 +40,11 @@
 #include <string>
 
 #include "devices/flash_cell.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+using support::RowMatrix;
 
 enum class FlashTarget { kReadCurrent, kConductance };
 std::string to_string(FlashTarget t);  // "read-current", "conductance"

@@ -4,10 +4,10 @@
 #include <cmath>
 #include <string>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
-#include "devices/running_moments.h"
+#include "support/running_moments.h"
 
 namespace xbar::devices {
 
@@ -30,7 +30,7 @@ RetentionStats apply_retention(RowMatrix& vth_v, const RetentionOptions& o, uint
   if (!o.enabled()) return st;
   RandomStream rng(stage_seed(seed, SeedStage::kFlashRetention));
   const double log_factor = std::log1p(o.time_s / o.tau_s);  // ln(1 + t/tau), exact for t << tau
-  RunningMoments alpha_m, shift_m;
+  support::RunningMoments alpha_m, shift_m;
   for (Eigen::Index i = 0; i < vth_v.rows(); ++i)
     for (Eigen::Index j = 0; j < vth_v.cols(); ++j) {
       double alpha = o.alpha_v + o.alpha_sigma_v * rng.normal();

@@ -22,9 +22,11 @@
 
 #include <cstdint>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+using support::RowMatrix;
 
 struct RetentionOptions {
   // Time since programming [key retention-time], seconds, finite, >= 0; 0 = none (default).

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
-#include "devices/running_moments.h"
+#include "support/format.h"
+#include "support/input_error.h"
+#include "support/running_moments.h"
 
 namespace xbar::devices {
 
@@ -103,7 +103,7 @@ ProgrammingResult program_conductances(const RowMatrix& target_s,
   st.drift = apply_drift(r.g_s, options.drift, options.seed, &r.stuck_mask);
 
   // End-to-end report.
-  RunningMoments total;
+  support::RunningMoments total;
   for (Eigen::Index k = 0; k < r.g_s.size(); ++k) {
     const double t = target_s.data()[k];
     if (t > 0) total.add((r.g_s.data()[k] - t) / t);

@@ -35,10 +35,13 @@
 #include "devices/conductance_range.h"
 #include "devices/drift.h"
 #include "devices/programming_variation.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/stuck_at.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 struct ProgrammingOptions {
   // User seed [key seed], any 64-bit value; every stage stream derives from it and it is

@@ -2,11 +2,11 @@
 
 #include <cmath>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
-#include "devices/running_moments.h"
+#include "support/running_moments.h"
 
 namespace xbar::devices {
 
@@ -58,7 +58,7 @@ VariationStats apply_programming_variation(RowMatrix& g_s, const VariationOption
   VariationStats st;
   if (options.model == VariationModel::kNone) return st;
   RandomStream rng(stage_seed(seed, SeedStage::kVariation));
-  RunningMoments err;
+  support::RunningMoments err;
   for (Eigen::Index i = 0; i < g_s.rows(); ++i) {
     for (Eigen::Index j = 0; j < g_s.cols(); ++j) {
       const double z = rng.normal();  // drawn for every cell: pinned ones too

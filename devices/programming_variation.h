@@ -33,9 +33,12 @@
 
 #include "devices/cell_state.h"
 #include "devices/conductance_range.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 enum class VariationModel { kNone, kGaussian, kLognormal };
 

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <string>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::devices {
 

@@ -24,9 +24,12 @@
 #include <Eigen/Core>
 #include <cstdint>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 // Largest `bits`: 2^32 levels already resolve ~1e-10 of the range, far below any converter;
 // the bound also keeps 2^b - 1 exact and the level index inside int64.

@@ -22,12 +22,12 @@
 // number generators", OOPSLA 2014 (Java's SplittableRandom); it is a bijection with full
 // avalanche, so neighbouring user seeds (1, 2, 3, ...) give unrelated stage seeds. The stage's
 // std::mt19937_64 is seeded with the derived value. The random target arrays of
-// devices::uniform_matrix() use the user seed directly, never a derived one, so targets and
+// support::uniform_matrix() use the user seed directly, never a derived one, so targets and
 // non-idealities are not correlated either.
 //
 // Mappings (row-major cell order, one draw per cell unless said otherwise):
 //   uniform():  u = (w >> 11) * 2^-53 for one 64-bit output w; u in [0, 1), the same mapping as
-//               devices::uniform_matrix().
+//               support::uniform_matrix().
 //   bernoulli(p): uniform() < p; P = ceil(p * 2^53) / 2^53, exact for p a multiple of 2^-53.
 //   normal():   Box-Muller on two consecutive outputs w1, w2:
 //                 u1 = ((w1 >> 11) + 1) * 2^-53 in (0, 1]   (never 0, so log(u1) is finite)

@@ -21,9 +21,12 @@
 
 #include <cstdint>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 struct ReadNoiseOptions {
   // Relative sigma [key read-noise-sigma]: SD of G_read as a fraction of G, finite, >= 0.

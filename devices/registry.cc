@@ -3,8 +3,8 @@
 #include <cmath>
 
 #include "devices/flash_cell.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/linear_cell.h"
 #include "devices/mos1_transistor.h"
 #include "devices/one_t_one_r_cell.h"

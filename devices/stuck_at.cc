@@ -2,9 +2,9 @@
 
 #include <cmath>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/random_stream.h"
 
 namespace xbar::devices {

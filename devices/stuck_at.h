@@ -22,9 +22,12 @@
 
 #include "devices/cell_state.h"
 #include "devices/conductance_range.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 
 namespace xbar::devices {
+
+// The conductance matrix type of every non-ideality: M x N, row-major (support/random_array.h).
+using support::RowMatrix;
 
 struct StuckAtOptions {
   // Probability that a cell is stuck at g_max_s [key stuck-on-rate], in [0, 1]. Reported

@@ -1,6 +1,6 @@
 #include "netlists/circuit.h"
 
-#include "devices/contract.h"
+#include "support/contract.h"
 
 #include <charconv>
 #include <cstdio>

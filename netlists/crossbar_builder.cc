@@ -3,8 +3,8 @@
 #include <cmath>
 #include <string>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/linear_cell.h"
 
 namespace xbar::netlists {

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "devices/input_error.h"
-#include "devices/utf8.h"
+#include "support/input_error.h"
+#include "support/utf8.h"
 
 namespace xbar::netlists {
 
@@ -365,7 +365,7 @@ Circuit read_spice(std::istream& in, const std::string& filename) {
     if (line == 1) continue;  // the title, whatever it holds (ngspice does the same)
     strip_comment_and_lower(raw);
     const std::string_view text = trim(raw);
-    // Names and nodes end up in JSON results, which must be UTF-8 (devices/utf8.h).
+    // Names and nodes end up in JSON results, which must be UTF-8 (support/utf8.h).
     if (const auto bad = first_invalid_utf8(text)) reader.fail(line, describe_invalid_utf8(text, *bad));
     if (text.empty() || text[0] == '*') continue;
     if (text[0] == '+') {

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <string_view>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 
 namespace xbar::netlists {
 

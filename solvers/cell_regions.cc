@@ -1,6 +1,6 @@
 #include "solvers/cell_regions.h"
 
-#include "devices/contract.h"
+#include "support/contract.h"
 
 namespace xbar::solvers {
 

@@ -7,8 +7,8 @@
 
 #include <omp.h>
 
-#include "devices/contract.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/input_error.h"
 #include "solvers/stopwatch.h"
 #include "solvers/grid_ordering.h"
 

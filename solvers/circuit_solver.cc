@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/line_system.h"
 #include "solvers/pcg_backend.h"
 #include "solvers/stopwatch.h"

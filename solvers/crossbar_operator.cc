@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/huge_pages.h"
 
 namespace xbar::solvers {

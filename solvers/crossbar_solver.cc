@@ -3,9 +3,9 @@
 #include <chrono>
 #include <cstdio>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/crossbar_operator.h"
 #include "solvers/pcg_backend.h"
 #include "solvers/stopwatch.h"

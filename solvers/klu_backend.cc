@@ -3,8 +3,8 @@
 #include <chrono>
 #include <vector>
 
-#include "devices/contract.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/input_error.h"
 #include "solvers/grid_ordering.h"
 #include "solvers/stopwatch.h"
 

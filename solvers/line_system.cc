@@ -4,8 +4,8 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "devices/contract.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/input_error.h"
 #include "solvers/huge_pages.h"
 
 namespace xbar::solvers {

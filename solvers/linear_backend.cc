@@ -1,7 +1,7 @@
 #include "solvers/linear_backend.h"
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/klu_backend.h"
 #include "solvers/pcg_backend.h"

@@ -6,8 +6,8 @@
 #include <numeric>
 #include <unordered_map>
 
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "devices/mos1_transistor.h"
 
 namespace xbar::solvers {

@@ -4,9 +4,9 @@
 #include <chrono>
 #include <cmath>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {

@@ -10,7 +10,7 @@
 #include <sstream>
 #include <unordered_map>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "solvers/stopwatch.h"
 #include "netlists/spice_writer.h"
 

@@ -10,9 +10,9 @@
 #include <limits>
 #include <new>
 
-#include "devices/contract.h"
-#include "devices/format.h"
-#include "devices/input_error.h"
+#include "support/contract.h"
+#include "support/format.h"
+#include "support/input_error.h"
 #include "solvers/huge_pages.h"
 #include "solvers/stopwatch.h"
 

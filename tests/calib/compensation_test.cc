@@ -17,8 +17,8 @@
 
 #include "calib/compensation.h"
 #include "calib/error_metrics.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -78,7 +78,7 @@ bool throws_input_error_naming(const std::function<void()>& f, const std::string
 // of the [1 uS, 100 uS] window, so far cells need more than g_max.
 struct StrongCase {
   CrossbarSpec spec = make_spec(32, 32, 5.0, 0, 0, DriveSide::kLeft, SenseSide::kBottom);
-  RowMatrixXd g = devices::uniform_matrix(32, 32, 5e-5, 1e-4, 31);
+  RowMatrixXd g = support::uniform_matrix(32, 32, 5e-5, 1e-4, 31);
   calib::CompensationOptions opt;
   StrongCase() {
     opt.range.g_min_s = 1e-6;
@@ -110,7 +110,7 @@ TEST_CASE("compensated map reproduces G^T v on held-out inputs, checked by indep
     CAPTURE(var.r_end);
     CAPTURE(var.anderson);
     const CrossbarSpec spec = make_spec(m, n, 2.0, var.r_end, var.r_end, var.d, var.s);
-    const RowMatrixXd g = devices::uniform_matrix(m, n, 1e-6, 1e-5, ++seed);
+    const RowMatrixXd g = support::uniform_matrix(m, n, 1e-6, 1e-5, ++seed);
     calib::CompensationOptions opt;
     opt.range.g_min_s = 1e-7;
     opt.range.g_max_s = 1e-4;

@@ -10,9 +10,9 @@
 
 #include "calib/effective.h"
 #include "calib/line_model.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
 #include "tests/calib/direct_referee.h"
@@ -71,8 +71,8 @@ TEST_CASE("effective matrix reproduces direct solves for every drive/sense optio
           // Wires heavy enough that T departs from G by tens of percent.
           const CrossbarSpec spec = make_spec(sh.m, sh.n, 6.0, 9.0, r_end, 0.5 * r_end, d, s);
           const uint64_t seed = 1000 + uint64_t(cases++);
-          const RowMatrixXd g = devices::uniform_matrix(sh.m, sh.n, 1e-6, 1e-3, seed);
-          const RowMatrixXd v = devices::uniform_matrix(20, sh.m, -0.2, 0.3, seed + 7777);
+          const RowMatrixXd g = support::uniform_matrix(sh.m, sh.n, 1e-6, 1e-3, seed);
+          const RowMatrixXd v = support::uniform_matrix(20, sh.m, -0.2, 0.3, seed + 7777);
           const calib::Effective e = calib::effective_matrix(spec, g, {});
           REQUIRE(e.t.rows() == sh.m);
           REQUIRE(e.t.cols() == sh.n);
@@ -89,8 +89,8 @@ TEST_CASE("effective matrix reproduces direct solves for every drive/sense optio
 
 TEST_CASE("effective matrix agrees with ngspice on a small array") {
   const CrossbarSpec spec = make_spec(7, 11, 5.0, 3.0, 20.0, 10.0, DriveSide::kBoth, SenseSide::kBottom);
-  const RowMatrixXd g = devices::uniform_matrix(7, 11, 1e-6, 1e-3, 42);
-  const RowMatrixXd v = devices::uniform_matrix(4, 7, 0.0, 0.3, 43);
+  const RowMatrixXd g = support::uniform_matrix(7, 11, 1e-6, 1e-3, 42);
+  const RowMatrixXd v = support::uniform_matrix(4, 7, 0.0, 0.3, 43);
   const RowMatrixXd ref = direct_currents(spec, g, v, BackendChoice::kNgspice);
   const calib::Effective e = calib::effective_matrix(spec, g, {});
   // ngspice and the native solver agree to ~1e-13 (tests/solvers/ngspice_agreement_test.cc).
@@ -113,7 +113,7 @@ TEST_CASE("without wire, driver or sense resistance T = G") {
       for (const auto& shape : kShapes) {
         const int64_t m = shape.first, n = shape.second;
         const CrossbarSpec spec = make_spec(m, n, 0, 0, 0, 0, d, s);
-        const RowMatrixXd g = devices::uniform_matrix(m, n, 1e-7, 1e-4, uint64_t(m * 31 + n));
+        const RowMatrixXd g = support::uniform_matrix(m, n, 1e-7, 1e-4, uint64_t(m * 31 + n));
         const calib::Effective e = calib::effective_matrix(spec, g, {});
         CHECK(max_abs(e.t - g) <= kIdealRelTol * max_abs(g));
       }
@@ -153,7 +153,7 @@ TEST_CASE("line model: inverse(forward(G); G) = G") {
         CAPTURE(netlists::to_string(s));
         CAPTURE(r_end);
         const CrossbarSpec spec = make_spec(17, 23, 4.0, 2.5, r_end, r_end, d, s);
-        const RowMatrixXd g = devices::uniform_matrix(17, 23, 1e-6, 1e-4, 7);
+        const RowMatrixXd g = support::uniform_matrix(17, 23, 1e-6, 1e-4, 7);
         const calib::LineModel model(spec);
         const RowMatrixXd t = model.forward(g);
         // Not the identity map: the model attenuates.
@@ -190,7 +190,7 @@ TEST_CASE("line model is exact without column coupling (one row) and without row
         CAPTURE(rd);
         CAPTURE(rs);
         const CrossbarSpec row = make_spec(1, 40, 3.0, 0.0, rd, rs, d, s);
-        const RowMatrixXd g = devices::uniform_matrix(1, 40, 1e-6, 1e-3, uint64_t(100 + k++));
+        const RowMatrixXd g = support::uniform_matrix(1, 40, 1e-6, 1e-3, uint64_t(100 + k++));
         const RowMatrixXd exact = calib::effective_matrix(row, g, {}).t;
         const RowMatrixXd model = calib::LineModel(row).forward(g);
         CHECK(max_abs(model - exact) <= stand_in_bound(g, rd == 0 || rs == 0) * max_abs(exact));
@@ -204,7 +204,7 @@ TEST_CASE("line model is exact without column coupling (one row) and without row
       CAPTURE(netlists::to_string(s));
       CAPTURE(rs);
       const CrossbarSpec col = make_spec(40, 1, 0.0, 3.0, 0.0, rs, DriveSide::kLeft, s);
-      const RowMatrixXd g = devices::uniform_matrix(40, 1, 1e-6, 1e-3, uint64_t(200 + k++));
+      const RowMatrixXd g = support::uniform_matrix(40, 1, 1e-6, 1e-3, uint64_t(200 + k++));
       const RowMatrixXd exact = calib::effective_matrix(col, g, {}).t;
       const RowMatrixXd model = calib::LineModel(col).forward(g);
       CHECK(max_abs(model - exact) <= stand_in_bound(g, true) * max_abs(exact));
@@ -217,7 +217,7 @@ TEST_CASE("line model is an approximation once rows and columns couple, and a go
   // cell's own scale for a moderately resistive 16 x 16 array, where T itself departs from G
   // by much more.
   const CrossbarSpec spec = make_spec(16, 16, 3.0, 3.0, 0, 0, DriveSide::kLeft, SenseSide::kBottom);
-  const RowMatrixXd g = devices::uniform_matrix(16, 16, 1e-5, 1e-3, 5);
+  const RowMatrixXd g = support::uniform_matrix(16, 16, 1e-5, 1e-3, 5);
   const RowMatrixXd exact = calib::effective_matrix(spec, g, {}).t;
   const RowMatrixXd model = calib::LineModel(spec).forward(g);
   const double model_err = max_abs(model - exact), raw_err = max_abs(exact - g);

@@ -8,8 +8,8 @@
 #include <string>
 
 #include "calib/nonlinear_compensation.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 
 namespace xbar::calib {
@@ -20,8 +20,8 @@ TEST_CASE("the wire-free flash reference reads every cell at its own word line's
   p.gate_per_row = false;
   p.v_gate_lines_v = {1.6, 1.7, 1.8, 1.9};  // one per column
   const auto cell = devices::make_cell_model("flash", p);
-  const RowMatrixXd vth = devices::uniform_matrix(m, n, 0.6, 1.9, 3);
-  const RowMatrixXd v = devices::uniform_matrix(3, m, 0.05, 0.3, 4);
+  const RowMatrixXd vth = support::uniform_matrix(m, n, 0.6, 1.9, 3);
+  const RowMatrixXd v = support::uniform_matrix(3, m, 0.05, 0.3, 4);
   const RowMatrixXd ideal = wire_free_currents(*cell, vth, v);
   // EKV written out: I = 2 n beta V_T^2 [ln^2(1 + e^{x_f}) - ln^2(1 + e^{x_r})], source at 0.
   const devices::FlashParams fp = p.flash_params();

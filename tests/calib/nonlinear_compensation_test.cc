@@ -8,7 +8,7 @@
 
 #include "calib/array_evaluation.h"
 #include "calib/nonlinear_compensation.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "tests/calib/direct_referee.h"
 
@@ -36,7 +36,7 @@ TEST_CASE("nonlinear map: ngspice at the operating input gives the wire-free col
     CAPTURE(name);
     const auto cell = devices::make_cell_model(name);
     const netlists::CrossbarSpec spec = spec_of(m, n, 8.0);
-    const RowMatrixXd g = devices::uniform_matrix(m, n, 5e-6, 5e-5, 21);
+    const RowMatrixXd g = support::uniform_matrix(m, n, 5e-6, 5e-5, 21);
     CompensationOptions o;
     o.tol = 1e-11;
     o.range = {1e-7, 1e-3};
@@ -57,7 +57,7 @@ TEST_CASE("nonlinear map: ngspice at the operating input gives the wire-free col
 
 TEST_CASE("nonlinear map: wire-free reference is the cell characteristic summed down each column") {
   const auto cell = devices::make_cell_model("sinh");
-  const RowMatrixXd g = devices::uniform_matrix(3, 2, 1e-6, 1e-4, 2);
+  const RowMatrixXd g = support::uniform_matrix(3, 2, 1e-6, 1e-4, 2);
   RowMatrixXd v(2, 3);
   v << 0.1, 0.2, 0.3, 0.0, -0.25, 0.05;
   const RowMatrixXd i = wire_free_currents(*cell, g, v);
@@ -75,7 +75,7 @@ TEST_CASE("nonlinear map: cells pinned at g-max really fall short there; scale a
   const double v_read = 0.3;
   const auto cell = devices::make_cell_model("1t1r");
   const netlists::CrossbarSpec spec = spec_of(m, n, 20.0);
-  const RowMatrixXd g = devices::uniform_matrix(m, n, 1e-6, 1e-4, 5);
+  const RowMatrixXd g = support::uniform_matrix(m, n, 1e-6, 1e-4, 5);
   CompensationOptions o;
   o.range = {1e-6, 1e-4};
   o.tol = 1e-9;
@@ -113,7 +113,7 @@ TEST_CASE("nonlinear map: cells pinned at g-max really fall short there; scale a
 TEST_CASE("nonlinear evaluation: the map lowers the error over held-out inputs it was not built on") {
   const int64_t m = 16, n = 12;
   const netlists::CrossbarSpec spec = spec_of(m, n, 5.0);
-  const RowMatrixXd g = devices::uniform_matrix(m, n, 1e-6, 1e-4, 8);
+  const RowMatrixXd g = support::uniform_matrix(m, n, 1e-6, 1e-4, 8);
   EvaluationOptions o;
   o.comp.range = {1e-7, 1e-3};
   o.heldout = 40;

@@ -4,8 +4,8 @@
 #include <doctest/doctest.h>
 
 #include "devices/conductance_levels.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "tests/devices/sampling_checks.h"
 
 using namespace xbar;
@@ -64,7 +64,7 @@ TEST_CASE("level occupancy of uniformly spread targets matches the binomial expe
   // 0.1 wide (0.05 for the two end levels), so it catches each target with that probability.
   const int64_t rows = 1000, cols = 1000;
   const double n = double(rows * cols);
-  RowMatrix g = devices::uniform_matrix(rows, cols, 0.0, 1.0, 2024);
+  RowMatrix g = support::uniform_matrix(rows, cols, 0.0, 1.0, 2024);
   const auto lv = ConductanceLevels::uniform(11, range_of(0.0, 1.0));
   const std::vector<int64_t> occ = lv.snap_in_place(g);
   REQUIRE(occ.size() == 11);

@@ -5,7 +5,7 @@
 #include <cmath>
 
 #include "devices/drift.h"
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "tests/devices/sampling_checks.h"
 
 using namespace xbar;

@@ -8,7 +8,7 @@
 #include <string>
 
 #include "devices/flash_cell.h"
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 

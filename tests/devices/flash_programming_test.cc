@@ -9,8 +9,8 @@
 #include <string>
 
 #include "devices/flash_programming.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "tests/devices/sampling_checks.h"
 
 using namespace xbar;
@@ -85,7 +85,7 @@ TEST_CASE("program-verify brings every cell of a seeded array within pv-tol of i
   const FlashCell cell = cell_at(1.8);
   FlashProgramOptions o;  // the defaults: 1 mV steps, 20 % spread, 2 %, read at 0.2 V
   o.seed = 11;
-  const RowMatrix g = devices::uniform_matrix(16, 16, 1e-6, 1e-4, 5);  // the default window
+  const RowMatrix g = support::uniform_matrix(16, 16, 1e-6, 1e-4, 5);  // the default window
   const auto r = devices::program_flash(cell, g, FlashTarget::kConductance, o);
   CHECK(r.stats.verified == 256);
   CHECK(r.stats.overshoot + r.stats.pulse_limit + r.stats.above_erased == 0);
@@ -112,7 +112,7 @@ TEST_CASE("without pulse spread every cell takes exactly ceil(D / pv-step) pulse
   o.seed = 3;
   o.pv_step_v = 0.004;
   o.pv_sigma_v = 0;
-  const RowMatrix g = devices::uniform_matrix(12, 12, 2e-5, 1e-4, 8);
+  const RowMatrix g = support::uniform_matrix(12, 12, 2e-5, 1e-4, 8);
   const auto r = devices::program_flash(cell, g, FlashTarget::kConductance, o);
   int checked = 0;
   for (Eigen::Index k = 0; k < g.size(); ++k) {
@@ -138,7 +138,7 @@ TEST_CASE("with pulse spread the pulse counts have the mean and variance of the 
   o.pv_step_v = 0.005;
   o.pv_sigma_v = 0.001;
   // Targets of 50-100 uS: windows of >= 20 mV, never jumped by a 5 mV (+- 1 mV) pulse.
-  const RowMatrix g = devices::uniform_matrix(32, 32, 5e-5, 1e-4, 9);
+  const RowMatrix g = support::uniform_matrix(32, 32, 5e-5, 1e-4, 9);
   const auto r = devices::program_flash(cell, g, FlashTarget::kConductance, o);
   REQUIRE(r.stats.verified == 1024);
   double total = 0, expect = 0, var_total = 0, sq_dev = 0, sq_dev_var = 0;
@@ -231,7 +231,7 @@ TEST_CASE("program-verify is reproducible from its seed and each cell's pulses a
   o.seed = 99;
   o.pv_step_v = 0.005;
   o.pv_sigma_v = 0.001;
-  RowMatrix g = devices::uniform_matrix(6, 7, 4e-5, 1e-4, 1);
+  RowMatrix g = support::uniform_matrix(6, 7, 4e-5, 1e-4, 1);
   const auto a = devices::program_flash(cell, g, FlashTarget::kConductance, o);
   const auto b = devices::program_flash(cell, g, FlashTarget::kConductance, o);
   CHECK(a.vth_v == b.vth_v);

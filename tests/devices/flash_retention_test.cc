@@ -7,7 +7,7 @@
 #include <string>
 
 #include "devices/flash_retention.h"
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "tests/devices/sampling_checks.h"
 
 using namespace xbar;

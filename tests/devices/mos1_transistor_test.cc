@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/mos1_transistor.h"
 #include "devices/one_t_one_r_cell.h"
 #include "devices/registry.h"

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <limits>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/programming.h"
 #include "tests/devices/sampling_checks.h"
 
@@ -26,7 +26,7 @@ constexpr double kPowerLawRelTol = 1e-14;
 
 // Targets uniform inside the default window [1 uS, 100 uS], from the random-array generator.
 RowMatrix targets(int64_t rows, int64_t cols, uint64_t seed = 123) {
-  return devices::uniform_matrix(rows, cols, 1e-6, 1e-4, seed);
+  return support::uniform_matrix(rows, cols, 1e-6, 1e-4, seed);
 }
 
 ProgrammingOptions everything_on() {

@@ -6,9 +6,9 @@
 #include <cmath>
 #include <limits>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/quantizer.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "tests/devices/sampling_checks.h"
 
 using namespace xbar;
@@ -91,7 +91,7 @@ TEST_CASE("the quantization error of uniformly spread inputs has mean 0 and vari
   // the ends together make one full tread), mean 0, variance D^2/12, 4th moment D^4/80.
   const UniformQuantizer q(8, 0.0, 1.0);
   const int64_t n = 200000;
-  devices::RowMatrix x = devices::uniform_matrix(1, n, 0.0, 1.0, 99);
+  devices::RowMatrix x = support::uniform_matrix(1, n, 0.0, 1.0, 99);
   const devices::RowMatrix before = x;
   const auto c = q.quantize_in_place(x);
   CHECK(c.clipped_low + c.clipped_high == 0);

@@ -4,7 +4,7 @@
 
 #include <cmath>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/random_stream.h"
 #include "tests/devices/sampling_checks.h"
 
@@ -44,7 +44,7 @@ TEST_CASE("stage seeds differ between stages and between neighbouring user seeds
 }
 
 TEST_CASE("uniform draws use the same 53-bit mapping as the random target arrays") {
-  const devices::RowMatrix m = devices::uniform_matrix(3, 5, 0.0, 1.0, 42);
+  const support::RowMatrix m = support::uniform_matrix(3, 5, 0.0, 1.0, 42);
   RandomStream rng(42);
   for (int k = 0; k < 15; ++k) CHECK(rng.uniform() == m.data()[k]);
 }

@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/programming_variation.h"
 #include "devices/read_noise.h"
 #include "tests/devices/sampling_checks.h"

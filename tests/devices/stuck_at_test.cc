@@ -4,7 +4,7 @@
 
 #include <limits>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/stuck_at.h"
 #include "tests/devices/sampling_checks.h"
 

@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/npy.h"
+#include "engine/io/npy.h"
 
 #ifndef XBAR_BINARY
 #error "XBAR_BINARY (path of the xbar executable) must be defined by the build"
@@ -145,10 +145,10 @@ inline Matrix random_matrix(int64_t rows, int64_t cols, double lo, double hi, ui
 
 // Fixtures may hold NaN and infinities on purpose (bad-input cases): kAllow.
 inline void save(const std::string& path, const Matrix& m) {
-  xbar::engine::write_npy(path, m.a.data(), {m.rows, m.cols}, xbar::engine::NonFinite::kAllow);
+  xbar::engine::io::write_npy(path, m.a.data(), {m.rows, m.cols}, xbar::engine::io::NonFinite::kAllow);
 }
 inline void save_vector(const std::string& path, const std::vector<double>& v) {
-  xbar::engine::write_npy(path, v.data(), {int64_t(v.size())}, xbar::engine::NonFinite::kAllow);
+  xbar::engine::io::write_npy(path, v.data(), {int64_t(v.size())}, xbar::engine::io::NonFinite::kAllow);
 }
 
 // An .npy file with any header, for the layouts write_npy never produces.
@@ -156,7 +156,7 @@ inline void write_raw_npy(const std::string& path, const std::string& descr, boo
                    const std::vector<int64_t>& shape, const std::string& payload) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': " +
                      (fortran_order ? "True" : "False") +
-                     ", 'shape': " + xbar::engine::shape_to_string(shape) + ", }";
+                     ", 'shape': " + xbar::engine::io::shape_to_string(shape) + ", }";
   const size_t unpadded = 10 + dict.size() + 1;
   dict += std::string((64 - unpadded % 64) % 64, ' ') + "\n";
   std::string bytes = "\x93NUMPY";

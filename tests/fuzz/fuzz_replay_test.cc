@@ -15,13 +15,13 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
-#include "engine/cli_ini.h"
-#include "engine/npy.h"
+#include "support/input_error.h"
+#include "engine/cli/cli_ini.h"
+#include "engine/io/npy.h"
 #include "netlists/spice_reader.h"
 #include "tests/fuzz/fuzz_targets.h"
 #if XBAR_HAVE_SWEEP_GRID
-#include "engine/sweep_grid.h"
+#include "engine/sweep/sweep_grid.h"
 #endif
 
 #ifndef XBAR_FUZZ_DIR
@@ -90,8 +90,8 @@ TEST_CASE("fuzz regression: a sweep INI value that is not UTF-8 is refused with 
   std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/sweep_grid/invalid_utf8_value.ini",
                    std::ios::binary);
   REQUIRE(in.good());
-  const xbar::engine::SweepKeyCheck any = [](const std::string&, const std::string&) { return std::string(); };
-  CHECK_THROWS_WITH_AS(xbar::engine::parse_sweep_ini(in, "s.ini", any),
+  const xbar::engine::sweep::SweepKeyCheck any = [](const std::string&, const std::string&) { return std::string(); };
+  CHECK_THROWS_WITH_AS(xbar::engine::sweep::parse_sweep_ini(in, "s.ini", any),
                        doctest::Contains("s.ini:4: not valid UTF-8 (byte 0xb7 at offset 6)"),
                        xbar::InputError);
 }
@@ -100,8 +100,8 @@ TEST_CASE("fuzz regression: a sweep INI value that is not UTF-8 is refused with 
 // The crash inputs, one by one, with what each must give now.
 TEST_CASE("fuzz regression: an empty (0, 3) float64 .npy reads as an empty array") {
   // Found by npy_reader_fuzz under UBSan: memcpy(nullptr, nullptr, 0) for an empty array.
-  const xbar::engine::NpyArray a =
-      xbar::engine::read_npy(std::string(XBAR_FUZZ_DIR) + "/regressions/npy_reader/empty_0x3.npy");
+  const xbar::engine::io::NpyArray a =
+      xbar::engine::io::read_npy(std::string(XBAR_FUZZ_DIR) + "/regressions/npy_reader/empty_0x3.npy");
   CHECK(a.shape == std::vector<int64_t>{0, 3});
   CHECK(a.data.empty());
 }
@@ -109,7 +109,7 @@ TEST_CASE("fuzz regression: an empty (0, 3) float64 .npy reads as an empty array
 TEST_CASE("fuzz regression: an INI value holding Boost's own '%value%' placeholder is refused") {
   // Found by ini_fuzz as a timeout: Boost 1.74's error::what() replaced "%value%" by the value
   // in a loop that never ended when the value contained "%value%" itself. The reader now names
-  // file, line and key without letting Boost quote the value (engine/cli_ini.h).
+  // file, line and key without letting Boost quote the value (engine/cli/cli_ini.h).
   namespace po = boost::program_options;
   po::options_description desc;
   desc.add_options()("quiet", po::bool_switch(), "")("r-row", po::value<double>(), "");
@@ -117,14 +117,14 @@ TEST_CASE("fuzz regression: an INI value holding Boost's own '%value%' placehold
   std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/ini/boost_placeholder_loop.ini");
   REQUIRE(in.good());
   std::istringstream sliced("[wires]\nquiet = yes\nr-row = 1%value%\n");
-  CHECK_THROWS_WITH_AS(xbar::engine::store_ini(sliced, "p.ini", desc, vm),
+  CHECK_THROWS_WITH_AS(xbar::engine::cli::store_ini(sliced, "p.ini", desc, vm),
                        "p.ini:3: key r-row = '1%value%': the argument for option 'r-row' is "
                        "invalid: expected a number",
                        xbar::InputError);
   // A value with one '%' cannot hold a placeholder: Boost's own message, value quoted.
   po::variables_map vm2;
   std::istringstream single("r-row = 5%\n");
-  CHECK_THROWS_WITH_AS(xbar::engine::store_ini(single, "q.ini", desc, vm2),
+  CHECK_THROWS_WITH_AS(xbar::engine::cli::store_ini(single, "q.ini", desc, vm2),
                        "q.ini:1: key r-row = '5%': the argument ('5%') for option 'r-row' is "
                        "invalid: expected a number",
                        xbar::InputError);

@@ -14,13 +14,13 @@
 #include <vector>
 
 #include "devices/conductance_levels.h"
-#include "devices/input_error.h"
-#include "devices/utf8.h"
-#include "engine/cli_ini.h"
-#include "engine/npy.h"
+#include "support/input_error.h"
+#include "support/utf8.h"
+#include "engine/cli/cli_ini.h"
+#include "engine/io/npy.h"
 #include "netlists/spice_reader.h"
 #if XBAR_HAVE_SWEEP_GRID
-#include "engine/sweep_grid.h"
+#include "engine/sweep/sweep_grid.h"
 #endif
 
 namespace xbar::fuzz {
@@ -94,18 +94,18 @@ std::string scratch_path(const std::string& suffix) {
          std::to_string(::getpid()) + suffix;
 }
 
-void check_npy(const engine::NpyArray& a) {
+void check_npy(const engine::io::NpyArray& a) {
   require(a.dtype == "<f8" || a.dtype == "<f4", "dtype '" + a.dtype + "' accepted");
   for (const int64_t e : a.shape) require(e >= 0, "negative extent accepted");
-  require(int64_t(a.data.size()) == engine::element_count(a.shape), "data size != shape");
+  require(int64_t(a.data.size()) == engine::io::element_count(a.shape), "data size != shape");
 }
 
 // Written back as float64 and read again: the same shape and bit for bit the same values.
-void check_npy_round_trip(const engine::NpyArray& a) {
+void check_npy_round_trip(const engine::io::NpyArray& a) {
   // tmpfs when there is one: write_file_atomically fsyncs, which costs milliseconds on a disk.
   static const std::string path = scratch_path(".npy");
-  engine::write_npy(path, a.data.data(), a.shape, engine::NonFinite::kAllow);
-  const engine::NpyArray b = engine::read_npy(path);
+  engine::io::write_npy(path, a.data.data(), a.shape, engine::io::NonFinite::kAllow);
+  const engine::io::NpyArray b = engine::io::read_npy(path);
   std::remove(path.c_str());
   require(b.shape == a.shape && b.dtype == "<f8", "round trip changed the shape or dtype");
   require(b.data.size() == a.data.size() &&
@@ -118,7 +118,7 @@ void check_npy_round_trip(const engine::NpyArray& a) {
 
 namespace po = boost::program_options;
 
-// One key of each value type the real command line (engine/main.cc) declares, with and
+// One key of each value type the real command line (engine/cli/*_keys.cc) declares, with and
 // without defaults, plus `config` and `help`, which a file may not set.
 const po::options_description& ini_description() {
   static const po::options_description desc = [] {
@@ -160,9 +160,9 @@ void spice_reader_one(const uint8_t* data, size_t size) {
 
 void npy_reader_one(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size), std::ios::binary);
-  engine::NpyArray a;
+  engine::io::NpyArray a;
   try {
-    a = engine::read_npy(in, "fuzz.npy");
+    a = engine::io::read_npy(in, "fuzz.npy");
   } catch (const InputError& e) {
     require(std::string(e.what()).rfind("fuzz.npy: ", 0) == 0,
             std::string("message does not start with 'fuzz.npy: ': ") + e.what());
@@ -177,7 +177,7 @@ void ini_one(const uint8_t* data, size_t size) {
   const po::options_description& desc = ini_description();
   po::variables_map vm;
   try {
-    engine::store_ini(in, "fuzz.ini", desc, vm);
+    engine::cli::store_ini(in, "fuzz.ini", desc, vm);
     po::notify(vm);
   } catch (const InputError& e) {
     require(std::string(e.what()).rfind("fuzz.ini:", 0) == 0,
@@ -217,17 +217,17 @@ void level_table_one(const uint8_t* data, size_t size) {
 void sweep_grid_one(const uint8_t* data, size_t size) {
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   // The subcommand keys a point may set, as the CLI's check would accept them (a fixed set:
-  // the parser's own logic is under test, not main.cc's option tables).
+  // the parser's own logic is under test, not the CLI's key tables).
   static const std::set<std::string> kKeys = {"rows", "cols", "r-row", "r-col", "seed", "v-read",
                                               "sizes", "backend", "cell", "nl-k", "g", "tol"};
-  const engine::SweepKeyCheck check = [](const std::string& command, const std::string& key) {
+  const engine::sweep::SweepKeyCheck check = [](const std::string& command, const std::string& key) {
     if (command != "solve" && command != "check" && command != "calibrate" && command != "size")
       return std::string("command '" + command + "' is not a subcommand");
     return kKeys.count(key) ? std::string() : "unknown key '" + key + "'";
   };
-  engine::SweepDefinition def;
+  engine::sweep::SweepDefinition def;
   try {
-    def = engine::parse_sweep_ini(in, "fuzz.ini", check);
+    def = engine::sweep::parse_sweep_ini(in, "fuzz.ini", check);
   } catch (const InputError& e) {
     require(std::string(e.what()).rfind("fuzz.ini", 0) == 0,
             std::string("message does not start with 'fuzz.ini': ") + e.what());
@@ -240,7 +240,7 @@ void sweep_grid_one(const uint8_t* data, size_t size) {
   }
   require(def.points() == product, "points() is not the product of the axis lengths");
   for (const int64_t i : {int64_t(0), def.points() - 1}) {
-    const engine::SweepPoint p = def.point(i);
+    const engine::sweep::SweepPoint p = def.point(i);
     require(p.index == i && p.id == def.id(i), "point " + std::to_string(i) + " has the wrong index/id");
     for (const auto& k : p.keys) require(kKeys.count(k.key) > 0, "point key '" + k.key + "' not checked");
   }

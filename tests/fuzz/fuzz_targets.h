@@ -19,11 +19,11 @@ namespace xbar::fuzz {
 // the bytes as a number.
 void spice_reader_one(const uint8_t* data, size_t size);
 
-// engine::read_npy on the bytes as an .npy file; a successful read is also written back with
+// engine::io::read_npy on the bytes as an .npy file; a successful read is also written back with
 // write_npy and must read back bit for bit.
 void npy_reader_one(const uint8_t* data, size_t size);
 
-// engine::store_ini on the bytes as an INI file, against an options description with every
+// engine::cli::store_ini on the bytes as an INI file, against an options description with every
 // value type the real command line uses.
 void ini_one(const uint8_t* data, size_t size);
 
@@ -31,9 +31,9 @@ void ini_one(const uint8_t* data, size_t size);
 // a table read is non-empty, finite, >= 0, strictly ascending.
 void level_table_one(const uint8_t* data, size_t size);
 
-// engine::parse_sweep_ini (issue 7's sweep-grid parser) on the bytes as a sweep INI; a parsed
+// engine::sweep::parse_sweep_ini (issue 7's sweep-grid parser) on the bytes as a sweep INI; a parsed
 // grid must give a consistent point count, first and last point. Built only when
-// engine/sweep_grid.h exists (XBAR_HAVE_SWEEP_GRID), i.e. once the sweep branch is merged.
+// engine/sweep/sweep_grid.h exists (XBAR_HAVE_SWEEP_GRID), i.e. once the sweep branch is merged.
 void sweep_grid_one(const uint8_t* data, size_t size);
 
 }  // namespace xbar::fuzz

@@ -2,7 +2,7 @@
 // drive/sense option produces (element and source counts follow from the definition).
 #include <doctest/doctest.h>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 

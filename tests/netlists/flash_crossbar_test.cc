@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_writer.h"

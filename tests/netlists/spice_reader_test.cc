@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 
 namespace xbar::netlists {
 namespace {

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/linear_cell.h"
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_reader.h"

@@ -3,8 +3,8 @@
 // reproduces bilinear functions exactly, and the option checks name their keys.
 #include <doctest/doctest.h>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/coarse_space.h"
@@ -24,7 +24,7 @@ struct Case {
   netlists::CrossbarCircuit x;
   solvers::MnaSystem mna;
   explicit Case(const CrossbarSpec& spec, uint64_t seed)
-      : x(netlists::build_crossbar(spec, devices::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, seed),
+      : x(netlists::build_crossbar(spec, support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, seed),
                                    devices::make_cell_model("linear"))),
         mna(x.circuit) {}
 };

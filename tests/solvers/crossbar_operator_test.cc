@@ -7,8 +7,8 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_operator.h"
@@ -28,7 +28,7 @@ namespace {
 constexpr double kSameSumTol = 1e-14;
 
 RowMatrixXd random_g(int64_t m, int64_t n, uint64_t seed) {
-  RowMatrixXd g = devices::uniform_matrix(m, n, 1e-6, 1e-3, seed);
+  RowMatrixXd g = support::uniform_matrix(m, n, 1e-6, 1e-3, seed);
   g(0, n - 1) = 0;  // an unprogrammed cell: no coupling at all
   return g;
 }
@@ -92,7 +92,7 @@ TEST_CASE("the operator written from the spec is the assembled nodal system, for
           CHECK(op.matrix_nonzeros() == mna.matrix().nonZeros());
 
           // Right-hand sides for two inputs, and the current maps on an arbitrary x.
-          const RowMatrixXd v = devices::uniform_matrix(2, m, -0.3, 0.3, 800 + which);
+          const RowMatrixXd v = support::uniform_matrix(2, m, -0.3, 0.3, 800 + which);
           const Eigen::MatrixXd s = x.source_values(v);
           const Eigen::MatrixXd b_mna = mna.rhs(s);
           const Eigen::MatrixXd xu = Eigen::MatrixXd::Random(u, 2);
@@ -138,7 +138,7 @@ TEST_CASE("a built circuit is recognised as canonical only when it is exactly wh
     CHECK_FALSE(p.from_spec());
     opt.solver.backend = solvers::BackendChoice::kCholmod;
     solvers::CrossbarSolver c(x, opt);
-    const RowMatrixXd v = devices::uniform_matrix(1, 6, 0, 0.2, 902);
+    const RowMatrixXd v = support::uniform_matrix(1, 6, 0, 0.2, 902);
     CHECK(rel_diff(p.solve(v).currents, c.solve(v).currents) < 1e-9);
   }
   SUBCASE("a virtual ground that is not at 0 V") {

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "devices/flash_cell.h"
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -182,10 +182,10 @@ TEST_CASE("flash arrays agree with ngspice: gates per row, per column and global
       const int64_t lines = layout == devices::GateLayout::kPerRow      ? spec.rows
                             : layout == devices::GateLayout::kPerColumn ? spec.cols
                                                                         : 1;
-      const RowMatrixXd vg = devices::uniform_matrix(1, lines, 1.7, 1.9, 500 + which);
+      const RowMatrixXd vg = support::uniform_matrix(1, lines, 1.7, 1.9, 500 + which);
       p.v_gate_lines_v.assign(vg.data(), vg.data() + lines);
-      const RowMatrixXd vth = devices::uniform_matrix(spec.rows, spec.cols, cfg.vth_lo_v, cfg.vth_hi_v, 300 + which);
-      const RowMatrixXd v = devices::uniform_matrix(2, spec.rows, cfg.v_lo_v, cfg.v_hi_v, 400 + which);
+      const RowMatrixXd vth = support::uniform_matrix(spec.rows, spec.cols, cfg.vth_lo_v, cfg.vth_hi_v, 300 + which);
+      const RowMatrixXd v = support::uniform_matrix(2, spec.rows, cfg.v_lo_v, cfg.v_hi_v, 400 + which);
       const auto x = netlists::build_crossbar(spec, vth, devices::make_cell_model("flash", p));
       const Solved a = solve(x, v, BackendChoice::kNative);
       const Solved b = solve(x, v, BackendChoice::kNgspice);
@@ -212,8 +212,8 @@ TEST_CASE("a solved flash array satisfies KCL at every node with the EKV current
   spec.drive = DriveSide::kBoth;
   devices::CellParams p = flash_params(1.8);
   p.gate_per_row = false;
-  const RowMatrixXd vth = devices::uniform_matrix(spec.rows, spec.cols, 0.3, 2.4, 31);
-  const RowMatrixXd v = devices::uniform_matrix(1, spec.rows, 0.05, 0.6, 32);
+  const RowMatrixXd vth = support::uniform_matrix(spec.rows, spec.cols, 0.3, 2.4, 31);
+  const RowMatrixXd v = support::uniform_matrix(1, spec.rows, 0.05, 0.6, 32);
   const auto x = netlists::build_crossbar(spec, vth, devices::make_cell_model("flash", p));
   const Solved s = solve(x, v, BackendChoice::kNative);
   const netlists::Circuit& c = x.circuit;

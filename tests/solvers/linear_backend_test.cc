@@ -7,7 +7,7 @@
 #include <random>
 #include <stdexcept>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "solvers/linear_backend.h"
 
 using namespace xbar;

@@ -5,7 +5,7 @@
 
 #include <sstream>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "netlists/spice_reader.h"
 #include "solvers/circuit_solver.h"
 

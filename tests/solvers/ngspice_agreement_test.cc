@@ -5,7 +5,7 @@
 
 #include <cmath>
 
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/cholmod_backend.h"
@@ -30,7 +30,7 @@ constexpr double kAgreeRelTol = 1e-9;
 constexpr double kVoltageFloorRel = 1e-9;
 
 RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint64_t seed) {
-  return devices::uniform_matrix(rows, cols, lo, hi, seed);
+  return support::uniform_matrix(rows, cols, lo, hi, seed);
 }
 
 struct Agreement {

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <functional>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/circuit_solver.h"
@@ -132,8 +132,8 @@ TEST_CASE("sinh and selector arrays agree with ngspice on every drive and sense 
         CAPTURE(netlists::to_string(sense));
         devices::CellParams p;
         p.nl_k_per_v = 5.0;  // strong: 3x the linear current at 0.5 V
-        const RowMatrixXd g = devices::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 100 + which);
-        const RowMatrixXd v = devices::uniform_matrix(2, spec.rows, -0.5, 0.5, 200 + which);
+        const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 100 + which);
+        const RowMatrixXd v = support::uniform_matrix(2, spec.rows, -0.5, 0.5, 200 + which);
         const RowMatrixXd a = currents(spec, g, v, cell, p, BackendChoice::kNative);
         const RowMatrixXd b = currents(spec, g, v, cell, p, BackendChoice::kNgspice);
         CHECK(max_rel(a, b) < kNgspiceRelTol);
@@ -147,7 +147,7 @@ TEST_CASE("when plain Newton is not allowed to converge, stepping still finds th
   spec.r_driver_ohm = 50;
   devices::CellParams p;
   p.nl_k_per_v = 12.0;
-  const RowMatrixXd g = devices::uniform_matrix(10, 10, 1e-5, 1e-3, 7);
+  const RowMatrixXd g = support::uniform_matrix(10, 10, 1e-5, 1e-3, 7);
   const RowMatrixXd v = RowMatrixXd::Constant(1, 10, 0.9);
   const RowMatrixXd ref = currents(spec, g, v, "sinh", p, BackendChoice::kNgspice);
   // Tiny steps and few iterations: the plain run from the linearized guess cannot finish.

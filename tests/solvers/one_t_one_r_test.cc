@@ -8,9 +8,9 @@
 #include <cmath>
 #include <functional>
 
-#include "devices/input_error.h"
+#include "support/input_error.h"
 #include "devices/linear_cell.h"
-#include "devices/random_array.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -176,9 +176,9 @@ TEST_CASE("1T1R arrays agree with ngspice in both regions, gates per row and per
         p.mos_w_over_l = 1.5;
         p.v_gate_v = cfg.v_gate_v;
         p.gate_per_row = per_row;
-        RowMatrixXd g = devices::uniform_matrix(spec.rows, spec.cols, cfg.g_lo_s, cfg.g_hi_s, 300 + which);
+        RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, cfg.g_lo_s, cfg.g_hi_s, 300 + which);
         g(0, 0) = 0;  // an open memory element: its internal node hangs on the transistor alone
-        const RowMatrixXd v = devices::uniform_matrix(2, spec.rows, cfg.v_lo_v, cfg.v_hi_v, 400 + which);
+        const RowMatrixXd v = support::uniform_matrix(2, spec.rows, cfg.v_lo_v, cfg.v_hi_v, 400 + which);
         const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("1t1r", p));
         const Solved a = solve(x, v, BackendChoice::kNative);
         const Solved b = solve(x, v, BackendChoice::kNgspice);
@@ -209,8 +209,8 @@ TEST_CASE("internal cell nodes are condensed out of the factorization and still 
   p.mos_lambda_per_v = 0.08;
   p.mos_w_over_l = 1.5;
   p.v_gate_v = 0.9;  // 0.4 V of overdrive: the larger cells saturate their transistors
-  const RowMatrixXd g = devices::uniform_matrix(spec.rows, spec.cols, 1e-6, 3e-4, 21);
-  const RowMatrixXd v = devices::uniform_matrix(1, spec.rows, 0.2, 1.0, 22);
+  const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 3e-4, 21);
+  const RowMatrixXd v = support::uniform_matrix(1, spec.rows, 0.2, 1.0, 22);
   const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("1t1r", p));
 
   solvers::CrossbarSolveOptions opt;
@@ -263,8 +263,8 @@ TEST_CASE("a cut-off access transistor passes only gmin leakage and Newton still
   devices::CellParams p;
   p.mos_vto_v = 0.5;
   p.v_gate_v = 0.3;  // below threshold with the columns near 0 V: every transistor is off
-  const RowMatrixXd g = devices::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 11);
-  const RowMatrixXd v = devices::uniform_matrix(1, spec.rows, 0.1, 0.5, 12);
+  const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 11);
+  const RowMatrixXd v = support::uniform_matrix(1, spec.rows, 0.1, 0.5, 12);
   const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("1t1r", p));
   const Solved a = solve(x, v, BackendChoice::kNative);
   CHECK(count_regions(x, a.nodes, 0, p.mos_vto_v)[0] == spec.rows * spec.cols);

@@ -5,8 +5,8 @@
 
 #include <cmath>
 
-#include "devices/input_error.h"
-#include "devices/random_array.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
@@ -25,7 +25,7 @@ namespace {
 constexpr double kAgreeRelTol = 1e-9;
 
 RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint64_t seed) {
-  return devices::uniform_matrix(rows, cols, lo, hi, seed);
+  return support::uniform_matrix(rows, cols, lo, hi, seed);
 }
 
 struct Solved {

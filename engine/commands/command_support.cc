@@ -1,0 +1,266 @@
+#include "engine/commands/command_support.h"
+
+#include <sys/resource.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+#include <vector>
+
+#include "devices/registry.h"
+#include "engine/commands/commands.h"
+#include "engine/io/npy.h"
+#include "support/format.h"
+#include "support/input_error.h"
+#include "support/random_array.h"
+#include "xbar_version.h"
+
+namespace xbar::engine::commands {
+
+using netlists::RowMatrixXd;
+using nlohmann::json;
+
+namespace detail {
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+ArrayInput load_array(const RunConfig& cfg) {
+  ArrayInput a;
+  a.spec = cfg.spec;
+  if (!cfg.g_path.empty()) {
+    io::NpyArray arr = io::read_npy(cfg.g_path);
+    io::require_shape(arr, cfg.g_path, "conductance matrix --g", {{"M", "N"}, {io::kAnyExtent, io::kAnyExtent}});
+    io::require_finite(arr, cfg.g_path, "conductance");
+    const int64_t m = arr.shape[0], n = arr.shape[1];
+    if (m < 1 || n < 1)
+      throw InputError(cfg.g_path + ": conductance matrix has shape " + io::shape_to_string(arr.shape) +
+                       ", expected at least 1 row and 1 column");
+    if (cfg.rows_given && m != cfg.spec.rows)
+      throw InputError("key rows = " + std::to_string(cfg.spec.rows) + " disagrees with --g '" +
+                       cfg.g_path + "', which has M = " + std::to_string(m) + " rows");
+    if (cfg.cols_given && n != cfg.spec.cols)
+      throw InputError("key cols = " + std::to_string(cfg.spec.cols) + " disagrees with --g '" +
+                       cfg.g_path + "', which has N = " + std::to_string(n) + " columns");
+    a.spec.rows = m;
+    a.spec.cols = n;
+    a.g = Eigen::Map<const RowMatrixXd>(arr.data.data(), m, n);
+    for (int64_t k = 0; k < m * n; ++k)
+      if (arr.data[size_t(k)] < 0)
+        throw InputError(cfg.g_path + ": conductance element [" + std::to_string(k / n) + ", " +
+                         std::to_string(k % n) + "] = " + format_number(arr.data[size_t(k)]) +
+                         " S is negative (expected >= 0 siemens)");
+    a.source = {{"kind", "file"}, {"path", cfg.g_path}, {"dtype", arr.dtype}};
+  } else {
+    if (!(cfg.g_off_s >= 0) || !std::isfinite(cfg.g_off_s))
+      throw InputError("key g-off = " + format_number(cfg.g_off_s) + ": must be finite and >= 0 S");
+    if (!(cfg.g_on_s >= cfg.g_off_s) || !std::isfinite(cfg.g_on_s))
+      throw InputError("key g-on = " + format_number(cfg.g_on_s) + ": must be finite and >= g-off (" +
+                       format_number(cfg.g_off_s) + " S)");
+    a.spec.validate();
+    a.g = support::uniform_matrix(a.spec.rows, a.spec.cols, cfg.g_off_s, cfg.g_on_s, cfg.seed);
+    a.source = {{"kind", "random-uniform"}, {"g_off_s", cfg.g_off_s}, {"g_on_s", cfg.g_on_s},
+                {"seed", cfg.seed}};
+  }
+  a.spec.validate();
+  return a;
+}
+
+Inputs load_inputs(const RunConfig& cfg, int64_t m) {
+  Inputs in;
+  if (!cfg.v_path.empty()) {
+    io::NpyArray arr = io::read_npy(cfg.v_path);
+    io::require_one_of_shapes(arr, cfg.v_path, "row voltages --v",
+                          {{{"M"}, {m}}, {{"K", "M"}, {io::kAnyExtent, m}}});
+    io::require_finite(arr, cfg.v_path, "row voltage");
+    in.batch = arr.shape.size() == 2;
+    const int64_t k = in.batch ? arr.shape[0] : 1;
+    if (k < 1) throw InputError(cfg.v_path + ": holds no input vectors (K = 0)");
+    in.v = Eigen::Map<const RowMatrixXd>(arr.data.data(), k, m);
+    in.source = {{"kind", "file"}, {"path", cfg.v_path}, {"dtype", arr.dtype}, {"inputs", k}};
+  } else {
+    if (!std::isfinite(cfg.v_read_v))
+      throw InputError("key v-read = " + format_number(cfg.v_read_v) + ": must be finite (volts)");
+    in.v = RowMatrixXd::Constant(1, m, cfg.v_read_v);
+    in.source = {{"kind", "v-read"}, {"v_read_v", cfg.v_read_v}, {"inputs", 1}};
+  }
+  return in;
+}
+
+void progress(const RunConfig& cfg, const std::string& msg) {
+  if (!cfg.quiet) std::cerr << "xbar " << cfg.command << ": " << msg << std::endl;
+}
+
+std::string fmt(double v, int precision) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", precision, v);
+  return buf;
+}
+
+json summary_json(const solvers::SolveSummary& s) {
+  return {{"backend_requested", s.backend_requested},
+          {"backend_used", s.backend_used},
+          {"ordering_used", s.ordering_used},
+          {"batch_method", s.batch_method},
+          {"unknowns", s.unknowns},
+          {"matrix_nonzeros", s.matrix_nonzeros},
+          {"factor_nonzeros", s.factor_nonzeros},
+          {"factor_flops", s.factor_flops},
+          {"inputs", s.inputs},
+          {"linear_solves", s.linear_solves},
+          {"message", s.message},
+          {"newton",
+           {{"iterations", s.newton_iterations},
+            {"max_iterations_one_input", s.newton_max_iterations},
+            {"strategy", s.newton_strategy},
+            {"final_residual_a", s.newton_residual_a}}},
+          {"cg",
+           {{"iterations", s.cg_iterations},
+            {"max_iterations_one_solve", s.cg_max_iterations},
+            {"final_relative_residual", s.cg_residual},
+            {"current_accuracy_estimate", s.cg_accuracy_estimate},
+            {"coarse_unknowns", s.cg_coarse_unknowns}}},
+          {"max_backward_error", s.max_backward_error},
+          {"times_s",
+           {{"assemble_s", s.assemble_s},
+            {"analyze_s", s.analyze_s},
+            {"factorize_s", s.factorize_s},
+            {"solve_s", s.solve_s}}}};
+}
+
+json effective_config(const RunConfig& cfg, const ArrayInput& a) {
+  json c = cfg.config_json;
+  if (!cfg.g_path.empty()) {
+    c["rows"] = {{"value", a.spec.rows}, {"from", "g file"}};
+    c["cols"] = {{"value", a.spec.cols}, {"from", "g file"}};
+  }
+  return c;
+}
+
+json cell_parameters_json(const RunConfig& cfg) {
+  json p = json::object();
+  for (const auto& [key, value] : devices::make_cell_model(cfg.cell, cfg.cell_params)->parameters())
+    p[key] = value;
+  return p;
+}
+
+json base_result(const RunConfig& cfg, const ArrayInput& a) {
+  return {{"tool", "xbar"},
+          {"version", XBAR_VERSION},
+          {"command", cfg.command},
+          {"config", effective_config(cfg, a)},
+          {"seed", cfg.seed},
+          {"array",
+           {{"rows", a.spec.rows},
+            {"cols", a.spec.cols},
+            {"unknowns", a.spec.unknowns()},
+            {"r_row_segment_ohm", a.spec.row_segment_ohm()},
+            {"r_col_segment_ohm", a.spec.col_segment_ohm()},
+            {"r_driver_ohm", a.spec.r_driver_ohm},
+            {"r_sense_ohm", a.spec.r_sense_ohm},
+            {"drive", netlists::to_string(a.spec.drive)},
+            {"sense", netlists::to_string(a.spec.sense)},
+            {"cell", cfg.cell},
+            {"cell_parameters", cell_parameters_json(cfg)},
+            {"conductances", a.source}}}};
+}
+
+// The first NaN or infinite number in `j`: its JSON pointer ("" if there is none) and value.
+std::string first_non_finite(const json& j, const std::string& pointer, double& value) {
+  if (j.is_number_float()) {
+    value = j.get<double>();
+    return std::isfinite(value) ? "" : pointer.empty() ? "/" : pointer;
+  }
+  if (j.is_object()) {
+    for (auto it = j.begin(); it != j.end(); ++it)
+      if (std::string p = first_non_finite(it.value(), pointer + "/" + it.key(), value); !p.empty()) return p;
+  } else if (j.is_array()) {
+    for (size_t k = 0; k < j.size(); ++k)
+      if (std::string p = first_non_finite(j[k], pointer + "/" + std::to_string(k), value); !p.empty()) return p;
+  }
+  return "";
+}
+
+// Results never hold NaN or infinities (issue 9): a number that is not finite is a numerical
+// failure upstream, reported instead of written (nlohmann::json would print it as null).
+void refuse_non_finite_json(const std::string& path, const json& j) {
+  double value = 0;
+  const std::string p = first_non_finite(j, "", value);
+  if (!p.empty())
+    throw NumericalError("refusing to write '" + path + "': " + p + " is " + format_number(value) +
+                         " (a numerical failure upstream; results never hold NaN or infinities)");
+}
+
+void write_json(const std::string& path, const json& j) {
+  refuse_non_finite_json(path, j);
+  io::write_file_atomically(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+void write_json(io::StagedOutputs& outputs, const std::string& path, const json& j) {
+  refuse_non_finite_json(path, j);
+  outputs.write(path, [&](std::ostream& os) { os << j.dump(2) << "\n"; });
+}
+
+void write_csv(io::StagedOutputs& outputs, const std::string& path, const std::string& text) {
+  // Row 1 is the header; printf and to_chars spell non-finite doubles nan, -nan, inf, -inf.
+  std::istringstream lines(text);
+  std::string line;
+  std::vector<std::string> header;
+  for (int64_t row = 0; std::getline(lines, line); ++row) {
+    std::istringstream cells(line);
+    std::string cell;
+    for (size_t col = 0; std::getline(cells, cell, ','); ++col) {
+      if (row == 0) {
+        header.push_back(cell);
+        continue;
+      }
+      if (cell == "nan" || cell == "-nan" || cell == "inf" || cell == "-inf")
+        throw NumericalError("refusing to write '" + path + "': row " + std::to_string(row) +
+                             ", column '" + (col < header.size() ? header[col] : std::to_string(col)) +
+                             "' is " + cell +
+                             " (a numerical failure upstream; results never hold NaN or infinities)");
+    }
+  }
+  outputs.write(path, [&](std::ostream& os) { os << text; });
+}
+
+// Source values of a deck: the values written in it.
+Eigen::MatrixXd deck_source_values(const netlists::Circuit& c) {
+  const auto src = c.source_indices();
+  Eigen::MatrixXd s(Eigen::Index(src.size()), 1);
+  for (size_t k = 0; k < src.size(); ++k) s(Eigen::Index(k), 0) = c.elements()[src[k]].value;
+  return s;
+}
+
+json deck_names(const netlists::Circuit& c) {
+  json nodes = json::array(), sources = json::array();
+  for (int32_t v = 0; v < c.num_nodes(); ++v) nodes.push_back(c.node_name(v));
+  for (size_t k : c.source_indices()) sources.push_back(c.element_name(k));
+  return {{"nodes", nodes}, {"sources", sources}};
+}
+
+json deck_result(const RunConfig& cfg, const netlists::Circuit& c) {
+  return {{"tool", "xbar"},
+          {"version", XBAR_VERSION},
+          {"command", cfg.command},
+          {"config", cfg.config_json},
+          {"seed", cfg.seed},
+          {"deck",
+           {{"path", cfg.deck_path},
+            {"nodes", c.num_nodes()},
+            {"elements", c.elements().size()},
+            {"sources", c.source_indices().size()}}}};
+}
+
+}  // namespace detail
+
+int64_t peak_rss_bytes() {
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);
+  return int64_t(ru.ru_maxrss) * 1024;
+}
+
+}  // namespace xbar::engine::commands

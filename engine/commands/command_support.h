@@ -1,0 +1,61 @@
+// Pieces the subcommand files share (netlist, solve, check, program and calib commands):
+// loading the array and the inputs a RunConfig names, result.json scaffolding, progress lines,
+// JSON and CSV outputs that refuse non-finite numbers. Internal to engine/commands/.
+#pragma once
+
+#include <Eigen/Core>
+#include <chrono>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "engine/commands/run_config.h"
+#include "engine/io/atomic_file.h"
+#include "netlists/circuit.h"
+#include "netlists/crossbar_builder.h"
+#include "solvers/solve_summary.h"
+
+namespace xbar::engine::commands::detail {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0);
+
+struct ArrayInput {
+  netlists::CrossbarSpec spec;
+  netlists::RowMatrixXd g;
+  nlohmann::json source;
+};
+// --g file or a random array (g-off..g-on, seed); spec validated, M x N from the file.
+ArrayInput load_array(const RunConfig& cfg);
+
+struct Inputs {
+  netlists::RowMatrixXd v;  // K x M
+  bool batch = false;       // given as a K x M matrix (outputs keep the K axis)
+  nlohmann::json source;
+};
+// --v file ((M,) or (K, M) volts) or every row at --v-read.
+Inputs load_inputs(const RunConfig& cfg, int64_t m);
+
+void progress(const RunConfig& cfg, const std::string& msg);
+std::string fmt(double v, int precision = 3);
+nlohmann::json summary_json(const solvers::SolveSummary& s);
+// The effective configuration: with --g, M and N come from the file, not from the defaults.
+nlohmann::json effective_config(const RunConfig& cfg, const ArrayInput& a);
+// tool, version, command, effective config, seed, and the array's description.
+nlohmann::json base_result(const RunConfig& cfg, const ArrayInput& a);
+void write_json(const std::string& path, const nlohmann::json& j);
+// The same, staged with the run's other outputs (committed together, result.json last).
+// Both refuse a NaN or infinite number anywhere in `j` (nlohmann would write it as null):
+// xbar::NumericalError naming the file and the JSON pointer, nothing written.
+void write_json(io::StagedOutputs& outputs, const std::string& path, const nlohmann::json& j);
+// A CSV table staged as an output; refused like write_json if a cell reads nan or inf,
+// naming the row and the column.
+void write_csv(io::StagedOutputs& outputs, const std::string& path, const std::string& text);
+
+// A SPICE deck (solve --deck, check --deck): the source values written in it (one column),
+// the names of its nodes and sources, and the result scaffolding (tool, version, config, deck).
+Eigen::MatrixXd deck_source_values(const netlists::Circuit& c);
+nlohmann::json deck_names(const netlists::Circuit& c);
+nlohmann::json deck_result(const RunConfig& cfg, const netlists::Circuit& c);
+
+}  // namespace xbar::engine::commands::detail

@@ -1,0 +1,456 @@
+// The bad-input matrix (issue 9): every way a user can hand xbar a broken file, key or
+// circuit, one row each, across the subcommands. For every row the real executable must
+//   - exit non-zero: 2 for bad input, 4 for a numerical failure of the data (singular circuit,
+//     non-convergence, overflow in a cell);
+//   - print exactly one line on stderr, "xbar SUB: ...", naming the file and line, the key,
+//     or the node/cell at fault, and what was expected (the row's needles), nothing on stdout;
+//   - create nothing under a fresh --out, and leave a previous run's outputs in --out byte for
+//     byte and with their modification times (set to an old date first, so a rewrite of the
+//     same bytes is caught too);
+//   - leave no temporary file behind.
+// Inputs that are bad for one reason only: each row differs from a valid run in one thing.
+//
+// Set XBAR_BAD_INPUT_TABLE=FILE to get the table (case -> exit -> message) as Markdown, as
+// quoted in the issue notes:  XBAR_BAD_INPUT_TABLE=/tmp/t.md build/xbar_tests -sf=*bad_input*
+#include <doctest/doctest.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <regex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tests/engine/cli_harness.h"
+
+namespace fs = std::filesystem;
+using namespace xbar::cli_test;  // Scratch, Run, run_xbar, Matrix, save, write_raw_npy, ...
+
+namespace {
+
+// Conductances and voltages of the fixtures: a typical RRAM window, positive read voltages.
+constexpr double kGLow = 1e-6;
+constexpr double kGHigh = 1e-4;
+constexpr double kVLow = 0.05;
+constexpr double kVHigh = 0.3;
+
+struct BadCase {
+  std::string what;                  // the row's name (table, failure messages)
+  std::string sub;                   // the subcommand
+  std::vector<std::string> args;     // without --out (added by the harness) unless own_out
+  std::vector<std::string> needles;  // substrings the message must hold (case-insensitive)
+  std::vector<int> exits = {2};      // accepted exit statuses
+  bool own_out = false;              // args carry their own --out (unwritable output)
+};
+
+// Every file any subcommand writes into its --out directory.
+const char* const kOutputNames[] = {
+    "currents.npy", "voltages.npy",     "result.json",     "check.json",      "node_voltages.npy",
+    "source_currents.npy", "g_programmed.npy", "stuck_mask.npy", "t_effective.npy",
+    "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv",
+    "model.pt", "train.json", "accuracy.json", "predictions.npy"};
+
+// A byte-exact .npy whose header is given verbatim (padding and '\n' added here), for
+// headers no writer produces. `version` 1 or 2 selects a 2- or 4-byte header length.
+void write_npy_with_header(const fs::path& path, const std::string& dict, const std::string& payload,
+                           int version = 1) {
+  const size_t prefix = version == 1 ? 10 : 12;
+  std::string header = dict;
+  header += std::string((64 - (prefix + header.size() + 1) % 64) % 64, ' ') + "\n";
+  std::string bytes = "\x93NUMPY";
+  bytes += char(version);
+  bytes += char(0);
+  for (size_t b = 0; b < (version == 1 ? 2u : 4u); ++b) bytes += char((header.size() >> (8 * b)) & 0xff);
+  write_text(path, bytes + header + payload);
+}
+
+// Fixtures for the bad-input cases, all in s.work().
+void write_bad_fixtures(const Scratch& s) {
+  const int64_t m = 6, n = 5;
+  const fs::path w = s.work();
+  Matrix g = random_matrix(m, n, kGLow, kGHigh, 1301);
+  save(s.file("g.npy"), g);
+  save_vector(s.file("v.npy"), random_matrix(1, m, kVLow, kVHigh, 1302).a);
+  save_vector(s.file("v_wrong_m.npy"), random_matrix(1, m - 1, kVLow, kVHigh, 1303).a);
+  save(s.file("v_batch.npy"), random_matrix(3, m, kVLow, kVHigh, 1304));
+  save_vector(s.file("g_1d.npy"), std::vector<double>(g.a.begin(), g.a.begin() + n));
+  Matrix gnan = g;
+  gnan(2, 3) = std::nan("");
+  save(s.file("g_nan.npy"), gnan);
+  Matrix gneginf = g;
+  gneginf(4, 0) = -std::numeric_limits<double>::infinity();
+  save(s.file("g_neginf.npy"), gneginf);
+  Matrix gneg = g;
+  gneg(1, 2) = -1e-5;
+  save(s.file("g_negative.npy"), gneg);
+  std::vector<double> vinf = random_matrix(1, m, kVLow, kVHigh, 1305).a;
+  vinf[3] = std::numeric_limits<double>::infinity();
+  save_vector(s.file("v_inf.npy"), vinf);
+  // Finite but extreme: 1 MS cells driven at 1e308 V overflow double precision in the solve.
+  save(s.file("g_huge.npy"), Matrix{m, n, std::vector<double>(size_t(m * n), 1e6)});
+  save_vector(s.file("v_1e308.npy"), std::vector<double>(size_t(m), 1e308));
+  std::vector<double> column_major;
+  for (int64_t j = 0; j < n; ++j)
+    for (int64_t i = 0; i < m; ++i) column_major.push_back(g(i, j));
+  write_raw_npy(s.file("g_fortran.npy"), "<f8", true, {m, n}, raw_bytes(column_major));
+  write_raw_npy(s.file("g_int64.npy"), "<i8", false, {m, n}, raw_bytes(std::vector<int64_t>(size_t(m * n), 1)));
+  write_raw_npy(s.file("g_float16.npy"), "<f2", false, {m, n}, std::string(size_t(m * n * 2), '\0'));
+  {  // Big-endian float64: the same values, each one's bytes reversed.
+    std::string be = raw_bytes(g.a);
+    for (size_t k = 0; k < be.size(); k += 8) std::reverse(be.begin() + long(k), be.begin() + long(k + 8));
+    write_raw_npy(s.file("g_big_endian.npy"), ">f8", false, {m, n}, be);
+  }
+  write_raw_npy(s.file("g_3d.npy"), "<f8", false, {2, 3, 5}, raw_bytes(std::vector<double>(30, 1e-5)));
+  write_raw_npy(s.file("g_empty.npy"), "<f8", false, {0, n}, "");
+  save(s.file("g_truncated.npy"), g);
+  fs::resize_file(w / "g_truncated.npy", fs::file_size(w / "g_truncated.npy") - 7);
+  save(s.file("g_trailing.npy"), g);
+  std::ofstream(w / "g_trailing.npy", std::ios::app | std::ios::binary) << "junk";
+  write_text(w / "g_magic.npy", "M,N\n1e-5,2e-5\n");  // a CSV file renamed to .npy
+  write_npy_with_header(w / "g_version.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 5), }",
+                        raw_bytes(g.a), 9);
+  write_npy_with_header(w / "g_bad_header.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (6, 5}",
+                        raw_bytes(g.a));
+  {  // A header length that runs past the end of the file.
+    std::string bytes = "\x93NUMPY\x01";
+    bytes += '\0';
+    bytes += "\xff\x7f{'descr': '<f8'";
+    write_text(w / "g_header_past_end.npy", bytes);
+  }
+  {  // program's defect mask, big-endian
+    std::string be = raw_bytes(std::vector<double>(size_t(m * n), 0.0));
+    write_raw_npy(s.file("mask_big_endian.npy"), ">f8", false, {m, n}, be);
+  }
+
+  write_text(w / "unknown_key.ini", "# typo below\n[wires]\nr-rwo = 3.5\n");
+  write_text(w / "wrong_type.ini", "[wires]\nr-col = 1\nr-row = abc\n");
+  write_text(w / "no_equals.ini", "[wires]\nr-row 3.5\n");
+  write_text(w / "negative_r_row.ini", "[wires]\nr-row = -2.5\n");
+  write_text(w / "negative_seed.ini", "[array]\nseed = -1\n");
+  write_text(w / "rows_overflow.ini", "[array]\nrows = 99999999999999999999\n");
+  write_text(w / "rows_fraction.ini", "[array]\nrows = 1.5\n");
+  write_text(w / "twice.ini", "r-row = 1\n[again]\nr-row = 2\n");
+  write_text(w / "open_section.ini", "[wires\nr-row = 1\n");
+  write_text(w / "nested_config.ini", "config = other.ini\n");
+  write_text(w / "empty_value.ini", "[wires]\nr-col =\n");
+  write_text(w / "notamodel.pt", "not a torch archive\n");
+  write_text(w / "size_key_for_program.ini", "[size]\nbudget-lsb = 0.5\n");
+  write_text(w / "solve_key_for_program.ini", "[wires]\nr-row = 2.5\n");
+  write_text(w / "bool_maybe.ini", "[size]\ncompensate = maybe\n");
+  write_text(w / "stuck_rate.ini", "[defects]\nstuck-off-rate = 2\n");
+  write_text(w / "scale.ini", "[map]\nscale = 0\n");
+  write_text(w / "placeholder.ini", "[wires]\nr-row = %value%\n");
+  // Latin-1 text where xbar expects UTF-8 (it records every value in its JSON results).
+  write_text(w / "latin1.ini", "[run]\nbackend = cholmod\nout = r\xe9sultat\n");
+
+  write_text(w / "good.cir", "good deck\nr1 a 0 1k\nv1 a 0 1\n.end\n");
+  write_text(w / "capacitor.cir", "a deck with a capacitor\nr1 a 0 1k\nc1 a 0 1p\nv1 a 0 1\n.end\n");
+  write_text(w / "diode.cir", "a deck with a diode\nr1 a b 1k\nd1 b 0 dmod\nv1 a 0 1\n.end\n");
+  write_text(w / "subckt.cir", "a subcircuit\n.subckt cell a b\nr1 a b 1k\n.ends\nv1 a 0 1\n.end\n");
+  write_text(w / "negative_r.cir", "a negative resistor\nr1 a 0 -1k\nr2 a 0 1k\nv1 a 0 1\n.end\n");
+  write_text(w / "zero_r.cir", "a zero resistor\nr1 a 0 0\nr2 a 0 1k\nv1 a 0 1\n.end\n");
+  write_text(w / "not_a_number.cir", "a typo in a value\nr1 a 0 1k\nr2 a 0 2,2k\nv1 a 0 1\n.end\n");
+  write_text(w / "dangling.cir", "a dangling node\nr1 a 0 1k\nr2 a b 1k\nv1 a 0 1\n.end\n");
+  write_text(w / "duplicate.cir", "a duplicate name\nr1 a 0 1k\nr1 a 0 2k\nv1 a 0 1\n.end\n");
+  write_text(w / "empty.cir", "only a title and a comment\n* nothing here\n.end\n");
+  write_text(w / "pulse.cir", "a transient source\nr1 a 0 1k\nv1 a 0 pulse(0 1 0 1n 1n 1u 2u)\n.end\n");
+  // island_a and island_b are each touched by two terminals (not dangling) but have no DC
+  // path to a source or to ground: the nodal matrix is singular.
+  write_text(w / "floating.cir",
+             "an island\nr1 a 0 1k\nv1 a 0 1\nr2 island_a island_b 1k\nr3 island_b island_a 2k\n.end\n");
+  // A subcircuit fed only by a current source: node b has no DC path to ground but through
+  // i1, so KCL at it cannot hold (the circuit has no DC solution).
+  write_text(w / "current_island.cir",
+             "a current-fed island\nr1 a 0 1k\nv1 a 0 1\ni1 a b 1m\nr2 b c 1k\nr3 c b 1k\n.end\n");
+  // Two ideal sources in parallel: a voltage-source loop (singular MNA matrix).
+  write_text(w / "latin1.cir", "a deck\nr1 a 0 1k\nv1 a 0 1\nr2 a n\xe9ud 1k\nr3 n\xe9ud 0 1k\n.end\n");
+  write_text(w / "source_loop.cir", "a source loop\nr1 a 0 1k\nv1 a 0 1\nv2 a 0 2\n.end\n");
+
+  write_text(w / "somefile", "a regular file, not a directory\n");
+  fs::create_directory(w / "adir");
+  write_text(w / "adir" / "keep.txt", "inside a directory\n");
+}
+
+// One row per case. Reading guide: {name, subcommand, arguments, what the message must
+// name, accepted exits (default 2), own --out}.
+std::vector<BadCase> bad_cases() {
+  return {
+      // --- .npy inputs --------------------------------------------------------------------
+      {"--g not an npy file (wrong magic)", "solve", {"--g", "g_magic.npy"}, {"g_magic.npy", "not an npy file", "numpy.save"}},
+      {"--g of shape (N,)", "solve", {"--g", "g_1d.npy"}, {"g_1d.npy", "(M, N)", "(5,)"}},
+      {"--g of shape (2, 3, 5)", "calibrate", {"--g", "g_3d.npy"}, {"g_3d.npy", "(M, N)", "(2, 3, 5)"}},
+      {"--g of shape (0, 5)", "solve", {"--g", "g_empty.npy"}, {"g_empty.npy", "(0, 5)", "at least 1 row"}},
+      {"--v with the wrong M", "solve", {"--g", "g.npy", "--v", "v_wrong_m.npy"}, {"v_wrong_m.npy", "(6,)", "(5,)"}},
+      {"NaN in G", "solve", {"--g", "g_nan.npy"}, {"g_nan.npy", "[2, 3]", "NaN"}},
+      {"NaN in G (netlist)", "netlist", {"--g", "g_nan.npy"}, {"g_nan.npy", "[2, 3]", "NaN"}},
+      {"-inf in G (calibrate)", "calibrate", {"--g", "g_neginf.npy"}, {"g_neginf.npy", "[4, 0]", "-inf"}},
+      {"inf in V", "solve", {"--g", "g.npy", "--v", "v_inf.npy"}, {"v_inf.npy", "[3]", "inf"}},
+      {"negative G", "solve", {"--g", "g_negative.npy"}, {"g_negative.npy", "[1, 2]", "negative", ">= 0"}},
+      {"negative G (check)", "check", {"--g", "g_negative.npy"}, {"g_negative.npy", "[1, 2]", "negative"}},
+      {"Fortran-order G", "solve", {"--g", "g_fortran.npy"}, {"g_fortran.npy", "Fortran", "ascontiguousarray"}},
+      {"big-endian G", "solve", {"--g", "g_big_endian.npy"}, {"g_big_endian.npy", ">f8", "'<f8'"}},
+      {"big-endian defect mask (program)", "program", {"--rows", "6", "--cols", "5", "--stuck-mask", "mask_big_endian.npy"},
+       {"mask_big_endian.npy", ">f8", "'<f8'"}},
+      {"int64 G", "solve", {"--g", "g_int64.npy"}, {"g_int64.npy", "<i8", "float64"}},
+      {"float16 G (size of the dtype)", "check", {"--g", "g_float16.npy"}, {"g_float16.npy", "<f2", "float64"}},
+      {"truncated G", "solve", {"--g", "g_truncated.npy"}, {"g_truncated.npy", "240", "233"}},
+      {"G with trailing bytes", "program", {"--g", "g_trailing.npy"}, {"g_trailing.npy", "4 bytes of trailing data"}},
+      {"npy format version 9.0", "solve", {"--g", "g_version.npy"}, {"g_version.npy", "version 9.0", "1.0, 2.0 or 3.0"}},
+      {"npy header with a broken tuple", "solve", {"--g", "g_bad_header.npy"}, {"g_bad_header.npy", "malformed npy header", "offset"}},
+      {"npy header length past the end", "solve", {"--g", "g_header_past_end.npy"}, {"g_header_past_end.npy", "truncated npy header"}},
+      {"missing --g file", "solve", {"--g", "absent.npy"}, {"absent.npy", "no such file"}},
+      {"missing --v file", "check", {"--g", "g.npy", "--v", "absent_v.npy"}, {"absent_v.npy", "no such file"}},
+      {"--rows disagreeing with --g", "solve", {"--g", "g.npy", "--rows", "7"}, {"rows = 7", "g.npy", "M = 6"}},
+      {"--cols disagreeing with --g", "netlist", {"--g", "g.npy", "--cols", "4"}, {"cols = 4", "g.npy", "N = 5"}},
+      {"netlist of a batch of inputs", "netlist", {"--g", "g.npy", "--v", "v_batch.npy"}, {"v_batch.npy", "one"}},
+      // --- flags ----------------------------------------------------------------------------
+      {"negative --r-row", "solve", {"--g", "g.npy", "--r-row", "-1"}, {"r-row", "-1", ">= 0"}},
+      {"NaN --r-col", "solve", {"--g", "g.npy", "--r-col", "nan"}, {"r-col", "nan", "finite"}},
+      {"non-numeric --r-row", "solve", {"--g", "g.npy", "--r-row", "abc"}, {"r-row", "abc", "expected a number"}},
+      {"unknown flag", "solve", {"--g", "g.npy", "--bogus", "1"}, {"--bogus"}},
+      // Boost 1.74 formats "%value%" in its own messages in a loop that never ended when the
+      // value held it too (found by tests/fuzz/ini_fuzz.cc; engine/cli/cli_ini.h).
+      {"flag value holding Boost's '%value%' placeholder", "solve", {"--g", "g.npy", "--r-row", "%value%"},
+       {"--r-row", "expected a number"}},
+      {"INI value holding Boost's '%value%' placeholder", "check", {"--g", "g.npy", "--config", "placeholder.ini"},
+       {"placeholder.ini:2", "r-row", "%value%", "expected a number"}},
+      {"--drive sideways", "solve", {"--g", "g.npy", "--drive", "sideways"}, {"drive", "sideways", "left"}},
+      {"--sense sideways", "check", {"--g", "g.npy", "--sense", "sideways"}, {"sense", "sideways", "bottom"}},
+      {"--backend foo", "solve", {"--g", "g.npy", "--backend", "foo"}, {"backend", "foo", "native"}},
+      {"--backend pcgx", "solve", {"--g", "g.npy", "--backend", "pcgx"}, {"backend", "pcgx", "auto", "pcg"}},
+      {"--tol 0 (pcg)", "solve", {"--g", "g.npy", "--backend", "pcg", "--tol", "0"}, {"tol", "0", "(0, 0.01]"}},
+      {"--tol 1 (pcg)", "solve", {"--g", "g.npy", "--tol", "1"}, {"tol", "1", "(0, 0.01]"}},
+      {"--tol nan (pcg)", "solve", {"--g", "g.npy", "--tol", "nan"}, {"tol", "nan", "(0, 0.01]"}},
+      {"--pcg-max-iterations 0", "solve", {"--g", "g.npy", "--pcg-max-iterations", "0"}, {"pcg-max-iterations", "0", ">= 1"}},
+      {"check --backend ngspice", "check", {"--g", "g.npy", "--backend", "ngspice"}, {"backend", "ngspice"}},
+      {"--nl-k 0 for a sinh cell", "solve", {"--rows", "4", "--cols", "4", "--cell", "sinh", "--nl-k", "0"}, {"nl-k", "0"}},
+      {"--seed -3", "program", {"--rows", "3", "--cols", "3", "--seed", "-3"}, {"seed", "-3", ">= 0"}},
+      // --- INI files ------------------------------------------------------------------------
+      {"unknown INI key", "solve", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo", "--help"}},
+      {"unknown INI key (check)", "check", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo"}},
+      {"INI key of another subcommand (program)", "program", {"--config", "size_key_for_program.ini"},
+       {"size_key_for_program.ini:2", "unknown key 'budget-lsb'"}},
+      // r-row is a key of `program --model` (the tiles' wires), not of a plain `program`.
+      {"INI network key without --model (program)", "program", {"--config", "solve_key_for_program.ini"},
+       {"r-row", "only with --model"}},
+      {"INI value of the wrong type", "solve", {"--g", "g.npy", "--config", "wrong_type.ini"}, {"wrong_type.ini:3", "r-row", "abc", "expected a number"}},
+      {"INI integer out of range", "netlist", {"--config", "rows_overflow.ini"}, {"rows_overflow.ini:2", "rows", "99999999999999999999", "expected an integer"}},
+      {"INI fraction for an integer", "solve", {"--config", "rows_fraction.ini"}, {"rows_fraction.ini:2", "rows", "1.5", "expected an integer"}},
+      {"INI bool that is neither", "size", {"--config", "bool_maybe.ini"}, {"bool_maybe.ini:2", "compensate", "maybe", "true|false"}},
+      {"INI value out of range (r-row -2.5)", "solve", {"--g", "g.npy", "--config", "negative_r_row.ini"}, {"r-row", "-2.5", ">= 0"}},
+      {"INI value out of range (seed -1)", "check", {"--config", "negative_seed.ini"}, {"seed", "-1", ">= 0"}},
+      {"INI value out of range (stuck-off-rate 2)", "program", {"--rows", "3", "--cols", "3", "--config", "stuck_rate.ini"},
+       {"stuck-off-rate", "2", "[0, 1]"}},
+      {"INI value out of range (scale 0)", "calibrate", {"--rows", "4", "--cols", "4", "--config", "scale.ini"}, {"scale", "0", "(0, 1]"}},
+      {"INI key given twice", "solve", {"--g", "g.npy", "--config", "twice.ini"}, {"twice.ini:3", "r-row", "twice"}},
+      {"INI section without ']'", "solve", {"--g", "g.npy", "--config", "open_section.ini"}, {"open_section.ini:1", "[wires", "]"}},
+      {"INI line without '='", "solve", {"--g", "g.npy", "--config", "no_equals.ini"}, {"no_equals.ini:2", "key = value"}},
+      {"INI key without a value", "check", {"--g", "g.npy", "--config", "empty_value.ini"}, {"empty_value.ini:2", "r-col", "no value"}},
+      {"INI that names another config", "solve", {"--g", "g.npy", "--config", "nested_config.ini"}, {"nested_config.ini:1", "config", "not allowed"}},
+      {"INI value that is not UTF-8 (Latin-1)", "solve", {"--g", "g.npy", "--config", "latin1.ini"},
+       {"latin1.ini:3", "not valid UTF-8", "0xe9"}},
+      {"argument that is not UTF-8 (Latin-1 file name)", "solve", {"--g", "g\xe9.npy"},
+       {"argument 3", "not valid UTF-8", "0xe9"}},
+      {"missing config file", "solve", {"--g", "g.npy", "--config", "absent.ini"}, {"absent.ini", "no such file"}},
+      // --- SPICE decks ----------------------------------------------------------------------
+      {"deck with a capacitor", "solve", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1", "R, V and I"}},
+      {"deck with a capacitor (check)", "check", {"--deck", "capacitor.cir"}, {"capacitor.cir:3", "c1"}},
+      {"deck with a diode", "solve", {"--deck", "diode.cir"}, {"diode.cir:3", "d1", "R, V and I"}},
+      {"deck with a subcircuit", "solve", {"--deck", "subckt.cir"}, {"subckt.cir:2", ".subckt"}},
+      {"deck with a transient source", "check", {"--deck", "pulse.cir"}, {"pulse.cir:3", "v1", "pulse", "dc"}},
+      {"deck with a negative resistance", "solve", {"--deck", "negative_r.cir"}, {"negative_r.cir:2", "r1", "-1000", "> 0"}},
+      {"deck with a zero resistance", "solve", {"--deck", "zero_r.cir"}, {"zero_r.cir:2", "r1", "> 0"}},
+      {"deck with a value that is not a number", "solve", {"--deck", "not_a_number.cir"}, {"not_a_number.cir:3", "r2", "2,2k", "not a number"}},
+      {"deck with a dangling node", "solve", {"--deck", "dangling.cir"}, {"dangling.cir:3", "dangling node 'b'", "r2"}},
+      {"deck with a duplicate name", "check", {"--deck", "duplicate.cir"}, {"duplicate.cir:3", "duplicate", "r1", "line 2"}},
+      {"deck without elements", "solve", {"--deck", "empty.cir"}, {"empty.cir:3", "no elements"}},
+      {"deck with a node name that is not UTF-8", "check", {"--deck", "latin1.cir"}, {"latin1.cir:4", "not valid UTF-8"}},
+      {"missing deck", "solve", {"--deck", "absent.cir"}, {"absent.cir", "no such file"}},
+      {"--deck together with --g", "solve", {"--deck", "good.cir", "--g", "g.npy"}, {"deck", "--g"}},
+      // --- numerical faults of the data: exit 4, the node or cell named ---------------------
+      {"deck with a floating island (singular)", "solve", {"--deck", "floating.cir"}, {"singular", "island_a", "no DC path"}, {4}},
+      {"deck with a current-fed island (singular)", "solve", {"--deck", "current_island.cir"}, {"singular", "node 'b'", "no DC path"}, {4}},
+      {"deck with a voltage-source loop (singular)", "check", {"--deck", "source_loop.cir"}, {"singular", "v2", "loop of voltage sources"}, {4}},
+      {"sinh cell overflow (k V = 2000)", "solve", {"--rows", "4", "--cols", "4", "--cell", "sinh", "--nl-k", "2000", "--v-read", "1"},
+       {"cell", "rcell_0_0", "1 V", "non-finite"}, {4}},
+      {"solve overflowing double precision (1e308 V)", "check", {"--g", "g_huge.npy", "--v", "v_1e308.npy"},
+       {"non-finite value at node", "overflow"}, {4}},
+      {"Newton does not converge", "solve",
+       {"--rows", "8", "--cols", "8", "--cell", "sinh", "--nl-k", "40", "--v-read", "1", "--max-iterations", "2", "--r-row", "5", "--r-col", "5"},
+       {"Newton did not converge", "max-iterations = 2", "at full sources", "node"}, {4}},
+      // --- outputs that cannot be written ---------------------------------------------------
+      {"output directory below a regular file", "solve", {"--g", "g.npy", "--out", "somefile/sub"},
+       {"somefile/sub", "not a directory"}, {2}, true},
+      {"check output directory below a regular file", "check", {"--g", "g.npy", "--out", "somefile/sub"},
+       {"somefile/sub", "not a directory"}, {2}, true},
+      {"netlist output below a regular file", "netlist", {"--g", "g.npy", "--out", "somefile/deck.cir"},
+       {"somefile/deck.cir", "not a directory"}, {2}, true},
+      {"netlist output onto an existing directory", "netlist", {"--g", "g.npy", "--out", "adir"},
+       {"cannot write 'adir'", "is a directory"}, {2}, true},
+      {"output directory in /proc (unwritable even for root)", "program", {"--rows", "2", "--cols", "2", "--out", "/proc/xbar_out"},
+       {"cannot create output directory '/proc/xbar_out'"}, {2}, true},
+      // --- networks (issue 6) -------------------------------------------------------------
+      {"dataset directory that does not exist", "train", {"--data-dir", "no_such_dataset", "--epochs", "1"},
+       {"no_such_dataset", "does not exist", "dataset-fashion-mnist"}},
+      {"evaluate: model file that is not a model", "evaluate", {"--model", "notamodel.pt"},
+       {"notamodel.pt", "not a model file written by `xbar train`"}},
+      {"evaluate: model file missing", "evaluate", {"--model", "missing_model.pt"},
+       {"missing_model.pt", "does not exist"}},
+      {"program --model: file that is not a model", "program", {"--model", "notamodel.pt"},
+       {"notamodel.pt", "not a model file"}},
+  };
+}
+
+// One message, on stderr, saying what and where; nothing on stdout.
+void check_message(const Run& r, const BadCase& c) {
+  CHECK(r.out.empty());
+  CHECK(!r.err.empty());
+  CHECK_MESSAGE(std::count(r.err.begin(), r.err.end(), '\n') == 1, "expected one line on stderr:\n" << r.err);
+  CHECK_MESSAGE(r.err.rfind("xbar " + c.sub + ": ", 0) == 0, r.err);
+  for (const auto& needle : c.needles) CHECK_MESSAGE(contains(r.err, needle), "'" << needle << "' not in: " << r.err);
+  CHECK_MESSAGE(std::find(c.exits.begin(), c.exits.end(), r.status) != c.exits.end(),
+                "exit status " << r.status << ", stderr: " << r.err);
+}
+
+// Bytes and modification time of every file under `p` (a directory or one file).
+using FileState = std::map<std::string, std::pair<std::string, fs::file_time_type>>;
+FileState file_state(const fs::path& p) {
+  FileState state;
+  if (fs::is_regular_file(p)) {
+    state[p.filename().string()] = {read_all(p), fs::last_write_time(p)};
+    return state;
+  }
+  for (const auto& e : fs::directory_iterator(p))
+    state[e.path().filename().string()] = {read_all(e.path()), fs::last_write_time(e.path())};
+  return state;
+}
+
+// An old, whole-second time stamp: a rewrite, even of identical bytes, moves it.
+void age(const fs::path& p) {
+  fs::last_write_time(p, fs::file_time_type::clock::now() - std::chrono::hours(24 * 365 * 10));
+}
+
+// A table cell: '|' escaped, bytes outside ASCII as \xNN (some rows feed xbar Latin-1).
+std::string markdown_cell(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  std::string out;
+  for (const char c : text) {
+    const auto b = static_cast<unsigned char>(c);
+    if (c == '|') {
+      out += "\\|";
+    } else if (b >= 0x80) {
+      static const char* const kHex = "0123456789abcdef";
+      out += std::string("\\x") + kHex[b >> 4] + kHex[b & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("bad input gives a non-zero exit, one message naming the culprit, and no output") {
+  Scratch s;
+  write_bad_fixtures(s);
+  const FileState fixtures_before = file_state(s.work());
+  const auto cases = bad_cases();
+  CHECK(cases.size() >= 30);  // issue 9: at least 30 cases across the subcommands
+  std::string table = "| # | case | command | exit | message |\n|---|---|---|---|---|\n";
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const BadCase& c = cases[k];
+    INFO("case " << k << ": " << c.what << " (xbar " << c.sub << ")");
+    std::vector<std::string> args = {c.sub};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.push_back("--quiet");
+    std::string shown;
+    for (size_t a = 1; a < args.size() - 1; ++a) shown += " " + args[a];
+
+    if (c.own_out) {
+      const Run r = run_xbar(s, args);
+      check_message(r, c);
+      table += "| " + std::to_string(k + 1) + " | " + c.what + " | `xbar " + c.sub + markdown_cell(shown) + "` | " +
+               std::to_string(r.status) + " | " + markdown_cell(r.err) + " |\n";
+      continue;
+    }
+    const bool is_netlist = c.sub == "netlist";
+    {  // A fresh --out: nothing may be created.
+      const std::string fresh = "fresh_" + std::to_string(k) + (is_netlist ? ".cir" : "");
+      std::vector<std::string> a = args;
+      a.insert(a.end(), {"--out", fresh});
+      const Run r = run_xbar(s, a);
+      check_message(r, c);
+      const fs::path p = s.work() / fresh;
+      CHECK_MESSAGE((!fs::exists(p) || (fs::is_directory(p) && fs::is_empty(p))), "output created at " << p);
+      table += "| " + std::to_string(k + 1) + " | " + c.what + " | `xbar " + c.sub + markdown_cell(shown) + "` | " +
+               std::to_string(r.status) + " | " + markdown_cell(r.err) + " |\n";
+    }
+    {  // An --out holding a previous run: left byte for byte as it was, time stamps too.
+      const std::string prev = "prev_" + std::to_string(k) + (is_netlist ? ".cir" : "");
+      const fs::path p = s.work() / prev;
+      if (is_netlist) {
+        write_text(p, "* previous deck\n");
+        age(p);
+      } else {
+        fs::create_directory(p);
+        for (const char* f : kOutputNames) {
+          write_text(p / f, std::string("previous ") + f + "\n");
+          age(p / f);
+        }
+      }
+      const FileState before = file_state(p);
+      std::vector<std::string> a = args;
+      a.insert(a.end(), {"--out", prev});
+      const Run r = run_xbar(s, a);
+      check_message(r, c);
+      CHECK_MESSAGE(file_state(p) == before, "previous outputs in " << p << " were changed");
+      if (!is_netlist) fs::remove_all(p);
+      else fs::remove(p);
+    }
+  }
+  // The fixtures are untouched, and no temporary or stray file was left next to them.
+  const FileState fixtures_after = file_state(s.work());
+  for (const auto& [name, state] : fixtures_after) {
+    INFO(name);
+    CHECK(name.find(".tmp.") == std::string::npos);
+    CHECK(name.rfind("fresh_", 0) != 0);
+    if (fixtures_before.count(name)) CHECK(fixtures_before.at(name) == state);
+  }
+  CHECK(fs::is_regular_file(s.work() / "adir" / "keep.txt"));
+  if (const char* path = std::getenv("XBAR_BAD_INPUT_TABLE")) std::ofstream(path) << table;
+}
+
+TEST_CASE("messages about bad numbers show the offending value legibly") {
+  // A conductance of -1 nS or a tolerance of -1e-12 must not be printed as "-0.000000".
+  Scratch s;
+  Matrix g = random_matrix(3, 3, kGLow, kGHigh, 1401);
+  g(0, 1) = -1e-9;
+  save(s.file("g_tiny_negative.npy"), g);
+  save(s.file("g.npy"), random_matrix(3, 3, kGLow, kGHigh, 1402));
+  // True if some number in `text` is within 1e-6 relative of `value`.
+  auto shows = [](const std::string& text, double value) {
+    static const std::regex number(R"([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)");
+    for (auto it = std::sregex_iterator(text.begin(), text.end(), number); it != std::sregex_iterator(); ++it) {
+      const double x = std::strtod(it->str().c_str(), nullptr);
+      if (std::abs(x - value) <= 1e-6 * std::abs(value)) return true;
+    }
+    return false;
+  };
+  const Run neg = run_xbar(s, {"solve", "--g", "g_tiny_negative.npy", "--quiet", "--out", "o1"});
+  CHECK(neg.status == 2);
+  CHECK(contains(neg.err, "[0, 1]"));
+  CHECK_MESSAGE(shows(neg.err, -1e-9), "value -1e-9 not shown in: " << neg.err);
+  const Run tol = run_xbar(s, {"check", "--g", "g.npy", "--tol", "-1e-12", "--quiet", "--out", "o2"});
+  CHECK(tol.status == 2);
+  CHECK(contains(tol.err, "tol"));
+  CHECK_MESSAGE(shows(tol.err, -1e-12), "value -1e-12 not shown in: " << tol.err);
+}
