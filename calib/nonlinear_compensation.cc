@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
 
 #include "calib/fixed_point.h"
 #include "support/format.h"
@@ -77,11 +78,10 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
                                   const solvers::SolverOptions& solver) {
   options.validate();
   // The map iterates on conductances (G' = G' target / I); a three-terminal cell's per-cell
-  // value is a threshold voltage, for which that step means nothing.
+  // value is a threshold voltage, whose map runs in conductance equivalents instead.
   if (cell->gate_lines())
-    throw InputError("key cell = " + cell->name() + ": IR-drop compensation maps iterate on cell "
-                     "conductances, and this cell's per-cell value is its " + cell->cell_value().what +
-                     "; maps for it are not implemented");
+    throw std::logic_error("compensate_nonlinear(): cell '" + cell->name() + "' holds its " +
+                           cell->cell_value().what + "; use calib::compensate_flash (flash_compensation.h)");
   const auto t0 = std::chrono::steady_clock::now();
   CompensationOptions o = options;
   if (o.anderson_depth == 0) o.anderson_depth = kNonlinearAndersonDepth;

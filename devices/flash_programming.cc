@@ -15,6 +15,12 @@ std::string to_string(FlashTarget t) {
   return t == FlashTarget::kReadCurrent ? "read-current" : "conductance";
 }
 
+FlashTarget parse_flash_target(const std::string& s) {
+  for (FlashTarget t : {FlashTarget::kConductance, FlashTarget::kReadCurrent})
+    if (s == to_string(t)) return t;
+  throw InputError("key pv-target = '" + s + "': expected conductance or read-current");
+}
+
 std::string to_string(FlashVerify v) {
   switch (v) {
     case FlashVerify::kVerified: return "verified";

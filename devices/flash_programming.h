@@ -48,6 +48,7 @@ using support::RowMatrix;
 
 enum class FlashTarget { kReadCurrent, kConductance };
 std::string to_string(FlashTarget t);  // "read-current", "conductance"
+FlashTarget parse_flash_target(const std::string& s);  // throws InputError naming key pv-target
 
 enum class FlashVerify : uint8_t { kVerified = 0, kOvershoot = 1, kPulseLimit = 2, kAboveErased = 3 };
 std::string to_string(FlashVerify v);  // "verified", "overshoot", "pulse-limit", "above-erased"

@@ -37,9 +37,18 @@ FlashParams CellParams::flash_params() const {
   return p;
 }
 
+GateLayout CellParams::gate_layout() const {
+  return gate_global ? GateLayout::kGlobal : gate_per_row ? GateLayout::kPerRow : GateLayout::kPerColumn;
+}
+
+void CellParams::set_gate_layout(GateLayout g) {
+  gate_global = g == GateLayout::kGlobal;
+  gate_per_row = g != GateLayout::kPerColumn;
+}
+
 GateLines CellParams::gate_lines() const {
   GateLines g;
-  g.layout = gate_global ? GateLayout::kGlobal : gate_per_row ? GateLayout::kPerRow : GateLayout::kPerColumn;
+  g.layout = gate_layout();
   g.v_gate_v = v_gate_v;
   g.v_line_v = v_gate_lines_v;
   return g;

@@ -55,6 +55,9 @@ struct CellParams {
   // The flash fields as the device's own parameter struct, and its gate lines.
   FlashParams flash_params() const;
   GateLines gate_lines() const;
+  // gate_per_row and gate_global as one GateLayout [key gate = row | column | global], and back.
+  GateLayout gate_layout() const;
+  void set_gate_layout(GateLayout g);
 };
 
 // Names accepted by make_cell_model(), in the order --help lists them.

@@ -60,14 +60,18 @@ po::options_description make_options(const std::string& sub) {
     return all;
   }
   if (sub == "program") {
-    // Programming needs the target array and the device non-idealities, no circuit.
-    all.add(general_keys(sub)).add(target_keys(d)).add(device_keys(d)).add(nn_keys("program"));
+    // Programming needs the target array, the device non-idealities and (flash) the cell it
+    // verifies, no circuit; the network keys of --model that a plain program lacks.
+    all.add(general_keys(sub)).add(target_keys(d)).add(device_keys(d)).add(program_cell_keys(d));
+    all.add(flash_program_keys(d)).add(nn_keys("program"));
     return all;
   }
   const bool all_keys = sub == "all";
   if (all_keys) all.add(calibrate_keys(sub, d));
   all.add(general_keys(sub)).add(array_keys(d)).add(wire_keys(d));
   if (sub == "solve" || sub == "check" || all_keys) all.add(solver_keys(sub, d));
+  // Flash arrays given as targets (--g) are programmed by program-verify before the solve.
+  all.add(flash_program_keys(d));
   if (all_keys) {
     // g-min and g-max already come with the calibrate keys.
     po::options_description prog("Device non-idealities (program)");
@@ -106,6 +110,7 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
     return commands::run_program(cfg);
   }
   RunConfig cfg = make_array_config(sub, desc, vm, from_cli);
+  fill_flash_program_config(cfg, vm);
   if (sub == "calibrate" || sub == "size") fill_calib_config(cfg, vm);
   if (dry_run) return 0;
   if (sub == "calibrate") return commands::run_calibrate(cfg);

@@ -286,3 +286,10 @@ TEST_CASE("bad program-verify options and targets throw InputError naming the ke
   t(1, 0) = NAN;
   expect_error({}, t, "target conductance (1, 0) = nan");
 }
+
+TEST_CASE("pv-target names parse both ways and anything else is refused naming the key") {
+  for (FlashTarget t : {FlashTarget::kConductance, FlashTarget::kReadCurrent})
+    CHECK(devices::parse_flash_target(devices::to_string(t)) == t);
+  CHECK_THROWS_WITH_AS(devices::parse_flash_target("current"), doctest::Contains("key pv-target = 'current'"),
+                       InputError);
+}
