@@ -1,377 +1,45 @@
 #include "engine/nn/hardware_inference.h"
 
-#include <cblas.h>
-#include <omp.h>
-
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <cmath>
-#include <mutex>
-#include <optional>
-#include <thread>
+#include <stdexcept>
 
-#include "calib/effective.h"
-#include "calib/nonlinear_compensation.h"
-#include "support/format.h"
-#include "support/input_error.h"
 #include "devices/random_stream.h"
 
 namespace xbar::engine::nn {
 
 using nlohmann::json;
 
-namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-}
-
-// Smallest ADC range and DAC full-scale input accepted (a tile or layer that never saw a
-// non-zero value gets this instead of a zero range).
-constexpr double kMinRangeA = 1e-18;
-constexpr double kMinInput = 1e-12;
-
-// OpenBLAS's thread count (weak: the reference BLAS has no such functions, and then every
-// dgemm is single-threaded anyway). The batches of an evaluation run on our own threads, one
-// dgemm each: OpenBLAS's own threads inside them would only oversubscribe the cores.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
-
-class SingleThreadedBlas {
- public:
-  SingleThreadedBlas() {
-    if (openblas_set_num_threads && openblas_get_num_threads) {
-      saved_ = openblas_get_num_threads();
-      openblas_set_num_threads(1);
-    }
-  }
-  ~SingleThreadedBlas() {
-    if (saved_ > 0) openblas_set_num_threads(saved_);
-  }
-
- private:
-  int saved_ = 0;
-};
-
-// c = v[:, col0 : col0 + cols] * b through BLAS dgemm (Debian's libblas3 alternative: OpenBLAS,
-// whose runtime-dispatched AVX2 kernels are ~3x Eigen's portable -O2 SSE2 product here).
-void product(const RowMatrixXd& v, int64_t col0, int64_t cols, const RowMatrixXd& b, RowMatrixXd& c) {
-  if (c.size() == 0) return;
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, int(v.rows()), int(b.cols()), int(cols), 1.0,
-              v.data() + col0, int(v.cols()), b.data(), int(b.cols()), 0.0, c.data(), int(c.cols()));
-}
-
-// b-bit two's-complement quantizer over +-range: 2^b levels k D - 2^(b-1) D with a level at 0
-// (devices/quantizer.h), D = range / (2^(b-1) - 1).
-devices::UniformQuantizer signed_adc(int bits, double range_a) {
-  const double half = std::ldexp(1.0, bits - 1);
-  const double step = range_a / (half - 1);
-  return devices::UniformQuantizer(bits, -half * step, (half - 1) * step);
-}
-
-json counts_json(const devices::QuantizeCounts& c) {
-  return {{"values", c.values}, {"clipped_low", c.clipped_low}, {"clipped_high", c.clipped_high}};
-}
-
-}  // namespace
-
-const char* to_string(HardwareMode m) {
-  switch (m) {
-    case HardwareMode::kIdeal: return "ideal";
-    case HardwareMode::kUncompensated: return "uncompensated";
-    case HardwareMode::kCompensated: return "compensated";
-  }
-  return "?";
-}
-
-void HardwareOptions::validate() const {
-  mapping.validate();
-  netlists::CrossbarSpec s = wires;
-  s.rows = s.cols = 2;
-  s.validate();
-  devices::make_cell_model(cell, cell_params);
-  devices::ProgrammingOptions p = programming;
-  p.range = mapping.range;
-  p.validate();
-  if (p.stuck.uses_mask())
-    throw InputError("key stuck-mask: a defect map describes one array; the network's tiles draw their "
-                     "defects from --stuck-on-rate / --stuck-off-rate");
-  read_noise.validate();
-  if (read_noise.absolute_sigma_s > 0)
-    throw InputError("key read-noise-sigma-s: network evaluation takes the relative --read-noise-sigma only");
-  if (dac_bits < 0 || dac_bits > devices::kMaxQuantizerBits)
-    throw InputError("key dac-bits = " + std::to_string(dac_bits) + ": must be 0 (unlimited) .. " +
-                     std::to_string(devices::kMaxQuantizerBits));
-  if (adc_bits != 0 && (adc_bits < 2 || adc_bits > devices::kMaxQuantizerBits))
-    throw InputError("key adc-bits = " + std::to_string(adc_bits) + ": must be 0 (unlimited) or 2 .. " +
-                     std::to_string(devices::kMaxQuantizerBits) + " (a signed ADC needs a sign bit)");
-  if (!(v_read_v > 0) || !std::isfinite(v_read_v))
-    throw InputError("key v-read = " + format_number(v_read_v) + ": must be finite and > 0 V (the DAC full scale)");
-  if (!(adc_i_max_a >= 0) || !std::isfinite(adc_i_max_a))
-    throw InputError("key adc-i-max = " + format_number(adc_i_max_a) + ": must be finite and >= 0 A (0 = calibrated per tile)");
-  calib::CompensationOptions c = comp;
-  c.range = mapping.range;
-  c.validate();
-  if (defect_aware && mapping.encoding != WeightEncoding::kDifferential)
-    throw InputError("key defect-aware: needs --weight-encoding differential (an offset tile's reference column "
-                     "is shared by every weight of the tile, so no single partner can absorb a defect)");
-  if (solver.backend == solvers::BackendChoice::kNgspice)
-    throw InputError("key backend = ngspice: network evaluation needs a native back end (effective matrices, Newton)");
-  if (threads < 1 || threads > 256) throw InputError("key threads = " + std::to_string(threads) + ": must be 1 .. 256");
-}
-
 HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& options, HardwareMode mode,
                                  Progress progress)
-    : net_(net), o_(options), mode_(mode), progress_(std::move(progress)) {
+    : net_(net), o_(options), mode_(mode) {
   o_.validate();
-  o_.comp.range = o_.mapping.range;
-  o_.programming.range = o_.mapping.range;
-  cell_ = devices::make_cell_model(o_.cell, o_.cell_params);
-  const auto t0 = std::chrono::steady_clock::now();
   layer_slot_.assign(net.layers.size(), -1);
-  std::vector<std::pair<size_t, size_t>> jobs;  // (layer slot, tile)
+  layers_.reserve(net.mvm_layers().size());
   for (size_t k = 0; k < net.layers.size(); ++k) {
     const Layer& l = net.layers[k];
     if (!l.is_mvm()) continue;
-    LayerState ls;
-    ls.layer = k;
-    const std::vector<TilePlan> plans = plan_tiles(l.fan_in(), l.fan_out(), o_.mapping);
-    ls.tiles.resize(plans.size());
-    for (size_t t = 0; t < plans.size(); ++t) {
-      ls.tiles[t].plan = plans[t];
-      ls.tiles[t].seed = devices::derive_seed(devices::derive_seed(o_.seed, layers_.size()), t);
-      jobs.emplace_back(layers_.size(), t);
-    }
+    const uint64_t layer_seed = devices::derive_seed(o_.seed, layers_.size());
     layer_slot_[k] = int(layers_.size());
-    layers_.push_back(std::move(ls));
+    layers_.emplace_back(l.name, l.w, o_, mode_, layer_seed);
+    layers_.back().layer = k;
   }
-  // Tiles are independent (own targets, own seed): built on o_.threads threads, each tile's
-  // result the same whichever thread builds it. With more than one, each tile's solves run on
-  // its own thread only: CHOLMOD's batched solves take OpenMP's budget (per thread) and its
-  // factorization OpenBLAS's (global), and both defaulting to every core put 4 threads on 2.
-  const size_t n = std::min<size_t>(size_t(o_.threads), jobs.size());
-  std::optional<SingleThreadedBlas> single_blas;
-  if (n > 1) single_blas.emplace();
-  const int caller_omp_threads = omp_get_max_threads();
-  std::atomic<size_t> next{0}, done{0};
-  std::exception_ptr error;
-  std::mutex m;
-  auto worker = [&] {
-    if (n > 1) omp_set_num_threads(1);
-    for (size_t j; (j = next++) < jobs.size();) {
-      try {
-        LayerState& ls = layers_[jobs[j].first];
-        build_tile(net.layers[ls.layer], jobs[j].first, ls.tiles[jobs[j].second]);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(m);
-        if (!error) error = std::current_exception();
-        next = jobs.size();
-      }
-      const size_t d = ++done;
-      if (progress_ && mode_ != HardwareMode::kIdeal && (d % 8 == 0 || d == jobs.size())) {
-        std::lock_guard<std::mutex> lock(m);
-        progress_(std::string(to_string(mode_)) + ": " + std::to_string(d) + "/" + std::to_string(jobs.size()) +
-                  " tiles programmed and solved (" + std::to_string(int(seconds_since(t0))) + " s)");
-      }
-    }
-  };
-  std::vector<std::thread> pool;
-  for (size_t k = 1; k < n; ++k) pool.emplace_back(worker);
-  worker();
-  omp_set_num_threads(caller_omp_threads);  // the calling thread was a worker too
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-  build_s_ = seconds_since(t0);
-}
-
-void HardwareNetwork::build_tile(const Layer& l, size_t, TileState& t) {
-  const TilePlan& p = t.plan;
-  const RowMatrixXd w = l.w.block(p.row0, p.out0, p.rows, p.outs);
-  const devices::ConductanceRange& r = o_.mapping.range;
-  netlists::CrossbarSpec spec = o_.wires;
-  spec.rows = p.rows;
-  spec.cols = p.phys_cols;
-  const bool ideal = mode_ == HardwareMode::kIdeal;
-  RowMatrixXd g_to_program;
-  if (mode_ == HardwareMode::kCompensated) {
-    const auto tc = std::chrono::steady_clock::now();
-    compensate_tile(l, t, spec);
-    t.compensation_s = seconds_since(tc);
-    g_to_program = t.g_programmed;  // the map
-  } else {
-    t.target = map_tile(w, o_.mapping.encoding, r.g_min_s, r.g_max_s);
-    t.scale = 1.0;
-    g_to_program = t.target.g_s;
-  }
-  t.gain_s = t.scale * t.target.g_per_weight_s;
-  if (ideal) {
-    t.g_programmed = t.target.g_s;
-    t.t_signed = signed_columns(t.target.g_s, o_.mapping.encoding, p.outs);
-    return;
-  }
-  auto tp = std::chrono::steady_clock::now();
-  devices::ProgrammingOptions po = o_.programming;
-  po.seed = t.seed;
-  if (o_.defect_aware && po.stuck.enabled()) {
-    // The mask programming will draw (same options, same seed: devices/stuck_at.h).
-    const devices::StuckMask mask = devices::place_stuck_cells(p.rows, p.phys_cols, po.stuck, po.seed);
-    adjust_partners(g_to_program, mask, t);
-  }
-  devices::ProgrammingResult pr = devices::program_conductances(g_to_program, po);
-  t.g_programmed = std::move(pr.g_s);
-  t.programming = std::move(pr.stats);
-  t.program_s = seconds_since(tp);
-  if (o_.linear_cells()) {
-    calib::Effective e = calib::effective_matrix(spec, t.g_programmed, o_.solver);
-    t.t_signed = signed_columns(e.t, o_.mapping.encoding, p.outs);
-    t.effective_s = e.seconds;
-  }
-  if (o_.read_noise.enabled()) {
-    const RowMatrixXd g2 = t.g_programmed.cwiseAbs2();
-    const double s2 = o_.read_noise.relative_sigma * o_.read_noise.relative_sigma;
-    t.noise_var.resize(p.rows, p.outs);
-    for (int64_t j = 0; j < p.outs; ++j)
-      t.noise_var.col(j) = s2 * (o_.mapping.encoding == WeightEncoding::kDifferential
-                                     ? RowMatrixXd(g2.col(2 * j) + g2.col(2 * j + 1))
-                                     : RowMatrixXd(g2.col(j) + g2.col(p.outs)));
-  }
-}
-
-void HardwareNetwork::adjust_partners(RowMatrixXd& g, const devices::StuckMask& mask, TileState& t) const {
-  const devices::ConductanceRange& r = o_.mapping.range;
-  auto stuck_value = [&](uint8_t m) {
-    return m == uint8_t(devices::CellState::kStuckOn) ? r.g_max_s : r.g_min_s;
-  };
-  for (int64_t i = 0; i < g.rows(); ++i)
-    for (int64_t j = 0; j < t.plan.outs; ++j) {
-      const int64_t a = 2 * j, b = 2 * j + 1;
-      const bool sa = mask(i, a) != uint8_t(devices::CellState::kHealthy);
-      const bool sb = mask(i, b) != uint8_t(devices::CellState::kHealthy);
-      if (sa && sb) {
-        ++t.pairs_both_stuck;
-      } else if (sa || sb) {
-        const int64_t s = sa ? a : b, h = sa ? b : a;
-        const double want = g(i, h) + (stuck_value(mask(i, s)) - g(i, s));
-        const double clipped = r.clip(want);
-        t.partners_clipped += clipped != want;
-        ++t.partners_adjusted;
-        g(i, h) = clipped;
-      }
-    }
-}
-
-void HardwareNetwork::compensate_tile(const Layer& l, TileState& t, const netlists::CrossbarSpec& spec) {
-  const TilePlan& p = t.plan;
-  const RowMatrixXd w = l.w.block(p.row0, p.out0, p.rows, p.outs);
-  const devices::ConductanceRange& r = o_.mapping.range;
-  // The scale estimate of the floor: the uncompensated attenuation a = T(G) / G of the unlifted
-  // targets, s_est = min g_max a / G (the start of calib's --scale auto, below its root).
-  double s_est = 1.0;
-  if (o_.linear_cells()) {
-    const TileTarget t0 = map_tile(w, o_.mapping.encoding, r.g_min_s, r.g_max_s);
-    const calib::Effective e = calib::effective_matrix(spec, t0.g_s, o_.solver);
-    for (Eigen::Index k = 0; k < e.t.size(); ++k) {
-      const double g = t0.g_s.data()[k], a = e.t.data()[k] / g;
-      if (g > 0 && a > 0) s_est = std::min(s_est, r.g_max_s * a / g);
-    }
-    t.effective_s += e.seconds;
-  }
-  t.scale_estimate = s_est;
-  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin) / s_est, 0.5 * (r.g_min_s + r.g_max_s));
-  calib::CompensationOptions co = o_.comp;
-  co.range = r;
-  co.scale_auto = true;
-  calib::Compensation c;
-  for (int attempt = 1;; ++attempt) {
-    t.target = map_tile(w, o_.mapping.encoding, floor_s, r.g_max_s);
-    if (o_.linear_cells()) {
-      c = calib::compensate(spec, t.target.g_s, co, o_.solver);
-    } else {
-      const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(p.rows, o_.v_read_v);
-      c = calib::compensate_nonlinear(spec, t.target.g_s, cell_, v_op, co, o_.solver);
-    }
-    t.comp_iterations += c.iterations;
-    t.lift_attempts = attempt;
-    double miss = 0;
-    for (Eigen::Index k = 0; k < c.t.size(); ++k)
-      if (c.status.data()[k] == uint8_t(calib::CellStatus::kNeedsBelowMin))
-        miss = std::max(miss, std::abs(c.t.data()[k] - c.scale * t.target.g_s.data()[k]));
-    t.floor_miss_rel = miss / (c.scale * t.target.g_s.maxCoeff());
-    if (t.floor_miss_rel <= kFloorMissRel || attempt == kMaxLiftAttempts) break;
-    const double next = std::max(floor_s * (1 + kLiftMargin), r.g_min_s * (1 + kLiftMargin) / c.scale);
-    if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
-    floor_s = next;
-  }
-  t.scale = c.scale;
-  t.needs_above_max = c.needs_above_max;
-  t.needs_below_min = c.needs_below_min;
-  t.comp_converged = c.converged;
-  t.comp_residual = c.residual_rel;
-  t.comp_message = c.message;
-  t.g_programmed = std::move(c.g_s);
+  std::vector<HardwareLayer*> all;
+  for (HardwareLayer& l : layers_) all.push_back(&l);
+  build_s_ = build_layers(all, o_.threads, mode_, progress);
 }
 
 HardwareNetwork::CallStats HardwareNetwork::new_stats() const {
   CallStats s;
-  s.dac.resize(layers_.size());
-  s.adc.resize(layers_.size());
-  s.max_abs_a.resize(layers_.size());
-  for (size_t k = 0; k < layers_.size(); ++k) {
-    s.adc[k].resize(layers_[k].tiles.size());
-    s.max_abs_a[k].assign(layers_[k].tiles.size(), 0.0);
-  }
+  for (const HardwareLayer& l : layers_) s.push_back(l.new_stats());
   return s;
-}
-
-RowMatrixXd HardwareNetwork::layer_mvm(size_t layer, RowMatrixXd& x, uint64_t batch_index, bool calibrating,
-                                       CallStats& stats) const {
-  const size_t slot = size_t(layer_slot_[layer]);
-  const LayerState& ls = layers_[slot];
-  const Layer& l = net_.layers[layer];
-  const bool ideal = mode_ == HardwareMode::kIdeal;
-  const double volts_per_unit = o_.v_read_v / ls.x_max;
-  RowMatrixXd& v = x;  // scaled to volts in place (a scratch copy: nn_network.h)
-  v *= volts_per_unit;
-  if (o_.dac_bits > 0 && !ideal)
-    stats.dac[slot] += devices::UniformQuantizer(o_.dac_bits, 0.0, o_.v_read_v).quantize_in_place(v);
-  const bool newton = !ideal && !o_.linear_cells();
-  const bool noisy = !ideal && o_.read_noise.enabled();
-  const bool quantize = !ideal && o_.adc_bits > 0 && !calibrating;
-  RowMatrixXd y = RowMatrixXd::Zero(x.rows(), l.fan_out());
-  for (size_t k = 0; k < ls.tiles.size(); ++k) {
-    const TileState& t = ls.tiles[k];
-    const TilePlan& p = t.plan;
-    const auto vt = v.middleCols(p.row0, p.rows);
-    RowMatrixXd id;
-    if (newton) {
-      netlists::CrossbarSpec spec = o_.wires;
-      spec.rows = p.rows;
-      spec.cols = p.phys_cols;
-      id = signed_currents(calib::array_currents(spec, t.g_programmed, cell_, vt, o_.solver), o_.mapping.encoding,
-                           p.outs);
-    } else {
-      id.resize(vt.rows(), p.outs);
-      product(v, p.row0, p.rows, t.t_signed, id);
-    }
-    if (noisy) {
-      const RowMatrixXd var = vt.cwiseAbs2() * t.noise_var;
-      devices::RandomStream rng(devices::derive_seed(devices::stage_seed(t.seed, devices::SeedStage::kReadNoise),
-                                                     batch_index));
-      for (Eigen::Index q = 0; q < id.size(); ++q) id.data()[q] += std::sqrt(var.data()[q]) * rng.normal();
-    }
-    if (calibrating && id.size())
-      stats.max_abs_a[slot][k] = std::max(stats.max_abs_a[slot][k], id.cwiseAbs().maxCoeff());
-    if (quantize) stats.adc[slot][k] += signed_adc(o_.adc_bits, t.adc_range_a).quantize_in_place(id.data(), id.size());
-    y.middleCols(p.out0, p.outs) += id / (t.gain_s * volts_per_unit);
-  }
-  return y;
 }
 
 RowMatrixXd HardwareNetwork::run(const RowMatrixXd& images, uint64_t batch_index, bool calibrating,
                                  CallStats& stats) const {
   return engine::nn::forward(net_, images, [&](size_t layer, RowMatrixXd& in) {
-    return layer_mvm(layer, in, batch_index, calibrating, stats);
+    const size_t slot = size_t(layer_slot_[layer]);
+    return layers_[slot].mvm(in, batch_index, calibrating, stats[slot]);
   });
 }
 
@@ -379,10 +47,7 @@ RowMatrixXd HardwareNetwork::forward(const RowMatrixXd& images, uint64_t batch_i
   CallStats s = new_stats();
   RowMatrixXd logits = run(images, batch_index, false, s);
   std::lock_guard<std::mutex> lock(merge_mutex_);
-  for (size_t k = 0; k < layers_.size(); ++k) {
-    layers_[k].dac_counts += s.dac[k];
-    for (size_t t = 0; t < layers_[k].tiles.size(); ++t) layers_[k].tiles[t].adc_counts += s.adc[k][t];
-  }
+  for (size_t k = 0; k < layers_.size(); ++k) layers_[k].merge(s[k]);
   return logits;
 }
 
@@ -396,32 +61,6 @@ RowMatrixXd image_rows(const std::vector<float>& pixels, int64_t first, int64_t 
 
 }  // namespace
 
-void HardwareNetwork::for_each_batch(int64_t count, const std::function<void(int64_t, int64_t, uint64_t)>& fn) const {
-  const SingleThreadedBlas single;
-  const int64_t batches = (count + kEvalBatchImages - 1) / kEvalBatchImages;
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (int64_t b; (b = next++) < batches;) {
-      try {
-        const int64_t first = b * kEvalBatchImages;
-        fn(first, std::min(kEvalBatchImages, count - first), uint64_t(b));
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next = batches;
-      }
-    }
-  };
-  const int n = int(std::min<int64_t>(o_.threads, batches));
-  std::vector<std::thread> pool;
-  for (int k = 1; k < n; ++k) pool.emplace_back(worker);
-  worker();
-  for (auto& th : pool) th.join();
-  if (error) std::rethrow_exception(error);
-}
-
 void HardwareNetwork::calibrate(const RowMatrixXd& images) {
   const auto t0 = std::chrono::steady_clock::now();
   // DAC: the largest input of each MVM layer in software (double precision).
@@ -431,10 +70,9 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
     if (in.size()) m = std::max(m, in.maxCoeff());
     return RowMatrixXd(in * net_.layers[layer].w);
   });
-  for (size_t k = 0; k < layers_.size(); ++k) layers_[k].x_max = std::max(x_max[k], kMinInput);
+  for (size_t k = 0; k < layers_.size(); ++k) layers_[k].set_input_full_scale(x_max[k]);
   // ADC: the largest signed current of each tile on the hardware, ADC bypassed. The calibration
   // images use read-noise batch indices far from the evaluation ones.
-  constexpr uint64_t kCalibrationBatchBase = uint64_t(1) << 40;
   CallStats total = new_stats();
   for (int64_t first = 0; first < images.rows(); first += kEvalBatchImages) {
     const int64_t n = std::min(kEvalBatchImages, int64_t(images.rows()) - first);
@@ -442,15 +80,10 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
     run(images.middleRows(first, n), kCalibrationBatchBase + uint64_t(first / kEvalBatchImages), true, s);
     for (size_t k = 0; k < layers_.size(); ++k)
       for (size_t t = 0; t < layers_[k].tiles.size(); ++t)
-        total.max_abs_a[k][t] = std::max(total.max_abs_a[k][t], s.max_abs_a[k][t]);
+        total[k].max_abs_a[t] = std::max(total[k].max_abs_a[t], s[k].max_abs_a[t]);
   }
-  for (size_t k = 0; k < layers_.size(); ++k)
-    for (size_t t = 0; t < layers_[k].tiles.size(); ++t) {
-      TileState& ts = layers_[k].tiles[t];
-      ts.calib_max_a = total.max_abs_a[k][t];
-      ts.adc_range_a = o_.adc_i_max_a > 0 ? o_.adc_i_max_a : std::max(ts.calib_max_a, kMinRangeA);
-    }
-  calibrate_s_ = seconds_since(t0);
+  for (size_t k = 0; k < layers_.size(); ++k) layers_[k].set_adc_ranges(total[k].max_abs_a);
+  calibrate_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 std::vector<int> HardwareNetwork::predict(const std::vector<float>& pixels, int64_t count) {
@@ -458,7 +91,7 @@ std::vector<int> HardwareNetwork::predict(const std::vector<float>& pixels, int6
   if (int64_t(pixels.size()) < count * features)
     throw std::invalid_argument("HardwareNetwork::predict: fewer pixels than count x input features");
   std::vector<int> pred(static_cast<size_t>(count));
-  for_each_batch(count, [&](int64_t first, int64_t n, uint64_t b) {
+  for_each_batch(count, o_.threads, [&](int64_t first, int64_t n, uint64_t b) {
     const std::vector<int> p = argmax_rows(forward(image_rows(pixels, first, n, features), b));
     std::copy(p.begin(), p.end(), pred.begin() + first);
   });
@@ -467,78 +100,11 @@ std::vector<int> HardwareNetwork::predict(const std::vector<float>& pixels, int6
 
 json HardwareNetwork::summary_json(bool per_tile) const {
   json layers = json::array();
-  for (const LayerState& ls : layers_) {
-    const Layer& l = net_.layers[ls.layer];
-    devices::QuantizeCounts adc;
-    int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0;
-    double s_min = 1, s_max = 0, prog_s = 0, eff_s = 0, comp_s = 0;
-    json tiles = json::array();
-    for (const TileState& t : ls.tiles) {
-      adc += t.adc_counts;
-      stuck_on += t.programming.stuck.stuck_on;
-      stuck_off += t.programming.stuck.stuck_off;
-      above += t.needs_above_max;
-      below += t.needs_below_min;
-      iters += t.comp_iterations;
-      adjusted += t.partners_adjusted;
-      adj_clipped += t.partners_clipped;
-      both += t.pairs_both_stuck;
-      s_min = std::min(s_min, t.scale);
-      s_max = std::max(s_max, t.scale);
-      prog_s += t.program_s;
-      eff_s += t.effective_s;
-      comp_s += t.compensation_s;
-      if (!per_tile) continue;
-      json tj = {{"row_tile", t.plan.row_tile},
-                 {"col_tile", t.plan.col_tile},
-                 {"inputs", {t.plan.row0, t.plan.row0 + t.plan.rows}},
-                 {"outputs", {t.plan.out0, t.plan.out0 + t.plan.outs}},
-                 {"array", {t.plan.rows, t.plan.phys_cols}},
-                 {"seed", t.seed},
-                 {"w_max", t.target.w_max},
-                 {"g_per_weight_s", t.target.g_per_weight_s},
-                 {o_.mapping.encoding == WeightEncoding::kDifferential ? "g_floor_s" : "g_reference_s", t.target.g_low_s},
-                 {"scale", t.scale},
-                 {"gain_s", t.gain_s},
-                 {"adc_range_a", t.adc_range_a},
-                 {"calibration_max_a", t.calib_max_a},
-                 {"adc", counts_json(t.adc_counts)},
-                 {"times_s", {{"program_s", t.program_s}, {"effective_s", t.effective_s}, {"compensation_s", t.compensation_s}}}};
-      if (mode_ != HardwareMode::kIdeal)
-        tj["programming"] = {{"stuck_on", t.programming.stuck.stuck_on},
-                             {"stuck_off", t.programming.stuck.stuck_off},
-                             {"targets_clipped_low", t.programming.targets_clipped_low},
-                             {"targets_clipped_high", t.programming.targets_clipped_high},
-                             {"variation_clipped_low", t.programming.variation.clipped_low},
-                             {"variation_clipped_high", t.programming.variation.clipped_high},
-                             {"total_rel_error_sigma", t.programming.total_rel_error_sigma}};
-      if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
-        tj["defect_aware"] = {{"partners_adjusted", t.partners_adjusted}, {"partners_clipped", t.partners_clipped},
-                              {"pairs_both_stuck", t.pairs_both_stuck}};
-      if (mode_ == HardwareMode::kCompensated)
-        tj["compensation"] = {{"iterations", t.comp_iterations}, {"floor_attempts", t.lift_attempts},
-                              {"scale_estimate", t.scale_estimate}, {"floor_miss_rel", t.floor_miss_rel},
-                              {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
-                              {"converged", t.comp_converged}, {"residual_rel", t.comp_residual},
-                              {"message", t.comp_message}};
-      tiles.push_back(tj);
-    }
-    json lj = {{"layer", l.name},
-               {"kind", to_string(l.kind)},
-               {"weights", {l.fan_in(), l.fan_out()}},
-               {"reads_per_image", l.reads_per_image()},
-               {"tiles", ls.tiles.size()},
-               {"dac_input_full_scale", ls.x_max},
-               {"dac", counts_json(ls.dac_counts)},
-               {"adc", counts_json(adc)},
-               {"times_s", {{"program_s", prog_s}, {"effective_s", eff_s}, {"compensation_s", comp_s}}}};
-    if (mode_ != HardwareMode::kIdeal) lj["stuck"] = {{"on", stuck_on}, {"off", stuck_off}};
-    if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
-      lj["defect_aware"] = {{"partners_adjusted", adjusted}, {"partners_clipped", adj_clipped}, {"pairs_both_stuck", both}};
-    if (mode_ == HardwareMode::kCompensated)
-      lj["compensation"] = {{"scale_min", s_min}, {"scale_max", s_max}, {"iterations", iters},
-                            {"needs_above_max", above}, {"needs_below_min", below}};
-    if (per_tile) lj["tile_list"] = tiles;
+  for (const HardwareLayer& hl : layers_) {
+    const Layer& l = net_.layers[hl.layer];
+    json lj = hl.summary_json(per_tile);
+    lj["kind"] = to_string(l.kind);
+    lj["reads_per_image"] = l.reads_per_image();
     layers.push_back(lj);
   }
   return {{"mode", to_string(mode_)},
