@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints the tables quoted in the issue notes. Not part of CI.
-# Usage: bench/run_all.sh [build-dir]   (about 10 minutes on 2 cores, peak ~7 GB at 2048^2)
+# Usage: bench/run_all.sh [build-dir]   (about 17 minutes on 2 cores, peak ~7 GB at 2048^2)
 set -euo pipefail
 b=${1:-build}
 echo "== native vs ngspice"
@@ -23,3 +23,5 @@ echo
 echo "== transients (issue 20): 256 x 256 against one DC solve; native vs ngspice .tran at 32 x 32"
 echo "   (the 64 x 64 table of bench/README.md: $b/transient 256 64 --repeats 3, ~25 min)"
 "$b"/transient 256 32 --repeats 1
+echo "== flash arrays: Newton vs ngspice (about 7 minutes: ngspice takes 3 min per 128^2 array)"
+"$b"/flash_vs_ngspice 32 64 128

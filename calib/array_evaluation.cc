@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "calib/effective.h"
+#include "calib/flash_compensation.h"
 #include "calib/nonlinear_compensation.h"
 #include "support/format.h"
 #include "support/input_error.h"
@@ -72,22 +73,33 @@ ArrayEvaluation evaluate_array(const netlists::CrossbarSpec& spec, const RowMatr
     }
   } else {
     const auto& c = *cell;
-    ideal = wire_free_currents(c, g, v);
-    if (o.calibrate) ideal_c = wire_free_currents(c, g, vc);
-    if (!(fs > 0)) fs = wire_free_currents(c, g, RowMatrixXd::Constant(1, m, o.v_read_v)).maxCoeff();
-    r.reference = "sum_i f(G_ij, v_i): the same " + cell->name() +
-                  " cells with no wire, driver or sense resistance (Newton solves of the array on every input)";
-    auto solve = [&](const RowMatrixXd& gg, const RowMatrixXd& vv, const char* what) {
-      say("Newton solves of the " + std::string(what) + " array on " + std::to_string(vv.rows()) + " inputs");
-      return array_currents(spec, gg, cell, vv, solver, &r.summary);
+    // Flash cells: g holds conductance equivalents at v_read; the circuit holds thresholds.
+    const auto flash = std::dynamic_pointer_cast<const devices::FlashCell>(cell);
+    auto values = [&](const RowMatrixXd& gg) {
+      return flash ? flash_thresholds_for(*flash, gg, o.v_read_v) : gg;
     };
-    i_before = solve(g, v, "target");
-    if (o.calibrate && !o.table_on_compensated) ic_before = solve(g, vc, "target");
+    const RowMatrixXd g_values = values(g);
+    ideal = wire_free_currents(c, g_values, v);
+    if (o.calibrate) ideal_c = wire_free_currents(c, g_values, vc);
+    if (!(fs > 0)) fs = wire_free_currents(c, g_values, RowMatrixXd::Constant(1, m, o.v_read_v)).maxCoeff();
+    r.reference = flash ? "sum_i I_read(V_th,ij, v_i): the same flash cells (thresholds of the conductance-equivalent "
+                          "targets at v-read) with no wire, driver or sense resistance, gate at its line's voltage, "
+                          "source at 0 V (Newton solves of the array on every input)"
+                        : "sum_i f(G_ij, v_i): the same " + cell->name() +
+                              " cells with no wire, driver or sense resistance (Newton solves of the array on every input)";
+    auto solve = [&](const RowMatrixXd& vals, const RowMatrixXd& vv, const char* what) {
+      say("Newton solves of the " + std::string(what) + " array on " + std::to_string(vv.rows()) + " inputs");
+      return array_currents(spec, vals, cell, vv, solver, &r.summary);
+    };
+    i_before = solve(g_values, v, "target");
+    if (o.calibrate && !o.table_on_compensated) ic_before = solve(g_values, vc, "target");
     if (o.compensate) {
       const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(m, o.v_read_v);
-      r.comp = compensate_nonlinear(spec, g, cell, v_op, co, solver);
-      i_comp = solve(r.comp.g_s, v, "compensated");
-      if (o.calibrate && o.table_on_compensated) ic_comp = solve(r.comp.g_s, vc, "compensated");
+      r.comp = flash ? compensate_flash(spec, g, flash, v_op, o.v_read_v, co, solver)
+                     : compensate_nonlinear(spec, g, cell, v_op, co, solver);
+      const RowMatrixXd comp_values = values(r.comp.g_s);
+      i_comp = solve(comp_values, v, "compensated");
+      if (o.calibrate && o.table_on_compensated) ic_comp = solve(comp_values, vc, "compensated");
     }
   }
   const double s = o.compensate ? r.comp.scale : 1.0;

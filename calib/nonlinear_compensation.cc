@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <stdexcept>
 
 #include "calib/fixed_point.h"
 #include "support/format.h"
@@ -14,10 +15,15 @@ namespace xbar::calib {
 RowMatrixXd wire_free_currents(const devices::CellModel& cell, const RowMatrixXd& g_s, const RowMatrixXd& v) {
   const Eigen::Index m = g_s.rows(), n = g_s.cols(), k = v.rows();
   RowMatrixXd out = RowMatrixXd::Zero(k, n);
+  // A three-terminal cell (flash) reads with its gate at its own line's voltage.
+  const devices::GateLines* gates = cell.gate_lines();
+  if (gates) gates->validate(m, n);
   for (Eigen::Index q = 0; q < k; ++q)
     for (Eigen::Index i = 0; i < m; ++i) {
       const double vi = v(q, i);
-      for (Eigen::Index j = 0; j < n; ++j) out(q, j) += cell.evaluate(g_s(i, j), vi).i_a;
+      for (Eigen::Index j = 0; j < n; ++j)
+        out(q, j) += gates ? cell.evaluate_gated(g_s(i, j), vi, gates->voltage(gates->line_of(i, j)), 0.0).i_a
+                           : cell.evaluate(g_s(i, j), vi).i_a;
     }
   return out;
 }
@@ -74,6 +80,11 @@ Compensation compensate_nonlinear(const netlists::CrossbarSpec& spec, const RowM
   if (options.scale_per_column || !options.lift_groups.empty())
     throw InputError("key scale = per-column and the in-map floor (lift groups) need linear cells: a nonlinear "
                      "array's map holds at one operating input only, with one global scale");
+  // The map iterates on conductances (G' = G' target / I); a three-terminal cell's per-cell
+  // value is a threshold voltage, whose map runs in conductance equivalents instead.
+  if (cell->gate_lines())
+    throw std::logic_error("compensate_nonlinear(): cell '" + cell->name() + "' holds its " +
+                           cell->cell_value().what + "; use calib::compensate_flash (flash_compensation.h)");
   const auto t0 = std::chrono::steady_clock::now();
   CompensationOptions o = options;
   if (o.anderson_depth == 0) o.anderson_depth = kNonlinearAndersonDepth;

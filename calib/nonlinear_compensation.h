@@ -10,7 +10,10 @@
 // over the whole input distribution. The reference is the same cells with no wire, driver or
 // sense resistance, I_j = sum_i f(g_ij, v_i) with f the cell's two-terminal characteristic
 // (devices::CellModel::evaluate; for 1t1r the memory element and its access transistor with
-// the column at 0 V): the map corrects IR drop, not the device's own nonlinearity.
+// the column at 0 V; for flash the transistor with its source at 0 V and its gate at its own
+// line's voltage): the map corrects IR drop, not the device's own nonlinearity. Flash arrays
+// (per-cell value V_th, not a conductance) have their map in conductance equivalents:
+// calib/flash_compensation.h (compensate_nonlinear() does not take them).
 //
 // Iteration (calib/fixed_point.h): measure(G') = every cell's own current at v_op, from one
 // Newton solve of the whole array (I = f(G'_ij, v_r - v_c) for two-terminal cells; the memory

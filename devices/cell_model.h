@@ -14,16 +14,29 @@
 // nodal system: access_transistor() is non-null for them and netlists::build_crossbar()
 // expands each such cell into its memory element, the transistor and its gate driver, with
 // the node between them an unknown of the nodal system (see one_t_one_r_cell.h).
+//
+// Cells that are transistors themselves (the Flash cell, flash_cell.h: drain on the row node,
+// source on the column node, gate on a word line) are three-terminal elements: gate_lines()
+// is non-null for them, netlists::build_crossbar() gives every such cell its gate line (the
+// element's gate node), and the nodal solver calls evaluate_gated() with all three terminal
+// voltages. evaluate() then stays the two-terminal characteristic of the wire-free read:
+// source at 0 V, gate at the nominal gate voltage.
+//
+// The per-cell value. Each cell element carries one number, the M x N matrix handed to
+// netlists::build_crossbar(): the conductance G for the resistive cells, the threshold
+// voltage V_th for the Flash cell. cell_value() says which, so that the builder checks and
+// names it correctly.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace xbar::devices {
+#include "devices/mos1_transistor.h"
 
-class Mos1Transistor;
+namespace xbar::devices {
 
 // The access device of a 1T1R cell, as the crossbar builder needs it: drain on the memory
 // element, source on the column node, gate on a driven word line (per row) or per column.
@@ -32,6 +45,38 @@ struct AccessTransistor {
   double w_over_l = 1.0;     // W/L of every access transistor, > 0
   double v_gate_v = 1.8;     // gate (word-line) voltage, volts
   bool gate_per_row = true;  // true: one gate line per row; false: one per column
+};
+
+// How the gate lines of a cell with a gate terminal run: one per row (the word line of a NOR
+// or 1T1R array), one per column, or a single line for the whole array.
+enum class GateLayout : uint8_t { kPerRow, kPerColumn, kGlobal };
+std::string to_string(GateLayout g);                  // "row", "column", "global"
+GateLayout parse_gate_layout(const std::string& s);   // throws InputError naming key "gate"
+
+// The gate lines of a three-terminal cell: ideal sources from ground, one per line.
+struct GateLines {
+  GateLayout layout = GateLayout::kPerRow;
+  // Gate (word-line) voltage of every line, volts, finite.
+  double v_gate_v = 1.8;
+  // Optional voltage per line, volts (rows, columns or 1 entry, by layout); empty = every line
+  // at v_gate_v. NOR arrays bias word lines individually (e.g. to select rows or trim a
+  // row's read current); checked against the array size by the crossbar builder.
+  std::vector<double> v_line_v;
+  // Number of lines in an M x N array.
+  int64_t count(int64_t rows, int64_t cols) const;
+  // The line of cell (i, j) and its voltage.
+  int64_t line_of(int64_t i, int64_t j) const;
+  double voltage(int64_t line) const;
+  // Throws xbar::InputError naming key v-gate (non-finite) or v-gate-lines (wrong count for an
+  // M x N array, non-finite entry).
+  void validate(int64_t rows, int64_t cols) const;
+};
+
+// The meaning of a cell's per-cell value (see the file comment).
+struct CellValueKind {
+  std::string what = "conductance G";  // as error messages name it, e.g. "conductance G[3, 4]"
+  std::string unit = "siemens";
+  bool nonnegative = true;             // G >= 0; a threshold voltage may have either sign
 };
 
 // One evaluation of a device at an operating point.
@@ -59,6 +104,24 @@ class CellModel {
   // Non-null for a cell with an access transistor; the cell must then be expanded by the
   // builder, and neither evaluate() nor spice_card() describes it inside a network.
   virtual const AccessTransistor* access_transistor() const { return nullptr; }
+  // What the per-cell value is (conductance by default).
+  virtual CellValueKind cell_value() const { return {}; }
+
+  // Three-terminal cells (see the file comment). Non-null when the cell has a gate of its own.
+  virtual const GateLines* gate_lines() const { return nullptr; }
+  // Current from drain (row terminal) to source (column terminal) and its derivatives by each
+  // terminal voltage (volts, all from the same reference). Only for gate_lines() != nullptr;
+  // the default throws std::logic_error.
+  virtual MosEval evaluate_gated(double value, double v_d_v, double v_g_v, double v_s_v) const;
+  // The ngspice deck lines of a three-terminal cell between drain, gate and source nodes; the
+  // default throws std::logic_error.
+  virtual std::vector<std::string> gated_spice_card(const std::string& name, const std::string& drain,
+                                                    const std::string& gate, const std::string& source,
+                                                    double value) const;
+  // Operating region of a three-terminal cell at its terminal voltages, an index into
+  // region_names(); cells without regions return -1 and no names.
+  virtual int region(double value, double v_d_v, double v_g_v, double v_s_v) const;
+  virtual std::vector<std::string> region_names() const { return {}; }
 };
 
 // Shortest round-trip text of a number, for SPICE cards ("1e-05", "2.5").

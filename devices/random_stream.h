@@ -51,6 +51,9 @@ enum class SeedStage : uint64_t {
   kVariation = 2,  // device-to-device programming variation (programming_variation.h)
   kDrift = 3,      // per-device drift exponent nu (drift.h)
   kReadNoise = 4,  // cycle-to-cycle read noise (read_noise.h), one sub-stream per read
+  kFlashErase = 5,      // erased threshold of each Flash cell (flash_programming.h)
+  kFlashProgram = 6,    // program-verify pulse shifts, one sub-stream per cell (flash_programming.h)
+  kFlashRetention = 7,  // per-cell retention (charge-loss) coefficient (flash_retention.h)
 };
 
 uint64_t splitmix64(uint64_t x);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "devices/cell_model.h"
+#include "devices/flash_cell.h"
 #include "devices/mos1_transistor.h"
 
 namespace xbar::devices {
@@ -35,10 +36,28 @@ struct CellParams {
   // Gate lines [gate = row | column]: true, one per row (the word line of a typical 1T1R
   // array); false, one per column.
   bool gate_per_row = true;
+  // [gate = global], flash only: one gate line for the whole array (overrides gate_per_row).
+  // Kept apart from gate_per_row so that the 1t1r keys stay as they are.
+  bool gate_global = false;
+  // Flash cell (flash_cell.h): current factor beta [flash-beta], A/V^2, > 0; slope factor
+  // [flash-n], > 0; temperature [temperature], K, > 0. Defaults and their reasons: FlashParams.
+  double flash_beta_a_per_v2 = FlashParams{}.beta_a_per_v2;
+  double flash_n = FlashParams{}.n;
+  double temperature_k = FlashParams{}.temperature_k;
+  // Flash: one gate voltage per gate line [v-gate-lines], volts (M for gate = row, N for
+  // column, 1 for global); empty = every line at v-gate. Checked against the array size by
+  // netlists::build_crossbar().
+  std::vector<double> v_gate_lines_v;
   // Throws xbar::InputError naming the key, the value and the constraint.
   void validate() const;
   // The transistor fields as the device's own parameter struct.
   Mos1Params mos_params() const;
+  // The flash fields as the device's own parameter struct, and its gate lines.
+  FlashParams flash_params() const;
+  GateLines gate_lines() const;
+  // gate_per_row and gate_global as one GateLayout [key gate = row | column | global], and back.
+  GateLayout gate_layout() const;
+  void set_gate_layout(GateLayout g);
 };
 
 // Names accepted by make_cell_model(), in the order --help lists them.

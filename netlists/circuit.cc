@@ -153,6 +153,7 @@ std::string Circuit::element_name(size_t index) const {
     case Role::kAccess: return "macc_" + i + "_" + j;
     case Role::kGateRow: return "vgrow_" + i;
     case Role::kGateCol: return "vgcol_" + j;
+    case Role::kGateGlobal: return "vgate";
   }
   return "?";
 }

@@ -14,7 +14,8 @@
 // (set_grid(rows, cols, true)). Elements likewise carry a compact role tag from which their
 // SPICE name is made.
 //
-// Units: resistor value in ohms, cell value is the cell's conductance parameter in siemens,
+// Units: resistor value in ohms, cell value is the cell's per-cell value (its conductance
+// parameter in siemens, or what CellModel::cell_value() names: a Flash cell's V_th in volts),
 // voltage source in volts, current source in amperes (SPICE sign: flows from pos through the
 // source to neg). A resistor of value 0 is an ideal short (the SPICE writer emits it as a
 // 0 V source, the nodal solver merges its nodes). A transistor (three terminals: pos = drain,
@@ -61,6 +62,7 @@ enum class Role : uint8_t {
   kAccess,       // access transistor of cell (i, j):     macc_{i}_{j}
   kGateRow,      // gate-line source of row i:            vgrow_{i}
   kGateCol,      // gate-line source of column j:         vgcol_{j}
+  kGateGlobal,   // the one gate-line source of the array: vgate
 };
 
 struct Element {
@@ -71,7 +73,9 @@ struct Element {
   int32_t j = 0;       // role index (column)
   int32_t pos = kGround;   // kTransistor: drain
   int32_t neg = kGround;   // kTransistor: source (and bulk)
-  int32_t gate = kGround;  // kTransistor: gate; unused otherwise (fills padding: 32 bytes)
+  // kTransistor, and kCell of a three-terminal cell model (CellModel::gate_lines()): the gate;
+  // unused otherwise (fills padding: 32 bytes)
+  int32_t gate = kGround;
   double value = 0.0;  // ohm | siemens | volt | ampere | W/L, see the file comment
 };
 

@@ -11,17 +11,19 @@ namespace xbar::netlists {
 
 namespace {
 
-void check_conductances(const CrossbarSpec& spec, const RowMatrixXd& g_s) {
+void check_cell_values(const CrossbarSpec& spec, const RowMatrixXd& g_s,
+                       const devices::CellValueKind& kind) {
   if (g_s.rows() != spec.rows || g_s.cols() != spec.cols)
-    throw InputError("conductance matrix is " + std::to_string(g_s.rows()) + " x " +
+    throw InputError(kind.what + " matrix is " + std::to_string(g_s.rows()) + " x " +
                      std::to_string(g_s.cols()) + ", expected rows x cols = " +
                      std::to_string(spec.rows) + " x " + std::to_string(spec.cols));
   for (int64_t i = 0; i < g_s.rows(); ++i)
     for (int64_t j = 0; j < g_s.cols(); ++j) {
       const double g = g_s(i, j);
-      if (!std::isfinite(g) || g < 0)
-        throw InputError("conductance G[" + std::to_string(i) + ", " + std::to_string(j) +
-                         "] = " + format_number(g) + ": must be finite and >= 0 siemens");
+      if (!std::isfinite(g) || (kind.nonnegative && g < 0))
+        throw InputError(kind.what + "[" + std::to_string(i) + ", " + std::to_string(j) +
+                         "] = " + format_number(g) + ": must be finite" +
+                         (kind.nonnegative ? " and >= 0 " : " ") + kind.unit);
     }
 }
 
@@ -56,11 +58,27 @@ void add_column_sense(CrossbarCircuit& x, int32_t j, bool bottom, int slot) {
   x.source_row.push_back(-1);
 }
 
-// The source of gate line i (of row i when per_row, else of column i): node held at v_gate.
-void add_gate_source(CrossbarCircuit& x, int32_t i, int32_t node, bool per_row, double v_gate_v) {
-  x.circuit.add_element(ElementKind::kVoltageSource, per_row ? Role::kGateRow : Role::kGateCol,
-                        per_row ? i : 0, per_row ? 0 : i, node, kGround, v_gate_v);
+// The source of gate line i (of row i per row, of column i per column, the array's one line
+// when global): node held at v_gate.
+void add_gate_source(CrossbarCircuit& x, int32_t i, int32_t node, devices::GateLayout layout,
+                     double v_gate_v) {
+  const Role role = layout == devices::GateLayout::kPerRow      ? Role::kGateRow
+                    : layout == devices::GateLayout::kPerColumn ? Role::kGateCol
+                                                                : Role::kGateGlobal;
+  x.circuit.add_element(ElementKind::kVoltageSource, role,
+                        layout == devices::GateLayout::kPerRow ? i : 0,
+                        layout == devices::GateLayout::kPerColumn ? i : 0, node, kGround, v_gate_v);
   x.source_row.push_back(-1);
+}
+
+// The node of gate line k.
+std::string gate_node_name(devices::GateLayout layout, int32_t k) {
+  switch (layout) {
+    case devices::GateLayout::kPerRow: return "gr" + std::to_string(k);
+    case devices::GateLayout::kPerColumn: return "gc" + std::to_string(k);
+    case devices::GateLayout::kGlobal: return "gw";
+  }
+  return "?";
 }
 
 }  // namespace
@@ -83,24 +101,35 @@ Eigen::VectorXd CrossbarCircuit::fixed_source_values() const {
 CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
                                std::shared_ptr<const devices::CellModel> cell) {
   spec.validate();
-  check_conductances(spec, g_s);
+  check_cell_values(spec, g_s, cell->cell_value());
   CrossbarCircuit x;
   x.spec = spec;
   Circuit& c = x.circuit;
   const auto m = int32_t(spec.rows), n = int32_t(spec.cols);
-  // A copy: the cell model is moved into the circuit below (or replaced by the memory element).
+  // Copies: the cell model is moved into the circuit below (or replaced by the memory element).
   const devices::AccessTransistor* acc_ptr = cell->access_transistor();
   const devices::AccessTransistor access = acc_ptr ? *acc_ptr : devices::AccessTransistor{};
+  const devices::GateLines* gates_ptr = cell->gate_lines();
+  const devices::GateLines gates = gates_ptr ? *gates_ptr : devices::GateLines{};
+  if (gates_ptr) gates.validate(m, n);
   c.set_grid(m, n, acc_ptr != nullptr);
   // With an access transistor the cell element is the memory element alone: linear G.
   const uint16_t model =
       c.add_cell_model(acc_ptr ? std::make_shared<devices::LinearCell>() : std::move(cell));
   c.reserve_elements(size_t(acc_ptr ? 4 : 3) * size_t(m) * size_t(n) + 5 * size_t(m + n));
 
+  // A three-terminal cell (Flash) gets the gate node of its line; the lines' sources come
+  // last, as the 1T1R gate lines do.
+  std::vector<int32_t> cell_gate_nodes;
+  if (gates_ptr)
+    for (int64_t k = 0; k < gates.count(m, n); ++k)
+      cell_gate_nodes.push_back(c.add_node(gate_node_name(gates.layout, int32_t(k))));
   for (int32_t i = 0; i < m; ++i)
-    for (int32_t j = 0; j < n; ++j)
-      c.add_element(ElementKind::kCell, Role::kCell, i, j, c.row_node(i, j),
-                    acc_ptr ? c.cell_node(i, j) : c.col_node(i, j), g_s(i, j), model);
+    for (int32_t j = 0; j < n; ++j) {
+      const size_t k = c.add_element(ElementKind::kCell, Role::kCell, i, j, c.row_node(i, j),
+                                     acc_ptr ? c.cell_node(i, j) : c.col_node(i, j), g_s(i, j), model);
+      if (gates_ptr) c.mutable_elements()[k].gate = cell_gate_nodes[size_t(gates.line_of(i, j))];
+    }
   const double r_row = spec.row_segment_ohm(), r_col = spec.col_segment_ohm();
   for (int32_t i = 0; i < m; ++i)
     for (int32_t j = 0; j + 1 < n; ++j)
@@ -134,7 +163,11 @@ CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
     if (spec.sense != SenseSide::kBottom) add_column_sense(x, j, false, slot++);
   }
   for (size_t k = 0; k < gate_nodes.size(); ++k)
-    add_gate_source(x, int32_t(k), gate_nodes[k], access.gate_per_row, access.v_gate_v);
+    add_gate_source(x, int32_t(k), gate_nodes[k],
+                    access.gate_per_row ? devices::GateLayout::kPerRow : devices::GateLayout::kPerColumn,
+                    access.v_gate_v);
+  for (size_t k = 0; k < cell_gate_nodes.size(); ++k)
+    add_gate_source(x, int32_t(k), cell_gate_nodes[k], gates.layout, gates.voltage(int64_t(k)));
   return x;
 }
 

@@ -27,6 +27,14 @@
 // "vgrow_{i}", or per column j a node "gc{j}" with source "vgcol_{j}". Every cell gets its
 // transistor, also one with G = 0: its drain node then hangs on the transistor alone (gmin
 // keeps it defined), as in ngspice.
+//
+// Cells that are transistors themselves (the flash model: CellModel::gate_lines() non-null,
+// devices/flash_cell.h) stay element i*N + j, from r(i,j) (drain) to c(i,j) (source), with
+// Element::gate on their gate line: per row a node "gr{i}" with source "vgrow_{i}", per column
+// "gc{j}" with "vgcol_{j}", or one node "gw" with source "vgate" for the whole array. The gate
+// nodes are created before the cells (so they follow the grid nodes), their sources come
+// after the sense ends, each at its line's voltage (GateLines::voltage()). The per-cell
+// matrix is then the cells' V_th (volts, any finite value; CellModel::cell_value()).
 #pragma once
 
 #include <Eigen/Dense>
@@ -62,8 +70,10 @@ struct CrossbarCircuit {
   Eigen::VectorXd fixed_source_values() const;
 };
 
-// g_s is M x N (siemens, each finite and >= 0). spec.validate() is called first. Throws
-// xbar::InputError when g_s does not match spec.rows x spec.cols or holds a bad value.
+// g_s is M x N: the per-cell value of the model (CellModel::cell_value(): siemens, each finite
+// and >= 0, for the resistive cells; finite volts of V_th for flash). spec.validate() is
+// called first. Throws xbar::InputError when g_s does not match spec.rows x spec.cols or holds
+// a bad value, or when a flash cell's gate-line voltages do not fit the array (v-gate-lines).
 CrossbarCircuit build_crossbar(const CrossbarSpec& spec, const RowMatrixXd& g_s,
                                std::shared_ptr<const devices::CellModel> cell);
 

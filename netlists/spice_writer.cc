@@ -85,7 +85,11 @@ void format_element(std::string& line, const Circuit& c, size_t k, const Transie
         // here and split by for_each_line). A crossbar cell's card is named "cell_i_j".
         std::string base = c.element_name(k);
         if (e.role == Role::kCell) base = base.substr(1);
-        const auto card = models[e.model]->spice_card(base, c.node_name(e.pos), c.node_name(e.neg), e.value);
+        // A three-terminal cell (flash) takes its gate node too.
+        const auto card = models[e.model]->gate_lines()
+                              ? models[e.model]->gated_spice_card(base, c.node_name(e.pos), c.node_name(e.gate),
+                                                                  c.node_name(e.neg), e.value)
+                              : models[e.model]->spice_card(base, c.node_name(e.pos), c.node_name(e.neg), e.value);
         if (card.empty()) {
           line += "* " + base + " open (G = 0)";
           return;

@@ -24,6 +24,8 @@
 //                                             otherwise clamp R = 0 to a small resistance
 //   linear cell, G != 0   rname n+ n- 1/G
 //   linear cell, G == 0   * rname open (G = 0)  an open circuit has no element at all
+//   nonlinear cell        CellModel::spice_card() (B-sources); a three-terminal cell
+//                         (flash) CellModel::gated_spice_card() with its gate node
 //   voltage source        vname n+ n- dc V
 //   current source        iname n+ n- dc I
 //   transistor            mname drain gate source source xbar_nmos{k} w=W/L l=1

@@ -335,6 +335,7 @@ CrossbarSolution CrossbarSolver::solve(const RowMatrixXd& v) {
     const int64_t nc = std::min(block, k - c0);
     CircuitSolution sol = cs.solve(s.middleCols(c0, nc));
     r.currents.middleRows(c0, nc) = currents_from(sol.source_currents);
+    if (options_.keep_regions) append_regions(r.regions, cell_regions(x.circuit, sol.node_voltages));
     if (options_.keep_voltages) {
       r.voltages.middleRows(c0, nc) =
           sol.node_voltages.topRows(2 * x.rows() * x.cols()).transpose();

@@ -26,6 +26,7 @@
 #include <memory>
 
 #include "netlists/crossbar_builder.h"
+#include "solvers/cell_regions.h"
 #include "solvers/circuit_solver.h"
 
 namespace xbar::solvers {
@@ -55,6 +56,11 @@ struct CrossbarSolveOptions {
   BatchMethod batch = BatchMethod::kAuto;
   // Keep every node voltage (K x 2MN, rows then columns): memory 16 MN bytes per input.
   bool keep_voltages = false;
+  // Report every cell's operating region per input (CrossbarSolution::regions; the flash
+  // cell's subthreshold / moderate / linear / saturation): MN bytes per input. Filled by direct
+  // solves of the assembled circuit, the path every nonlinear array takes; linear arrays (no
+  // regions) solved from the spec or through the effective matrix leave it empty.
+  bool keep_regions = false;
   // Let PCG build its operator straight from the spec when the array is canonical (see the file
   // comment); false forces the assembled circuit (tests and measurements of the generic path).
   bool grid_operator = true;
@@ -84,6 +90,8 @@ struct CrossbarSolution {
   RowMatrixXd voltages;   // K x 2MN (r(i,j) then c(i,j), row-major), only with keep_voltages
   // The full circuit solution of every node and source (only with keep_voltages).
   Eigen::MatrixXd all_node_voltages, all_source_currents;
+  // Per input and cell, the operating region (only with keep_regions; cell_regions.h).
+  CellRegions regions;
   SolveSummary summary;
 };
 

@@ -248,7 +248,9 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
     const Element& e = el[k];
     const int32_t ga = grp(e.pos), gb = grp(e.neg);
     const int64_t a = free_of_group_[size_t(ga)], b = free_of_group_[size_t(gb)];
-    if (e.kind == ElementKind::kResistor || e.kind == ElementKind::kCell) {
+    // A cell that is a transistor itself (flash) is stamped as one, drain on pos, source on neg.
+    const bool gated_cell = e.kind == ElementKind::kCell && circuit.cell_models()[e.model]->gate_lines();
+    if ((e.kind == ElementKind::kResistor || e.kind == ElementKind::kCell) && !gated_cell) {
       if (e.kind == ElementKind::kResistor && e.value == 0) continue;  // merged short
       if (e.kind == ElementKind::kCell && circuit.cell_models()[e.model]->access_transistor())
         throw InputError("cell '" + circuit.element_name(k) + "': model '" +
@@ -297,15 +299,19 @@ MnaSystem::MnaSystem(const Circuit& circuit) : circuit_(circuit) {
         else
           add_j_pot(gs, go, -g);
       }
-    } else if (e.kind == ElementKind::kTransistor) {
+    } else if (e.kind == ElementKind::kTransistor || gated_cell) {
       const auto& tmodels = circuit.transistor_models();
-      if (e.model >= tmodels.size() || !tmodels[e.model])
+      if (!gated_cell && (e.model >= tmodels.size() || !tmodels[e.model]))
         throw InputError("transistor '" + circuit.element_name(k) + "' refers to transistor model #" +
                          std::to_string(e.model) + " but the circuit has " +
                          std::to_string(tmodels.size()) + " model(s)");
-      if (!std::isfinite(e.value) || e.value <= 0)
+      if (!gated_cell && (!std::isfinite(e.value) || e.value <= 0))
         throw InputError("transistor '" + circuit.element_name(k) + "': W/L = " +
                          format_number(e.value) + ": must be > 0");
+      if (gated_cell && !std::isfinite(e.value))
+        throw InputError("cell '" + circuit.element_name(k) + "': " +
+                         circuit.cell_models()[e.model]->cell_value().what + " = " +
+                         format_number(e.value) + ": must be finite");
       if (ga == gb) continue;  // drain and source joined by zero-ohm wires: no current
       const int32_t gg = grp(e.gate);
       const int64_t g = free_of_group_[size_t(gg)];
@@ -537,20 +543,20 @@ double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::Vect
       book_outflow(c.fixed_b, -ev.i_a, *source_currents);
     }
   }
-  const auto& tmodels = circuit_.transistor_models();
   for (const Transistor& t : transistors_) {
     const netlists::Element& e = el[t.element];
     const double vd = terminal_voltage(t.d, t.fixed_d, x, s);
     const double vg = terminal_voltage(t.g, t.fixed_g, x, s);
     const double vs = terminal_voltage(t.s, t.fixed_s, x, s);
-    const devices::MosEval ev = tmodels[e.model]->evaluate(e.value, vd, vg, vs);
+    const devices::MosEval ev = three_terminal_eval(e, vd, vg, vs);
     if (!std::isfinite(ev.i_a) || !std::isfinite(ev.di_dvd_s) || !std::isfinite(ev.di_dvg_s) ||
         !std::isfinite(ev.di_dvs_s))
-      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_d = " +
+      throw NumericalError(std::string(e.kind == ElementKind::kCell ? "cell '" : "transistor '") +
+                           circuit_.element_name(t.element) + "' at V_d = " +
                            format_number(vd) + " V, V_g = " + format_number(vg) + " V, V_s = " +
                            format_number(vs) + " V gives a non-finite current or conductance");
     if (overflowing(ev.di_dvd_s) || overflowing(ev.di_dvg_s) || overflowing(ev.di_dvs_s))
-      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_d = " + format_number(vd) +
+      throw NumericalError(std::string(e.kind == ElementKind::kCell ? "cell '" : "transistor '") + circuit_.element_name(t.element) + "' at V_d = " + format_number(vd) +
                            " V, V_g = " + format_number(vg) + " V, V_s = " + format_number(vs) +
                            " V has a conductance beyond " + format_number(kMaxDeviceConductanceS) +
                            " S (dI/dV_d = " + format_number(ev.di_dvd_s) + " S): its model overflows here "
@@ -591,14 +597,13 @@ void MnaSystem::add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_val
     if (c.slot_ba >= 0) jac_values[c.slot_ba] -= g;
   }
   const Eigen::VectorXd zero = Eigen::VectorXd::Zero(size());
-  const auto& tmodels = circuit_.transistor_models();
   for (const Transistor& t : transistors_) {
     const netlists::Element& e = el[t.element];
     const double vg = terminal_voltage(t.g, t.fixed_g, zero, s);
     const double vs = terminal_voltage(t.s, t.fixed_s, zero, s);
-    const devices::MosEval ev = tmodels[e.model]->evaluate(e.value, vs, vg, vs);
+    const devices::MosEval ev = three_terminal_eval(e, vs, vg, vs);
     if (overflowing(ev.di_dvd_s) || overflowing(ev.di_dvg_s) || overflowing(ev.di_dvs_s))
-      throw NumericalError("transistor '" + circuit_.element_name(t.element) + "' at V_ds = 0, V_g = " +
+      throw NumericalError(std::string(e.kind == ElementKind::kCell ? "cell '" : "transistor '") + circuit_.element_name(t.element) + "' at V_ds = 0, V_g = " +
                            format_number(vg) + " V gives a conductance of " + format_number(ev.di_dvd_s) +
                            " S, not a finite value <= " + format_number(kMaxDeviceConductanceS) +
                            " S: its model overflows (lower --mos-kp, --mos-wl or --v-gate)");
@@ -609,6 +614,12 @@ void MnaSystem::add_zero_bias_jacobian(const Eigen::VectorXd& s, double* jac_val
     if (t.slot_sg >= 0) jac_values[t.slot_sg] -= ev.di_dvg_s;
     if (t.slot_ss >= 0) jac_values[t.slot_ss] -= ev.di_dvs_s;
   }
+}
+
+devices::MosEval MnaSystem::three_terminal_eval(const netlists::Element& e, double vd, double vg,
+                                                double vs) const {
+  if (e.kind == ElementKind::kCell) return circuit_.cell_models()[e.model]->evaluate_gated(e.value, vd, vg, vs);
+  return circuit_.transistor_models()[e.model]->evaluate(e.value, vd, vg, vs);
 }
 
 std::string MnaSystem::unknown_name(int64_t k) const {

@@ -21,7 +21,9 @@
 //
 // Nonlinear elements (Newton, solvers/newton.h) sit in the pattern as structural zeros and
 // are stamped by nonlinear_residual(): two-terminal nonlinear cells (symmetric stamps) and
-// transistors (drain, gate, source: the drain current depends on all three voltages, so
+// transistors, including cells that are transistors themselves (CellModel::gate_lines(): the
+// flash cell, drain on pos, source on neg, gate on Element::gate), all counted by
+// num_transistors() (drain, gate, source: the drain current depends on all three voltages, so
 // their stamps are not symmetric and symmetric() is false; the pattern stays symmetric, the
 // values do not, and the matrix needs KLU).
 //
@@ -149,6 +151,10 @@ class MnaSystem {
   // sources it flows through on its way to ground (no-op for a free terminal, fixed_group < 0).
   void book_outflow(int32_t fixed_group, double current_a, Eigen::VectorXd& source_currents) const;
   std::vector<NonlinearCell> nonlinear_;
+  // Current and derivatives of a three-terminal element: a transistor, or a cell whose model
+  // has a gate (flash).
+  devices::MosEval three_terminal_eval(const netlists::Element& e, double vd, double vg, double vs) const;
+  // Transistors and three-terminal cells alike.
   struct Transistor {
     size_t element = 0;
     int64_t d = -1, g = -1, s = -1;                   // free unknowns, -1 when fixed

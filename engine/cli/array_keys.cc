@@ -52,9 +52,18 @@ po::options_description array_keys(const RunConfig& d) {
       ("mos-wl", num(d.cell_params.mos_w_over_l), "1t1r: W/L")
       ("mos-lambda", num(d.cell_params.mos_lambda_per_v), "1t1r: channel-length modulation lambda [1/V]")
       ("mos-gmin", num(d.cell_params.mos_gmin_s), "1t1r: drain-source leakage gmin, as ngspice's [S]")
-      ("v-gate", num(d.cell_params.v_gate_v), "1t1r: gate (word-line) voltage [V]")
-      ("gate", po::value<std::string>()->default_value(d.cell_params.gate_per_row ? "row" : "column"),
-       "1t1r: gates driven per row|column");
+      ("v-gate", num(d.cell_params.v_gate_v), "1t1r and flash: gate (word-line) voltage [V]")
+      ("gate", po::value<std::string>()->default_value(xbar::devices::to_string(d.cell_params.gate_layout())),
+       "1t1r and flash: gates driven per row|column|global (global: one line for the array, flash only)")
+      ("flash-beta", num(d.cell_params.flash_beta_a_per_v2), "flash cell: EKV current factor beta = mu C_ox W/L [A/V^2]")
+      ("flash-n", num(d.cell_params.flash_n), "flash cell: subthreshold slope factor n")
+      ("temperature", num(d.cell_params.temperature_k), "flash cell: temperature T, thermal voltage kT/q [K]")
+      ("vth", po::value<std::string>(),
+       "flash cell: thresholds V_th, M x N volts, .npy (instead of --g, whose values are "
+       "conductance-equivalent targets programmed by program-verify)")
+      ("v-gate-lines", po::value<std::string>(),
+       "flash cell: one gate voltage per gate line [V], .npy of M (gate row), N (column) or 1 (global) "
+       "entries (instead of --v-gate)");
   return array;
 }
 
@@ -118,7 +127,10 @@ po::options_description solver_keys(const std::string& sub, const RunConfig& d) 
         ("batch-method", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.batch)),
          "auto|direct|effective: effective = exact M x N effective matrix (min(M,N) solves), "
          "used by auto when K > min(M,N) and no --save-voltages")
-        ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)");
+        ("save-voltages", po::bool_switch(), "also write voltages.npy: every row and column node [V], shape (2, M, N) or (K, 2, M, N)")
+        ("save-regions", po::bool_switch(),
+         "flash cell: also write regions.npy, each cell's operating region per input, uint8 (K, M, N) "
+         "(names and counts in result.json)");
   if (sub == "check" || all_keys)
     solver.add_options()("tol", num(d.tol),
                          (all_keys ? "check: largest relative difference accepted on any column current or node "
@@ -181,13 +193,25 @@ RunConfig make_array_config(const std::string& sub, const po::options_descriptio
   get_opt(vm, "mos-lambda", c.cell_params.mos_lambda_per_v);
   get_opt(vm, "mos-gmin", c.cell_params.mos_gmin_s);
   get_opt(vm, "v-gate", c.cell_params.v_gate_v);
-  {
-    const std::string gate = vm["gate"].as<std::string>();
-    if (gate != "row" && gate != "column")
-      throw InputError("key gate = '" + gate + "': expected row or column");
-    c.cell_params.gate_per_row = gate == "row";
-  }
+  c.cell_params.set_gate_layout(xbar::devices::parse_gate_layout(vm["gate"].as<std::string>()));
+  get_opt(vm, "flash-beta", c.cell_params.flash_beta_a_per_v2);
+  get_opt(vm, "flash-n", c.cell_params.flash_n);
+  get_opt(vm, "temperature", c.cell_params.temperature_k);
+  get_opt(vm, "vth", c.vth_path);
+  get_opt(vm, "v-gate-lines", c.v_gate_lines_path);
   xbar::devices::make_cell_model(c.cell, c.cell_params);  // validates name and parameters early
+  if (c.cell != "flash") {
+    // Keys only a flash cell has: silently ignoring them would solve another array than asked.
+    if (!c.vth_path.empty())
+      throw InputError("key vth: thresholds are the per-cell values of the flash cell only (cell = " + c.cell +
+                       "; give --cell flash, or --g conductances)");
+    if (!c.v_gate_lines_path.empty())
+      throw InputError("key v-gate-lines: only the flash cell has per-line gate voltages (cell = " + c.cell + ")");
+  }
+  if (!c.vth_path.empty() && (given("g") || given("g-on") || given("g-off")))
+    throw InputError("keys --vth and --" + std::string(given("g") ? "g" : given("g-on") ? "g-on" : "g-off") +
+                     " both given: --vth sets the thresholds themselves, --g (or a random array) the "
+                     "targets program-verify programs into thresholds; give one");
   get_opt(vm, "reltol", c.solve.solver.newton.reltol);
   get_opt(vm, "vntol", c.solve.solver.newton.vntol_v);
   get_opt(vm, "abstol", c.solve.solver.newton.abstol_a);
@@ -215,6 +239,7 @@ RunConfig make_array_config(const std::string& sub, const po::options_descriptio
   std::string memory;
   if (get_opt(vm, "max-memory", memory)) c.max_memory_bytes = commands::parse_memory_size(memory);
   get_opt(vm, "save-voltages", c.save_voltages);
+  get_opt(vm, "save-regions", c.save_regions);
   // `tol`: check's comparison tolerance; solve's CG stopping tolerance (pcg).
   get_opt(vm, "tol", sub == "solve" ? c.solve.solver.linear.pcg.tol : c.tol);
   get_opt(vm, "pcg-max-iterations", c.solve.solver.linear.pcg.max_iterations);

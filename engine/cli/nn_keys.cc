@@ -1,12 +1,14 @@
 #include "engine/cli/nn_keys.h"
 
 #include <cstdint>
+#include <set>
 #include <string>
 
 #include "devices/conductance_levels.h"
 #include "engine/cli/array_keys.h"
 #include "engine/cli/calibrate_keys.h"
 #include "engine/cli/program_keys.h"
+#include "devices/registry.h"
 #include "engine/nn/nn_model.h"
 #include "engine/nn/train.h"
 #include "netlists/crossbar_spec.h"
@@ -117,8 +119,10 @@ po::options_description nn_keys(const std::string& sub) {
       ("tile-rows", i64(hd.mapping.tile_rows), "crossbar tile rows (inputs); edge tiles are smaller")
       ("tile-cols", i64(hd.mapping.tile_cols), "crossbar tile columns (bit lines)")
       ("weight-encoding", str(nn::to_string(hd.mapping.encoding)),
-       "differential (G+/G- column pairs) | offset (one column per weight + a reference column per tile)")
-      ("v-read", num(hd.v_read_v), "DAC full scale [V]: the largest layer input drives this voltage")
+       "differential (G+/G- column pairs) | offset (one column per weight + a reference column per tile)");
+  if (!program)  // `program` has v-read already (program_cell_keys: also the flash verify read)
+    m.add_options()("v-read", num(hd.v_read_v), "DAC full scale [V]: the largest layer input drives this voltage");
+  m.add_options()
       ("dac-bits", int_(hd.dac_bits), "DAC resolution of the row voltages over [0, v-read]; 0 = unlimited")
       ("adc-bits", int_(hd.adc_bits), "ADC resolution of each signed output current; 0 = unlimited")
       ("adc-i-max", num(hd.adc_i_max_a), "ADC range +-this [A]; 0 = per tile, largest current on the calibration images")
@@ -130,9 +134,16 @@ po::options_description nn_keys(const std::string& sub) {
   }
   all.add(pick_options("Wires, drivers and sensing (per tile)", solve_keys,
                        {"r-row", "r-col", "r-driver", "r-sense", "drive", "sense"}));
-  all.add(pick_options("Cells and solver", solve_keys,
-                       {"cell", "nl-k", "sel-i0", "sel-v0", "mos-vto", "mos-kp", "mos-wl", "mos-lambda", "mos-gmin",
-                        "v-gate", "gate", "backend", "reltol", "vntol", "abstol", "max-iterations", "max-step"}));
+  // `program` has the cell's own keys already (program_cell_keys); the rest are the tiles'.
+  const std::set<std::string> program_has = {"cell", "v-gate", "gate", "flash-beta", "flash-n", "temperature"};
+  po::options_description cells("Cells and solver");
+  for (const std::string k : {"cell", "nl-k", "sel-i0", "sel-v0", "mos-vto", "mos-kp", "mos-wl", "mos-lambda",
+                              "mos-gmin", "v-gate", "gate", "flash-beta", "flash-n", "temperature", "backend",
+                              "reltol", "vntol", "abstol", "max-iterations", "max-step"})
+    if (!(program && program_has.count(k)))
+      for (const auto& o : solve_keys.options())
+        if (o->long_name() == k) cells.add(o);
+  all.add(cells);
   all.add(pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"}));
   return all;
 }
@@ -245,10 +256,12 @@ commands::NnRunConfig make_nn_config(const std::string& sub, const po::options_d
   get_opt(vm, "mos-lambda", h.cell_params.mos_lambda_per_v);
   get_opt(vm, "mos-gmin", h.cell_params.mos_gmin_s);
   get_opt(vm, "v-gate", h.cell_params.v_gate_v);
-  if (get_opt(vm, "gate", s)) {
-    if (s != "row" && s != "column") throw InputError("key gate = '" + s + "': expected row or column");
-    h.cell_params.gate_per_row = s == "row";
-  }
+  if (get_opt(vm, "gate", s)) h.cell_params.set_gate_layout(devices::parse_gate_layout(s));
+  get_opt(vm, "flash-beta", h.cell_params.flash_beta_a_per_v2);
+  get_opt(vm, "flash-n", h.cell_params.flash_n);
+  get_opt(vm, "temperature", h.cell_params.temperature_k);
+  if (h.cell == "flash")  // the tiles would take conductances as thresholds
+    throw InputError("key cell = flash: network tiles of flash cells are not available yet");
   if (get_opt(vm, "backend", s)) h.solver.backend = xbar::solvers::parse_backend(s);
   get_opt(vm, "reltol", h.solver.newton.reltol);
   get_opt(vm, "vntol", h.solver.newton.vntol_v);

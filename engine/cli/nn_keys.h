@@ -17,7 +17,8 @@
 namespace xbar::engine::cli {
 
 // sub: train, evaluate, or program: the keys `program --model` adds to `program`, without
-// defaults so that a plain `program` run records none of them.
+// defaults so that a plain `program` run records none of them (the cell keys and v-read are
+// a plain program's own: program_keys.h).
 po::options_description nn_keys(const std::string& sub);
 
 // `program` without --model: the network keys would be ignored, so each one given is an

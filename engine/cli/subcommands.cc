@@ -74,8 +74,10 @@ po::options_description make_options(const std::string& sub) {
     return all;
   }
   if (sub == "program") {
-    // Programming needs the target array and the device non-idealities, no circuit.
-    all.add(general_keys(sub)).add(target_keys(d)).add(device_keys(d)).add(nn_keys("program"));
+    // Programming needs the target array, the device non-idealities and (flash) the cell it
+    // verifies, no circuit; the network keys of --model that a plain program lacks.
+    all.add(general_keys(sub)).add(target_keys(d)).add(device_keys(d)).add(program_cell_keys(d));
+    all.add(flash_program_keys(d)).add(nn_keys("program"));
     return all;
   }
   if (sub == "transient" || sub == "ppa") {
@@ -91,6 +93,8 @@ po::options_description make_options(const std::string& sub) {
   if (sub == "netlist") all.add(transient_keys(sub, d));
   if (sub == "solve" || sub == "check" || all_keys) all.add(solver_keys(sub, d));
   if (sub == "check") all.add(transient_keys(sub, d)).add(transient_check_keys(d));
+  // Flash arrays given as targets (--g) are programmed by program-verify before the solve.
+  all.add(flash_program_keys(d));
   if (all_keys) {
     // g-min and g-max already come with the calibrate keys.
     po::options_description prog("Device non-idealities (program)");
@@ -144,6 +148,7 @@ int run_parsed(const std::string& sub, const po::options_description& desc, cons
     return commands::run_program(cfg);
   }
   RunConfig cfg = make_array_config(sub, desc, vm, from_cli);
+  fill_flash_program_config(cfg, vm);
   if (sub == "calibrate" || sub == "size") fill_calib_config(cfg, vm);
   if (sub == "netlist" || sub == "check" || sub == "transient" || sub == "ppa") fill_transient_config(cfg, vm);
   if (sub == "ppa") fill_ppa_config(cfg, vm);

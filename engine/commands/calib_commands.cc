@@ -8,6 +8,7 @@
 #include "calib/compensation.h"
 #include "calib/effective.h"
 #include "calib/error_metrics.h"
+#include "calib/flash_compensation.h"
 #include "calib/size_sweep.h"
 #include "support/format.h"
 #include "support/input_error.h"
@@ -16,6 +17,7 @@
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/preflight.h"
+#include "engine/commands/flash_arrays.h"
 #include "engine/io/npy.h"
 
 namespace xbar::engine::commands {
@@ -64,14 +66,31 @@ void require_native(const RunConfig& cfg) {
                      "check a map against ngspice with `xbar check --g`");
 }
 
+// Flash arrays are calibrated in conductance equivalents (calib/flash_compensation.h): the
+// targets of --g (or a random array) at v-read, not thresholds, and no programming draws.
+void require_flash_targets(const RunConfig& cfg) {
+  if (cfg.cell != "flash") return;
+  if (!cfg.vth_path.empty())
+    throw InputError("key vth: " + cfg.command + " takes flash arrays as conductance-equivalent targets "
+                     "(--g, siemens at v-read: the read current over v-read), not thresholds");
+  if (cfg.flash_target != devices::FlashTarget::kConductance)
+    throw InputError("key pv-target = read-current: " + cfg.command + " takes conductance-equivalent targets");
+  if (cfg.command == "size" && !cfg.v_gate_lines_path.empty())
+    throw InputError("key v-gate-lines: size sweeps array sizes, and a gate-line file fits one size");
+}
+
 int run_calibrate(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: calibrate needs --out DIR");
   require_native(cfg);
   preflight(cfg);
-  const ArrayInput a = load_array(cfg);
+  require_flash_targets(cfg);
+  require_flash_compatible(cfg);
+  ArrayInput a = load_conductances(cfg);
   const int64_t m = a.spec.rows, n = a.spec.cols;
-  const auto cell = cell_of(cfg);
+  a.cell = make_cell(cfg, m, n);
+  const auto cell = a.cell;
+  const auto flash = std::dynamic_pointer_cast<const devices::FlashCell>(cell);
   calib::EvaluationOptions eo = cfg.eval;
   eo.progress = [&](const std::string& msg) { progress(cfg, msg); };
   const calib::ArrayEvaluation ev = calib::evaluate_array(a.spec, a.g, cell, eo, cfg.solve.solver);
@@ -87,6 +106,12 @@ int run_calibrate(const RunConfig& cfg) {
   else  // nonlinear cells have no effective matrix: one from an earlier run would mislead
     outputs.remove(dir + "t_effective.npy");
   io::write_npy(outputs, dir + "g_compensated.npy", c.g_s.data(), {m, n});
+  if (flash) {  // the map's thresholds: what program-verify should aim at
+    const RowMatrixXd vth = calib::flash_thresholds_for(*flash, c.g_s, eo.v_read_v);
+    io::write_npy(outputs, dir + "vth_compensated.npy", vth.data(), {m, n});
+  } else {
+    outputs.remove(dir + "vth_compensated.npy");
+  }
   const RowMatrixXd status = c.status.cast<double>();
   io::write_npy(outputs, dir + "unreachable.npy", status.data(), {m, n});
   {
@@ -143,6 +168,13 @@ int run_calibrate(const RunConfig& cfg) {
                   {"unreachable_values", "0 reachable, 1 needs more than g-max (set to g-max), 2 needs less than g-min (set to g-min)"},
                   {"calibration", "calibration.csv"},
                   {"calibration_sidecar", "calibration.json"}};
+  if (flash) {
+    r["outputs"]["g_compensated_meaning"] =
+        "conductance equivalents at v-read (read current / v-read) inside [g-min, g-max]; program them with "
+        "`xbar program --cell flash --g g_compensated.npy`";
+    r["outputs"]["vth_compensated"] = "vth_compensated.npy";
+    r["outputs"]["vth_compensated_meaning"] = "the thresholds [V] that read g_compensated exactly at v-read";
+  }
   if (ev.linear) {
     r["outputs"]["t_effective"] = "t_effective.npy";
     r["outputs"]["t_effective_meaning"] = "M x N siemens, column currents I = T^T v of the target array as given";
@@ -157,7 +189,8 @@ int run_calibrate(const RunConfig& cfg) {
               << eo.adc_bits << "-bit LSB): uncompensated " << fmt(err[calib::kUncompensated].max_lsb)
               << ", compensated " << fmt(err[calib::kCompensated].max_lsb) << ", calibration table "
               << fmt(err[calib::kCalibrated].max_lsb) << "\n  wrote " << dir
-              << "g_compensated.npy, unreachable.npy, " << (ev.linear ? "t_effective.npy, " : "")
+              << "g_compensated.npy, " << (flash ? "vth_compensated.npy, " : "") << "unreachable.npy, "
+              << (ev.linear ? "t_effective.npy, " : "")
               << "calibration.csv, calibration.json, result.json\n";
     if (c.needs_above_max + c.needs_below_min > 0)
       std::cout << "  warning: " << c.needs_above_max + c.needs_below_min
@@ -172,6 +205,7 @@ int run_size(const RunConfig& cfg) {
   if (cfg.out.empty()) throw InputError("key out: size needs --out DIR");
   require_native(cfg);
   preflight(cfg);
+  require_flash_targets(cfg);
   const calib::SizeOptions& o = cfg.size;
   calib::EvaluationOptions eo = cfg.eval;
   eo.progress = [&](const std::string& msg) { progress(cfg, msg); };

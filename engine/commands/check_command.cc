@@ -10,6 +10,7 @@
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/preflight.h"
+#include "engine/commands/flash_arrays.h"
 #include "engine/io/atomic_file.h"
 #include "netlists/crossbar_builder.h"
 #include "netlists/spice_reader.h"
@@ -117,10 +118,12 @@ int run_check(const RunConfig& cfg) {
   const ArrayInput a = load_array(cfg);
   const Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols;
-  const auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
+  const auto x = netlists::build_crossbar(a.spec, a.g, a.cell);
+  const bool regions = a.cell->gate_lines() != nullptr;
 
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = true;
+  opt.keep_regions = regions;  // flash: where the native solve read each cell
   opt.batch = solvers::BatchMethod::kDirect;
   auto t0 = Clock::now();
   solvers::CrossbarSolver native(x, opt);
@@ -130,6 +133,7 @@ int run_check(const RunConfig& cfg) {
                     " s; running ngspice on " + std::to_string(x.circuit.elements().size()) +
                     " elements");
   opt.solver.backend = solvers::BackendChoice::kNgspice;
+  opt.keep_regions = false;
   t0 = Clock::now();
   solvers::CrossbarSolver ng(x, opt);
   const solvers::CrossbarSolution b_sol = ng.solve(in.v);
@@ -173,6 +177,7 @@ int run_check(const RunConfig& cfg) {
                    {"max_rel_diff", rel_di},
                    {"worst_column", wc},
                    {"worst_input", wci}};
+  if (regions) r["regions"] = regions_json(a_sol.regions);
   r["native"] = summary_json(a_sol.summary);
   r["native"]["wall_s"] = native_s;
   r["ngspice"] = summary_json(b_sol.summary);

@@ -11,6 +11,7 @@
 
 #include "devices/registry.h"
 #include "engine/commands/commands.h"
+#include "engine/commands/flash_arrays.h"
 #include "engine/io/npy.h"
 #include "support/format.h"
 #include "support/input_error.h"
@@ -41,6 +42,38 @@ void check_conductance_bounds(const RunConfig& cfg) {
 }
 
 ArrayInput load_array(const RunConfig& cfg) {
+  if (cfg.cell != "flash") {
+    if (!cfg.vth_path.empty())
+      throw InputError("key vth: thresholds are the per-cell values of the flash cell only (cell = " + cfg.cell + ")");
+    ArrayInput a = load_conductances(cfg);
+    a.cell = make_cell(cfg, a.spec.rows, a.spec.cols);
+    return a;
+  }
+  require_flash_compatible(cfg);
+  ArrayInput a;
+  const bool from_file = !cfg.vth_path.empty();
+  if (from_file) {
+    a.spec = cfg.spec;
+    a.g = read_thresholds(cfg, a.source);
+    a.spec.rows = a.g.rows();
+    a.spec.cols = a.g.cols();
+    a.spec.validate();
+  } else {
+    if (cfg.g_path.empty() && !(cfg.g_off_s > 0))
+      throw InputError("key g-off = " + format_number(cfg.g_off_s) + ": a random flash array needs targets > 0 S "
+                       "(program-verify inverts each cell's read current)");
+    a = load_conductances(cfg);
+  }
+  a.cell = make_cell(cfg, a.spec.rows, a.spec.cols);
+  FlashThresholds t = flash_thresholds(cfg, cell_as_flash(*a.cell), a.g, !from_file,
+                                       cfg.g_path.empty() ? "the random targets" : cfg.g_path);
+  a.g = std::move(t.vth_v);
+  a.flash = std::move(t.json);
+  a.programmed = std::move(t.programmed);
+  return a;
+}
+
+ArrayInput load_conductances(const RunConfig& cfg) {
   ArrayInput a;
   a.spec = cfg.spec;
   if (!cfg.g_path.empty()) {
@@ -168,7 +201,7 @@ json cell_parameters_json(const RunConfig& cfg) {
 }
 
 json base_result(const RunConfig& cfg, const ArrayInput& a) {
-  return {{"tool", "xbar"},
+  json r = {{"tool", "xbar"},
           {"version", XBAR_VERSION},
           {"command", cfg.command},
           {"config", effective_config(cfg, a)},
@@ -185,7 +218,17 @@ json base_result(const RunConfig& cfg, const ArrayInput& a) {
             {"sense", netlists::to_string(a.spec.sense)},
             {"cell", cfg.cell},
             {"cell_parameters", cell_parameters_json(cfg)},
-            {"conductances", a.source}}}};
+            {a.flash.is_null() ? "conductances" : a.programmed ? "targets" : "thresholds", a.source}}}};
+  if (!a.flash.is_null()) {
+    r["array"]["flash"] = a.flash;
+    if (a.cell && a.cell->gate_lines()) {
+      const devices::GateLines& g = *a.cell->gate_lines();
+      json lines = json::array();
+      for (int64_t k = 0; k < g.count(a.spec.rows, a.spec.cols); ++k) lines.push_back(g.voltage(k));
+      r["array"]["flash"]["gate_lines"] = {{"layout", devices::to_string(g.layout)}, {"v_gate_v", lines}};
+    }
+  }
+  return r;
 }
 
 // The first NaN or infinite number in `j`: its JSON pointer ("" if there is none) and value.

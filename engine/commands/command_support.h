@@ -6,9 +6,12 @@
 #include <Eigen/Core>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "devices/cell_model.h"
+#include "devices/flash_programming.h"
 #include "engine/commands/run_config.h"
 #include "engine/io/atomic_file.h"
 #include "netlists/circuit.h"
@@ -32,11 +35,22 @@ void check_conductance_bounds(const RunConfig& cfg);
 
 struct ArrayInput {
   netlists::CrossbarSpec spec;
+  // The per-cell values the circuit is built from (CellModel::cell_value()): conductances,
+  // siemens; for flash cells the thresholds V_th, volts.
   netlists::RowMatrixXd g;
   nlohmann::json source;
+  // The cell model (flash: with the gate-line voltages of --v-gate-lines).
+  std::shared_ptr<const devices::CellModel> cell;
+  // Flash: how the thresholds came about (--vth, or program-verify of the --g / random
+  // targets, then retention; flash_arrays.h), for result.json; null for other cells.
+  nlohmann::json flash;
+  std::shared_ptr<const devices::FlashProgramResult> programmed;  // flash from targets
 };
-// --g file or a random array (g-off..g-on, seed); spec validated, M x N from the file.
+// --g file or a random array (g-off..g-on, seed); spec validated, M x N from the file. For
+// flash cells these are targets programmed into thresholds, or --vth gives the thresholds.
 ArrayInput load_array(const RunConfig& cfg);
+// The --g file or random array alone (conductances, or flash targets), no cell.
+ArrayInput load_conductances(const RunConfig& cfg);
 
 struct Inputs {
   netlists::RowMatrixXd v;  // K x M

@@ -38,7 +38,7 @@ int run_netlist(const RunConfig& cfg) {
     throw InputError(cfg.v_path + ": a deck holds one operating point, so --v must be one vector "
                      "of M = " + std::to_string(a.spec.rows) + " volts, not " +
                      std::to_string(in.v.rows()) + " inputs");
-  auto x = netlists::build_crossbar(a.spec, a.g, devices::make_cell_model(cfg.cell, cfg.cell_params));
+  auto x = netlists::build_crossbar(a.spec, a.g, a.cell);
   netlists::set_row_voltages(x, in.v.row(0).transpose());
   std::vector<std::string> header = {
       "xbar " + std::string(XBAR_VERSION) + " crossbar " + std::to_string(a.spec.rows) + " x " +
@@ -47,7 +47,8 @@ int run_netlist(const RunConfig& cfg) {
           fmt(a.spec.col_segment_ohm(), 17) + " ohm/segment, r-driver " +
           fmt(a.spec.r_driver_ohm, 17) + " ohm, r-sense " + fmt(a.spec.r_sense_ohm, 17) + " ohm",
       "drive " + netlists::to_string(a.spec.drive) + ", sense " + netlists::to_string(a.spec.sense) +
-          ", cell " + cfg.cell + ", conductances " + a.source.dump(),
+          ", cell " + cfg.cell + (a.flash.is_null() ? ", conductances " : a.programmed ? ", thresholds programmed from " : ", thresholds ") +
+          a.source.dump(),
       "column j current = sum of i(vsnsb_j) and i(vsnst_j) (current into the virtual ground)"};
   netlists::SpiceWriteOptions w;
   w.c_row_f = a.spec.c_row_f;

@@ -12,6 +12,7 @@
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/preflight.h"
+#include "engine/commands/flash_arrays.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "support/format.h"
@@ -98,12 +99,71 @@ json programming_json(const devices::ProgrammingOptions& o, const devices::Progr
         {"message", st.message}}}};
 }
 
+// Flash: targets -> thresholds by block erase and program-verify, then retention:
+// vth_programmed.npy, pv_status.npy, pv_pulses.npy [vth_retained.npy], result.json.
+int run_program_flash(const RunConfig& cfg, Clock::time_point t_start) {
+  refuse_conductance_programming(cfg.programming);
+  const devices::ConductanceRange window;
+  if (cfg.programming.range.g_min_s != window.g_min_s || cfg.programming.range.g_max_s != window.g_max_s)
+    throw InputError(std::string("key ") + (cfg.programming.range.g_min_s != window.g_min_s ? "g-min" : "g-max") +
+                     ": the device window clips conductance targets; program-verify programs flash targets as "
+                     "given (the window of a network's flash tiles is set in evaluate)");
+  const ArrayInput a = load_array(cfg);  // programs the targets, applies retention
+  const devices::FlashProgramResult& p = *a.programmed;
+  const int64_t m = a.spec.rows, n = a.spec.cols;
+  io::ensure_directory(cfg.out);
+  const std::string dir = cfg.out + "/";
+  io::StagedOutputs outputs;  // replaced together at commit(), result.json last
+  io::write_npy(outputs, dir + "vth_programmed.npy", p.vth_v.data(), {m, n});
+  io::write_npy(outputs, dir + "pv_status.npy", p.status.data(), {m, n});
+  io::write_npy(outputs, dir + "pv_pulses.npy", p.pulses.data(), {m, n});
+  if (cfg.retention.enabled())
+    io::write_npy(outputs, dir + "vth_retained.npy", a.g.data(), {m, n});
+  else
+    outputs.remove(dir + "vth_retained.npy");
+  const json base = base_result(cfg, a);
+  // Files of a conductance `program` into the same directory would not belong to this run.
+  outputs.remove(dir + "g_programmed.npy");
+  outputs.remove(dir + "stuck_mask.npy");
+  json res = {{"tool", "xbar"},
+              {"version", XBAR_VERSION},
+              {"command", cfg.command},
+              {"config", effective_config(cfg, a)},
+              {"seed", cfg.seed},
+              {"cell", cfg.cell},
+              {"cell_parameters", base["array"]["cell_parameters"]},
+              {"target", {{"rows", m}, {"cols", n}, {"kind", devices::to_string(cfg.flash_target)},
+                          {"unit", cfg.flash_target == devices::FlashTarget::kConductance ? "S" : "A"},
+                          {"values", a.source}}},
+              {"flash", a.flash},
+              {"outputs",
+               {{"vth_programmed", "vth_programmed.npy"},
+                {"vth_unit", "V"},
+                {"pv_status", "pv_status.npy"},
+                {"pv_status_dtype", "uint8"},
+                {"pv_status_values", "0 verified, 1 overshoot, 2 pulse-limit, 3 above-erased"},
+                {"pv_pulses", "pv_pulses.npy"},
+                {"pv_pulses_dtype", "int32"}}},
+              {"total_s", seconds_since(t_start)},
+              {"peak_rss_bytes", peak_rss_bytes()}};
+  res["flash"]["gate_lines"] = base["array"]["flash"]["gate_lines"];
+  if (cfg.retention.enabled())
+    res["outputs"]["vth_retained"] = "vth_retained.npy (after the retention time: the thresholds read)";
+  write_json(outputs, dir + "result.json", res);
+  outputs.commit();
+  if (!cfg.quiet)
+    std::cout << p.stats.message << "; wrote " << dir << "vth_programmed.npy, pv_status.npy, pv_pulses.npy, "
+              << (cfg.retention.enabled() ? "vth_retained.npy, " : "") << "result.json\n";
+  return 0;
+}
+
 }  // namespace
 
 int run_program(const RunConfig& cfg) {
   const auto t_start = Clock::now();
   if (cfg.out.empty()) throw InputError("key out: program needs --out DIR");
   preflight(cfg);
+  if (cfg.cell == "flash") return run_program_flash(cfg, t_start);
   const ArrayInput a = load_target(cfg);
   devices::ProgrammingOptions opt = cfg.programming;
   opt.seed = cfg.seed;
@@ -144,6 +204,8 @@ int run_program(const RunConfig& cfg) {
                 {"unit", "S"}}},
               {"total_s", seconds_since(t_start)},
               {"peak_rss_bytes", peak_rss_bytes()}};
+  for (const char* f : {"vth_programmed.npy", "pv_status.npy", "pv_pulses.npy", "vth_retained.npy"})
+    outputs.remove(dir + f);  // a flash `program`'s files would not belong to this run
   write_json(outputs, dir + "result.json", res);
   outputs.commit();
   if (!cfg.quiet) std::cout << r.stats.message << "; wrote " << dir << "g_programmed.npy, stuck_mask.npy, result.json\n";

@@ -16,6 +16,8 @@
 #include "calib/ppa.h"
 #include "calib/size_sweep.h"
 #include "calib/technology.h"
+#include "devices/flash_programming.h"
+#include "devices/flash_retention.h"
 #include "devices/programming.h"
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
@@ -69,7 +71,16 @@ struct RunConfig {
   std::string v_path;               // --v: M or K x M row voltages, volts (.npy)
   double v_read_v = 0.2;            // all rows at this voltage when no --v is given
   std::string cell = "linear";
-  devices::CellParams cell_params;  // --nl-k, --sel-i0, --sel-v0
+  devices::CellParams cell_params;  // --nl-k, --sel-i0, --sel-v0, --mos-*, --v-gate, --gate, --flash-*
+  // Flash cells (cell = flash). The per-cell value is a threshold voltage: from --vth, or
+  // programmed by program-verify from conductance-equivalent targets (--g or a random array;
+  // --pv-target read-current: the --g values are target read currents in amperes).
+  std::string vth_path;           // --vth: M x N thresholds, volts (.npy); flash only
+  std::string v_gate_lines_path;  // --v-gate-lines: one voltage per gate line, volts (.npy)
+  devices::FlashProgramOptions flash_program;  // --pv-*, --flash-erase-*; seed and v_read filled from the common keys
+  devices::FlashTarget flash_target = devices::FlashTarget::kConductance;  // --pv-target
+  devices::RetentionOptions retention;  // --retention-*: charge loss after programming
+  bool save_regions = false;            // solve: regions.npy (K x M x N uint8, flash cells)
   solvers::CrossbarSolveOptions solve;  // back end, ordering, batch method
   std::string out;                  // output directory (netlist: the .cir path)
   bool save_voltages = false;

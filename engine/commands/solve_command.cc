@@ -11,6 +11,8 @@
 #include "engine/commands/command_support.h"
 #include "engine/commands/commands.h"
 #include "engine/commands/preflight.h"
+#include "engine/commands/flash_arrays.h"
+#include "calib/nonlinear_compensation.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/npy.h"
 #include "netlists/crossbar_builder.h"
@@ -80,6 +82,10 @@ int run_solve(const RunConfig& cfg) {
   preflight(cfg);
   if (!cfg.deck_path.empty()) return run_solve_deck(cfg);
   const ArrayInput a = load_array(cfg);
+  // Flash cells (three-terminal) report where each cell was read: subthreshold .. saturation.
+  const bool regions = a.cell->gate_lines() != nullptr;
+  if (cfg.save_regions && !regions)
+    throw InputError("key save-regions: only flash cells have operating regions (cell = " + cfg.cell + ")");
   Inputs in = load_inputs(cfg, a.spec.rows);
   const int64_t m = a.spec.rows, n = a.spec.cols, k = in.v.rows();
   // Read-time non-idealities: the DAC sees the requested voltages, one noisy read of G serves
@@ -95,14 +101,17 @@ int run_solve(const RunConfig& cfg) {
 
   solvers::CrossbarSolveOptions opt = cfg.solve;
   opt.keep_voltages = cfg.save_voltages;
+  opt.keep_regions = regions;
   opt.expected_inputs = k;
   opt.solver.progress = [&](const std::string& msg) { progress(cfg, msg); };
   // From the spec: PCG on a canonical array writes its operator without building the circuit.
-  solvers::CrossbarSolver solver(a.spec, read.g_s, devices::make_cell_model(cfg.cell, cfg.cell_params), opt);
+  solvers::CrossbarSolver solver(a.spec, read.g_s, a.cell, opt);
   const double build_s = solver.circuit_build_s();
   solvers::CrossbarSolution sol = solver.solve(in.v);
   const devices::QuantizeCounts adc_counts = devices::make_adc(cfg.adc).quantize_in_place(sol.currents);
-  const RowMatrixXd ideal = v_requested * a.g;
+  // The ideal: G^T V; for flash cells (the per-cell value is V_th) every cell's own read
+  // without wires, drain at its row voltage, source at 0 V, gate at its line's voltage.
+  const RowMatrixXd ideal = regions ? calib::wire_free_currents(*a.cell, a.g, v_requested) : RowMatrixXd(v_requested * a.g);
 
   // Outputs: arrays first, result.json last (its presence marks a complete run).
   auto t0 = Clock::now();
@@ -122,6 +131,14 @@ int run_solve(const RunConfig& cfg) {
     // A voltages.npy from an earlier run would sit next to results it does not belong to.
     outputs.remove(dir + "voltages.npy");
   }
+  if (cfg.save_regions) {
+    if (in.batch)
+      io::write_npy(outputs, dir + "regions.npy", sol.regions.region.data(), {k, m, n});
+    else
+      io::write_npy(outputs, dir + "regions.npy", sol.regions.region.data(), {m, n});
+  } else {
+    outputs.remove(dir + "regions.npy");
+  }
   const double write_s = seconds_since(t0);
 
   json r = base_result(cfg, a);
@@ -132,6 +149,10 @@ int run_solve(const RunConfig& cfg) {
   r["solve"]["times_s"]["write_s"] = write_s;
   r["solve"]["times_s"]["total_s"] = seconds_since(t_start);
   r["ir_drop"] = ir_drop_json(sol.currents, ideal);
+  if (regions) {
+    r["ir_drop"]["ideal"] = "each cell's own read without wires (gate at its line's voltage, source at 0 V)";
+    r["regions"] = regions_json(sol.regions);
+  }
   auto counts = [](const devices::QuantizeCounts& c) {
     return json{{"values", c.values}, {"clipped_low", c.clipped_low}, {"clipped_high", c.clipped_high}};
   };
@@ -147,6 +168,11 @@ int run_solve(const RunConfig& cfg) {
   r["outputs"] = {{"currents", "currents.npy"},
                   {"currents_shape", in.batch ? json::array({k, n}) : json::array({n})},
                   {"currents_unit", "A"}};
+  if (cfg.save_regions)
+    r["outputs"]["regions"] = {{"file", "regions.npy"},
+                               {"shape", in.batch ? json::array({k, m, n}) : json::array({m, n})},
+                               {"dtype", "uint8"},
+                               {"values", "index into regions.names; 255 = no region"}};
   if (cfg.save_voltages)
     r["outputs"]["voltages"] = {{"file", "voltages.npy"},
                                 {"shape", in.batch ? json::array({k, 2, m, n}) : json::array({2, m, n})},
@@ -161,7 +187,8 @@ int run_solve(const RunConfig& cfg) {
               << (sol.summary.ordering_used.empty() ? "" : "/" + sol.summary.ordering_used) << " ["
               << sol.summary.batch_method << "] in " << fmt(seconds_since(t_start)) << " s "
               << "(factorize " << fmt(sol.summary.factorize_s) << " s, solve "
-              << fmt(sol.summary.solve_s) << " s); IR-drop error vs ideal G^T V: "
+              << fmt(sol.summary.solve_s) << " s); IR-drop error vs "
+              << (regions ? "the wire-free read: " : "ideal G^T V: ")
               << fmt(r["ir_drop"]["max_error_rel_full_scale"].get<double>()) << " of full scale; wrote "
               << dir << "currents.npy, result.json\n";
   return 0;

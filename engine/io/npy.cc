@@ -88,9 +88,9 @@ uint64_t data_bytes_for(const std::vector<int64_t>& shape, std::size_t item_byte
 }
 
 // The header dict numpy.save writes, including its trailing room for the first axis.
-std::string header_dict_for(const std::vector<int64_t>& shape) {
+std::string header_dict_for(const std::vector<int64_t>& shape, const std::string& descr = "<f8") {
   std::string dict =
-      "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape_to_string(shape) + ", }";
+      "{'descr': '" + descr + "', 'fortran_order': False, 'shape': " + shape_to_string(shape) + ", }";
   if (!shape.empty()) {
     const std::size_t digits = std::to_string(shape.front()).size();
     if (digits < kGrowthAxisMaxDigits) dict.append(kGrowthAxisMaxDigits - digits, ' ');
@@ -359,6 +359,47 @@ std::function<void(std::ostream&)> npy_writer(const std::string& path, const dou
 }
 
 }  // namespace
+
+namespace {
+
+// Header and little-endian bytes of an integer array (uint8: '|u1', int32: '<i4').
+template <typename T>
+std::function<void(std::ostream&)> integer_npy_writer(const std::string& path, const T* data,
+                                                      const std::vector<int64_t>& shape,
+                                                      const std::string& descr) {
+  for (const int64_t extent : shape) {
+    if (extent < 0) {
+      throw std::invalid_argument("write_npy('" + path + "'): negative extent in shape " +
+                                  shape_to_string(shape));
+    }
+  }
+  const auto count = static_cast<std::size_t>(element_count(shape));
+  return [header = wrap_header(header_dict_for(shape, descr)), data, count](std::ostream& out) {
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    if (sizeof(T) == 1 || host_is_little_endian()) {
+      out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(count * sizeof(T)));
+      return;
+    }
+    for (std::size_t i = 0; i < count; ++i) {
+      char bytes[sizeof(T)];
+      std::memcpy(bytes, data + i, sizeof bytes);
+      swap_bytes(bytes, 1, sizeof bytes);
+      out.write(bytes, sizeof bytes);
+    }
+  };
+}
+
+}  // namespace
+
+void write_npy(StagedOutputs& outputs, const std::string& path, const uint8_t* data,
+               const std::vector<int64_t>& shape) {
+  outputs.write(path, integer_npy_writer(path, data, shape, "|u1"));
+}
+
+void write_npy(StagedOutputs& outputs, const std::string& path, const int32_t* data,
+               const std::vector<int64_t>& shape) {
+  outputs.write(path, integer_npy_writer(path, data, shape, "<i4"));
+}
 
 void write_npy(const std::string& path, const double* data, const std::vector<int64_t>& shape,
                NonFinite non_finite) {

@@ -78,6 +78,14 @@ void write_npy(const std::string& path, const double* data, const std::vector<in
 void write_npy(StagedOutputs& outputs, const std::string& path, const double* data,
                const std::vector<int64_t>& shape, NonFinite non_finite = NonFinite::kRefuse);
 
+// Integer arrays (status codes, counts): uint8 as '|u1' and int32 as '<i4', C order, with
+// the header numpy.save writes for them; staged like the float64 writer. read_npy does not
+// read them back (xbar takes only float inputs).
+void write_npy(StagedOutputs& outputs, const std::string& path, const uint8_t* data,
+               const std::vector<int64_t>& shape);
+void write_npy(StagedOutputs& outputs, const std::string& path, const int32_t* data,
+               const std::vector<int64_t>& shape);
+
 using RowMajorMatrixXd = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Convenience: a matrix as shape (rows, cols). A column-major argument is copied by Ref.

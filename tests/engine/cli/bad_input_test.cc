@@ -58,7 +58,8 @@ const char* const kOutputNames[] = {
     "source_currents.npy", "g_programmed.npy", "stuck_mask.npy", "t_effective.npy",
     "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv",
     "model.pt", "train.json", "accuracy.json", "predictions.npy", "times.npy", "waveforms.npy",
-    "ngspice_times.npy", "ngspice_waveforms.npy", "ppa.json", "ppa.csv"};
+    "ngspice_times.npy", "ngspice_waveforms.npy", "ppa.json", "ppa.csv", "regions.npy", "vth_programmed.npy",
+    "vth_retained.npy", "pv_status.npy", "pv_pulses.npy", "vth_compensated.npy"};
 
 // A byte-exact .npy whose header is given verbatim (padding and '\n' added here), for
 // headers no writer produces. `version` 1 or 2 selects a 2- or 4-byte header length.
@@ -131,6 +132,19 @@ void write_bad_fixtures(const Scratch& s) {
     std::string be = raw_bytes(std::vector<double>(size_t(m * n), 0.0));
     write_raw_npy(s.file("mask_big_endian.npy"), ">f8", false, {m, n}, be);
   }
+
+  // Flash cells (issue 18): thresholds of the wrong shape or with a NaN, gate lines of the
+  // wrong count, a target of 0 S.
+  Matrix vth = random_matrix(m, n, 0.6, 1.8, 1306);
+  save(s.file("vth.npy"), vth);
+  save_vector(s.file("vth_1d.npy"), std::vector<double>(vth.a.begin(), vth.a.begin() + n));
+  Matrix vthnan = vth;
+  vthnan(3, 1) = std::nan("");
+  save(s.file("vth_nan.npy"), vthnan);
+  save_vector(s.file("vgate_5.npy"), std::vector<double>(5, 1.8));
+  Matrix gzero = g;
+  gzero(0, 4) = 0;
+  save(s.file("g_zero.npy"), gzero);
 
   write_text(w / "unknown_key.ini", "# typo below\n[wires]\nr-rwo = 3.5\n");
   write_text(w / "wrong_type.ini", "[wires]\nr-col = 1\nr-row = abc\n");
@@ -266,6 +280,53 @@ std::vector<BadCase> bad_cases() {
       {"check --backend ngspice", "check", {"--g", "g.npy", "--backend", "ngspice"}, {"backend", "ngspice"}},
       {"--nl-k 0 for a sinh cell", "solve", {"--rows", "4", "--cols", "4", "--cell", "sinh", "--nl-k", "0"}, {"nl-k", "0"}},
       {"--seed -3", "program", {"--rows", "3", "--cols", "3", "--seed", "-3"}, {"seed", "-3", ">= 0"}},
+      // --- flash cells (issue 18) --------------------------------------------------------------
+      {"--flash-beta -1", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--flash-beta", "-1"}, {"flash-beta", "-1", "> 0"}},
+      {"--flash-beta 0", "check", {"--rows", "4", "--cols", "4", "--cell", "flash", "--flash-beta", "0"}, {"flash-beta", "0", "> 0"}},
+      {"--flash-n 0", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--flash-n", "0"}, {"flash-n", "0", "> 0"}},
+      {"--flash-n -1.5 (program)", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--flash-n", "-1.5"}, {"flash-n", "-1.5", "> 0"}},
+      {"--temperature 0", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--temperature", "0"}, {"temperature", "0", "> 0"}},
+      {"--temperature -20", "calibrate", {"--rows", "4", "--cols", "4", "--cell", "flash", "--temperature", "-20"}, {"temperature", "-20", "> 0"}},
+      {"--vth of shape (N,)", "solve", {"--cell", "flash", "--vth", "vth_1d.npy"}, {"vth_1d.npy", "(M, N)", "(5,)"}},
+      {"--vth with a NaN", "solve", {"--cell", "flash", "--vth", "vth_nan.npy"}, {"vth_nan.npy", "[3, 1]", "NaN"}},
+      {"--vth with a NaN (check)", "check", {"--cell", "flash", "--vth", "vth_nan.npy"}, {"vth_nan.npy", "[3, 1]", "NaN"}},
+      {"--vth disagreeing with --rows", "netlist", {"--cell", "flash", "--vth", "vth.npy", "--rows", "3"}, {"rows = 3", "vth.npy", "M = 6"}},
+      {"--vth for a linear cell", "solve", {"--vth", "vth.npy"}, {"vth", "flash", "cell = linear"}},
+      {"--vth and --g together", "solve", {"--cell", "flash", "--vth", "vth.npy", "--g", "g.npy"}, {"--vth", "--g"}},
+      {"--vth in calibrate", "calibrate", {"--cell", "flash", "--vth", "vth.npy"}, {"vth", "conductance-equivalent"}},
+      {"--v-gate-lines of the wrong count", "solve", {"--cell", "flash", "--g", "g.npy", "--v-gate-lines", "vgate_5.npy"},
+       {"vgate_5.npy", "gate = row", "(6,)", "(5,)"}},
+      {"--v-gate-lines for a 1t1r cell", "solve", {"--cell", "1t1r", "--g", "g.npy", "--v-gate-lines", "vgate_5.npy"},
+       {"v-gate-lines", "flash"}},
+      {"--gate global for a 1t1r cell", "solve", {"--rows", "4", "--cols", "4", "--cell", "1t1r", "--gate", "global"},
+       {"gate = global", "1t1r"}},
+      {"--gate diagonal", "check", {"--rows", "4", "--cols", "4", "--cell", "flash", "--gate", "diagonal"}, {"gate", "diagonal", "row, column or global"}},
+      {"flash target of 0 S", "solve", {"--cell", "flash", "--g", "g_zero.npy"}, {"g_zero.npy", "[0, 4]", "> 0"}},
+      {"--g-off 0 for a random flash array", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--g-off", "0"}, {"g-off", "> 0"}},
+      {"--read-noise-sigma with flash", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--read-noise-sigma", "0.05"},
+       {"read-noise-sigma", "flash"}},
+      {"--save-regions for a linear cell", "solve", {"--g", "g.npy", "--save-regions"}, {"save-regions", "flash"}},
+      {"--levels with flash (program)", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--levels", "8"},
+       {"levels", "program-verify"}},
+      {"--g-max with flash (program)", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--g-max", "5e-5"},
+       {"g-max", "program-verify"}},
+      {"--pv-step for a linear cell (program)", "program", {"--rows", "4", "--cols", "4", "--pv-step", "0.01"},
+       {"pv-step", "--cell flash"}},
+      {"--pv-step 0", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--pv-step", "0"}, {"pv-step", "0", "> 0"}},
+      {"--pv-sigma -1e-3", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--pv-sigma", "-1e-3"}, {"pv-sigma", "-0.001", ">= 0"}},
+      {"--pv-tol 1.5", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--pv-tol", "1.5"}, {"pv-tol", "1.5", "(0, 1)"}},
+      {"--pv-max-pulses 0", "check", {"--rows", "4", "--cols", "4", "--cell", "flash", "--pv-max-pulses", "0"}, {"pv-max-pulses", "0", ">= 1"}},
+      {"--flash-erase-sigma -0.1", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--flash-erase-sigma", "-0.1"},
+       {"flash-erase-sigma", "-0.1", ">= 0"}},
+      {"--pv-target voltage", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--pv-target", "voltage"},
+       {"pv-target", "voltage", "conductance or read-current"}},
+      {"--retention-time -1", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--retention-time", "-1"},
+       {"retention-time", "-1", ">= 0"}},
+      {"--retention-tau 0", "solve", {"--rows", "4", "--cols", "4", "--cell", "flash", "--retention-tau", "0"}, {"retention-tau", "0", "> 0"}},
+      {"--retention-alpha -0.01", "program", {"--rows", "4", "--cols", "4", "--cell", "flash", "--retention-alpha", "-0.01"},
+       {"retention-alpha", "-0.01", ">= 0"}},
+      {"--retention-alpha-sigma nan", "check", {"--rows", "4", "--cols", "4", "--cell", "flash", "--retention-alpha-sigma", "nan"},
+       {"retention-alpha-sigma", "nan"}},
       // --- INI files ------------------------------------------------------------------------
       {"unknown INI key", "solve", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo", "--help"}},
       {"unknown INI key (check)", "check", {"--g", "g.npy", "--config", "unknown_key.ini"}, {"unknown_key.ini:3", "r-rwo"}},

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/io/atomic_file.h"
 #include "support/input_error.h"
 
 namespace fs = std::filesystem;
@@ -384,6 +385,46 @@ TEST_CASE("the Eigen helpers write matrices and vectors NumPy loads in C order")
   const NpyArray block = xbar::engine::io::read_npy(dir.file("block.npy"));
   CHECK(block.shape == std::vector<int64_t>{2, 2});
   CHECK(block.data == std::vector<double>{11, 12, 21, 22});
+}
+
+// NumPy loads the integer arrays with their dtype and values, byte for byte as numpy.save.
+constexpr char kNumpyChecksIntegerFiles[] = R"PY(
+import io, os, sys
+import numpy as np
+
+out = sys.argv[1]
+numpy_pads_for_growth = tuple(int(p) for p in np.__version__.split('.')[:2]) >= (1, 23)
+expected = {
+    'u8.npy': np.array([[0, 1, 2, 255], [7, 3, 254, 9], [128, 0, 0, 1]], dtype=np.uint8).reshape(3, 4),
+    'u8_3d.npy': (np.arange(2 * 3 * 5) % 4).astype(np.uint8).reshape(2, 3, 5),
+    'i4.npy': np.array([0, -1, 2147483647, -2147483648, 1234, 3000], dtype=np.int32).reshape(2, 3),
+    'i4_empty.npy': np.zeros((0, 4), dtype=np.int32),
+}
+for name, want in expected.items():
+    path = os.path.join(out, name)
+    a = np.load(path)
+    assert a.dtype == want.dtype, (name, a.dtype)
+    assert a.shape == want.shape, (name, a.shape)
+    assert np.array_equal(a, want), (name, a)
+    if numpy_pads_for_growth:
+        reference = io.BytesIO()
+        np.save(reference, want)
+        assert reference.getvalue() == open(path, 'rb').read(), name
+)PY";
+
+TEST_CASE("the integer writers give uint8 and int32 files NumPy loads with their dtype and values") {
+  ScratchDir dir;
+  xbar::engine::io::StagedOutputs outputs;
+  const std::vector<uint8_t> u8 = {0, 1, 2, 255, 7, 3, 254, 9, 128, 0, 0, 1};
+  std::vector<uint8_t> u8_3d(30);
+  for (size_t k = 0; k < u8_3d.size(); ++k) u8_3d[k] = uint8_t(k % 4);
+  const std::vector<int32_t> i4 = {0, -1, 2147483647, -2147483647 - 1, 1234, 3000};
+  xbar::engine::io::write_npy(outputs, dir.file("u8.npy"), u8.data(), {3, 4});
+  xbar::engine::io::write_npy(outputs, dir.file("u8_3d.npy"), u8_3d.data(), {2, 3, 5});
+  xbar::engine::io::write_npy(outputs, dir.file("i4.npy"), i4.data(), {2, 3});
+  xbar::engine::io::write_npy(outputs, dir.file("i4_empty.npy"), i4.data(), {0, 4});
+  outputs.commit();
+  run_numpy_script(dir, kNumpyChecksIntegerFiles, dir.str());
 }
 
 TEST_CASE("write_npy then read_npy gives back the same bits") {
