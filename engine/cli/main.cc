@@ -17,6 +17,7 @@
 #include "engine/cli/command_line.h"
 #include "engine/cli/subcommands.h"
 #include "engine/cli/sweep_keys.h"
+#include "solvers/library_threads.h"
 #include "support/input_error.h"
 #include "xbar_version.h"
 
@@ -82,6 +83,9 @@ void keep_large_blocks() {
 }  // namespace xbar::engine::cli
 
 int main(int argc, char** argv) {
+  // OpenBLAS's workers, started before main, stop now and start again for the first
+  // factorization large enough to share (solvers/library_threads.h).
+  xbar::solvers::park_blas_threads();
   xbar::engine::cli::keep_large_blocks();
   const std::string sub = argc > 1 ? std::string(" ") + argv[1] : "";
   try {

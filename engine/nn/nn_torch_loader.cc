@@ -11,6 +11,7 @@
 #include "engine/io/atomic_file.h"
 #include "engine/io/fashion_mnist.h"
 #include "engine/nn/nn_torch_api.h"
+#include "solvers/library_threads.h"
 
 #ifndef XBAR_TORCH_MODULE_DIR
 #define XBAR_TORCH_MODULE_DIR ""
@@ -93,7 +94,11 @@ const TorchApi* open_module() {
 const TorchApi& torch_api() {
   static std::once_flag once;
   static const TorchApi* api = nullptr;
-  std::call_once(once, [] { api = open_module(); });
+  std::call_once(once, [] {
+    api = open_module();
+    // libtorch's matrix products go through the same OpenBLAS: give it its threads back.
+    solvers::unpark_blas_threads();
+  });
   return *api;
 }
 
