@@ -55,6 +55,14 @@ void unpark_blas_threads() {
   if (o.found() && o.get() < want) o.set(want);
 }
 
+void set_blas_threads(int n) {
+  n = std::max(1, n);
+  std::lock_guard<std::mutex> lock(g_unpark_mutex);
+  const OpenBlasThreads o = openblas();
+  if (!o.found() || (n == 1 && g_parked_threads.load() > 1 && o.get() == 1)) return;
+  o.set(n);
+}
+
 SerialOpenMp::SerialOpenMp() : saved_levels_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
 
 SerialOpenMp::~SerialOpenMp() { omp_set_max_active_levels(saved_levels_); }

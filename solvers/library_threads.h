@@ -29,6 +29,13 @@ namespace xbar::solvers {
 // faster on one thread; from 256^2 (1e9 flops) two threads pay.
 constexpr double kParallelFactorFlops = 2e8;
 
+// Sparse matrix products (Eigen's, parallel under OpenMP from 20,000 nonzeros) that touch fewer
+// nonzeros than this in all (nonzeros x right-hand sides) run on the calling thread: ~1 ms of
+// work on one core. Measured for one product A^T x of a 64^2 crossbar (32,512 nonzeros): 24 us
+// on one thread, 15 us on two once their pool runs, which a process solving once never
+// recovers from starting the pool (~0.1 ms) and its spinning afterwards.
+constexpr double kParallelProductNonzeros = 1e6;
+
 // Stops OpenBLAS's worker threads and sets its thread count to 1, remembering the count it
 // had (its default: the cores, or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). Found by dlsym, so
 // with another BLAS (reference, BLIS) or a count of 1 this does nothing. Call once, first thing
@@ -39,6 +46,11 @@ void park_blas_threads();
 // the calling thread (a sweep point's budget); OpenBLAS restarts its workers. Does nothing when
 // OpenBLAS was not parked or already has that many. Thread-safe.
 void unpark_blas_threads();
+
+// Sets OpenBLAS's thread count to n >= 1 (a sweep point's budget). While parked, n = 1 leaves
+// the workers stopped (OpenBLAS restarts them on any change of count) and n > 1 unparks to n.
+// Does nothing without OpenBLAS. Thread-safe.
+void set_blas_threads(int n);
 
 // While alive, OpenMP parallel regions started by the calling thread (in CHOLMOD, or anywhere
 // below it) run on that thread alone: max-active-levels 0, a per-thread setting in OpenMP 5

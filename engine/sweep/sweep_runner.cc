@@ -1,6 +1,5 @@
 #include "engine/sweep/sweep_runner.h"
 
-#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "engine/sweep/sweep_mpi.h"
 #include "engine/sweep/sweep_progress.h"
 #include "engine/sweep/sweep_record.h"
+#include "solvers/library_threads.h"
 #include "xbar_version.h"
 
 namespace xbar::engine::sweep {
@@ -434,9 +434,8 @@ void SweepOptions::validate() const {
 int limit_threads(int n) {
   if (n <= 0) return n;
   omp_set_num_threads(n);
-  // OpenBLAS (CHOLMOD's BLAS) has its own pool; its setter is found only when it is loaded.
-  using SetThreads = void (*)(int);
-  if (void* f = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) reinterpret_cast<SetThreads>(f)(n);
+  // OpenBLAS (CHOLMOD's BLAS) has its own pool (left stopped at 1 thread: library_threads.h).
+  solvers::set_blas_threads(n);
   return n;
 }
 
