@@ -98,7 +98,7 @@ std::vector<int64_t> read_npy_labels(const std::string& path) {
     }
     if (v < 0 || v > kMaxLabel)
       throw InputError(path + ": label [" + std::to_string(k) + "] = " +
-                       (is_signed ? std::to_string(int64_t(u)) : std::to_string(u)) + " (expected a class index in 0 .. " +
+                       (is_signed ? std::to_string(v) : std::to_string(u)) + " (expected a class index in 0 .. " +
                        std::to_string(kMaxLabel) + ")");
     labels[k] = v;
   }
