@@ -53,10 +53,14 @@ def accuracy(model, x, y, batch=1000):
     return correct / len(x)
 
 
-def train(model, x, y, epochs, lr, batch, seed, log, test=None):
-    """Adam on cross-entropy, reshuffled every epoch from `seed`; a line per epoch to `log`."""
+def _fit(model, x, y, epochs, lr, batch, seed, log, what, evaluate):
+    """Adam on cross-entropy, the learning rate falling from `lr` to 0 along a cosine over all
+    steps (the last weights are a settled point, not one noisy step of a constant rate),
+    reshuffled every epoch from `seed`; a line per epoch to `log`, with `evaluate()` appended."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
+    steps = epochs * ((len(x) + batch - 1) // batch)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(steps, 1))
     for e in range(epochs):
         t0 = time.time()
         model.train()
@@ -68,11 +72,16 @@ def train(model, x, y, epochs, lr, batch, seed, log, test=None):
             loss = nn.functional.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
             opt.step()
+            sched.step()
             total += float(loss) * len(idx)
-        line = "epoch %d/%d: loss %.4f, %.1f s" % (e + 1, epochs, total / len(x), time.time() - t0)
-        if test is not None:
-            line += ", test accuracy %.4f" % accuracy(model, *test)
-        log(line)
+        log("%s %d/%d: %s %.4f, %.1f s%s" % (what[0], e + 1, epochs, what[1], total / len(x), time.time() - t0,
+                                              evaluate()))
+
+
+def train(model, x, y, epochs, lr, batch, seed, log, test=None):
+    """Plain training (software)."""
+    _fit(model, x, y, epochs, lr, batch, seed, log, ("epoch", "loss"),
+         lambda: ", test accuracy %.4f" % accuracy(model, *test) if test is not None else "")
 
 
 def hat_finetune(model, config, x, y, calib, epochs, lr, batch, seed, reprogram_every, log, test=None):
@@ -82,25 +91,9 @@ def hat_finetune(model, config, x, y, calib, epochs, lr, batch, seed, reprogram_
     DAC and ADC ranges from `calib`. Returns the fine-tuned torch model (plain layers)."""
     hw = xt.convert(model, config, reprogram_every=reprogram_every, resample=True)
     xt.calibrate(hw, calib)
-    g = torch.Generator().manual_seed(seed)
-    opt = torch.optim.Adam(hw.parameters(), lr=lr)
-    for e in range(epochs):
-        t0 = time.time()
-        hw.train()
-        order = torch.randperm(len(x), generator=g)
-        total = 0.0
-        for i in range(0, len(x), batch):
-            idx = order[i:i + batch]
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(hw(x[idx]), y[idx])
-            loss.backward()
-            opt.step()
-            total += float(loss) * len(idx)
-        line = "hat epoch %d/%d: hardware loss %.4f, %.1f s" % (e + 1, epochs, total / len(x), time.time() - t0)
-        digital = xt.convert_to_digital(hw)
-        if test is not None:
-            line += ", software test accuracy %.4f" % accuracy(digital, *test)
-        log(line)
+    _fit(hw, x, y, epochs, lr, batch, seed, log, ("hat epoch", "hardware loss"),
+         lambda: ", software test accuracy %.4f" % accuracy(xt.convert_to_digital(hw), *test)
+         if test is not None else "")
     return xt.convert_to_digital(hw)
 
 
@@ -124,7 +117,9 @@ def main(name, make_model, defaults):
     p.add_argument("--hat-seed", type=int, default=101, help="chips of the fine-tuning (not the evaluation's seed)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--train-subset", type=int, default=0)
+    p.add_argument("--train-subset", type=int, default=0, help="first N training images (0: all 60,000)")
+    p.add_argument("--hat-train-subset", type=int, default=defaults.get("hat_train_subset", 0),
+                   help="first N training images for the fine-tuning (0: as --train-subset)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     torch.set_num_threads(a.threads)
@@ -149,16 +144,21 @@ def main(name, make_model, defaults):
     software = accuracy(model, *test)
     log("trained in %.0f s: test accuracy %.4f; wrote %s.pt" % (train_s, software, name))
 
-    # HAT: the table's device non-idealities on wire-free tiles (the compensated hardware's
-    # aim), uncompensated (no map to rebuild at every programming), a new chip each time.
-    cfg = xt.Config("uncompensated", **dict(TABLE, seed=a.hat_seed, threads=a.threads))
+    # HAT: the table's device non-idealities (variation, stuck cells with defect-aware pairs, the
+    # 8-bit ADC) on wire-free tiles, a new chip at every programming. Wire-free because the
+    # HAT model runs compensated: the map makes each tile compute s G, the wire-free product,
+    # so training against the uncompensated IR drop (evaluate's default 2.5 ohm) would teach
+    # the model, and its batch statistics, an attenuation the compensated hardware does not
+    # have; and no map to rebuild at every programming. As `xbar train --hat` (no wires).
+    cfg = xt.Config("uncompensated", **dict(TABLE, r_row=0, r_col=0, seed=a.hat_seed, threads=a.threads))
     t0 = time.time()
-    hat = hat_finetune(model, cfg, x, y, x[:1000], a.hat_epochs, a.hat_lr, a.batch, a.seed, a.reprogram_every, log,
+    xh, yh = (x[:a.hat_train_subset], y[:a.hat_train_subset]) if a.hat_train_subset else (x, y)
+    hat = hat_finetune(model, cfg, xh, yh, x[:1000], a.hat_epochs, a.hat_lr, a.batch, a.seed, a.reprogram_every, log,
                        test)
     hat_s = time.time() - t0
     save_torchscript(hat, os.path.join(a.out, name + "_hat.pt"))
     log("hat fine-tuned in %.0f s: software test accuracy %.4f; wrote %s_hat.pt" % (hat_s, accuracy(hat, *test), name))
     with open(os.path.join(a.out, name + "_train.json"), "w") as f:
-        json.dump({"model": name, "args": vars(a), "train_s": train_s, "hat_s": hat_s, "software_accuracy": software,
+        json.dump({"model": name, "args": vars(a), "torch": torch.__version__, "train_s": train_s, "hat_s": hat_s, "software_accuracy": software,
                    "hat_software_accuracy": accuracy(hat, *test), "hat_hardware": cfg.hardware, "log": log_lines},
                   f, indent=2)
