@@ -24,6 +24,13 @@ int run_optimize_command(int argc, char** argv) {
   std::string path = XBAR_PYTHON_PATH;
   if (const char* old = std::getenv("PYTHONPATH"); old && *old) path += std::string(":") + old;
   setenv("PYTHONPATH", path.c_str(), 1);
+  // Trials of `evaluate` run this executable (its libtorch module takes the engine from it).
+  char self[4096];
+  const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = '\0';
+    setenv("XBAR_BINARY", self, 1);
+  }
   std::vector<std::string> args = {python, "-m", "xbar.optimize"};
   for (int i = 2; i < argc; ++i) args.emplace_back(argv[i]);
   std::vector<char*> c_args;

@@ -39,6 +39,7 @@ import os
 import re
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 import time
@@ -539,10 +540,15 @@ class Plan:
                 self.takers[key] = [c for c in self.commands if "compensate" in self.tables[c]]
                 continue
             takers = [c for c in self.commands if key in self.tables[c]]
-            if not takers and key not in self.key_metrics:
-                listed = " or ".join(self.commands) if self.commands else "no subcommand"
-                raise InputError(d.at(d.lines[key]) + "key %s: not a key of %s (the subcommands these objectives "
-                                 "and constraints need); see xbar SUBCOMMAND --help" % (key, listed))
+            used = key in self.key_metrics or (key in ("rows", "cols") and "cells" in referenced_metrics(d))
+            if not takers and not used:
+                known = [c for c in COMMANDS if key in _xbar_keys(c)]
+                if not known:
+                    raise InputError(d.at(d.lines[key]) + "unknown key '%s' (not a key of xbar %s; see xbar "
+                                     "SUBCOMMAND --help)" % (key, ", ".join(COMMANDS)))
+                runs = ("runs only " + " and ".join(self.commands)) if self.commands else "runs no subcommand"
+                raise InputError(d.at(d.lines[key]) + "key %s: a key of xbar %s, but this study %s (what its "
+                                 "objectives and constraints need)" % (key, " and ".join(known), runs))
             self.takers[key] = takers
         # The design's ADC is the one whose LSB measures the error and bounds the settling band.
         if "adc-bits" in d.lines and "error-adc-bits" not in d.lines:
@@ -662,6 +668,42 @@ def key_number(plan, values, key):
     return v
 
 
+def xbar_executable():
+    """The `xbar` executable of this package's build: XBAR_BINARY (`xbar optimize` sets it to
+    itself), else the one next to the extension's folder (build/python/_xbar... -> build/xbar),
+    else the first on PATH."""
+    candidates = [os.environ.get("XBAR_BINARY"),
+                  os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_xbar.__file__))), "xbar"),
+                  shutil.which("xbar")]
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    raise TrialFailed("xbar evaluate: no xbar executable found (set XBAR_BINARY)")
+
+
+def run_subcommand(args):
+    """`xbar ARGS` for one trial; TrialFailed with xbar's message when it fails. calibrate and
+    ppa run in this process (the package's _xbar.run); evaluate runs the xbar executable,
+    because the libtorch module it opens takes the engine's symbols from the executable
+    (ENABLE_EXPORTS), which a Python extension cannot provide."""
+    cmd = args[0]
+    if cmd != "evaluate":
+        try:
+            status = _xbar.run(args)
+        except (InputError, NumericalError) as e:
+            raise TrialFailed("xbar %s: %s" % (cmd, e)) from None
+        if status != 0:
+            raise TrialFailed("xbar %s exited with status %d" % (cmd, status))
+        return
+    env = dict(os.environ)
+    env.setdefault("OMP_WAIT_POLICY", "passive")  # libtorch's threads otherwise spin between runs
+    p = subprocess.run([xbar_executable()] + args, capture_output=True, text=True, env=env)
+    if p.returncode != 0:
+        lines = [line for line in p.stderr.splitlines() if line.startswith("xbar " + cmd + ":")]
+        why = lines[-1][len("xbar " + cmd + ": "):] if lines else "exit status %d" % p.returncode
+        raise TrialFailed("xbar %s: %s" % (cmd, why))
+
+
 def run_trial(plan, values, trial_dir):
     """Runs the plan's subcommands for key values {key: text}; returns the trial's metrics."""
     d = plan.definition
@@ -671,12 +713,7 @@ def run_trial(plan, values, trial_dir):
     for cmd in plan.commands:
         out_dir = os.path.join(trial_dir, cmd)
         args = plan.arguments(cmd, values, out_dir, g_file if cmd == "ppa" else None)
-        try:
-            status = _xbar.run(args)
-        except (InputError, NumericalError) as e:
-            raise TrialFailed("xbar %s: %s" % (cmd, e)) from None
-        if status != 0:
-            raise TrialFailed("xbar %s exited with status %d" % (cmd, status))
+        run_subcommand(args)
         result_file = _xbar.sweep_metrics()[cmd][0]
         with open(os.path.join(out_dir, result_file)) as f:
             doc = json.load(f)
@@ -780,6 +817,16 @@ def open_storage(optuna, url):
     return storage
 
 
+def same_point(study, values, optuna):
+    """The first finished trial of `study` run at the same key values, or None."""
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                      optuna.trial.TrialState.FAIL)):
+        a = t.user_attrs.get("xbar", {})
+        if a.get("values") == values and "reused_from" not in a and ("constraints" in a or "error" in a):
+            return t
+    return None
+
+
 def finished(trials, optuna):
     return [t for t in trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL)]
 
@@ -830,7 +877,8 @@ def trial_rows(study, plan, optuna):
                "values": values, "metrics": metrics,
                "objectives": list(t.values) if complete else None, "constraints": cons or [],
                "error": a.get("error", "" if complete else "failed (no message: its run was stopped)"),
-               "time_s": a.get("time_s"), "sampler": a.get("sampler", ""), "sampler_seed": a.get("sampler_seed", "")}
+               "time_s": a.get("time_s"), "sampler": a.get("sampler", ""), "sampler_seed": a.get("sampler_seed", ""),
+               "reused_from": a.get("reused_from")}
         rows.append(row)
     return rows
 
@@ -848,7 +896,12 @@ def pareto_rows(rows, definition):
         if not dominated:
             front.append((p, cand[i]))
     front.sort(key=lambda x: (x[0], x[1]["number"]))
-    return [r for _, r in front]
+    seen, out = [], []
+    for _, r in front:  # a point sampled more than once: its first trial
+        if r["values"] not in seen:
+            seen.append(r["values"])
+            out.append(r)
+    return out
 
 
 def csv_text(rows, plan):
@@ -863,7 +916,7 @@ def csv_text(rows, plan):
     n_cons = max([len(r["constraints"]) for r in rows] + [len(constraint_names(plan))])
     cons_cols = ["constraint_%d" % (k + 1) for k in range(n_cons)]
     header = ["number", "state", "feasible"] + keys + metric_cols + cons_cols + \
-        ["sampler", "sampler_seed", "time_s", "error"]
+        ["reused_from", "sampler", "sampler_seed", "time_s", "error"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -871,7 +924,7 @@ def csv_text(rows, plan):
         w.writerow([r["number"], r["state"], r["feasible"]] + [r["values"].get(k, "") for k in keys] +
                    [cell_text(r["metrics"].get(m)) for m in metric_cols] +
                    [cell_text(r["constraints"][k]) if k < len(r["constraints"]) else "" for k in range(n_cons)] +
-                   [r["sampler"], r["sampler_seed"], cell_text(r["time_s"]), r["error"]])
+                   [cell_text(r["reused_from"]), r["sampler"], r["sampler_seed"], cell_text(r["time_s"]), r["error"]])
     return buf.getvalue()
 
 
@@ -1222,6 +1275,19 @@ def run(argv):
         attrs = {"values": values, "sampler": sampler, "sampler_seed": trial_seed[0]}
         trial_dir = os.path.join(args.out, "trials", "%05d" % trial.number)
         metrics = {}
+        # A point sampled again (small discrete spaces: often) is not run again: its runs are
+        # seeded, so they would repeat the earlier trial's figures to the last bit.
+        earlier = same_point(trial.study, values, optuna)
+        if earlier is not None:
+            a = earlier.user_attrs["xbar"]
+            attrs.update(metrics=a.get("metrics", {}), reused_from=earlier.number, time_s=time.time() - t0)
+            if "error" in a:
+                attrs["error"] = "as trial %d: %s" % (earlier.number, a["error"])
+                trial.set_user_attr("xbar", attrs)
+                raise TrialFailed(attrs["error"])
+            attrs["constraints"] = a["constraints"]
+            trial.set_user_attr("xbar", attrs)
+            return list(earlier.values)
         try:
             metrics = run_trial(plan, values, trial_dir)
             objs = [numeric(metrics, o.metric) for o in d.objectives]
