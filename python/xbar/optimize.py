@@ -1265,46 +1265,61 @@ def run(argv):
     if existing is None:
         study.set_user_attr("xbar_definition", definition)
 
-    def objective(trial):
-        # One user attribute per trial, written once at its end: every attribute is a commit
-        # of the storage (25 ms each into SQLite on a loaded disk), and the keys' values are
-        # in the trial's params already should the run be stopped before.
-        t0 = time.time()
-        chosen = {k: p.suggest(trial) for k, p in d.params.items()}
-        values = trial_values(d, chosen)
-        attrs = {"values": values, "sampler": sampler, "sampler_seed": trial_seed[0]}
-        trial_dir = os.path.join(args.out, "trials", "%05d" % trial.number)
-        metrics = {}
-        # A point sampled again (small discrete spaces: often) is not run again: its runs are
-        # seeded, so they would repeat the earlier trial's figures to the last bit.
-        earlier = same_point(trial.study, values, optuna)
-        if earlier is not None:
-            a = earlier.user_attrs["xbar"]
-            attrs.update(metrics=a.get("metrics", {}), reused_from=earlier.number, time_s=time.time() - t0)
-            if "error" in a:
-                attrs["error"] = "as trial %d: %s" % (earlier.number, a["error"])
-                trial.set_user_attr("xbar", attrs)
-                raise TrialFailed(attrs["error"])
-            attrs["constraints"] = a["constraints"]
+    try:
+        return optimize_study(args, d, plan, study, sampler, target, t_start, optuna)
+    finally:
+        storage.engine.dispose()  # closes the database (SQLite: its log checkpointed into study.db)
+
+
+def run_objective(trial, args, d, plan, sampler, sampler_seed, optuna):
+    """One trial: its keys from the sampler, its runs (or an earlier trial's figures at the same
+    point), its objectives; constraint values and figures in the trial's user attribute."""
+    # One user attribute per trial, written once at its end: every attribute is a commit
+    # of the storage (25 ms each into SQLite on a loaded disk), and the keys' values are
+    # in the trial's params already should the run be stopped before.
+    t0 = time.time()
+    chosen = {k: p.suggest(trial) for k, p in d.params.items()}
+    values = trial_values(d, chosen)
+    attrs = {"values": values, "sampler": sampler, "sampler_seed": sampler_seed}
+    trial_dir = os.path.join(args.out, "trials", "%05d" % trial.number)
+    metrics = {}
+    # A point sampled again (small discrete spaces: often) is not run again: its runs are
+    # seeded, so they would repeat the earlier trial's figures to the last bit.
+    earlier = same_point(trial.study, values, optuna)
+    if earlier is not None:
+        a = earlier.user_attrs["xbar"]
+        attrs.update(metrics=a.get("metrics", {}), reused_from=earlier.number, time_s=time.time() - t0)
+        if "error" in a:
+            attrs["error"] = "as trial %d: %s" % (earlier.number, a["error"])
             trial.set_user_attr("xbar", attrs)
-            return list(earlier.values)
-        try:
-            metrics = run_trial(plan, values, trial_dir)
-            objs = [numeric(metrics, o.metric) for o in d.objectives]
-            env = dict(metrics)
-            for c in d.constraints:
-                for m in c.metrics():
-                    env[m] = numeric(metrics, m)
-            cons = [c.violation(env) for c in d.constraints]
-            if plan.settled_metric:
-                cons.append(1.0 - numeric(metrics, plan.settled_metric))
-        except TrialFailed as e:
-            attrs.update(metrics=metrics, error=str(e), time_s=time.time() - t0)
-            trial.set_user_attr("xbar", attrs)
-            raise
-        attrs.update(metrics=metrics, constraints=cons, time_s=time.time() - t0)
+            raise TrialFailed(attrs["error"])
+        attrs["constraints"] = a["constraints"]
         trial.set_user_attr("xbar", attrs)
-        return objs
+        return list(earlier.values)
+    try:
+        metrics = run_trial(plan, values, trial_dir)
+        objs = [numeric(metrics, o.metric) for o in d.objectives]
+        env = dict(metrics)
+        for c in d.constraints:
+            for m in c.metrics():
+                env[m] = numeric(metrics, m)
+        cons = [c.violation(env) for c in d.constraints]
+        if plan.settled_metric:
+            cons.append(1.0 - numeric(metrics, plan.settled_metric))
+    except TrialFailed as e:
+        attrs.update(metrics=metrics, error=str(e), time_s=time.time() - t0)
+        trial.set_user_attr("xbar", attrs)
+        raise
+    attrs.update(metrics=metrics, constraints=cons, time_s=time.time() - t0)
+    trial.set_user_attr("xbar", attrs)
+    return objs
+
+
+def optimize_study(args, d, plan, study, sampler, target, t_start, optuna):
+    """Runs trials until the study holds `target` finished ones, then writes the outputs."""
+
+    def objective(trial):
+        return run_objective(trial, args, d, plan, sampler, trial_seed[0], optuna)
 
     run_now = 0
     trial_seed = [None]
