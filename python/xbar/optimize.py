@@ -958,10 +958,10 @@ def axis_scale(name, values):
 
 
 def plot(rows, front, plan, path):
-    """pareto.png: with two or more objectives, the first two against each other (every
-    feasible trial, the infeasible ones, the Pareto front); with one, its value against the
-    trial number with the best feasible so far; then each constraint's metric against the first
-    objective with its bound. Returns None, or why there is no plot."""
+    """pareto.png. With two or more objectives, the first two against each other: every
+    feasible trial, the infeasible ones, the Pareto front; with one, its value against the
+    trial number and the best feasible so far. Then each constraint's metric (not already on
+    an axis) against the first objective, with its bound. Returns None, or why there is none."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -973,63 +973,66 @@ def plot(rows, front, plan, path):
     feas = [r for r in done if r["feasible"] in (1, "")]
     infeas = [r for r in done if r["feasible"] == 0]
     front_ids = {r["number"] for r in front}
+    multi = len(d.objectives) >= 2
     o1 = d.objectives[0].metric
 
     def val(r, m):
         v = r["metrics"].get(m)
         return float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else float("nan")
 
-    panels = []
-    if len(d.objectives) >= 2:
-        panels.append(("front", o1, d.objectives[1].metric, None))
-    else:
-        panels.append(("history", "trial", o1, None))
+    panels = [("front", o1, d.objectives[1].metric)] if multi else [("history", "trial", o1)]
+    on_axes = set(panels[0][1:])
     for c in d.constraints:
-        if c.metric != o1:
-            panels.append(("constraint", o1, c.metric, c))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.8), squeeze=False)
-    for ax, (kind, xm, ym, c) in zip(axes[0], panels):
+        if c.metric not in on_axes:
+            panels.append(("constraint", o1, c.metric))
+            on_axes.add(c.metric)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.7), squeeze=False)
+    for ax, (kind, xm, ym) in zip(axes[0], panels):
+        fy, ly = axis_scale(ym, [val(r, ym) for r in done])
         if kind == "history":
-            fy, ly = axis_scale(ym, [val(r, ym) for r in done])
-            ax.scatter([r["number"] for r in feas], [val(r, ym) / fy for r in feas], s=14, c="tab:blue",
-                       label="feasible")
-            ax.scatter([r["number"] for r in infeas], [val(r, ym) / fy for r in infeas], s=14, marker="x",
-                       c="0.6", label="infeasible")
-            best, xs, ys = None, [], []
+            fx, lx = 1.0, "trial [number]"
+            x = lambda r: r["number"]  # noqa: E731
+        else:
+            fx, lx = axis_scale(xm, [val(r, xm) for r in done])
+            x = lambda r: val(r, xm) / fx  # noqa: E731
+        others = [r for r in feas if r["number"] not in front_ids or kind == "history"]
+        ax.scatter([x(r) for r in others], [val(r, ym) / fy for r in others], s=14, c="tab:blue",
+                   label="feasible")
+        ax.scatter([x(r) for r in infeas], [val(r, ym) / fy for r in infeas], s=14, marker="x", c="0.6",
+                   label="infeasible")
+        if kind == "history":
             sign = 1 if d.objectives[0].direction == "maximize" else -1
+            best, xs, ys = None, [], []
             for r in sorted(feas, key=lambda r: r["number"]):
                 if best is None or sign * val(r, ym) > sign * best:
                     best = val(r, ym)
                 xs.append(r["number"])
                 ys.append(best / fy)
             if xs:
-                ax.step(xs, ys, where="post", c="tab:red", label="best feasible")
-            ax.set_xlabel("trial [number]")
-            ax.set_ylabel(ly)
+                ax.step(xs, ys, where="post", c="tab:red", label="best feasible so far")
         else:
-            fx, lx = axis_scale(xm, [val(r, xm) for r in done])
-            fy, ly = axis_scale(ym, [val(r, ym) for r in done])
-            ax.scatter([val(r, xm) / fx for r in feas if r["number"] not in front_ids],
-                       [val(r, ym) / fy for r in feas if r["number"] not in front_ids], s=14, c="tab:blue",
-                       label="feasible")
-            ax.scatter([val(r, xm) / fx for r in infeas], [val(r, ym) / fy for r in infeas], s=14, marker="x",
-                       c="0.6", label="infeasible")
             fr = sorted(front, key=lambda r: val(r, xm))
-            ax.plot([val(r, xm) / fx for r in fr], [val(r, ym) / fy for r in fr], "o-" if kind == "front" else "*",
-                    c="tab:red", ms=7 if kind == "front" else 12, label="Pareto front" if kind == "front" else "optimum")
-            if c is not None and c.ref is None:
+            ax.plot([x(r) for r in fr], [val(r, ym) / fy for r in fr], "o-" if kind == "front" else "o",
+                    c="tab:red", ms=6, lw=1, label="Pareto front" if multi else "best")
+        for c in d.constraints:  # the bounds that are a number, where their metric is an axis
+            if c.ref is not None:
+                continue
+            if c.metric == ym:
                 ax.axhline(c.factor / fy, c="k", ls="--", lw=1, label=c.text)
-            if c is not None:
-                ax.set_title(c.text, fontsize=9)
-            ax.set_xlabel(lx)
-            ax.set_ylabel(ly)
-            if xm in ("cells",) or (xm in d.params and d.params[xm].log):
-                ax.set_xscale("log")
+            elif c.metric == xm and kind != "history":
+                ax.axvline(c.factor / fx, c="k", ls=":", lw=1, label=c.text)
+        ax.set_xlabel(lx)
+        ax.set_ylabel(ly)
+        if kind != "history" and (xm == "cells" or (xm in d.params and d.params[xm].log)):
+            ax.set_xscale("log")
+        if ym == "cells" or (ym in d.params and d.params[ym].log):
+            ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
+    fig.suptitle("%s: %d trials, %d feasible" % (os.path.basename(d.path), len(rows), len(feas)), fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
+    fig.savefig(buf, format="png", dpi=80)
     plt.close(fig)
     tmp = path + ".tmp.%d" % os.getpid()
     with open(tmp, "wb") as f:
