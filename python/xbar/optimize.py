@@ -400,7 +400,8 @@ class Definition:
 
     def definition_json(self):
         """What a resumed study must share with the stored one."""
-        return {"space": [p.describe() for p in self.params.values()],
+        space = [{k: v for k, v in p.describe().items() if k != "line"} for p in self.params.values()]
+        return {"space": space,
                 "fixed": dict(self.fixed),
                 "linked": dict(self.links),
                 "objectives": [{"direction": o.direction, "metric": o.metric} for o in self.objectives],
@@ -530,17 +531,30 @@ class Plan:
                                  "add `model = FILE.pt` to %s" % (what, metric, d.path))
             if cmd:
                 needed.add(cmd)
+        for key in self.key_metrics:
+            texts = [d.fixed[key]] if key in d.fixed else \
+                [d.params[d.links.get(key, key)].text(c) for c in d.params[d.links.get(key, key)].extremes()]
+            bad = [t for t in texts if number(t) is None]
+            if bad:
+                raise InputError(d.at(d.lines[key]) + "key %s = '%s': not a number, so not a metric an objective or "
+                                 "constraint can use" % (key, bad[0]))
         if "ppa" in needed and not self.model and self.may_compensate():
             needed.add("calibrate")  # ppa of the compensated array costs calibrate's map
         self.commands = [c for c in COMMANDS if c in needed]
         self.tables = {c: _xbar_keys(c) for c in self.commands}
+        # The design's ADC is the one whose LSB measures the error and bounds the settling band.
+        if "adc-bits" in d.lines and "error-adc-bits" not in d.lines:
+            self.alias = {c: "error-adc-bits" for c in self.commands if "error-adc-bits" in self.tables[c]}
+        else:
+            self.alias = {}
         self.takers = {}  # key -> [subcommand]
         for key in d.keys():
             if key == "compensate" and self.commands:
                 self.takers[key] = [c for c in self.commands if "compensate" in self.tables[c]]
                 continue
             takers = [c for c in self.commands if key in self.tables[c]]
-            used = key in self.key_metrics or (key in ("rows", "cols") and "cells" in referenced_metrics(d))
+            used = key in self.key_metrics or (key in ("rows", "cols") and "cells" in referenced_metrics(d)) or \
+                (key == "adc-bits" and bool(self.alias))
             if not takers and not used:
                 known = [c for c in COMMANDS if key in _xbar_keys(c)]
                 if not known:
@@ -550,11 +564,6 @@ class Plan:
                 raise InputError(d.at(d.lines[key]) + "key %s: a key of xbar %s, but this study %s (what its "
                                  "objectives and constraints need)" % (key, " and ".join(known), runs))
             self.takers[key] = takers
-        # The design's ADC is the one whose LSB measures the error and bounds the settling band.
-        if "adc-bits" in d.lines and "error-adc-bits" not in d.lines:
-            self.alias = {c: "error-adc-bits" for c in self.commands if "error-adc-bits" in self.tables[c]}
-        else:
-            self.alias = {}
         # A transient that ended before the array settled gives only a lower bound of latency.
         self.settled_metric = None
         if "ppa" in self.commands:
@@ -1046,7 +1055,7 @@ def write_tables(out, rows, front, plan):
     write_atomic(os.path.join(out, "pareto.csv"), csv_text(front, plan))
 
 
-def result_json(args, plan, study, rows, front, sampler, run_info, plot_note, optuna):
+def result_json(args, plan, rows, front, sampler, run_info, plot_note, optuna):
     d = plan.definition
     complete = [r for r in rows if r["state"] == "complete"]
     feasible = [r for r in complete if r["feasible"] in (1, "")]
@@ -1203,6 +1212,23 @@ def check_args(args):
             raise InputError("key out = '%s': %s is a file, where the trials' directories go" % (args.out, path))
 
 
+def check_out_dir(args):
+    """DIR holds one study's outputs: its trial directories are numbered by that study's trials."""
+    path = os.path.join(args.out, "result.json")
+    if not os.path.exists(path):
+        return
+    try:
+        with open(path) as f:
+            study = json.load(f)["study"]
+        theirs = (study["name"], study["storage"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise InputError("key out = '%s': holds a result.json that is not xbar optimize's; use another --out"
+                         % args.out) from None
+    if theirs != (args.study_name, masked_url(args.storage)):
+        raise InputError("key out = '%s': holds the outputs of study '%s' in %s; use another --out for study '%s' "
+                         "in %s" % (args.out, theirs[0], theirs[1], args.study_name, masked_url(args.storage)))
+
+
 def log(args, text):
     if not args.quiet:
         print(text, file=sys.stderr, flush=True)
@@ -1260,6 +1286,7 @@ def run(argv):
             raise InputError("key study-name = '%s': the storage %s holds a study of that name with a different "
                              "definition (%s differ from %s); use another --study-name or --out"
                              % (args.study_name, masked_url(args.storage), ", ".join(differ) or "all keys", d.path))
+    check_out_dir(args)
     os.makedirs(os.path.join(args.out, "trials"), exist_ok=True)
     if storage is None:
         storage = open_storage(optuna, args.storage)
@@ -1336,7 +1363,11 @@ def optimize_study(args, d, plan, study, sampler, target, t_start, optuna):
         study.optimize(objective, n_trials=1, catch=(TrialFailed,), gc_after_trial=False)
         run_now += 1
         rows = trial_rows(study, plan, optuna)
-        write_tables(args.out, rows, pareto_rows(rows, d), plan)
+        front = pareto_rows(rows, d)
+        write_tables(args.out, rows, front, plan)
+        info = {"target": target, "run_now": run_now, "total_s": time.time() - t_start}
+        r = result_json(args, plan, rows, front, sampler, info, "written when the run ends", optuna)
+        write_atomic(os.path.join(args.out, "result.json"), json.dumps(r, indent=2, allow_nan=False) + "\n")
         last = max(rows, key=lambda r: r["number"]) if rows else None
         if last is not None:
             shown = ", ".join("%s=%s" % (k, last["values"].get(k)) for k in d.params)
@@ -1352,7 +1383,7 @@ def optimize_study(args, d, plan, study, sampler, target, t_start, optuna):
     write_tables(args.out, rows, front, plan)
     plot_note = plot(rows, front, plan, os.path.join(args.out, "pareto.png")) if rows else "no trials"
     info = {"target": target, "run_now": run_now, "total_s": time.time() - t_start}
-    r = result_json(args, plan, study, rows, front, sampler, info, plot_note, optuna)
+    r = result_json(args, plan, rows, front, sampler, info, plot_note, optuna)
     write_atomic(os.path.join(args.out, "result.json"), json.dumps(r, indent=2, allow_nan=False) + "\n")
     failed = sum(1 for x in rows if x["state"] == "failed")
     if not args.quiet:
