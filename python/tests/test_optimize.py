@@ -285,3 +285,30 @@ def test_xbar_optimize_help_lists_every_key_with_its_unit():
         assert key in out
     for unit in ("[LSB", "[s]", "[J]", "[m^2]", "[fraction]"):
         assert unit in out
+
+
+def test_a_failed_trial_is_a_row_with_its_message_and_the_run_exits_5(tmp_path, monkeypatch):
+    # A run that fails (here: every calibrate of 6 rows, standing in for a numerical failure)
+    # fails its trial only; the point drawn again is not run again; the search goes on.
+    real = xo.run_subcommand
+    calls = []
+
+    def failing(args):
+        calls.append(args[args.index("--rows") + 1])
+        if args[0] == "calibrate" and args[args.index("--rows") + 1] == "6":
+            raise xo.TrialFailed("xbar calibrate: numerical failure: stand-in")
+        real(args)
+
+    monkeypatch.setattr(xo, "run_subcommand", failing)
+    text = "rows = 4, 6, 8\ncols = rows\nheldout = 20\nobjective = minimize max_lsb\n"
+    status, out = optimize(tmp_path, text, "f", "--sampler", "random", "--trials", 8, "--seed", 2)
+    assert status == 5
+    trials = read_csv(out / "trials.csv")
+    assert len(trials) == 8
+    failed = [r for r in trials if r["rows"] == "6"]
+    assert failed and all(r["state"] == "failed" and "stand-in" in r["error"] for r in failed)
+    assert all(r["state"] == "complete" and r["error"] == "" for r in trials if r["rows"] != "6")
+    assert sorted(calls) == sorted(set(calls))  # each point ran once
+    assert "6" not in {r["rows"] for r in read_csv(out / "pareto.csv")}
+    meta = load_json(out / "result.json")
+    assert meta["n_trials"]["failed"] == len(failed) and meta["n_trials"]["finished"] == 8
