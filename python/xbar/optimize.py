@@ -1034,7 +1034,10 @@ def plot(rows, front, plan, path):
         ax.set_ylabel(ly)
         if kind != "history" and (xm == "cells" or (xm in d.params and d.params[xm].log)):
             ax.set_xscale("log")
-        if ym == "cells" or (ym in d.params and d.params[ym].log):
+        ys = [val(r, ym) for r in done if val(r, ym) == val(r, ym)]
+        # Figures spanning decades (errors of compensated and raw arrays) on a log axis.
+        if ym == "cells" or (ym in d.params and d.params[ym].log) or \
+                (ys and min(ys) > 0 and max(ys) > 100 * min(ys)):
             ax.set_yscale("log")
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
@@ -1261,7 +1264,7 @@ def run(argv):
         print("study %s: %d searched keys, %d fixed, %d linked; subcommands per trial: %s; sampler %s"
               % (d.path, len(d.params), len(d.fixed), len(d.links), ", ".join(plan.commands) or "none", sampler))
         for p in d.params.values():
-            print("  " + json.dumps(p.describe()))
+            print("  " + json.dumps(p.describe(), ensure_ascii=False))
         print("objectives: " + "; ".join(o.text for o in d.objectives))
         print("constraints: " + "; ".join(constraint_names(plan)) if constraint_names(plan) else "constraints: none")
         return 0
