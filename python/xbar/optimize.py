@@ -845,14 +845,14 @@ def finished(trials, optuna):
 
 def write_atomic(path, text):
     """`text` into `path` through a temporary in the same directory renamed into place, so a
-    killed run leaves the previous file or the new one, never half of one."""
+    killed run leaves the previous file or the new one, never half of one. Not synced to disk:
+    every file written here is derived from the study's storage (which commits each trial) and
+    rebuilt by the next run, and a sync per file per trial cost more than a small trial's run."""
     d = os.path.dirname(path) or "."
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".tmp.", dir=d)
     try:
         with os.fdopen(fd, "w", newline="") as f:
             f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
