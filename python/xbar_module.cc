@@ -4,6 +4,8 @@
 // one place) and calls the engine's functions (engine/commands, engine/nn, calib).
 //
 //   _xbar.run(["solve", "--rows", "8", "--out", "d"])   -> exit status; the subcommand in-process
+//   _xbar.run([...], dry_run=True)                       -> 0 or InputError: checks only (sweep's preflight)
+//   _xbar.sweep_metrics()                                -> {sub: (result file, [(column, JSON pointer)])}
 //   _xbar.keys("solve")                                  -> [(name, takes_value, default, help)]
 //   _xbar.load_array(["--rows", "8", ...])               -> (G, array description JSON)
 //   _xbar.effective_matrix([...])                        -> (T, summary JSON)
@@ -31,6 +33,7 @@
 #include "engine/cli/array_keys.h"
 #include "engine/commands/command_support.h"
 #include "engine/commands/nn_commands.h"
+#include "engine/sweep/sweep_commands.h"
 #include "engine/nn/hardware_layer.h"
 #include "engine/nn/layer_runner.h"
 #include "support/input_error.h"
@@ -78,13 +81,19 @@ Parsed parse(const std::string& sub, const std::vector<std::string>& args) {
 
 // A whole subcommand in-process, as `xbar ARGS...` runs it (engine/cli/main.cc): the exit
 // status, or the exception main() would turn into 2 (InputError), 4 (NumericalError) or 1.
-int run(const std::vector<std::string>& args) {
+// With `dry_run`, only what a sweep checks of a point before any point runs (run_parsed's
+// preflight: values, input files by their headers, output names, memory); nothing is written.
+int run(const std::vector<std::string>& args, bool dry_run) {
   if (args.empty()) throw InputError("no subcommand given (expected one of xbar --help's subcommands)");
   const std::string sub = args[0];
+  if (sub == "optimize")
+    throw InputError("optimize is Python itself: use the module xbar.optimize (xbar.optimize.main or python3 -m "
+                     "xbar.optimize)");
   if (!engine::cli::is_subcommand(sub))
     throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size, "
                      "train, evaluate or sweep; see xbar --help)");
   if (sub == "sweep") {
+    if (dry_run) throw InputError("dry_run: use xbar sweep --dry-run");
     std::vector<std::string> all = {"xbar"};
     all.insert(all.end(), args.begin(), args.end());
     std::vector<char*> argv;
@@ -94,7 +103,7 @@ int run(const std::vector<std::string>& args) {
   }
   Parsed p = parse(sub, std::vector<std::string>(args.begin() + 1, args.end()));
   if (p.vm.count("help")) throw InputError("key help: not available from Python (see `xbar " + sub + " --help`)");
-  return engine::cli::run_parsed(sub, p.desc, p.vm, p.from_cli, false);
+  return engine::cli::run_parsed(sub, p.desc, p.vm, p.from_cli, dry_run);
 }
 
 struct KeyInfo {
@@ -105,8 +114,8 @@ struct KeyInfo {
 };
 
 std::vector<KeyInfo> keys(const std::string& sub) {
-  if (!engine::cli::is_subcommand(sub) || sub == "sweep")
-    throw InputError("keys: '" + sub + "' is not a subcommand with keys of its own (sweep takes an INI)");
+  if (!engine::cli::is_subcommand(sub) || sub == "sweep" || sub == "optimize")
+    throw InputError("keys: '" + sub + "' is not a subcommand with keys of its own (sweep and optimize take an INI)");
   const po::options_description desc = engine::cli::make_options(sub);
   std::vector<KeyInfo> r;
   for (const auto& o : desc.options()) {
@@ -260,11 +269,26 @@ PYBIND11_MODULE(_xbar, m) {
 
   m.def(
       "run",
-      [](const std::vector<std::string>& args) {
+      [](const std::vector<std::string>& args, bool dry_run) {
         py::gil_scoped_release release;
-        return run(args);
+        return run(args, dry_run);
       },
-      py::arg("args"), "Runs `xbar ARGS...` in this process; returns the exit status (input errors raise).");
+      py::arg("args"), py::arg("dry_run") = false,
+      "Runs `xbar ARGS...` in this process; returns the exit status (input errors raise). dry_run: only the checks "
+      "a sweep makes of a point before any runs.");
+  m.def(
+      "sweep_metrics",
+      [] {
+        py::dict r;
+        for (const auto& c : xbar::engine::sweep::sweep_commands()) {
+          std::vector<py::tuple> metrics;
+          for (const auto& mt : c.metrics) metrics.push_back(py::make_tuple(mt.column, mt.pointer));
+          r[py::str(c.name)] = py::make_tuple(c.result_file, metrics);
+        }
+        return r;
+      },
+      "The metrics a sweep reads from each subcommand's result file (engine/sweep/sweep_commands.h): "
+      "{subcommand: (result file, [(CSV column, JSON pointer)])}.");
   m.def(
       "keys",
       [](const std::string& sub) {

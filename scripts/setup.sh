@@ -19,7 +19,7 @@ PACKAGES=(
   doctest-dev                            # tests
   python3 python3-numpy                  # tests read/write .npy with NumPy as a referee
   libopenmpi-dev openmpi-bin             # `mpirun -np K xbar sweep` (CMake XBAR_WITH_MPI)
-  python3-matplotlib                     # scripts/plot_sweep.py (PNG plots of sweep outputs)
+  python3-matplotlib                     # PNG plots: scripts/plot_sweep.py, xbar optimize's pareto.png
   time                                   # /usr/bin/time -v for peak-memory figures in bench/
   clang libclang-rt-14-dev               # libFuzzer + ASan/UBSan runtimes: tests/fuzz (scripts/test.sh)
   libtorch-dev                           # libtorch 1.13 (C++): `xbar train`, model.pt files (issue 6)
@@ -29,7 +29,7 @@ PACKAGES=(
   python3-dev pybind11-dev               # the Python package's extension (python/, `import xbar`)
   python3-torch                          # xbar.torch: PyTorch models on crossbar tiles (same libtorch 1.13)
   python3-pytest                         # the Python package's tests (scripts/test.sh via ctest)
-  python3-optuna                         # design-space search (`xbar optimize`)
+  python3-optuna                         # design-space search (`xbar optimize`: NSGA-II, TPE, SQLite storage)
 )
 
 SUDO=""
