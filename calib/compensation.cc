@@ -43,6 +43,12 @@ void CompensationOptions::validate(int64_t cols) const {
   check(lift_groups, "lift groups");
 }
 
+CompensationOptions per_column_compensation() {
+  CompensationOptions o;
+  o.scale_auto = o.scale_per_column = true;
+  return o;
+}
+
 Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_target_s,
                         const CompensationOptions& o, const solvers::SolverOptions& solver) {
   o.validate(g_target_s.cols());

@@ -77,6 +77,10 @@ struct CompensationOptions {
   void validate(int64_t cols) const;
 };
 
+// The options that keep the most signal (the default of calibrate, size and evaluate): the
+// scale searched, one per column group (scale_auto and scale_per_column), the rest default.
+CompensationOptions per_column_compensation();
+
 struct Compensation {
   RowMatrixXd g_s;        // M x N map to program, within [g_min, g_max]
   RowMatrixXd t;          // T(g_s): its exact effective matrix
