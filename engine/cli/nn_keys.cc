@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "calib/compensation.h"
 #include "devices/conductance_levels.h"
 #include "engine/cli/array_keys.h"
 #include "engine/cli/calibrate_keys.h"
@@ -156,7 +157,12 @@ po::options_description nn_keys(const std::string& sub) {
       for (const auto& o : solve_keys.options())
         if (o->long_name() == k) cells.add(o);
   all.add(cells);
-  all.add(pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"}));
+  po::options_description comp = pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"});
+  comp.add_options()("scale", str(xbar::calib::scale_key(hd.comp)),
+                     "compensated tiles: per-column = the largest gain <= 1 per differential pair that fits every "
+                     "cell under g-max, each output divided by its own gain and its ADC range in proportion "
+                     "(offset encoding and nonlinear cells: one per tile) | auto = one gain per tile");
+  all.add(comp);
   return all;
 }
 
@@ -254,6 +260,11 @@ nn::HardwareOptions make_hardware_options(const po::variables_map& vm) {
   get_opt(vm, "max-step", h.solver.newton.max_step_v);
   get_opt(vm, "comp-tol", h.comp.tol);
   get_opt(vm, "comp-max-iterations", h.comp.max_iterations);
+  if (get_opt(vm, "scale", s)) {
+    if (s != "per-column" && s != "auto")
+      throw InputError("key scale = '" + s + "': network tiles take per-column or auto (each tile's scale is searched)");
+    xbar::calib::parse_scale_key(s, h.comp);
+  }
   return h;
 }
 

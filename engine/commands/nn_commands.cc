@@ -77,9 +77,12 @@ json hardware_json(const nn::HardwareOptions& h) {
           {"v_read_v", h.v_read_v},
           {"adc_bits", h.adc_bits},
           {"adc_i_max_a", h.adc_i_max_a},
-          {"adc_range", h.adc_i_max_a > 0 ? "fixed" : "per tile: largest |signed current| on the calibration images"},
+          {"adc_range", h.adc_i_max_a > 0 ? "fixed"
+                                          : "per tile: largest |signed current| on the calibration images (referred to the "
+                                            "output with the tile's largest gain); each output's range in proportion to "
+                                            "its gain"},
           {"defect_aware", h.defect_aware},
-          {"compensation", {{"tol", h.comp.tol}, {"max_iterations", h.comp.max_iterations}, {"scale", "auto"}}},
+          {"compensation", {{"tol", h.comp.tol}, {"max_iterations", h.comp.max_iterations}, {"scale", nn::compensation_scale(h)}}},
           {"backend", solvers::to_string(h.solver.backend)},
           {"seed", h.seed},
           {"threads", h.threads}};
@@ -532,7 +535,8 @@ int run_program_model(const NnRunConfig& cfg) {
                   {"columns", o.hw.mapping.encoding == nn::WeightEncoding::kDifferential
                                   ? "output j of the tile: columns 2j (G+) and 2j+1 (G-)"
                                   : "output j of the tile: column j, minus the last (reference) column"},
-                  {"weight", "w = (I+ - I-) / (gain_s_per_weight * v), v in volts per unit input"}};
+                  {"weight", "w = (I+ - I-) / (gain_s_per_weight[j] * v) for output j of the tile (offset: I - I_ref), "
+                             "v in volts per unit input; gain_s_per_weight[j] = scale_j * a"}};
   j["times_s"] = {{"total_s", seconds_since(t_start)}};
   j["peak_rss_bytes"] = peak_rss_bytes();
   write_json(o.out + "/result.json", j);
