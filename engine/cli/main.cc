@@ -18,6 +18,7 @@
 #include "engine/cli/optimize_command.h"
 #include "engine/cli/subcommands.h"
 #include "engine/cli/sweep_keys.h"
+#include "solvers/library_threads.h"
 #include "support/input_error.h"
 #include "xbar_version.h"
 
@@ -84,6 +85,9 @@ void keep_large_blocks() {
 }  // namespace xbar::engine::cli
 
 int main(int argc, char** argv) {
+  // OpenBLAS's workers, started before main, stop now and start again for the first
+  // factorization large enough to share (solvers/library_threads.h).
+  xbar::solvers::park_blas_threads();
   xbar::engine::cli::keep_large_blocks();
   const std::string sub = argc > 1 ? std::string(" ") + argv[1] : "";
   try {

@@ -14,6 +14,7 @@
 #include "engine/io/npy_dataset.h"
 #include "engine/nn/layer_runner.h"
 #include "engine/nn/nn_torch_api.h"
+#include "solvers/library_threads.h"
 
 #ifndef XBAR_TORCH_MODULE_DIR
 #define XBAR_TORCH_MODULE_DIR ""
@@ -102,7 +103,11 @@ const TorchApi* open_module() {
 const TorchApi& torch_api() {
   static std::once_flag once;
   static const TorchApi* api = nullptr;
-  std::call_once(once, [] { api = open_module(); });
+  std::call_once(once, [] {
+    api = open_module();
+    // libtorch's matrix products go through the same OpenBLAS: give it its threads back.
+    solvers::unpark_blas_threads();
+  });
   return *api;
 }
 
