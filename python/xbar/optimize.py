@@ -639,7 +639,11 @@ def preflight(plan, scratch):
 # One trial.
 
 class TrialFailed(Exception):
-    pass
+    """A trial's run failed: the trial is recorded as failed with this message."""
+
+
+class MissingDependency(Exception):
+    """A library the search needs is not installed (exit status 1)."""
 
 
 def json_pointer(doc, pointer):
@@ -1148,7 +1152,7 @@ Outputs in --out DIR: trials.csv (every finished trial: keys, metrics, constrain
 non-dominated trials; with one objective, the best), pareto.png, result.json (seed, sampler,
 space, objectives, constraints, trial counts, versions), trials/NUMBER/SUBCOMMAND/ (each run's
 own files) and study.db (the default storage). Exit codes: 0 ok, 2 bad input (nothing run or
-written), 5 the study holds failed trials (trials.csv says why), 1 internal error.
+written), 5 the study holds failed trials (trials.csv says why), 1 internal error or Optuna missing.
 """
 
 
@@ -1269,7 +1273,11 @@ def run(argv):
         print("constraints: " + "; ".join(constraint_names(plan)) if constraint_names(plan) else "constraints: none")
         return 0
 
-    import optuna  # after the checks: its import costs seconds and bad input should not wait
+    try:
+        import optuna  # after the checks: its import costs seconds and bad input should not wait
+    except ImportError as e:
+        raise MissingDependency("needs Optuna (Debian: apt-get install python3-optuna; scripts/setup.sh installs "
+                                "it): %s" % e) from None
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     definition = d.definition_json()
@@ -1410,6 +1418,9 @@ def main(argv=None):
     except NumericalError as e:
         print("%s: numerical failure: %s" % (PROG, e), file=sys.stderr)
         return 4
+    except MissingDependency as e:
+        print("%s: error: %s" % (PROG, e), file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("%s: interrupted; run the same command again to continue the study" % PROG, file=sys.stderr)
         return 130
