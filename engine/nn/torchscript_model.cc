@@ -645,9 +645,13 @@ nlohmann::json UserModelImpl::hardware_summary(bool per_tile) const {
 
 bool internal::is_xbar_model_torch(const std::string& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
-    throw InputError("model file '" + path + "' does not exist (expected DIR/model.pt of `xbar train` or a "
-                     "TorchScript module saved with torch.jit.save)");
+  const auto status = std::filesystem::status(path, ec);
+  const std::string expected = " (expected DIR/model.pt of `xbar train` or a TorchScript module saved with torch.jit.save)";
+  if (!std::filesystem::exists(status)) throw InputError("model file '" + path + "' does not exist" + expected);
+  // A directory or a device is there, but is no model: say what it is (issue 17).
+  if (std::filesystem::is_directory(status)) throw InputError("model file '" + path + "' is a directory" + expected);
+  if (!std::filesystem::is_regular_file(status))
+    throw InputError("model file '" + path + "' is not a regular file (a device or a pipe)" + expected);
   torch::serialize::InputArchive ar;
   try {
     ar.load_from(path);
