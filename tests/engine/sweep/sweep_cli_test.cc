@@ -420,7 +420,7 @@ TEST_CASE("sweep: bad sweep INIs and values are refused with file:line before an
       // a key the sweep's subcommand does not take (calibrate has no save-voltages)
       {"command = calibrate\nsave-voltages = true\n", "xbar sweep: error: s.ini:2: unknown key 'save-voltages' for calibrate"},
       // a combination make_config rejects: names the point and the line of the key at fault
-      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini:2: point 00001 (scale = half): key scale = 'half': expected a number in (0, 1] or auto"},
+      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini:2: point 00001 (scale = half): key scale = 'half': expected per-column, auto or a number in (0, 1]"},
       // values only the subcommand's checks refuse (issue 17: these ran every point and ended
       // in exit 5 with DIR created): every point is checked before the first runs
       {"command = solve\nrows = 4\ncols = 4\nr-row = 1, -1\n", "xbar sweep: error: s.ini:4: point 00001 (r-row = -1): key r-row = -1: must be a finite value >= 0 ohm"},
