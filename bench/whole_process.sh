@@ -7,8 +7,8 @@
 #   ngspice -b DECK            ngspice's batch mode: parse, operating point, print
 #   and, with OLD=path/to/another/xbar in the environment, the same two xbar runs of that binary
 #   (e.g. a build from before a change).
-# Every run goes through /usr/bin/time (user + system CPU time, peak RSS); wall time is taken
-# around it by the shell (microseconds; /usr/bin/time prints only hundredths). Prints medians,
+# Every run reports its wall time, user + system CPU time and peak RSS (wait4's figures, as
+# /usr/bin/time prints them, at microsecond resolution). Prints medians,
 # the ratio ngspice / xbar of the median wall times, and how many shared objects each process
 # initialised (LD_DEBUG=files: the libraries it linked and any it opened with dlopen).
 #
@@ -39,14 +39,27 @@ if [ -n "$OLD" ]; then
   cmds+=("$OLD solve --deck deck.cir --out p_deck --quiet" "$OLD solve ${ARRAY[*]} --out p_spec --quiet")
 fi
 
-# One run: appends "wall_s cpu_s peak_kib" to the file $2.
+# One run: appends "wall_s cpu_s peak_kib" to the file $2. The child's resources come from
+# wait4(), the call /usr/bin/time makes, read here at microsecond resolution (/usr/bin/time
+# prints hundredths of a second); the wall time is taken around fork, exec and wait.
+PY=/usr/bin/python3
 run_once() {
-  local t0 t1
-  t0=$EPOCHREALTIME
-  /usr/bin/time -f "%U %S %M" -o time.txt $1 >/dev/null 2>&1
-  t1=$EPOCHREALTIME
-  read -r u s m < time.txt
-  awk -v a="$t0" -v b="$t1" -v u="$u" -v s="$s" -v m="$m" 'BEGIN { printf "%.6f %.3f %d\n", b - a, u + s, m }' >> "$2"
+  "$PY" - "$1" >> "$2" <<'PYEOF'
+import os, shlex, sys, time
+argv = shlex.split(sys.argv[1])
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    fd = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.execvp(argv[0], argv)
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - t0
+if os.waitstatus_to_exitcode(status) != 0:
+    sys.exit(f"{sys.argv[1]}: exit status {os.waitstatus_to_exitcode(status)}")
+print(f"{wall:.6f} {ru.ru_utime + ru.ru_stime:.6f} {ru.ru_maxrss}")
+PYEOF
 }
 
 echo "whole process, ${SIZE} x ${SIZE} deck ($(grep -c . deck.cir) lines), $REPEATS runs each, alternating;" \
@@ -71,6 +84,6 @@ for k in "${!cmds[@]}"; do
   w=$(median 1 "runs_$k.txt")
   c=$(median 2 "runs_$k.txt")
   m=$(sort -g -k3,3 "runs_$k.txt" | tail -1 | awk '{ printf "%.1f MiB", $3 / 1024 }')
-  printf "| %-22s | %13.4f | %12.3f | %8s | %9s | %13.1fx |\n" "${names[$k]}" "$w" "$c" "$m" "$(objects "${cmds[$k]}")" \
+  printf "| %-22s | %13.4f | %12.4f | %8s | %9s | %13.1fx |\n" "${names[$k]}" "$w" "$c" "$m" "$(objects "${cmds[$k]}")" \
     "$(awk -v a="$ng_wall" -v b="$w" 'BEGIN { print a / b }')"
 done

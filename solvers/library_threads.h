@@ -24,9 +24,11 @@
 namespace xbar::solvers {
 
 // Factorizations with fewer flops than this (CHOLMOD's count from the analysis) run on the
-// calling thread alone: CHOLMOD's OpenMP regions serial, OpenBLAS left parked. Measured with
-// bench/native_scaling (see bench/README.md, issue 21): 64^2 (1e7 flops) and 128^2 factor as fast or
-// faster on one thread; from 256^2 (1e9 flops) two threads pay.
+// calling thread alone: CHOLMOD's OpenMP regions serial, OpenBLAS left parked. A 64^2 array
+// is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); from about 200^2 a
+// factorization keeps the threads it had before. bench/factor_threads times both modes side
+// by side; on the loaded host of bench/README.md (issue 21) their ratio scattered around 1 at
+// every size from 64^2 to 512^2, so this is not a measured crossover: re-measure on a quiet host.
 constexpr double kParallelFactorFlops = 2e8;
 
 // Sparse matrix products (Eigen's, parallel under OpenMP from 20,000 nonzeros) that touch fewer
