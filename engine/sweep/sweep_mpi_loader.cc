@@ -25,6 +25,7 @@ int env_int(const char* name, int fallback) {
   return v && *v ? std::atoi(v) : fallback;
 }
 
+#ifdef XBAR_HAVE_MPI
 constexpr const char* kModuleName = "libxbar_mpi.so";
 
 // $XBAR_MPI_MODULE alone when set, else next to the running executable, else the build
@@ -39,6 +40,7 @@ std::vector<std::string> candidates() {
   if (!build_dir.empty()) c.push_back((std::filesystem::path(build_dir) / kModuleName).string());
   return c;
 }
+#endif
 
 struct Loaded {
   const internal::MpiApi* api = nullptr;
