@@ -243,20 +243,27 @@ void preflight(const RunConfig& cfg) {
   }
   devices::make_cell_model(cfg.cell, cfg.cell_params);
   netlists::CrossbarSpec spec = cfg.spec;
-  if (!cfg.g_path.empty()) {
-    require_input_file(cfg.g_path, "g");
-    const io::NpyInfo g = io::read_npy_info(cfg.g_path);
+  // The array's shape comes from its matrix file: conductances (--g) or, for flash cells,
+  // thresholds (--vth).
+  const bool from_vth = cfg.g_path.empty() && !cfg.vth_path.empty();
+  const std::string& matrix_path = from_vth ? cfg.vth_path : cfg.g_path;
+  const std::string matrix_key = from_vth ? "vth" : "g";
+  const std::string matrix_what = from_vth ? "threshold matrix" : "conductance matrix";
+  if (!matrix_path.empty()) {
+    require_input_file(matrix_path, matrix_key);
+    const io::NpyInfo g = io::read_npy_info(matrix_path);
     if (g.shape.size() != 2)
-      throw InputError(cfg.g_path + ": conductance matrix --g: expected shape (M, N), got " + io::shape_to_string(g.shape));
+      throw InputError(matrix_path + ": " + matrix_what + " --" + matrix_key + ": expected shape (M, N), got " +
+                       io::shape_to_string(g.shape));
     if (g.shape[0] < 1 || g.shape[1] < 1)
-      throw InputError(cfg.g_path + ": conductance matrix has shape " + io::shape_to_string(g.shape) +
+      throw InputError(matrix_path + ": " + matrix_what + " has shape " + io::shape_to_string(g.shape) +
                        ", expected at least 1 row and 1 column");
     if (cfg.rows_given && g.shape[0] != cfg.spec.rows)
-      throw InputError("key rows = " + std::to_string(cfg.spec.rows) + " disagrees with --g '" + cfg.g_path +
-                       "', which has M = " + std::to_string(g.shape[0]) + " rows");
+      throw InputError("key rows = " + std::to_string(cfg.spec.rows) + " disagrees with --" + matrix_key + " '" +
+                       matrix_path + "', which has M = " + std::to_string(g.shape[0]) + " rows");
     if (cfg.cols_given && g.shape[1] != cfg.spec.cols)
-      throw InputError("key cols = " + std::to_string(cfg.spec.cols) + " disagrees with --g '" + cfg.g_path +
-                       "', which has N = " + std::to_string(g.shape[1]) + " columns");
+      throw InputError("key cols = " + std::to_string(cfg.spec.cols) + " disagrees with --" + matrix_key + " '" +
+                       matrix_path + "', which has N = " + std::to_string(g.shape[1]) + " columns");
     spec.rows = g.shape[0];
     spec.cols = g.shape[1];
   } else if (c != "size") {

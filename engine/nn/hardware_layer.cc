@@ -146,7 +146,7 @@ std::string compensation_scale(const HardwareOptions& o) {
 
 HardwareLayer::HardwareLayer(std::string name, RowMatrixXd w, const HardwareOptions& options, HardwareMode mode,
                              uint64_t layer_seed)
-    : name_(std::move(name)), w_(std::move(w)), o_(options), mode_(mode) {
+    : name_(std::move(name)), w_(std::move(w)), o_(options), mode_(mode), layer_seed_(layer_seed) {
   o_.validate();
   o_.comp.range = o_.mapping.range;
   o_.programming.range = o_.mapping.range;

@@ -212,6 +212,7 @@ class HardwareLayer : public LayerState {
   int64_t fan_out() const { return w_.cols(); }
   HardwareMode mode() const { return mode_; }
   const HardwareOptions& options() const { return o_; }
+  uint64_t layer_seed() const { return layer_seed_; }
 
   // Maps, (compensates,) programs and solves tile k. Tiles are independent: distinct k may be
   // built on distinct threads at once.
@@ -243,6 +244,7 @@ class HardwareLayer : public LayerState {
   RowMatrixXd w_;
   HardwareOptions o_;
   HardwareMode mode_;
+  uint64_t layer_seed_;
   std::shared_ptr<const devices::CellModel> cell_;
 };
 

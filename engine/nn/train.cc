@@ -151,6 +151,9 @@ namespace {
 
 // What may have made a run diverge, for its message: the learning rate, and with --hat the
 // injected non-idealities.
+// The first line of a torch message (the rest is its C++ backtrace).
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 std::string divergence_hint(const TrainOptions& o) {
   return "lr = " + format_number(o.learning_rate) +
          (o.hat.enabled ? ", and the non-idealities injected by --hat (variation-sigma = " +
@@ -211,8 +214,17 @@ TrainResult internal::train_model_torch(const TrainOptions& o, const std::functi
       const torch::Tensor logits = net->forward(xb, o.hat.enabled ? &hook : nullptr);
       const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, yb);
       loss.backward();
-      opt.step();
-      loss_sum += loss.item<double>() * double(n);
+      const double batch_loss = loss.item<double>();
+      // A step this large overflows float32 inside the optimiser (torch refuses the conversion)
+      // before the loss turns non-finite: the same divergence, reported as such (issue 17).
+      try {
+        opt.step();
+      } catch (const std::exception& err) {  // c10::Error; its type is not shared across the module boundary
+        throw NumericalError("training diverged in epoch " + std::to_string(e + 1) + ", batch " + std::to_string(bi + 1) +
+                             ": the optimiser step failed (" + first_line(err.what()) + "; " +
+                             divergence_hint(o) + "); no model written");
+      }
+      loss_sum += batch_loss * double(n);
       correct += logits.argmax(1).eq(yb).sum().item<int64_t>();
     }
     const double loss = loss_sum / double(train.count), acc = double(correct) / double(train.count);

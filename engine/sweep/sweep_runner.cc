@@ -442,14 +442,15 @@ int limit_threads(int n) {
 
 int run_sweep(const SweepOptions& o, const SweepHooks& hooks) {
   o.validate();
-  if (mpi::launched() && !mpi::built_in() && mpi::launched_size() != 1) {
+  // Open MPI is loaded only here, under a launcher (mpi::available() opens the module).
+  const bool use_mpi = mpi::launched() && mpi::available();
+  if (mpi::launched() && !use_mpi && mpi::launched_size() != 1) {
     // Every rank would run the whole sweep into the same DIR.
     if (mpi::launched_rank() != 0) return 2;
-    throw InputError("started by mpirun as one of " + std::to_string(mpi::launched_size()) +
-                     " ranks, but this xbar was built without MPI (cmake -DXBAR_WITH_MPI=ON, "
-                     "package libopenmpi-dev); run it as one process");
+    throw InputError("started by mpirun as one of " + std::to_string(mpi::launched_size()) + " ranks, but " +
+                     mpi::unavailable_reason() + "; run it as one process");
   }
-  if (!mpi::launched() || !mpi::built_in()) return master(o, hooks, nullptr);
+  if (!use_mpi) return master(o, hooks, nullptr);
   const mpi::World w = mpi::init();
   int code = 0;
   try {

@@ -473,6 +473,9 @@ std::vector<BadCase> bad_cases() {
       // 7. training that diverges
       {"train that diverges (--lr 1e308)", "train", {"--lr", "1e308", "--epochs", "1", "--train-subset", "64", "--subset", "10"},
        {"diverged", "lr = 1e+308"}, {4}},
+      // Several steps: the optimiser's float32 update overflows before the loss turns non-finite.
+      {"train that diverges in its optimiser step (--lr 1e308, 8 batches)", "train",
+       {"--lr", "1e308", "--epochs", "1", "--train-subset", "1024", "--subset", "10"}, {"diverged", "batch", "lr = 1e+308"}, {4}},
       // 8. sizes that cannot fit
       {"calibrate --heldout 1e11", "calibrate", {"--rows", "8", "--cols", "8", "--heldout", "100000000000"}, {"heldout", "--max-memory"}},
       {"calibrate --calib-inputs near INT64_MAX", "calibrate", {"--rows", "8", "--cols", "8", "--calib-inputs", "9223372036854775000"},
