@@ -53,10 +53,12 @@ def accuracy(model, x, y, batch=1000):
     return correct / len(x)
 
 
-def _fit(model, x, y, epochs, lr, batch, seed, log, what, evaluate):
+def _fit(model, x, y, epochs, lr, batch, seed, log, what, evaluate, freeze_batch_norm=False):
     """Adam on cross-entropy, the learning rate falling from `lr` to 0 along a cosine over all
     steps (the last weights are a settled point, not one noisy step of a constant rate),
-    reshuffled every epoch from `seed`; a line per epoch to `log`, with `evaluate()` appended."""
+    reshuffled every epoch from `seed`; a line per epoch to `log`, with `evaluate()` appended.
+    freeze_batch_norm: batch normalisation normalises with its running statistics and keeps them
+    (its scale and shift still learn)."""
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     steps = epochs * ((len(x) + batch - 1) // batch)
@@ -64,6 +66,10 @@ def _fit(model, x, y, epochs, lr, batch, seed, log, what, evaluate):
     for e in range(epochs):
         t0 = time.time()
         model.train()
+        if freeze_batch_norm:
+            for m in model.modules():
+                if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                    m.eval()
         order = torch.randperm(len(x), generator=g)
         total = 0.0
         for i in range(0, len(x), batch):
@@ -78,13 +84,13 @@ def _fit(model, x, y, epochs, lr, batch, seed, log, what, evaluate):
                                               evaluate()))
 
 
-def train(model, x, y, epochs, lr, batch, seed, log, test=None):
+def train(model, x, y, epochs, lr, batch, seed, log, val=None):
     """Plain training (software)."""
     _fit(model, x, y, epochs, lr, batch, seed, log, ("epoch", "loss"),
-         lambda: ", test accuracy %.4f" % accuracy(model, *test) if test is not None else "")
+         lambda: ", validation accuracy %.4f" % accuracy(model, *val) if val is not None else "")
 
 
-def hat_finetune(model, config, x, y, calib, epochs, lr, batch, seed, reprogram_every, log, test=None):
+def hat_finetune(model, config, x, y, calib, epochs, lr, batch, seed, reprogram_every, log, val=None):
     """Hardware-aware fine-tuning through xbar.torch: every forward pass through the programmed
     tiles of `config` (straight-through gradients), the tiles programmed again with the new
     weights every `reprogram_every` steps on a new chip (resample: not one chip's defects), the
@@ -92,8 +98,8 @@ def hat_finetune(model, config, x, y, calib, epochs, lr, batch, seed, reprogram_
     hw = xt.convert(model, config, reprogram_every=reprogram_every, resample=True)
     xt.calibrate(hw, calib)
     _fit(hw, x, y, epochs, lr, batch, seed, log, ("hat epoch", "hardware loss"),
-         lambda: ", software test accuracy %.4f" % accuracy(xt.convert_to_digital(hw), *test)
-         if test is not None else "")
+         lambda: ", software validation accuracy %.4f" % accuracy(xt.convert_to_digital(hw), *val)
+         if val is not None else "", freeze_batch_norm=True)
     return xt.convert_to_digital(hw)
 
 
@@ -117,7 +123,10 @@ def main(name, make_model, defaults):
     p.add_argument("--hat-seed", type=int, default=101, help="chips of the fine-tuning (not the evaluation's seed)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--train-subset", type=int, default=0, help="first N training images (0: all 60,000)")
+    p.add_argument("--val-images", type=int, default=5000,
+                   help="the last N training images, held out of training and fine-tuning: the accuracy "
+                        "printed after each epoch (the test set is used once, at the end)")
+    p.add_argument("--train-subset", type=int, default=0, help="first N training images (0: all but the held-out)")
     p.add_argument("--hat-train-subset", type=int, default=defaults.get("hat_train_subset", 0),
                    help="first N training images for the fine-tuning (0: as --train-subset)")
     a = p.parse_args()
@@ -131,6 +140,10 @@ def main(name, make_model, defaults):
         log_lines.append(line)
 
     x, y = load_fashion_mnist("train")
+    if not 0 < a.val_images < len(x):
+        p.error("--val-images %d: must be in 1 .. %d" % (a.val_images, len(x) - 1))
+    val = (x[-a.val_images:], y[-a.val_images:])
+    x, y = x[:-a.val_images], y[:-a.val_images]
     if a.train_subset:
         x, y = x[:a.train_subset], y[:a.train_subset]
     test = load_fashion_mnist("test")
@@ -138,7 +151,7 @@ def main(name, make_model, defaults):
     log("%d parameters, %d crossbar layers" % (sum(p.numel() for p in model.parameters()),
                                                 sum(isinstance(m, (nn.Linear, nn.Conv2d)) for m in model.modules())))
     t0 = time.time()
-    train(model, x, y, a.epochs, a.lr, a.batch, a.seed, log, test)
+    train(model, x, y, a.epochs, a.lr, a.batch, a.seed, log, val)
     train_s = time.time() - t0
     save_torchscript(model, os.path.join(a.out, name + ".pt"))
     software = accuracy(model, *test)
@@ -151,14 +164,18 @@ def main(name, make_model, defaults):
     # the model, and its batch statistics, an attenuation the compensated hardware does not
     # have; and no map to rebuild at every programming. As `xbar train --hat` (no wires).
     cfg = xt.Config("uncompensated", **dict(TABLE, r_row=0, r_col=0, seed=a.hat_seed, threads=a.threads))
-    t0 = time.time()
-    xh, yh = (x[:a.hat_train_subset], y[:a.hat_train_subset]) if a.hat_train_subset else (x, y)
-    hat = hat_finetune(model, cfg, xh, yh, x[:1000], a.hat_epochs, a.hat_lr, a.batch, a.seed, a.reprogram_every, log,
-                       test)
-    hat_s = time.time() - t0
-    save_torchscript(hat, os.path.join(a.out, name + "_hat.pt"))
-    log("hat fine-tuned in %.0f s: software test accuracy %.4f; wrote %s_hat.pt" % (hat_s, accuracy(hat, *test), name))
+    record = {"model": name, "args": vars(a), "torch": torch.__version__, "train_s": train_s,
+              "software_accuracy": software, "hat_hardware": cfg.hardware}
+    if a.hat_epochs > 0:
+        t0 = time.time()
+        xh, yh = (x[:a.hat_train_subset], y[:a.hat_train_subset]) if a.hat_train_subset else (x, y)
+        hat = hat_finetune(model, cfg, xh, yh, x[:1000], a.hat_epochs, a.hat_lr, a.batch, a.seed, a.reprogram_every,
+                           log, val)
+        record["hat_s"] = time.time() - t0
+        save_torchscript(hat, os.path.join(a.out, name + "_hat.pt"))
+        record["hat_software_accuracy"] = accuracy(hat, *test)
+        log("hat fine-tuned in %.0f s: software test accuracy %.4f; wrote %s_hat.pt" %
+            (record["hat_s"], record["hat_software_accuracy"], name))
+    record["log"] = log_lines
     with open(os.path.join(a.out, name + "_train.json"), "w") as f:
-        json.dump({"model": name, "args": vars(a), "torch": torch.__version__, "train_s": train_s, "hat_s": hat_s, "software_accuracy": software,
-                   "hat_software_accuracy": accuracy(hat, *test), "hat_hardware": cfg.hardware, "log": log_lines},
-                  f, indent=2)
+        json.dump(record, f, indent=2)
