@@ -2,8 +2,8 @@
 # The examples of issue 19 end to end: trains the Vision Transformer and the ResNet of
 # python/examples/ on Fashion-MNIST with Debian's python3-torch, fine-tunes each for the hardware
 # through xbar.torch, saves both as TorchScript and evaluates them with `xbar evaluate` at the
-# configuration of README's accuracy table, printing one table row per model (README, "Python
-# and user models").
+# configuration of README's accuracy table, printing one table row per model (README, "Bring
+# your own network").
 #
 #   bench/run_examples.sh BUILD_DIR OUT_DIR [vit] [resnet]
 #
@@ -45,6 +45,10 @@ for m in sys.argv[2:]:
     s = j["software"]
     cells = ["%.4f" % s] + ["%.4f (%.3f)" % (j[k], j[k] / s) for k in ("ideal", "uncompensated", "compensated", "hat")]
     print("| %s | %s |" % (m, " | ".join(cells)))
-    print("  %s: ideal == software on every image: %s; hat model software %.4f" %
-          (m, j["ideal_matches_software"], j["hat_model"]["software_accuracy"]), file=sys.stderr)
+    t = json.load(open("%s/%s/%s_train.json" % (out, m, m)))
+    print("  %s: ideal == software on every image: %s; hat model software %.4f; training %d epochs %.0f s, "
+          "HAT %d epoch(s) on %d images %.0f s; evaluate %.0f s" %
+          (m, j["ideal_matches_software"], j["hat_model"]["software_accuracy"], t["args"]["epochs"], t["train_s"],
+           t["args"]["hat_epochs"], t["args"]["hat_train_subset"], t.get("hat_s", 0), j["times_s"]["total_s"]),
+          file=sys.stderr)
 EOF

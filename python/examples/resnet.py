@@ -59,4 +59,4 @@ class ResNet(nn.Module):
 
 
 if __name__ == "__main__":
-    main("resnet", ResNet, dict(epochs=4, lr=2e-3, hat_epochs=1, hat_lr=2e-4, reprogram_every=20, hat_train_subset=20000))
+    main("resnet", ResNet, dict(epochs=4, lr=2e-3, hat_epochs=1, hat_lr=2e-4, reprogram_every=1, hat_train_subset=20000))

@@ -75,4 +75,4 @@ class ViT(nn.Module):
 
 
 if __name__ == "__main__":
-    main("vit", ViT, dict(epochs=5, lr=1e-3, hat_epochs=1, hat_lr=2e-4, reprogram_every=20, hat_train_subset=20000))
+    main("vit", ViT, dict(epochs=5, lr=1e-3, hat_epochs=1, hat_lr=2e-4, reprogram_every=1, hat_train_subset=20000))

@@ -143,6 +143,35 @@ def test_layers_xbar_cannot_map_are_refused_by_name():
         xt.Config("ideal", adc_bits=1)
 
 
+def test_layer_config_gives_a_layer_its_own_hardware_and_none_keeps_it_in_software():
+    torch.manual_seed(6)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 5), nn.ReLU(), nn.Linear(5, 3))
+    ideal = xt.Config("ideal", **SMALL_TILES)
+    coarse = xt.Config("uncompensated", r_row=0, r_col=0, adc_bits=3, **SMALL_TILES)  # a 3-bit ADC
+    seen = []
+
+    def per_layer(name, module):
+        seen.append((name, type(module)))
+        return {"0": ideal, "2": coarse}.get(name)   # layer 4: None, software
+
+    hw = xt.convert(model, ideal, layer_config=per_layer)
+    assert seen == [("0", nn.Linear), ("2", nn.Linear), ("4", nn.Linear)]
+    assert isinstance(hw[4], nn.Linear) and not isinstance(hw[4], xt.CrossbarLinear)
+    assert hw[0].xbar_config.mode == "ideal" and hw[2].xbar_config.mode == "uncompensated"
+    x = torch.rand(50, 6)
+    xt.calibrate(hw, x)
+    hw.eval()
+    with torch.no_grad():
+        h0 = torch.relu(hw[0](x))
+        # The ideal layer is torch's product; the 3-bit layer is not, and the software layer is
+        # torch's on whatever it is given.
+        assert max_rel(h0, torch.relu(model[0](x))) < FLOAT32_REL
+        h2 = torch.relu(hw[2](h0))
+        assert max_rel(h2, torch.relu(model[2](h0))) > 1e-2
+        assert torch.equal(hw[4](h2), model[4](h2))
+    assert list(xt.statistics(hw)) == ["0", "2"]
+
+
 def test_convert_to_digital_gives_back_torch_layers_with_the_weights():
     torch.manual_seed(4)
     model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
