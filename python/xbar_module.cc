@@ -297,6 +297,16 @@ PYBIND11_MODULE(_xbar, m) {
         return r;
       },
       py::arg("subcommand"), "The keys of a subcommand: (name, takes_value, default as --help shows it, help).");
+  m.def(
+      "model_only_keys",
+      [] {
+        const po::options_description model_keys = xbar::engine::cli::nn_keys("program");  // outlives the loop
+        std::vector<std::string> r;
+        for (const auto& o : model_keys.options()) r.push_back(o->long_name());
+        return r;
+      },
+      "The keys `program` takes only with --model (a network's tiles: wires, cells, mapping); Array.program "
+      "leaves an array's own such keys out.");
   m.def("load_array", &load_array, py::arg("args"), "(G, JSON description) of the array of solve's keys.");
   m.def("effective_matrix", &effective_matrix, py::arg("args"), "(T, JSON summary): I = T^T v, linear cells.");
   m.def("hardware_config", &hardware_config, py::arg("args"),

@@ -91,6 +91,21 @@ def test_program_gives_the_clis_programmed_conductances(tmp_path, rng):
     assert np.array_equal(b.g, np.asarray(p))
 
 
+def test_program_of_an_array_with_wires_programs_its_conductances(tmp_path, rng):
+    # An array is usually made with its wires and cells (README's first example); `program` of its
+    # conductances must not hand those circuit keys on (the CLI refuses them without --model).
+    g = conductances(rng, 8, 8)
+    np.save(tmp_path / "g.npy", g)
+    run_cli(["program", "--g", "g.npy", "--levels", 16, "--variation", "gaussian", "--variation-sigma", 0.05,
+             "--seed", 4, "--quiet", "--out", "cli"], tmp_path)
+    a = xbar.Array(g=g, r_row=2.5, r_col=2.5, r_driver=10, drive="both")
+    p = a.program(levels=16, variation="gaussian", variation_sigma=0.05, seed=4)
+    assert np.array_equal(np.asarray(p), np.load(tmp_path / "cli" / "g_programmed.npy"))
+    # A circuit key given to program itself is still refused with the CLI's message.
+    with pytest.raises(xbar.InputError, match="key r-row: only with --model"):
+        a.program(levels=16, r_row=1.0)
+
+
 def test_compensate_and_calibrate_give_the_clis_map_and_table(tmp_path, rng):
     g = conductances(rng, 12, 12)
     np.save(tmp_path / "g.npy", g)

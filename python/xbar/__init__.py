@@ -213,8 +213,8 @@ class Array:
                                             ", ".join("%s=%s" % (k, "<ndarray>" if isinstance(v, np.ndarray) else v)
                                                       for k, v in self._keys.items()))
 
-    def _merged(self, extra):
-        k = dict(self._keys)
+    def _merged(self, extra, drop=()):
+        k = {key: v for key, v in self._keys.items() if key not in drop}
         # A method's seed is its own draws' (read noise, programming, held-out inputs): a random
         # array stays the one this object holds.
         if "g" not in k and any(key in extra for key in _RANDOM_ARRAY_KEYS):
@@ -224,11 +224,11 @@ class Array:
         k.update(extra)
         return k
 
-    def _run(self, subcommand, extra, outputs):
-        """Runs `subcommand` with this array's keys and `extra`, into a private directory;
-        returns (exit status, metadata dict, {name: loaded output}, workspace root)."""
+    def _run(self, subcommand, extra, outputs, drop=()):
+        """Runs `subcommand` with this array's keys (but those in `drop`) and `extra`, into a
+        private directory; returns (exit status, metadata dict, {name: loaded output})."""
         with _Workspace() as ws:
-            k = self._merged(extra)
+            k = self._merged(extra, drop)
             k["quiet"] = k.get("quiet", True)
             out = k.pop("out", None)
             target = out if out is not None else ws.out_dir()
@@ -271,7 +271,11 @@ class Array:
         program`` (levels, variation, stuck-at, drift): the programmed M x N conductances, with
         ``.stuck_mask`` (0 healthy, 1 stuck-on, 2 stuck-off). ``with_conductances(p)`` gives the
         programmed array."""
-        _, meta, f = self._run("program", key_values, {"g_programmed": "g_programmed.npy", "stuck_mask": "stuck_mask.npy"})
+        # The array's wire, cell and solver keys describe the circuit it is read in, not its
+        # programming: `program` of a conductance matrix refuses them (they are its --model keys).
+        model_only = {k.replace("-", "_") for k in _xbar.model_only_keys()}
+        _, meta, f = self._run("program", key_values, {"g_programmed": "g_programmed.npy", "stuck_mask": "stuck_mask.npy"},
+                               drop=model_only)
         return Result(f["g_programmed"], meta, stuck_mask=f["stuck_mask"])
 
     def compensate(self, **key_values):
