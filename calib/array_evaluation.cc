@@ -75,6 +75,10 @@ ArrayEvaluation evaluate_array(const netlists::CrossbarSpec& spec, const RowMatr
     if (o.calibrate) ic_before = vc * before.t;
     if (o.compensate) {
       r.comp = compensate(spec, g, co, solver);
+      if (!r.comp.scale_fallback.empty()) {
+        co.scale_per_column = false;
+        r.scale_used = "auto (" + r.comp.scale_fallback + ")";
+      }
       i_comp = v * r.comp.t;
       if (o.calibrate && o.table_on_compensated) ic_comp = vc * r.comp.t;
     }

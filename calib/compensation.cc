@@ -89,7 +89,30 @@ Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g
     throw InputError("target conductance matrix is " + std::to_string(g_target_s.rows()) + " x " +
                      std::to_string(g_target_s.cols()) + ", expected rows x cols = " + std::to_string(spec.rows) +
                      " x " + std::to_string(spec.cols));
-  return internal::compensate_linear(spec, g_target_s, o, solver, t0);
+  Compensation c = internal::compensate_linear(spec, g_target_s, o, solver, t0);
+  if (c.converged || !(o.scale_auto && o.scale_per_column && o.per_column_fallback)) return c;
+  const std::string why = "per-column scales did not converge (residual " + format_3g(c.residual_rel) + " after " +
+                          std::to_string(c.iterations) + " iterations)";
+  if (o.progress) o.progress(why + "; trying one global scale");
+  CompensationOptions global = o;
+  global.scale_per_column = false;
+  global.scale_groups.clear();
+  Compensation a = internal::compensate_linear(spec, g_target_s, global, solver, t0);
+  // Either way the work of both attempts is counted (a.seconds already runs from t0).
+  const int iterations = c.iterations + a.iterations;
+  const int64_t solves = c.linear_solves + a.linear_solves;
+  if (!(a.converged || a.residual_rel < c.residual_rel)) {
+    c.iterations = iterations;
+    c.linear_solves = solves;
+    c.seconds = a.seconds;
+    c.message += " (one global scale did no better: residual " + format_3g(a.residual_rel) + ")";
+    return c;
+  }
+  a.iterations = iterations;
+  a.linear_solves = solves;
+  a.scale_fallback = why + "; one global scale instead";
+  a.message = a.scale_fallback + ": " + a.message;
+  return a;
 }
 
 }  // namespace xbar::calib

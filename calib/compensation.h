@@ -73,6 +73,11 @@ struct CompensationOptions {
   // How each exact T of the map is computed [key effective-method]: auto (the port reduction
   // where the factor fits), port-reduction, or solves (min(M, N) solves: the referee).
   solvers::EffectiveMethod effective = solvers::EffectiveMethod::kAuto;
+  // With scale_per_column: when the per-column map does not converge, compute the map with one
+  // global scale as well and keep it if it converges or ends nearer its target (the joint
+  // iteration of many gains can stall where one gain does: a random 256 x 256 array at 2.5 ohm
+  // stalls at 3e-3 per column, converges with one scale). The result says so (scale_fallback).
+  bool per_column_fallback = true;
   // One line per iteration (may be empty).
   std::function<void(const std::string&)> progress;
   void validate() const;  // throws InputError naming the key
@@ -108,6 +113,9 @@ struct Compensation {
   std::vector<double> residual_history;  // per iteration (the last scale trial)
   double seconds = 0;
   std::string message;
+  // Non-empty when per-column scales were asked for and the map fell back to one global scale
+  // (CompensationOptions::per_column_fallback): why, with the per-column attempt's residual.
+  std::string scale_fallback;
 };
 
 // The mean of c.column_scales (c.scale when they are empty): the signal the map keeps on average.

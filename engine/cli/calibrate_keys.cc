@@ -25,7 +25,7 @@ po::options_description calibrate_keys(const std::string& sub, const RunConfig& 
       ("scale", po::value<std::string>()->default_value(xbar::calib::scale_key(d.eval.comp)),
        "the map makes column j compute s_j G^T v: per-column = the largest s_j <= 1 per column that fits "
        "every cell under g-max, each column divided by its own gain (column_scales.npy; nonlinear cells: "
-       "auto); auto = the largest single s <= 1 that fits; or a fixed s in (0, 1] (the scale used is in "
+       "auto; a per-column map that does not converge gives way to auto's if that does); auto = the largest single s <= 1 that fits; or a fixed s in (0, 1] (the scale used is in "
        "result.json)")
       ("comp-tol", num(d.eval.comp.tol), "compensation stops when max |T(G') - sG| <= this x max(sG) (nonlinear cells: every cell current at v-read within this of its wire-free value, relative to the largest)")
       ("comp-max-iterations", po::value<int>()->default_value(d.eval.comp.max_iterations), "compensation iterations (linear cells: one factorization each; nonlinear: one Newton solve each)")

@@ -161,7 +161,8 @@ po::options_description nn_keys(const std::string& sub) {
   comp.add_options()("scale", str(xbar::calib::scale_key(hd.comp)),
                      "compensated tiles: per-column = the largest gain <= 1 per differential pair that fits every "
                      "cell under g-max, each output divided by its own gain and its ADC range in proportion "
-                     "(offset encoding and nonlinear cells: one per tile) | auto = one gain per tile");
+                     "(offset encoding and nonlinear cells: one per tile; a tile whose per-column map does not converge "
+                     "takes one gain if that converges) | auto = one gain per tile");
   all.add(comp);
   return all;
 }

@@ -264,7 +264,7 @@ int run_size(const RunConfig& cfg) {
   }
   write_csv(outputs, dir + "size.csv", os.str());
   json r = {{"tool", "xbar"},
-            {"version", base_result(cfg, ArrayInput{spec, {}, {}})["version"]},
+            {"version", base_result(cfg, ArrayInput{spec, {}, {}, {}, {}, {}})["version"]},
             {"command", cfg.command},
             {"config", cfg.config_json},
             {"seed", cfg.seed},

@@ -269,6 +269,7 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
   t.comp_converged = c.converged;
   t.comp_residual = c.residual_rel;
   t.comp_message = c.message;
+  t.comp_scale_fallback = c.scale_fallback;
   t.g_programmed = std::move(c.g_s);
 }
 
@@ -390,7 +391,7 @@ void HardwareLayer::merge(const LayerCallStats& s) {
 json HardwareLayer::summary_json(bool per_tile) const {
   devices::QuantizeCounts adc;
   int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0,
-          unconverged = 0;
+          unconverged = 0, fell_back = 0;
   double s_min = 1, s_max = 0, prog_s = 0, eff_s = 0, comp_s = 0;
   json tile_list = json::array();
   for (const TileState& t : tiles) {
@@ -401,6 +402,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
     below += t.needs_below_min;
     iters += t.comp_iterations;
     unconverged += !t.comp_converged;
+    fell_back += !t.comp_scale_fallback.empty();
     adjusted += t.partners_adjusted;
     adj_clipped += t.partners_clipped;
     both += t.pairs_both_stuck;
@@ -443,6 +445,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
                             {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
                             {"converged", t.comp_converged}, {"residual_rel", t.comp_residual},
                             {"message", t.comp_message}};
+      if (!t.comp_scale_fallback.empty()) tj["compensation"]["scale_fallback"] = t.comp_scale_fallback;
       if (o_.linear_cells()) {
         tj["compensation"]["lifted_cells"] = t.lifted_cells;
         tj["compensation"]["max_lift_s"] = t.max_lift_s;
@@ -466,7 +469,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
   if (mode_ == HardwareMode::kCompensated)
     lj["compensation"] = {{"scale", compensation_scale(o_)}, {"scale_min", s_min}, {"scale_max", s_max},
                           {"iterations", iters}, {"needs_above_max", above}, {"needs_below_min", below},
-                          {"not_converged_tiles", unconverged}};
+                          {"not_converged_tiles", unconverged}, {"one_scale_fallback_tiles", fell_back}};
   if (per_tile) lj["tile_list"] = tile_list;
   return lj;
 }

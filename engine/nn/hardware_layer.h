@@ -173,6 +173,7 @@ struct TileState {
   bool comp_converged = true;
   double comp_residual = 0;
   std::string comp_message;   // the map's one-line summary
+  std::string comp_scale_fallback;  // why per-column scales gave way to one per tile ("" if not)
   double program_s = 0, effective_s = 0, compensation_s = 0;
   devices::QuantizeCounts adc_counts;
   // Defect-aware pairs: partners reprogrammed, of which clipped to the window; pairs with

@@ -164,6 +164,36 @@ TEST_CASE("calibrate (default --scale per-column): ngspice on held-out inputs, e
   CHECK(r["errors"]["uncompensated"]["max_lsb"].get<double>() > 1.0);
 }
 
+TEST_CASE("calibrate: a per-column map that does not converge gives way to the map of one global scale, and says so") {
+  xbar::test::ScratchDir d;
+  // A tall random array at 2.5 ohm: per-column scales need 11 iterations, one global scale 7
+  // (measured; the cap of 8 sits between them). The fallback must return exactly the map that
+  // --scale auto computes on its own, and state why.
+  const std::string array = " --rows 128 --cols 32 --r-row 2.5 --r-col 2.5 --comp-max-iterations 8 --quiet";
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --scale per-column --out pc" + array) == 0);
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --scale auto --out auto" + array) == 0);
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --scale per-column --comp-max-iterations 100 --out full" + array.substr(0, array.find(" --comp"))) == 0);
+  const json pc = xbar::test::load_json(d.path / "pc/result.json");
+  const json au = xbar::test::load_json(d.path / "auto/result.json");
+  const json full = xbar::test::load_json(d.path / "full/result.json");
+  // Without the cap per-column converges and stays per-column, in more iterations than auto needs.
+  REQUIRE(full["compensation"]["converged"] == true);
+  CHECK(full["compensation"]["scale_used"] == "per-column");
+  REQUIRE(au["compensation"]["converged"] == true);
+  REQUIRE(full["compensation"]["iterations"].get<int>() > 8);
+  REQUIRE(au["compensation"]["iterations"].get<int>() <= 8);
+  // With the cap: the global map, bit for bit, converged, named as a fallback.
+  CHECK(pc["compensation"]["converged"] == true);
+  const std::string used = pc["compensation"]["scale_used"];
+  CHECK(used.rfind("auto (per-column scales did not converge", 0) == 0);
+  CHECK(load(d.path / "pc/g_compensated.npy") == load(d.path / "auto/g_compensated.npy"));
+  CHECK(pc["compensation"]["scale"] == au["compensation"]["scale"]);
+  // Both attempts' work is counted.
+  CHECK(pc["compensation"]["iterations"].get<int>() ==
+        au["compensation"]["iterations"].get<int>() + 8);
+  CHECK(pc["errors"]["compensated"]["max_lsb"] == au["errors"]["compensated"]["max_lsb"]);
+}
+
 TEST_CASE("calibrate --effective-method solves and port-reduction give the same effective matrix and map") {
   xbar::test::ScratchDir d;
   const std::string a = "calibrate --rows 14 --cols 11 --r-row 3 --r-col 3 --r-driver 10 --r-sense 2 --sense both "
