@@ -81,6 +81,12 @@ json hardware_json(const nn::HardwareOptions& h) {
           {"threads", h.threads}};
 }
 
+json hardware_json_with_flash(const nn::HardwareOptions& h) {
+  json j = hardware_json(h);
+  if (h.flash_cells()) j["flash"] = nn::flash_options_json(h);
+  return j;
+}
+
 json model_json(const nn::Network& n) {
   return {{"path", n.source}, {"architecture", n.arch}, {"hat", n.hat}, {"meta", n.meta}};
 }
@@ -270,9 +276,11 @@ int run_evaluate(const NnRunConfig& cfg) {
     j["hat_model"] = model_json(hat_net);
     j["hat_model"]["software_accuracy"] = hat_sw.accuracy;
   }
-  j["hardware"] = hardware_json(o.hw);
+  j["hardware"] = hardware_json_with_flash(o.hw);
   j["hardware"]["inference"] = linear ? "linear cells: exact effective matrix T of every programmed tile, I = T^T v"
-                                      : "nonlinear cells: one Newton solve of the programmed tile per read";
+                               : o.hw.flash_cells()
+                                   ? "flash cells: one Newton solve per read of the tile with its programmed thresholds"
+                                   : "nonlinear cells: one Newton solve of the programmed tile per read";
   json runs_json = json::object();
   for (const RunRecord& r : runs) runs_json[r.name] = r.detail;
   j["runs"] = runs_json;
@@ -332,7 +340,8 @@ int run_program_model(const NnRunConfig& cfg) {
     for (const nn::TileState& t : ls.tiles) {
       const std::string file = "tiles/" + l.name + "_r" + std::to_string(t.plan.row_tile) + "_c" +
                                std::to_string(t.plan.col_tile) + ".npy";
-      io::write_npy(o.out + "/" + file, t.g_programmed.data(), {t.g_programmed.rows(), t.g_programmed.cols()});
+      const RowMatrixXd& held = o.hw.flash_cells() ? t.flash.vth_v : t.g_programmed;  // flash: thresholds
+      io::write_npy(o.out + "/" + file, held.data(), {held.rows(), held.cols()});
       tiles.push_back({{"file", file}, {"layer", l.name}, {"row_tile", t.plan.row_tile}, {"col_tile", t.plan.col_tile},
                        {"inputs", {t.plan.row0, t.plan.row0 + t.plan.rows}},
                        {"outputs", {t.plan.out0, t.plan.out0 + t.plan.outs}},
@@ -341,11 +350,14 @@ int run_program_model(const NnRunConfig& cfg) {
   }
   json j = base_json(cfg, o.hw.seed);
   j["model"] = model_json(net);
-  j["hardware"] = hardware_json(o.hw);
+  j["hardware"] = hardware_json_with_flash(o.hw);
   j["mode"] = to_string(mode);
   j["tiles"] = tiles;
   j["summary"] = hw.summary_json(o.tile_details);
-  j["outputs"] = {{"tiles", "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed conductances [S], rows x columns"},
+  j["outputs"] = {{"tiles", o.hw.flash_cells()
+                                ? "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed thresholds V_th [V], rows x "
+                                  "columns (`xbar solve --cell flash --vth FILE` reads them)"
+                                : "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed conductances [S], rows x columns"},
                   {"columns", o.hw.mapping.encoding == nn::WeightEncoding::kDifferential
                                   ? "output j of the tile: columns 2j (G+) and 2j+1 (G-)"
                                   : "output j of the tile: column j, minus the last (reference) column"},

@@ -31,7 +31,8 @@
 //   2. the column currents of the programmed tile: linear cells, I = T^T v with T the exact
 //      effective matrix of the tile (calib/effective.h: one factorization and min(M, N) solves
 //      per tile, once), folded with the sense subtraction into one rows x outs matrix;
-//      nonlinear cells, a Newton solve of the tile per read (calib::array_currents);
+//      nonlinear cells, a Newton solve of the tile per read (calib::array_currents; flash
+//      cells: of the thresholds they were programmed to, flash_tiles.h);
 //   3. read noise (--read-noise-sigma r): every read sees G (1 + r z) with fresh z per cell. Its
 //      effect on a signed output is drawn from its exact distribution for wire-free cells,
 //      N(0, r^2 sum_i v_i^2 (G+_ij^2 + G-_ij^2)), one normal per output and read (a first-order
@@ -71,6 +72,7 @@
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
 #include "devices/registry.h"
+#include "engine/nn/flash_tiles.h"
 #include "engine/nn/weight_mapping.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/circuit_solver.h"
@@ -126,18 +128,21 @@ struct HardwareOptions {
   // the pair reads about 0 instead of g_max - G-). Default false: the plain mapping.
   bool defect_aware = false;
   calib::CompensationOptions comp;  // [keys comp-tol, comp-max-iterations]; range from mapping
+  FlashTileOptions flash;           // cell = flash: program-verify and retention (flash_tiles.h)
   solvers::SolverOptions solver;    // [key backend]
   uint64_t seed = 1;                // [key seed]
   int threads = 2;                  // [key threads] batches evaluated in parallel
   void validate() const;            // InputError naming the key
   bool linear_cells() const { return cell == "linear"; }
+  bool flash_cells() const { return cell == "flash"; }
 };
 
 struct TileState {
   TilePlan plan;
   TileTarget target;
   uint64_t seed = 0;
-  RowMatrixXd g_programmed;   // rows x phys_cols, what the tile holds
+  RowMatrixXd g_programmed;   // rows x phys_cols, what the tile holds (flash: conductance equivalents)
+  FlashTileState flash;       // flash: the thresholds the tile holds, program-verify, retention
   RowMatrixXd t_signed;       // linear: rows x outs, signed effective weights (siemens)
   RowMatrixXd noise_var;      // read noise: rows x outs, r^2 (G+^2 + G-^2) (offset: G^2 + Gref^2)
   double scale = 1.0;         // compensation scale s
@@ -223,6 +228,7 @@ class HardwareLayer : public LayerState {
   HardwareOptions o_;
   HardwareMode mode_;
   std::shared_ptr<const devices::CellModel> cell_;
+  std::shared_ptr<const devices::FlashCell> flash_;  // cell_ when it is the flash cell
 };
 
 // Builds every tile of `layers` on `threads` threads (largest layers' tiles interleaved as
