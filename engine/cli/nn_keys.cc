@@ -121,7 +121,8 @@ po::options_description nn_keys(const std::string& sub) {
       ("weight-encoding", str(nn::to_string(hd.mapping.encoding)),
        "differential (G+/G- column pairs) | offset (one column per weight + a reference column per tile)");
   if (!program)  // `program` has v-read already (program_cell_keys: also the flash verify read)
-    m.add_options()("v-read", num(hd.v_read_v), "DAC full scale [V]: the largest layer input drives this voltage (flash: also the verify read)");
+    m.add_options()("v-read", num(hd.v_read_v),
+                    "DAC full scale [V]: the largest layer input drives this voltage (flash: also the verify read)");
   m.add_options()
       ("dac-bits", int_(hd.dac_bits), "DAC resolution of the row voltages over [0, v-read]; 0 = unlimited")
       ("adc-bits", int_(hd.adc_bits), "ADC resolution of each signed output current; 0 = unlimited")
