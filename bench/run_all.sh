@@ -25,3 +25,9 @@ echo "   (the 64 x 64 table of bench/README.md: $b/transient 256 64 --repeats 3,
 "$b"/transient 256 32 --repeats 1
 echo "== flash arrays: Newton vs ngspice (about 7 minutes: ngspice takes 3 min per 128^2 array)"
 "$b"/flash_vs_ngspice 32 64 128
+echo
+echo "== small arrays as whole processes (issue 21): xbar solve vs ngspice -b, 64 x 64 (about 1 minute)"
+bench/whole_process.sh "$b" 11
+echo
+echo "== factorizations on one thread vs with the libraries' threads (issue 21, kParallelFactorFlops)"
+"$b"/factor_threads --sizes 64,128,192,256,384,512 --repeats 5

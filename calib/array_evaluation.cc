@@ -52,6 +52,13 @@ ArrayEvaluation evaluate_array(const netlists::CrossbarSpec& spec, const RowMatr
                                      : RowMatrixXd();
   CompensationOptions co = o.comp;
   co.progress = o.progress;
+  r.scale_used = scale_key(co);
+  if (!r.linear && co.scale_per_column) {
+    // A nonlinear map holds at one operating input, with one global scale
+    // (nonlinear_compensation.h): the signal-keeping choice there is auto.
+    co.scale_per_column = false;
+    r.scale_used = "auto (per-column scales need linear cells)";
+  }
   // Currents of the array as given and of the map, on held-out and calibration inputs.
   RowMatrixXd i_before, i_comp, ic_before, ic_comp, ideal, ideal_c;
   double fs = o.full_scale_a;
@@ -61,7 +68,7 @@ ArrayEvaluation evaluate_array(const netlists::CrossbarSpec& spec, const RowMatr
     if (!(fs > 0)) fs = full_scale_a(g, o.v_read_v);
     r.reference = "G^T v (no wire, driver or sense resistance)";
     say(std::to_string(m) + " x " + std::to_string(g.cols()) + " array: effective matrix of the target");
-    const Effective before = effective_matrix(spec, g, solver);
+    const Effective before = effective_matrix(spec, g, solver, co.effective);
     r.t_before = before.t;
     r.summary = before.summary;
     i_before = v * before.t;
@@ -102,7 +109,14 @@ ArrayEvaluation evaluate_array(const netlists::CrossbarSpec& spec, const RowMatr
       if (o.calibrate && o.table_on_compensated) ic_comp = solve(comp_values, vc, "compensated");
     }
   }
-  const double s = o.compensate ? r.comp.scale : 1.0;
+  const bool per_column = o.compensate && co.scale_per_column;
+  if (per_column) {
+    // Each column divided by its own gain, digitally (see adc_compensated).
+    const Eigen::Map<const Eigen::ArrayXd> sj(r.comp.column_scales.data(), Eigen::Index(r.comp.column_scales.size()));
+    i_comp.array().rowwise() /= sj.transpose();
+    if (ic_comp.size()) ic_comp.array().rowwise() /= sj.transpose();
+  }
+  const double s = o.compensate && !per_column ? r.comp.scale : 1.0;
   r.adc = {o.adc_bits, fs};
   r.adc_compensated = {o.adc_bits, fs * s};
   r.error[kUncompensated] = error_stats(i_before, ideal, r.adc);

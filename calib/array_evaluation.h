@@ -31,7 +31,9 @@ enum Criterion { kUncompensated = 0, kCompensated = 1, kCalibrated = 2 };
 const char* criterion_name(int c);
 
 struct EvaluationOptions {
-  CompensationOptions comp;  // device window, tolerance, scale
+  // Device window, tolerance, scale [keys g-min, g-max, comp-tol, ..., scale]: by default one
+  // scale per column (nonlinear cells: one global scale, see ArrayEvaluation::scale_used).
+  CompensationOptions comp = per_column_compensation();
   InputDistribution inputs = InputDistribution::kUniform;
   double v_read_v = 0.2;       // inputs lie in [0, v_read]; nonlinear maps: the operating input
   uint64_t seed = 1;           // held-out and calibration inputs (separate derived streams)
@@ -53,8 +55,14 @@ struct ArrayEvaluation {
   CalibrationTable table;  // with options.calibrate
   // The ADCs errors are expressed in: the compensated array computes s G^T v and is compared
   // with that, in the LSB of an ADC range scaled by the same s (a fixed range would lose
-  // resolution by 1/s); the table is measured in the ADC of the array it was fitted on.
+  // resolution by 1/s); the table is measured in the ADC of the array it was fitted on. With
+  // per-column scales each column's current is divided by its own s_j (digitally, after the
+  // ADC) and compared with G^T v in the unscaled ADC: the same LSB count as s_j G^T v in a
+  // range scaled by s_j (adc_compensated is then adc).
   ReadoutSpec adc, adc_compensated, adc_table;
+  // The scale the map used: "per-column", "auto", the fixed s, or "auto (...)" with the reason
+  // when per-column was asked for and does not apply (nonlinear cells).
+  std::string scale_used;
   std::array<ErrorStats, 3> error{};  // by Criterion
   std::array<bool, 3> evaluated{};
   ErrorStats calibrated_gain_offset;   // the table's gain/offset alone

@@ -20,7 +20,7 @@ void CompensationOptions::validate() const {
   if (anderson_depth < 0 || anderson_depth > 50)
     throw InputError("key anderson-depth = " + std::to_string(anderson_depth) + ": must be in [0, 50]");
   if (!scale_auto && !(scale > 0 && scale <= 1))
-    throw InputError("key scale = " + format_number(scale) + ": must be in (0, 1], or auto");
+    throw InputError("key scale = " + format_number(scale) + ": must be in (0, 1], or per-column or auto");
   if (scale_per_column && !scale_auto)
     throw InputError("key scale = per-column: one scale per column is searched like auto; give scale_auto too");
   if (!scale_groups.empty() && !scale_per_column)
@@ -41,6 +41,43 @@ void CompensationOptions::validate(int64_t cols) const {
   };
   check(scale_groups, "scale groups");
   check(lift_groups, "lift groups");
+}
+
+CompensationOptions per_column_compensation() {
+  CompensationOptions o;
+  o.scale_auto = o.scale_per_column = true;
+  return o;
+}
+
+std::string scale_key(const CompensationOptions& o) {
+  if (o.scale_auto) return o.scale_per_column ? "per-column" : "auto";
+  return format_number(o.scale);
+}
+
+void parse_scale_key(const std::string& value, CompensationOptions& o) {
+  if (value == "per-column" || value == "auto") {
+    o.scale_auto = true;
+    o.scale_per_column = value == "per-column";
+    return;
+  }
+  size_t used = 0;
+  double s = NAN;
+  try {
+    s = std::stod(value, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (value.empty() || used != value.size())
+    throw InputError("key scale = '" + value + "': expected per-column, auto or a number in (0, 1]");
+  o.scale = s;
+  o.scale_auto = o.scale_per_column = false;
+}
+
+double mean_column_scale(const Compensation& c) {
+  if (c.column_scales.empty()) return c.scale;
+  double sum = 0;
+  for (double s : c.column_scales) sum += s;
+  return sum / double(c.column_scales.size());
 }
 
 Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_target_s,

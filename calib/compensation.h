@@ -70,12 +70,24 @@ struct CompensationOptions {
   // group's targets that keeps every cell of the group above g_min (see the file comment);
   // only for columns whose signal is a difference within their group.
   std::vector<int32_t> lift_groups;
+  // How each exact T of the map is computed [key effective-method]: auto (the port reduction
+  // where the factor fits), port-reduction, or solves (min(M, N) solves: the referee).
+  solvers::EffectiveMethod effective = solvers::EffectiveMethod::kAuto;
   // One line per iteration (may be empty).
   std::function<void(const std::string&)> progress;
   void validate() const;  // throws InputError naming the key
   // validate(), plus the group vectors against the array's column count.
   void validate(int64_t cols) const;
 };
+
+// The options that keep the most signal (the default of calibrate, size and evaluate): the
+// scale searched, one per column group (scale_auto and scale_per_column), the rest default.
+CompensationOptions per_column_compensation();
+
+// The key `scale` of these options: "per-column", "auto" or the fixed s; and back (InputError
+// naming the key for anything else). Parsing sets scale, scale_auto and scale_per_column.
+std::string scale_key(const CompensationOptions& o);
+void parse_scale_key(const std::string& value, CompensationOptions& o);
 
 struct Compensation {
   RowMatrixXd g_s;        // M x N map to program, within [g_min, g_max]
@@ -97,6 +109,9 @@ struct Compensation {
   double seconds = 0;
   std::string message;
 };
+
+// The mean of c.column_scales (c.scale when they are empty): the signal the map keeps on average.
+double mean_column_scale(const Compensation& c);
 
 Compensation compensate(const netlists::CrossbarSpec& spec, const RowMatrixXd& g_target_s,
                         const CompensationOptions& options, const solvers::SolverOptions& solver);

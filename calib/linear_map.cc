@@ -82,7 +82,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
   const bool lifting = !o.lift_groups.empty();
   const Groups lg = groups_from(o.lift_groups, n, false);
   const LineModel model(spec);
-  EffectiveEvaluator evaluate(spec, solver);  // one analysis for every T of the map
+  EffectiveEvaluator evaluate(spec, solver, o.effective);  // one analysis for every T of the map
 
   std::vector<double> s(size_t(sg.count), autoscale ? 1.0 : o.scale);
   RowMatrixXd f = RowMatrixXd::Zero(m, lifting ? lg.count : 0);  // floors, siemens

@@ -59,6 +59,8 @@ SizePoint evaluate_size(const netlists::CrossbarSpec& base, int64_t rows, int64_
   p.evaluated = a.evaluated;
   if (a.evaluated[kCompensated]) {
     p.scale = a.comp.scale;
+    p.scale_mean = mean_column_scale(a.comp);
+    p.scale_used = a.scale_used;
     p.needs_above_max = a.comp.needs_above_max;
     p.needs_below_min = a.comp.needs_below_min;
     p.comp_iterations = a.comp.iterations;

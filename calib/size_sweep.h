@@ -43,7 +43,9 @@ struct SizePoint {
   double full_scale_a = 0, lsb_a = 0;
   std::array<ErrorStats, 3> error{};  // by Criterion
   std::array<bool, 3> evaluated{}, pass{};
-  double scale = 1;  // compensation's target scale
+  double scale = 1;       // compensation's target scale (per column: the smallest)
+  double scale_mean = 1;  // the mean of the column scales (the global scale without per-column)
+  std::string scale_used;  // ArrayEvaluation::scale_used
   int64_t needs_above_max = 0, needs_below_min = 0;
   int comp_iterations = 0;
   bool comp_converged = false;

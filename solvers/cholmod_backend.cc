@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <new>
+#include <optional>
 #include <thread>
 #include <type_traits>
 
@@ -11,6 +12,7 @@
 #include "support/input_error.h"
 #include "solvers/stopwatch.h"
 #include "solvers/grid_ordering.h"
+#include "solvers/library_threads.h"
 
 namespace xbar::solvers {
 
@@ -117,7 +119,16 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
   const auto t0 = std::chrono::steady_clock::now();
   free_simplicial();
   LowerView av(a);
-  cholmod_l_factorize(&av.view, factor_, &common_);
+  {
+    // Small factorizations on this thread alone; large ones with OpenBLAS's threads
+    // (library_threads.h). common_.fl: the flop count of the analysis.
+    std::optional<SerialOpenMp> serial;
+    if (common_.fl < kParallelFactorFlops)
+      serial.emplace();
+    else
+      unpark_blas_threads();
+    cholmod_l_factorize(&av.view, factor_, &common_);
+  }
   stats_.factorize_s = seconds_since(t0);
   stats_.nnz_factor = common_.lnz;
   stats_.flops = common_.fl;

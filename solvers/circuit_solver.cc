@@ -3,9 +3,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include "support/format.h"
 #include "support/input_error.h"
+#include "solvers/library_threads.h"
 #include "solvers/line_system.h"
 #include "solvers/pcg_backend.h"
 #include "solvers/stopwatch.h"
@@ -157,6 +159,10 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
   // every stamp but a transistor's is): a row-wise dot product instead of a scatter whose every
   // add waits on the previous store (15% of a 128 x 128 calibrate went to this check before).
   const bool gather = transposed || mna_->symmetric();
+  // Eigen splits each product over OpenMP threads from 20,000 nonzeros; a small system's few
+  // products stay on this thread (library_threads.h).
+  std::optional<SerialOpenMp> serial;
+  if (double(mna_->matrix().nonZeros()) * double(x.cols()) < kParallelProductNonzeros) serial.emplace();
   Eigen::VectorXd r(x.rows());
   for (Eigen::Index k = 0; k < x.cols(); ++k) {
     if (!x.col(k).allFinite()) {

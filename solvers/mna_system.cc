@@ -1,3 +1,6 @@
+// Slightly longer than the project's ~600-line guide: assembly of the nodal system and the
+// nonlinear residual/Jacobian of the same element list stay together, so that the two can
+// never disagree on a stamp.
 #include "solvers/mna_system.h"
 
 #include <algorithm>

@@ -1,12 +1,15 @@
 #include "solvers/ngspice_backend.h"
 
+#include <dlfcn.h>
 #include <ngspice/sharedspice.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <mutex>
+#include <type_traits>
 #include <sstream>
 #include <unordered_map>
 
@@ -26,7 +29,6 @@ namespace {
 // libngspice is one global simulator per process; this lock and the capture pointer mirror
 // that global state (the one exception to "no mutable statics", forced by the library).
 std::mutex g_ngspice_mutex;
-std::once_flag g_ngspice_init;
 
 struct Capture {
   std::string log;
@@ -67,10 +69,68 @@ int on_exit(int, NG_BOOL, NG_BOOL, int, void*) {
 }
 
 
+// libngspice is opened with dlopen the first time a Session starts, not linked: linked, the
+// loader mapped and relocated its 7.6 MB into every xbar process, `xbar solve` of a 64 x 64
+// array included, although only the ngspice back end (check, --backend ngspice, the transient
+// referee) ever calls it. The six entry points used here are resolved by dlsym; their types
+// come from sharedspice.h, so a changed signature fails to compile rather than to run.
+struct NgspiceApi {
+  decltype(&::ngSpice_Init) init = nullptr;
+  decltype(&::ngSpice_Command) command = nullptr;
+  decltype(&::ngSpice_Circ) circ = nullptr;
+  decltype(&::ngSpice_CurPlot) cur_plot = nullptr;
+  decltype(&::ngSpice_AllVecs) all_vecs = nullptr;
+  decltype(&::ngGet_Vec_Info) vec_info = nullptr;
+};
+
+// The shared library's names: $XBAR_NGSPICE_LIBRARY alone when set (a path or a name the
+// loader searches), else the soname of Debian's libngspice0 and the development symlink.
+std::vector<std::string> library_candidates() {
+  if (const char* env = std::getenv("XBAR_NGSPICE_LIBRARY"); env && *env) return {env};
+  return {"libngspice.so.0", "libngspice.so"};
+}
+
+// Opens libngspice and resolves the entry points; throws NumericalError (exit 4, "ngspice
+// failure") naming every library tried and the loader's reason. Called under g_ngspice_mutex.
+NgspiceApi open_ngspice() {
+  std::string tried;
+  for (const std::string& name : library_candidates()) {
+    // RTLD_LOCAL: ngspice's symbols stay out of the global namespace (they are many, and
+    // generic: "cp_...", "if_..."); it reaches its code models through its own tables.
+    void* h = dlopen(name.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      const char* why = dlerror();  // names the file
+      tried += "\n  " + (why ? std::string(why) : name + ": not loadable");
+      continue;
+    }
+    NgspiceApi api;
+    std::string missing;
+    auto resolve = [&](auto& fn, const char* symbol) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, symbol));
+      if (!fn) missing += std::string(missing.empty() ? "" : ", ") + symbol;
+    };
+    resolve(api.init, "ngSpice_Init");
+    resolve(api.command, "ngSpice_Command");
+    resolve(api.circ, "ngSpice_Circ");
+    resolve(api.cur_plot, "ngSpice_CurPlot");
+    resolve(api.all_vecs, "ngSpice_AllVecs");
+    resolve(api.vec_info, "ngGet_Vec_Info");
+    if (missing.empty()) return api;  // never closed: ngspice cannot be unloaded and reloaded
+    tried += "\n  " + name + ": not ngspice's shared library (no " + missing + ")";
+    dlclose(h);
+  }
+  throw NumericalError("the ngspice back end needs libngspice (Debian package libngspice0; "
+                       "XBAR_NGSPICE_LIBRARY=PATH chooses the file), which could not be loaded:" + tried);
+}
+
+// The entry points, valid once a Session has started (g_ngspice_mutex held).
+NgspiceApi g_api;          // guarded by g_ngspice_mutex
+bool g_api_open = false;   // guarded by g_ngspice_mutex
+
 void command(const std::string& cmd) {
   std::vector<char> buf(cmd.begin(), cmd.end());
   buf.push_back('\0');
-  ngSpice_Command(buf.data());
+  g_api.command(buf.data());
 }
 
 std::string join_errors(const Capture& cap) {
@@ -135,9 +195,16 @@ class Session {
       throw NumericalError("ngspice asked to exit earlier in this process and cannot be "
                            "restarted; run again in a new process");
     }
-    std::call_once(g_ngspice_init, [] {
-      ngSpice_Init(on_print, on_status, on_exit, nullptr, nullptr, nullptr, nullptr);
-    });
+    if (!g_api_open) {
+      try {
+        g_api = open_ngspice();
+      } catch (...) {
+        g_capture = nullptr;
+        throw;
+      }
+      g_api_open = true;
+      g_api.init(on_print, on_status, on_exit, nullptr, nullptr, nullptr, nullptr);
+    }
     command("remcirc");
     command("destroy all");
     cap.log.clear();
@@ -162,7 +229,7 @@ void load_deck(std::vector<std::string>& lines, const Capture& cap) {
   ptrs.reserve(lines.size() + 1);
   for (auto& l : lines) ptrs.push_back(l.data());
   ptrs.push_back(nullptr);
-  const int rc = ngSpice_Circ(ptrs.data());
+  const int rc = g_api.circ(ptrs.data());
   if (rc != 0 || !cap.errors.empty() || cap.exited)
     throw NumericalError("ngspice rejected the deck: " + join_errors(cap));
 }
@@ -184,12 +251,12 @@ NgspiceTransient NgspiceBackend::run_transient(std::vector<std::string> deck,
   if (!cap.errors.empty() || cap.exited)
     throw NumericalError("ngspice transient analysis failed: " + join_errors(cap));
   t0 = std::chrono::steady_clock::now();
-  const std::string plot = ngSpice_CurPlot();
+  const std::string plot = g_api.cur_plot();
   auto fetch = [&](const std::string& name) {
     const std::string full = plot + "." + name;
     std::vector<char> buf(full.begin(), full.end());
     buf.push_back('\0');
-    pvector_info info = ngGet_Vec_Info(buf.data());
+    pvector_info info = g_api.vec_info(buf.data());
     if (!info || !info->v_realdata || info->v_length <= 0)
       throw NumericalError("ngspice result has no real vector '" + name + "' (plot " + plot + ")");
     const Eigen::Map<const Eigen::VectorXd> v(info->v_realdata, info->v_length);
@@ -254,13 +321,13 @@ NgspiceSolution NgspiceBackend::solve(const Circuit& circuit, const Eigen::Matri
 
     // Index the plot's vectors by name once, then copy values out.
     t0 = std::chrono::steady_clock::now();
-    char* plot = ngSpice_CurPlot();
+    char* plot = g_api.cur_plot();
     std::unordered_map<std::string, double> values;
-    for (char** v = ngSpice_AllVecs(plot); v && *v; ++v) {
+    for (char** v = g_api.all_vecs(plot); v && *v; ++v) {
       const std::string name = std::string(plot) + "." + *v;
       std::vector<char> buf(name.begin(), name.end());
       buf.push_back('\0');
-      pvector_info info = ngGet_Vec_Info(buf.data());
+      pvector_info info = g_api.vec_info(buf.data());
       if (info && info->v_realdata && info->v_length > 0) values[*v] = info->v_realdata[0];
     }
     auto fetch = [&](const std::string& name) {

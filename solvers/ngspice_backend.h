@@ -13,6 +13,10 @@
 // only the sources are `alter`ed before the next `op`. Errors (ngspice rejects the deck, the
 // operating point fails, a node is missing from the output) throw xbar::NumericalError with
 // ngspice's own message lines.
+//
+// libngspice is not linked: the first call opens it with dlopen (libngspice.so.0, or the file
+// $XBAR_NGSPICE_LIBRARY names), so processes that never use ngspice do not load it. When it
+// cannot be opened, the call throws xbar::NumericalError naming the libraries tried and why.
 #pragma once
 
 #include <Eigen/Dense>

@@ -1,3 +1,7 @@
+// Longer than the project's ~600-line guide, deliberately: the preconditioned CG loop, its
+// stopping rule and the long-double refinement that makes the stopping rule honest (issue 21,
+// point 8) share one Workspace and its invariants; split apart, each half would need the
+// other's private state. The line preconditioner itself is in line_system.*.
 #include "solvers/pcg_backend.h"
 
 #include <omp.h>

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 
 #include "support/contract.h"
 #include "support/format.h"
 #include "support/input_error.h"
 #include "netlists/circuit.h"
 #include "solvers/grid_ordering.h"
+#include "solvers/library_threads.h"
 #include "solvers/stopwatch.h"
 
 namespace xbar::solvers {
@@ -311,7 +313,14 @@ RowMatrixXd PortReduction::effective_matrix(const RowMatrixXd& g) {
       d = d > 0 ? 2 * d : 1.0;
     }
   cholmod_sparse a = p.view();
-  cholmod_l_factorize(&a, p.factor, &p.common);
+  {
+    std::optional<SerialOpenMp> serial;  // small ones on this thread alone (library_threads.h)
+    if (p.common.fl < kParallelFactorFlops)
+      serial.emplace();
+    else
+      unpark_blas_threads();
+    cholmod_l_factorize(&a, p.factor, &p.common);
+  }
   if (p.common.status == CHOLMOD_NOT_POSDEF || p.common.status < CHOLMOD_OK)
     throw NumericalError("port reduction: CHOLMOD factorize failed (status " + std::to_string(p.common.status) +
                          (p.common.status == CHOLMOD_OUT_OF_MEMORY ? ": out of memory" : "") + ")");

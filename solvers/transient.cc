@@ -1,3 +1,8 @@
+// Longer than the project's ~600-line guide, deliberately: one Integrator class holds the
+// step-size ladder, its cached factorizations, the TR-BDF2 / backward-Euler stages and the
+// error control, whose invariants (which factorization belongs to which step size) would leak
+// across a file boundary. The settling and energy figures are computed here too, from the
+// integrator's own quadrature.
 #include "solvers/transient.h"
 
 #include <algorithm>

@@ -40,6 +40,11 @@ const std::map<std::string, std::set<std::string>>& may_include() {
       {"engine/cli",
        {"engine/commands", "engine/sweep", "engine/nn", "engine/io", "calib", "solvers", "netlists", "devices",
         "support"}},
+      // The Python package's extension: the CLI's key tables (one source of truth for names,
+      // defaults and messages) and the engine below them.
+      {"python",
+       {"engine/cli", "engine/commands", "engine/sweep", "engine/nn", "engine/io", "calib", "solvers", "netlists",
+        "devices", "support"}},
   };
   return table;
 }
@@ -64,7 +69,7 @@ std::vector<Source> sources() {
   static const std::regex include_line(R"(^\s*#\s*include\s*["<]([^">]+)[">])");
   const fs::path top(XBAR_SOURCE_DIR);
   std::vector<Source> all;
-  for (const char* folder : {"support", "devices", "netlists", "solvers", "calib", "engine"}) {
+  for (const char* folder : {"support", "devices", "netlists", "solvers", "calib", "engine", "python"}) {
     if (!fs::exists(top / folder)) continue;
     for (const auto& entry : fs::recursive_directory_iterator(top / folder)) {
       const std::string ext = entry.path().extension().string();
@@ -116,18 +121,20 @@ TEST_CASE("Boost.Program_options, MPI, libtorch and libngspice stay in the files
   for (const std::string& f : files_including(all, "boost/program_options"))
     CHECK_MESSAGE(folder_of(f) == "engine/cli", f << " includes Boost.Program_options outside engine/cli/");
   CHECK(files_including(all, "mpi.h") == std::set<std::string>{"engine/sweep/sweep_mpi.cc"});
-  // libtorch: the header that includes it and the module's two translation units
+  // libtorch: the header that includes it and the module's three translation units
   // (CMakeLists.txt, XBAR_TORCH_SRC); nothing else may see torch headers.
   std::set<std::string> torch = files_including(all, "torch/");
   for (const std::string& f : files_including(all, "engine/nn/nn_torch.h")) torch.insert(f);
-  CHECK(torch == std::set<std::string>{"engine/nn/nn_torch.h", "engine/nn/nn_model.cc", "engine/nn/train.cc"});
+  CHECK(torch == std::set<std::string>{"engine/nn/nn_torch.h", "engine/nn/nn_model.cc", "engine/nn/train.cc",
+                                       "engine/nn/torchscript_model.cc"});
   CHECK(files_including(all, "ngspice/") == std::set<std::string>{"solvers/ngspice_backend.cc"});
+  CHECK(files_including(all, "pybind11/") == std::set<std::string>{"python/xbar_module.cc"});
 }
 
 TEST_CASE("every source folder and engine room has a row in the dependency table") {
   const fs::path top(XBAR_SOURCE_DIR);
   std::set<std::string> folders;
-  for (const char* folder : {"support", "devices", "netlists", "solvers", "calib"})
+  for (const char* folder : {"support", "devices", "netlists", "solvers", "calib", "python"})
     if (fs::exists(top / folder)) folders.insert(folder);
   for (const auto& entry : fs::directory_iterator(top / "engine")) {
     CHECK_MESSAGE(entry.is_directory(), "engine/ holds rooms only, found the file " << entry.path().filename());

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "calib/array_evaluation.h"
+#include "calib/compensation.h"
 #include "calib/size_sweep.h"
 #include "solvers/crossbar_solver.h"
 #include "support/input_error.h"
@@ -21,11 +22,13 @@ po::options_description calibrate_keys(const std::string& sub, const RunConfig& 
   cal.add_options()
       ("g-min", num(d.eval.comp.range.g_min_s), "device window: lowest programmable conductance [S]")
       ("g-max", num(d.eval.comp.range.g_max_s), "device window: highest programmable conductance [S]")
-      ("scale", po::value<std::string>()->default_value("1"),
-       "target scale s in (0, 1]: the map makes the array compute s G^T v; auto = largest s <= 1 "
-       "with every cell under g-max (written to result.json)")
+      ("scale", po::value<std::string>()->default_value(xbar::calib::scale_key(d.eval.comp)),
+       "the map makes column j compute s_j G^T v: per-column = the largest s_j <= 1 per column that fits "
+       "every cell under g-max, each column divided by its own gain (column_scales.npy; nonlinear cells: "
+       "auto); auto = the largest single s <= 1 that fits; or a fixed s in (0, 1] (the scale used is in "
+       "result.json)")
       ("comp-tol", num(d.eval.comp.tol), "compensation stops when max |T(G') - sG| <= this x max(sG) (nonlinear cells: every cell current at v-read within this of its wire-free value, relative to the largest)")
-      ("comp-max-iterations", po::value<int>()->default_value(d.eval.comp.max_iterations), "compensation iterations (linear cells: one factorization + min(M,N) solves each; nonlinear: one Newton solve each)")
+      ("comp-max-iterations", po::value<int>()->default_value(d.eval.comp.max_iterations), "compensation iterations (linear cells: one factorization each; nonlinear: one Newton solve each)")
       ("heldout", po::value<int64_t>()->default_value(d.eval.heldout), "held-out random inputs the errors are measured on (never used to fit)")
       ("calib-inputs", po::value<int64_t>()->default_value(d.eval.calib_inputs), "random inputs the calibration tables are fitted on")
       ("inputs", po::value<std::string>()->default_value(xbar::calib::to_string(d.eval.inputs)),
@@ -55,7 +58,10 @@ po::options_description calibrate_solver_keys(const RunConfig& d) {
        "auto (pcg from 2x128x128 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|klu|pcg")
       ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
        "fill-reducing ordering: auto|geometric|amd|metis|nesdis")
-      ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass");
+      ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass")
+      ("effective-method", po::value<std::string>()->default_value(xbar::solvers::to_string(d.eval.comp.effective)),
+       "how each effective matrix T is computed: auto (port-reduction when the factor fits in memory, else "
+       "solves) | port-reduction (one factorization, terminals last) | solves (min(M,N) solves, the referee)");
   return solver;
 }
 
@@ -64,19 +70,8 @@ void fill_calib_config(RunConfig& c, const po::variables_map& vm) {
   get_opt(vm, "g-min", e.comp.range.g_min_s);
   get_opt(vm, "g-max", e.comp.range.g_max_s);
   std::string s;
-  if (get_opt(vm, "scale", s)) {
-    if (s == "auto") {
-      e.comp.scale_auto = true;
-    } else {
-      size_t used = 0;
-      try {
-        e.comp.scale = std::stod(s, &used);
-      } catch (const std::exception&) {
-        used = 0;
-      }
-      if (used != s.size()) throw InputError("key scale = '" + s + "': expected a number in (0, 1] or auto");
-    }
-  }
+  if (get_opt(vm, "scale", s)) xbar::calib::parse_scale_key(s, e.comp);
+  if (get_opt(vm, "effective-method", s)) e.comp.effective = xbar::solvers::parse_effective_method(s);
   get_opt(vm, "comp-tol", e.comp.tol);
   get_opt(vm, "comp-max-iterations", e.comp.max_iterations);
   get_opt(vm, "heldout", e.heldout);

@@ -15,8 +15,10 @@
 
 #include "engine/cli/cli_ini.h"
 #include "engine/cli/command_line.h"
+#include "engine/cli/optimize_command.h"
 #include "engine/cli/subcommands.h"
 #include "engine/cli/sweep_keys.h"
+#include "solvers/library_threads.h"
 #include "support/input_error.h"
 #include "xbar_version.h"
 
@@ -41,9 +43,10 @@ int run(int argc, char** argv) {
     return 0;
   }
   if (!is_subcommand(sub))
-    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size, train, evaluate, sweep, transient or ppa; see xbar --help)");
+    throw InputError("unknown subcommand '" + sub + "' (expected netlist, solve, check, program, calibrate, size, train, evaluate, sweep, transient, ppa or optimize; see xbar --help)");
 
   if (sub == "sweep") return run_sweep_command(argc, argv);
+  if (sub == "optimize") return run_optimize_command(argc, argv);  // python3 -m xbar.optimize
   const po::options_description desc = make_options(sub);
   po::variables_map vm;
   std::set<std::string> from_cli;
@@ -82,6 +85,9 @@ void keep_large_blocks() {
 }  // namespace xbar::engine::cli
 
 int main(int argc, char** argv) {
+  // OpenBLAS's workers, started before main, stop now and start again for the first
+  // factorization large enough to share (solvers/library_threads.h).
+  xbar::solvers::park_blas_threads();
   xbar::engine::cli::keep_large_blocks();
   const std::string sub = argc > 1 ? std::string(" ") + argv[1] : "";
   try {

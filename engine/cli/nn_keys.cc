@@ -4,6 +4,7 @@
 #include <set>
 #include <string>
 
+#include "calib/compensation.h"
 #include "devices/conductance_levels.h"
 #include "engine/cli/array_keys.h"
 #include "engine/cli/calibrate_keys.h"
@@ -15,6 +16,10 @@
 #include "solvers/crossbar_solver.h"
 #include "support/format.h"
 #include "support/input_error.h"
+#include "support/text.h"
+
+#include <cerrno>
+#include <cstdlib>
 
 namespace xbar::engine::cli {
 
@@ -96,11 +101,19 @@ po::options_description nn_keys(const std::string& sub) {
   po::options_description e(program ? "Neural network (program --model)" : "Model and data");
   e.add_options()("model", po::value<std::string>(),
                   program ? "program the crossbar tiles of this model.pt instead of a conductance matrix"
-                          : "the model to evaluate, DIR/model.pt from `xbar train` (required)");
+                          : "the model to evaluate (required): DIR/model.pt from `xbar train`, or a TorchScript "
+                            "module (torch.jit.save of torch.jit.script/trace of any model) whose nn.Linear, "
+                            "nn.Conv1d and nn.Conv2d layers run on tiles, the rest in libtorch");
   if (!program)
     e.add_options()
         ("hat-model", po::value<std::string>(),
-         "a hardware-aware trained model.pt (same architecture): its compensated accuracy is `hat`")
+         "a hardware-aware trained model (same architecture, same kind of file): its compensated accuracy is `hat`")
+        ("data", po::value<std::string>(),
+         "a data set of .npy files instead of Fashion-MNIST: DIR/test_inputs.npy (N x ..., float32/float64), "
+         "DIR/test_labels.npy (N integers), DIR/calib_inputs.npy (M x ..., same sample shape: DAC/ADC ranges); "
+         "a built-in model takes samples of 784 values")
+        ("input-shape", po::value<std::string>()->default_value("1,28,28"),
+         "TorchScript models on Fashion-MNIST: the shape one image is given in, e.g. 1,28,28 or 784")
         ("subset", po::value<int64_t>(), "first N test images (default: all 10,000; nonlinear cells: 100)")
         ("calib-images", po::value<int64_t>()->default_value(ed.calib_images),
          "training images that set the DAC full scale per layer and the ADC range per tile");
@@ -149,7 +162,12 @@ po::options_description nn_keys(const std::string& sub) {
     all.add(pick_options("Flash tiles (cell = flash): program-verify and retention", flash_program_keys(d),
                          {"flash-erase-vth", "flash-erase-sigma", "pv-step", "pv-sigma", "pv-tol", "pv-max-pulses",
                           "retention-time", "retention-tau", "retention-alpha", "retention-alpha-sigma"}));
-  all.add(pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"}));
+  po::options_description comp = pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"});
+  comp.add_options()("scale", str(xbar::calib::scale_key(hd.comp)),
+                     "compensated tiles: per-column = the largest gain <= 1 per differential pair that fits every "
+                     "cell under g-max, each output divided by its own gain and its ADC range in proportion "
+                     "(offset encoding and nonlinear cells: one per tile) | auto = one gain per tile");
+  all.add(comp);
   return all;
 }
 
@@ -163,64 +181,36 @@ void reject_nn_keys_without_model(const po::variables_map& vm) {
   }
 }
 
-commands::NnRunConfig make_nn_config(const std::string& sub, const po::options_description& desc,
-                                         const po::variables_map& vm, const std::set<std::string>& from_cli) {
-  commands::NnRunConfig c;
-  c.command = sub;
-  c.config_json = config_to_json(desc, vm, from_cli);
+namespace {
+
+// "1,28,28" -> {1, 28, 28}: positive extents.
+std::vector<int64_t> parse_shape(const std::string& text) {
+  std::vector<int64_t> r;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    const std::string part = xbar::trim(text.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    char* end = nullptr;
+    errno = 0;
+    const long long v = part.empty() ? 0 : std::strtoll(part.c_str(), &end, 10);
+    if (part.empty() || *end != '\0' || errno || v < 1 || v > (int64_t(1) << 31))
+      throw InputError("key input-shape = '" + text + "': expected positive integers separated by commas, e.g. 1,28,28");
+    r.push_back(v);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  if (r.size() > 8) throw InputError("key input-shape = '" + text + "': at most 8 dimensions");
+  return r;
+}
+
+}  // namespace
+
+nn::HardwareOptions make_hardware_options(const po::variables_map& vm) {
+  nn::HardwareOptions h;
+  std::string s;
   const int64_t seed = vm["seed"].as<int64_t>();
   if (seed < 0) throw InputError("key seed = " + std::to_string(seed) + ": must be >= 0");
-  std::string out, s;
-  get_opt(vm, "out", out);
-  const bool quiet = vm["quiet"].as<bool>();
-  if (sub == "train") {
-    nn::TrainOptions& t = c.train;
-    t.architecture = nn::parse_architecture(vm["model"].as<std::string>());
-    t.seed = uint64_t(seed);
-    t.out = out;
-    t.quiet = quiet;
-    get_opt(vm, "data-dir", t.data_dir);
-    get_opt(vm, "threads", t.threads);
-    get_opt(vm, "epochs", t.epochs);
-    get_opt(vm, "batch-size", t.batch_size);
-    get_opt(vm, "lr", t.learning_rate);
-    get_opt(vm, "train-subset", t.train_subset);
-    get_opt(vm, "subset", t.test_subset);
-    get_opt(vm, "init", t.init_path);
-    nn::HatOptions& h = t.hat;
-    h.enabled = vm["hat"].as<bool>();
-    get_opt(vm, "g-min", h.g_min_s);
-    get_opt(vm, "g-max", h.g_max_s);
-    get_opt(vm, "levels", h.levels);
-    get_opt(vm, "variation", h.variation);
-    get_opt(vm, "variation-sigma", h.variation_sigma);
-    get_opt(vm, "stuck-on-rate", h.stuck_on_rate);
-    get_opt(vm, "stuck-off-rate", h.stuck_off_rate);
-    get_opt(vm, "read-noise-sigma", h.read_noise_sigma);
-    get_opt(vm, "defect-aware", h.defect_aware);
-    get_opt(vm, "dac-bits", h.dac_bits);
-    get_opt(vm, "adc-bits", h.adc_bits);
-    get_opt(vm, "tile-rows", h.tile_rows);
-    if (!h.enabled)
-      for (const char* k : {"levels", "variation", "variation-sigma", "stuck-on-rate", "stuck-off-rate",
-                            "read-noise-sigma", "defect-aware", "dac-bits", "adc-bits"})
-        if (vm.count(k) && !vm[k].defaulted())
-          throw InputError(std::string("key ") + k + ": a non-ideality to inject needs --hat (hardware-aware training)");
-    t.validate();
-    return c;
-  }
-  commands::EvaluateOptions& e = c.eval;
-  nn::HardwareOptions& h = e.hw;
-  e.out = out;
-  e.quiet = quiet;
   h.seed = uint64_t(seed);
-  get_opt(vm, "model", e.model_path);
-  get_opt(vm, "hat-model", e.hat_model_path);
-  get_opt(vm, "data-dir", e.data_dir);
-  e.subset_given = get_opt(vm, "subset", e.subset);
-  get_opt(vm, "calib-images", e.calib_images);
-  get_opt(vm, "compensate", e.compensate);
-  get_opt(vm, "tile-details", e.tile_details);
   get_opt(vm, "defect-aware", h.defect_aware);
   get_opt(vm, "threads", h.threads);
   get_opt(vm, "tile-rows", h.mapping.tile_rows);
@@ -298,6 +288,76 @@ commands::NnRunConfig make_nn_config(const std::string& sub, const po::options_d
   get_opt(vm, "max-step", h.solver.newton.max_step_v);
   get_opt(vm, "comp-tol", h.comp.tol);
   get_opt(vm, "comp-max-iterations", h.comp.max_iterations);
+  if (get_opt(vm, "scale", s)) {
+    if (s != "per-column" && s != "auto")
+      throw InputError("key scale = '" + s + "': network tiles take per-column or auto (each tile's scale is searched)");
+    xbar::calib::parse_scale_key(s, h.comp);
+  }
+  return h;
+}
+
+commands::NnRunConfig make_nn_config(const std::string& sub, const po::options_description& desc,
+                                         const po::variables_map& vm, const std::set<std::string>& from_cli) {
+  commands::NnRunConfig c;
+  c.command = sub;
+  c.config_json = config_to_json(desc, vm, from_cli);
+  const int64_t seed = vm["seed"].as<int64_t>();
+  if (seed < 0) throw InputError("key seed = " + std::to_string(seed) + ": must be >= 0");
+  std::string out;
+  get_opt(vm, "out", out);
+  const bool quiet = vm["quiet"].as<bool>();
+  if (sub == "train") {
+    nn::TrainOptions& t = c.train;
+    t.architecture = nn::parse_architecture(vm["model"].as<std::string>());
+    t.seed = uint64_t(seed);
+    t.out = out;
+    t.quiet = quiet;
+    get_opt(vm, "data-dir", t.data_dir);
+    get_opt(vm, "threads", t.threads);
+    get_opt(vm, "epochs", t.epochs);
+    get_opt(vm, "batch-size", t.batch_size);
+    get_opt(vm, "lr", t.learning_rate);
+    get_opt(vm, "train-subset", t.train_subset);
+    get_opt(vm, "subset", t.test_subset);
+    get_opt(vm, "init", t.init_path);
+    nn::HatOptions& h = t.hat;
+    h.enabled = vm["hat"].as<bool>();
+    get_opt(vm, "g-min", h.g_min_s);
+    get_opt(vm, "g-max", h.g_max_s);
+    get_opt(vm, "levels", h.levels);
+    get_opt(vm, "variation", h.variation);
+    get_opt(vm, "variation-sigma", h.variation_sigma);
+    get_opt(vm, "stuck-on-rate", h.stuck_on_rate);
+    get_opt(vm, "stuck-off-rate", h.stuck_off_rate);
+    get_opt(vm, "read-noise-sigma", h.read_noise_sigma);
+    get_opt(vm, "defect-aware", h.defect_aware);
+    get_opt(vm, "dac-bits", h.dac_bits);
+    get_opt(vm, "adc-bits", h.adc_bits);
+    get_opt(vm, "tile-rows", h.tile_rows);
+    if (!h.enabled)
+      for (const char* k : {"levels", "variation", "variation-sigma", "stuck-on-rate", "stuck-off-rate",
+                            "read-noise-sigma", "defect-aware", "dac-bits", "adc-bits"})
+        if (vm.count(k) && !vm[k].defaulted())
+          throw InputError(std::string("key ") + k + ": a non-ideality to inject needs --hat (hardware-aware training)");
+    t.validate();
+    return c;
+  }
+  commands::EvaluateOptions& e = c.eval;
+  std::string s;
+  e.out = out;
+  e.quiet = quiet;
+  get_opt(vm, "model", e.model_path);
+  get_opt(vm, "hat-model", e.hat_model_path);
+  get_opt(vm, "data-dir", e.data_dir);
+  e.subset_given = get_opt(vm, "subset", e.subset);
+  e.calib_images_given = vm.count("calib-images") && !vm["calib-images"].defaulted();
+  get_opt(vm, "calib-images", e.calib_images);
+  get_opt(vm, "data", e.data_npy_dir);
+  if (get_opt(vm, "input-shape", s)) e.input_shape = parse_shape(s);
+  get_opt(vm, "compensate", e.compensate);
+  get_opt(vm, "tile-details", e.tile_details);
+  e.hw = make_hardware_options(vm);
+  const nn::HardwareOptions& h = e.hw;
   if (sub == "program") {
     for (const char* k : {"g", "g-on", "g-off", "rows", "cols"})
       if (vm.count(k) && !vm[k].defaulted())

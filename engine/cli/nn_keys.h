@@ -25,6 +25,11 @@ po::options_description nn_keys(const std::string& sub);
 // xbar::InputError.
 void reject_nn_keys_without_model(const po::variables_map& vm);
 
+// The hardware of a network's tiles (evaluate's keys, also program --model's): mapping, wires,
+// cells, devices, DAC/ADC, read noise, compensation, solver, seed, threads. Throws
+// xbar::InputError naming the key. xbar.torch (python/) configures its layers through this.
+nn::HardwareOptions make_hardware_options(const po::variables_map& vm);
+
 // The configuration of train, evaluate or program --model. Throws xbar::InputError naming the key.
 commands::NnRunConfig make_nn_config(const std::string& sub, const po::options_description& desc,
                                      const po::variables_map& vm, const std::set<std::string>& from_cli);

@@ -32,6 +32,7 @@ const char* const kSubcommands[][2] = {
     {"evaluate", "NN accuracy on programmed, solved crossbar tiles: accuracy.json"},
     {"transient", "rows stepped at t = 0 into the array with capacitance: settling, energy, waveforms.npy"},
     {"ppa", "energy, latency and area per read or per inference (--model): ppa.json, ppa.csv"},
+    {"optimize", "design-space search (Optuna) over calibrate/ppa/evaluate runs: trials.csv, pareto.csv/png"},
 };
 
 // Adds to `to` the options of `from` whose names `to` does not hold yet (xbar --help lists a

@@ -1,5 +1,6 @@
 // `xbar calibrate` and `xbar size`: the compensation map, calibration tables and array-size
 // validation of calib/, with their outputs (DESIGN.md's command-line contract).
+#include <algorithm>
 #include <cmath>
 #include <iostream>
 #include <sstream>
@@ -41,7 +42,8 @@ json comp_options_json(const calib::CompensationOptions& c) {
           {"g_max_s", c.range.g_max_s},
           {"tol", c.tol},
           {"max_iterations", c.max_iterations},
-          {"scale", c.scale_auto ? json("auto") : json(c.scale)}};
+          {"scale", c.scale_auto ? json(calib::scale_key(c)) : json(c.scale)},
+          {"effective_method", solvers::to_string(c.effective)}};
 }
 
 json inputs_json(const calib::EvaluationOptions& e) {
@@ -106,6 +108,9 @@ int run_calibrate(const RunConfig& cfg) {
   else  // nonlinear cells have no effective matrix: one from an earlier run would mislead
     outputs.remove(dir + "t_effective.npy");
   io::write_npy(outputs, dir + "g_compensated.npy", c.g_s.data(), {m, n});
+  const std::vector<double> column_scales =
+      c.column_scales.size() == size_t(n) ? c.column_scales : std::vector<double>(size_t(n), c.scale);
+  io::write_npy(outputs, dir + "column_scales.npy", column_scales.data(), {n});
   if (flash) {  // the map's thresholds: what program-verify should aim at
     const RowMatrixXd vth = calib::flash_thresholds_for(*flash, c.g_s, eo.v_read_v);
     io::write_npy(outputs, dir + "vth_compensated.npy", vth.data(), {m, n});
@@ -136,7 +141,11 @@ int run_calibrate(const RunConfig& cfg) {
   json r = base_result(cfg, a);
   r["inputs"] = inputs_json(eo);
   r["compensation"] = {{"options", comp_options_json(eo.comp)},
+                       {"scale_used", ev.scale_used},
                        {"scale", c.scale},
+                       {"scale_min", c.scale},
+                       {"scale_mean", calib::mean_column_scale(c)},
+                       {"scale_max", *std::max_element(column_scales.begin(), column_scales.end())},
                        {"scale_trials", c.scale_trials},
                        {"converged", c.converged},
                        {"iterations", c.iterations},
@@ -159,11 +168,18 @@ int run_calibrate(const RunConfig& cfg) {
       {"reference", ev.reference},
       {"uncompensated", error_json(err[calib::kUncompensated], ev.adc)},
       {"compensated", error_json(err[calib::kCompensated], ev.adc_compensated)},
-      {"compensated_reference", "scale * reference, in LSB of an ADC range scaled by the same factor"},
+      {"compensated_reference",
+       eo.comp.scale_per_column && ev.linear
+           ? "each column's current divided by its own scale (column_scales.npy), against the reference, in LSB of "
+             "the unscaled ADC: the same as scale_j * reference in LSB of a range scaled by scale_j"
+           : "scale * reference, in LSB of an ADC range scaled by the same factor"},
       {"calibrated", error_json(err[calib::kCalibrated], ev.adc_table)},
       {"calibrated_gain_offset_only", error_json(ev.calibrated_gain_offset, ev.adc_table)}};
   r[ev.linear ? "effective_matrix" : "newton_solves"] = summary_json(ev.summary);
   r["outputs"] = {{"g_compensated", "g_compensated.npy"},
+                  {"column_scales", "column_scales.npy"},
+                  {"column_scales_meaning", "N gains s_j: the map makes column j compute s_j times its target; "
+                                            "divide column j's current by s_j (all equal unless --scale per-column)"},
                   {"unreachable", "unreachable.npy"},
                   {"unreachable_values", "0 reachable, 1 needs more than g-max (set to g-max), 2 needs less than g-min (set to g-min)"},
                   {"calibration", "calibration.csv"},
@@ -185,17 +201,19 @@ int run_calibrate(const RunConfig& cfg) {
   outputs.commit();
   if (!cfg.quiet) {
     std::cout << "calibrated " << m << " x " << n << " in " << fmt(seconds_since(t_start)) << " s: "
-              << c.message << "\n  max error on " << eo.heldout << " held-out inputs ("
+              << c.message << "\n  scale " << ev.scale_used << ": " << fmt(c.scale)
+              << (eo.comp.scale_per_column && ev.linear ? " (smallest column), mean " + fmt(calib::mean_column_scale(c)) : "")
+              << "\n  max error on " << eo.heldout << " held-out inputs ("
               << eo.adc_bits << "-bit LSB): uncompensated " << fmt(err[calib::kUncompensated].max_lsb)
               << ", compensated " << fmt(err[calib::kCompensated].max_lsb) << ", calibration table "
               << fmt(err[calib::kCalibrated].max_lsb) << "\n  wrote " << dir
-              << "g_compensated.npy, " << (flash ? "vth_compensated.npy, " : "") << "unreachable.npy, "
+              << "g_compensated.npy, column_scales.npy, " << (flash ? "vth_compensated.npy, " : "") << "unreachable.npy, "
               << (ev.linear ? "t_effective.npy, " : "")
               << "calibration.csv, calibration.json, result.json\n";
     if (c.needs_above_max + c.needs_below_min > 0)
       std::cout << "  warning: " << c.needs_above_max + c.needs_below_min
                 << " cells cannot be reached inside [g-min, g-max] (unreachable.npy); "
-                   "--scale auto scales the target so that every cell fits under g-max\n";
+                   "--scale per-column or auto scales the target so that every cell fits under g-max\n";
   }
   return 0;
 }
@@ -219,7 +237,7 @@ int run_size(const RunConfig& cfg) {
   {
     os << "rows,cols,unknowns,full_scale_a,lsb_a,budget_lsb,"
           "uncomp_max_lsb,uncomp_rms_lsb,uncomp_max_pct_fs,uncomp_pass,"
-          "comp_max_lsb,comp_rms_lsb,comp_max_pct_fs,comp_pass,comp_scale,comp_cells_above_g_max,"
+          "comp_max_lsb,comp_rms_lsb,comp_max_pct_fs,comp_pass,comp_scale,comp_scale_mean,comp_cells_above_g_max,"
           "comp_cells_below_g_min,comp_iterations,comp_converged,"
           "calib_max_lsb,calib_rms_lsb,calib_max_pct_fs,calib_pass,refined,seconds\n";
     auto num = [](double v) { return format_number(v); };
@@ -235,10 +253,10 @@ int run_size(const RunConfig& cfg) {
           os << ",,,,";
         if (c == calib::kCompensated) {
           if (p.evaluated[size_t(c)])
-            os << "," << num(p.scale) << "," << p.needs_above_max << "," << p.needs_below_min << ","
-               << p.comp_iterations << "," << (p.comp_converged ? 1 : 0);
+            os << "," << num(p.scale) << "," << num(p.scale_mean) << "," << p.needs_above_max << ","
+               << p.needs_below_min << "," << p.comp_iterations << "," << (p.comp_converged ? 1 : 0);
           else
-            os << ",,,,,";
+            os << ",,,,,,";
         }
       }
       os << "," << (p.refined ? 1 : 0) << "," << num(p.seconds) << "\n";
@@ -258,6 +276,8 @@ int run_size(const RunConfig& cfg) {
                        {"full_scale", eo.full_scale_a > 0 ? json(eo.full_scale_a) : json("auto: largest ideal column current at v-read, per size")}}},
             {"inputs", inputs_json(eo)},
             {"compensation", comp_options_json(eo.comp)}};
+  if (s.points.front().evaluated[calib::kCompensated])
+    r["compensation"]["scale_used"] = s.points.front().scale_used;
   json largest = json::object();
   for (int c = 0; c < 3; ++c) {
     if (!s.points.front().evaluated[size_t(c)]) continue;
@@ -280,7 +300,9 @@ int run_size(const RunConfig& cfg) {
               << eo.adc_bits << " bits) in " << fmt(seconds_since(t_start)) << " s:\n";
     for (int c = 0; c < 3; ++c) {
       if (!s.points.front().evaluated[size_t(c)]) continue;
-      std::cout << "  " << calib::criterion_name(c) << ": largest size meeting the budget "
+      std::cout << "  " << calib::criterion_name(c)
+                << (c == calib::kCompensated ? " (scale " + s.points.front().scale_used + ")" : std::string())
+                << ": largest size meeting the budget "
                 << s.largest[size_t(c)] << (s.bounded[size_t(c)] ? "" : " (every size swept passes)") << "\n";
     }
     std::cout << "  wrote " << dir << "size.csv, result.json\n";

@@ -158,6 +158,7 @@ json summary_json(const solvers::SolveSummary& s) {
           {"backend_used", s.backend_used},
           {"ordering_used", s.ordering_used},
           {"batch_method", s.batch_method},
+          {"effective_method", s.effective_method},
           {"unknowns", s.unknowns},
           {"matrix_nonzeros", s.matrix_nonzeros},
           {"factor_nonzeros", s.factor_nonzeros},

@@ -59,7 +59,7 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
   calib::CompensationOptions co = o.comp;
   co.range = r;
   co.scale_auto = true;
-  co.scale_per_column = false;  // calib::compensate_flash has one scale per array
+  co.scale_per_column = false;  // calib::compensate_flash has one scale per array (as the other nonlinear cells)
   co.scale_groups.clear();
   co.lift_groups.clear();
   const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(t.plan.rows, o.v_read_v);
@@ -85,6 +85,7 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
     floor_s = next;
   }
   t.scale = c.scale;
+  t.gain_s.assign(size_t(t.plan.outs), c.scale * t.target.g_per_weight_s);  // one scale per tile
   t.needs_above_max = c.needs_above_max;
   t.needs_below_min = c.needs_below_min;
   t.comp_converged = c.converged;

@@ -7,7 +7,7 @@
 //   RowMatrixXd logits = hw.forward(test_batch, batch_index);
 //
 // Each MVM layer (dense, conv) is a HardwareLayer (hardware_layer.h: modes, the steps of a read,
-// the compensation floor, seeds); the rest of the network (ReLU, pooling, bias) is digital
+// the compensation, seeds); the rest of the network (ReLU, pooling, bias) is digital
 // (nn_network.h). MVM layer l (counting MVM layers only) takes layer seed derive_seed(seed, l),
 // so tile k of MVM layer l programs with derive_seed(derive_seed(seed, l), k); evaluation batch
 // b (kEvalBatchImages images) reads noise stream b of every tile.

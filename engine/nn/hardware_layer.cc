@@ -72,6 +72,12 @@ devices::UniformQuantizer signed_adc(int bits, double range_a) {
   return devices::UniformQuantizer(bits, -half * step, (half - 1) * step);
 }
 
+// The largest compensation scale of a tile's outputs (its gains over a).
+double tile_scale_max(const TileState& t) {
+  if (t.gain_s.empty() || !(t.target.g_per_weight_s > 0)) return t.scale;
+  return *std::max_element(t.gain_s.begin(), t.gain_s.end()) / t.target.g_per_weight_s;
+}
+
 json counts_json(const devices::QuantizeCounts& c) {
   return {{"values", c.values}, {"clipped_low", c.clipped_low}, {"clipped_high", c.clipped_high}};
 }
@@ -131,9 +137,17 @@ void HardwareOptions::validate() const {
   if (flash_cells()) validate_flash_tiles(*this);
 }
 
+std::string compensation_scale(const HardwareOptions& o) {
+  if (!o.comp.scale_per_column) return "auto: one scale per tile";
+  if (!o.linear_cells()) return "auto: one scale per tile (per-column scales need linear cells)";
+  if (o.mapping.encoding == WeightEncoding::kOffset)
+    return "auto: one scale per tile (offset encoding: the reference column is subtracted before the ADC)";
+  return "per-column: one scale per differential pair";
+}
+
 HardwareLayer::HardwareLayer(std::string name, RowMatrixXd w, const HardwareOptions& options, HardwareMode mode,
                              uint64_t layer_seed)
-    : name_(std::move(name)), w_(std::move(w)), o_(options), mode_(mode) {
+    : name_(std::move(name)), w_(std::move(w)), o_(options), mode_(mode), layer_seed_(layer_seed) {
   o_.validate();
   o_.comp.range = o_.mapping.range;
   o_.programming.range = o_.mapping.range;
@@ -165,9 +179,9 @@ void HardwareLayer::build_tile(size_t k) {
   } else {
     t.target = map_tile(w, o_.mapping.encoding, r.g_min_s, r.g_max_s);
     t.scale = 1.0;
+    t.gain_s.assign(size_t(p.outs), t.target.g_per_weight_s);
     g_to_program = t.target.g_s;
   }
-  t.gain_s = t.scale * t.target.g_per_weight_s;
   if (ideal) {
     t.g_programmed = t.target.g_s;
     t.t_signed = signed_columns(t.target.g_s, o_.mapping.encoding, p.outs);
@@ -230,36 +244,62 @@ void HardwareLayer::adjust_partners(RowMatrixXd& g, const devices::StuckMask& ma
 }
 
 void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& spec) {
-  const TilePlan& p = t.plan;
-  const RowMatrixXd w = w_.block(p.row0, p.out0, p.rows, p.outs);
-  if (flash_) return compensate_flash_tile(t, spec, w, o_, flash_);
-  const devices::ConductanceRange& r = o_.mapping.range;
-  // The scale estimate of the floor: the uncompensated attenuation a = T(G) / G of the unlifted
-  // targets, s_est = min g_max a / G (the start of calib's --scale auto, below its root).
-  double s_est = 1.0;
-  if (o_.linear_cells()) {
-    const TileTarget t0 = map_tile(w, o_.mapping.encoding, r.g_min_s, r.g_max_s);
-    const calib::Effective e = calib::effective_matrix(spec, t0.g_s, o_.solver);
-    for (Eigen::Index k = 0; k < e.t.size(); ++k) {
-      const double g = t0.g_s.data()[k], a = e.t.data()[k] / g;
-      if (g > 0 && a > 0) s_est = std::min(s_est, r.g_max_s * a / g);
-    }
-    t.effective_s += e.seconds;
+  if (flash_) {
+    const TilePlan& p = t.plan;
+    compensate_flash_tile(t, spec, w_.block(p.row0, p.out0, p.rows, p.outs), o_, flash_);
+    return;
   }
-  t.scale_estimate = s_est;
-  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin) / s_est, 0.5 * (r.g_min_s + r.g_max_s));
+  if (!o_.linear_cells()) {
+    compensate_nonlinear_tile(t, spec);
+    return;
+  }
+  const TilePlan& p = t.plan;
+  const devices::ConductanceRange& r = o_.mapping.range;
+  const bool differential = o_.mapping.encoding == WeightEncoding::kDifferential;
+  // Floor g_min: the map lifts, per row and group, only the cells that need it.
+  t.target = map_tile(w_.block(p.row0, p.out0, p.rows, p.outs), o_.mapping.encoding, r.g_min_s, r.g_max_s);
+  // The columns subtracted before the ADC share a scale and a floor: a differential pair, or an
+  // offset tile's columns with their reference.
+  std::vector<int32_t> groups(size_t(p.phys_cols), 0);
+  if (differential)
+    for (int64_t j = 0; j < p.phys_cols; ++j) groups[size_t(j)] = int32_t(j / 2);
   calib::CompensationOptions co = o_.comp;
   co.range = r;
   co.scale_auto = true;
+  co.scale_groups = co.scale_per_column ? groups : std::vector<int32_t>();
+  co.lift_groups = groups;
+  calib::Compensation c = calib::compensate(spec, t.target.g_s, co, o_.solver);
+  t.comp_iterations = c.iterations;
+  t.scale = c.scale;
+  t.gain_s.resize(size_t(p.outs));
+  for (int64_t q = 0; q < p.outs; ++q)
+    t.gain_s[size_t(q)] = c.column_scales[size_t(differential ? 2 * q : q)] * t.target.g_per_weight_s;
+  t.lifted_cells = c.lifted_cells;
+  t.max_lift_s = c.max_lift_s;
+  t.needs_above_max = c.needs_above_max;
+  t.needs_below_min = c.needs_below_min;
+  t.comp_converged = c.converged;
+  t.comp_residual = c.residual_rel;
+  t.comp_message = c.message;
+  t.g_programmed = std::move(c.g_s);
+}
+
+void HardwareLayer::compensate_nonlinear_tile(TileState& t, const netlists::CrossbarSpec& spec) {
+  const TilePlan& p = t.plan;
+  const RowMatrixXd w = w_.block(p.row0, p.out0, p.rows, p.outs);
+  const devices::ConductanceRange& r = o_.mapping.range;
+  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin), 0.5 * (r.g_min_s + r.g_max_s));
+  calib::CompensationOptions co = o_.comp;
+  co.range = r;
+  co.scale_auto = true;
+  co.scale_per_column = false;  // one global scale, no in-map floor (nonlinear_compensation.h)
+  co.scale_groups.clear();
+  co.lift_groups.clear();
+  const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(p.rows, o_.v_read_v);
   calib::Compensation c;
   for (int attempt = 1;; ++attempt) {
     t.target = map_tile(w, o_.mapping.encoding, floor_s, r.g_max_s);
-    if (o_.linear_cells()) {
-      c = calib::compensate(spec, t.target.g_s, co, o_.solver);
-    } else {
-      const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(p.rows, o_.v_read_v);
-      c = calib::compensate_nonlinear(spec, t.target.g_s, cell_, v_op, co, o_.solver);
-    }
+    c = calib::compensate_nonlinear(spec, t.target.g_s, cell_, v_op, co, o_.solver);
     t.comp_iterations += c.iterations;
     t.lift_attempts = attempt;
     double miss = 0;
@@ -273,6 +313,7 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
     floor_s = next;
   }
   t.scale = c.scale;
+  t.gain_s.assign(size_t(p.outs), c.scale * t.target.g_per_weight_s);
   t.needs_above_max = c.needs_above_max;
   t.needs_below_min = c.needs_below_min;
   t.comp_converged = c.converged;
@@ -334,9 +375,20 @@ RowMatrixXd HardwareLayer::mvm(RowMatrixXd& x, uint64_t batch_index, bool calibr
                                                      batch_index));
       for (Eigen::Index q = 0; q < id.size(); ++q) id.data()[q] += std::sqrt(var.data()[q]) * rng.normal();
     }
+    // Output q's gain g_q; with calibrated ADC ranges (range_q = R g_q / g_top, header step 4)
+    // the currents are referred to the largest gain g_top, so one quantizer over +-R serves
+    // every output (exactly: a uniform quantizer scales with its range). Equal gains refer
+    // by a factor of exactly 1.
+    const Eigen::Map<const Eigen::ArrayXd> gain(t.gain_s.data(), p.outs);
+    const bool refer = o_.adc_i_max_a <= 0;
+    const double g_top = refer && p.outs ? gain.maxCoeff() : 1.0;
+    if (refer) id.array().rowwise() *= (g_top / gain).transpose();
     if (calibrating && id.size()) stats.max_abs_a[k] = std::max(stats.max_abs_a[k], id.cwiseAbs().maxCoeff());
     if (quantize) stats.adc[k] += signed_adc(o_.adc_bits, t.adc_range_a).quantize_in_place(id.data(), id.size());
-    y.middleCols(p.out0, p.outs) += id / (t.gain_s * volts_per_unit);
+    if (refer)
+      y.middleCols(p.out0, p.outs) += id / (g_top * volts_per_unit);
+    else
+      y.middleCols(p.out0, p.outs).array() += id.array().rowwise() / (gain * volts_per_unit).transpose();
   }
   return y;
 }
@@ -349,7 +401,8 @@ void HardwareLayer::merge(const LayerCallStats& s) {
 
 json HardwareLayer::summary_json(bool per_tile) const {
   devices::QuantizeCounts adc;
-  int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0;
+  int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0,
+          unconverged = 0;
   double s_min = 1, s_max = 0, prog_s = 0, eff_s = 0, comp_s = 0;
   json tile_list = json::array();
   for (const TileState& t : tiles) {
@@ -359,11 +412,13 @@ json HardwareLayer::summary_json(bool per_tile) const {
     above += t.needs_above_max;
     below += t.needs_below_min;
     iters += t.comp_iterations;
+    unconverged += !t.comp_converged;
     adjusted += t.partners_adjusted;
     adj_clipped += t.partners_clipped;
     both += t.pairs_both_stuck;
+    const double t_s_max = tile_scale_max(t);
     s_min = std::min(s_min, t.scale);
-    s_max = std::max(s_max, t.scale);
+    s_max = std::max(s_max, t_s_max);
     prog_s += t.program_s;
     eff_s += t.effective_s;
     comp_s += t.compensation_s;
@@ -378,6 +433,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
                {"g_per_weight_s", t.target.g_per_weight_s},
                {o_.mapping.encoding == WeightEncoding::kDifferential ? "g_floor_s" : "g_reference_s", t.target.g_low_s},
                {"scale", t.scale},
+               {"scale_max", t_s_max},
                {"gain_s", t.gain_s},
                {"adc_range_a", t.adc_range_a},
                {"calibration_max_a", t.calib_max_a},
@@ -395,12 +451,19 @@ json HardwareLayer::summary_json(bool per_tile) const {
       tj["defect_aware"] = {{"partners_adjusted", t.partners_adjusted}, {"partners_clipped", t.partners_clipped},
                             {"pairs_both_stuck", t.pairs_both_stuck}};
     if (flash_ && mode_ != HardwareMode::kIdeal) tj["flash"] = flash_tile_json(t.flash);
-    if (mode_ == HardwareMode::kCompensated)
-      tj["compensation"] = {{"iterations", t.comp_iterations}, {"floor_attempts", t.lift_attempts},
-                            {"scale_estimate", t.scale_estimate}, {"floor_miss_rel", t.floor_miss_rel},
+    if (mode_ == HardwareMode::kCompensated) {
+      tj["compensation"] = {{"iterations", t.comp_iterations},
                             {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
                             {"converged", t.comp_converged}, {"residual_rel", t.comp_residual},
                             {"message", t.comp_message}};
+      if (o_.linear_cells()) {
+        tj["compensation"]["lifted_cells"] = t.lifted_cells;
+        tj["compensation"]["max_lift_s"] = t.max_lift_s;
+      } else {
+        tj["compensation"]["floor_attempts"] = t.lift_attempts;
+        tj["compensation"]["floor_miss_rel"] = t.floor_miss_rel;
+      }
+    }
     tile_list.push_back(tj);
   }
   json lj = {{"layer", name_},
@@ -414,8 +477,9 @@ json HardwareLayer::summary_json(bool per_tile) const {
   if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
     lj["defect_aware"] = {{"partners_adjusted", adjusted}, {"partners_clipped", adj_clipped}, {"pairs_both_stuck", both}};
   if (mode_ == HardwareMode::kCompensated)
-    lj["compensation"] = {{"scale_min", s_min}, {"scale_max", s_max}, {"iterations", iters},
-                          {"needs_above_max", above}, {"needs_below_min", below}};
+    lj["compensation"] = {{"scale", compensation_scale(o_)}, {"scale_min", s_min}, {"scale_max", s_max},
+                          {"iterations", iters}, {"needs_above_max", above}, {"needs_below_min", below},
+                          {"not_converged_tiles", unconverged}};
   if (flash_ && mode_ != HardwareMode::kIdeal) lj["flash"] = flash_layer_json(tiles);
   if (per_tile) lj["tile_list"] = tile_list;
   return lj;

@@ -21,35 +21,44 @@
 //                  software product up to rounding;
 //   uncompensated  the targets of weight_mapping.h (floor g_min) programmed through the
 //                  programming pipeline (devices/programming.h), read through the wires;
-//   compensated    the IR-drop compensation map (calib/compensation.h, --scale auto) of the
-//                  lifted targets (below) programmed instead, same non-idealities.
+//   compensated    the IR-drop compensation map of the targets (calib/compensation.h; below)
+//                  programmed instead, same non-idealities.
 //
 // Per tile, per read (one input vector = one image for a dense layer, one output pixel for a
 // convolution):
 //   1. DAC: v = x v_read / x_max, quantized to dac_bits over [0, v_read] (x_max: the largest
 //      input the layer sees on the calibration images, in software);
 //   2. the column currents of the programmed tile: linear cells, I = T^T v with T the exact
-//      effective matrix of the tile (calib/effective.h: one factorization and min(M, N) solves
-//      per tile, once), folded with the sense subtraction into one rows x outs matrix;
+//      effective matrix of the tile (calib/effective.h: one factorization per tile, once),
+//      folded with the sense subtraction into one rows x outs matrix;
 //      nonlinear cells, a Newton solve of the tile per read (calib::array_currents; flash
 //      cells: of the thresholds they were programmed to, flash_tiles.h);
 //   3. read noise (--read-noise-sigma r): every read sees G (1 + r z) with fresh z per cell. Its
 //      effect on a signed output is drawn from its exact distribution for wire-free cells,
 //      N(0, r^2 sum_i v_i^2 (G+_ij^2 + G-_ij^2)), one normal per output and read (a first-order
 //      model when the wires are not ideal: the noise is not re-solved through the circuit);
-//   4. ADC on the signed current (the sense amplifier subtracts before converting), adc_bits
-//      two's complement over +-range, range = --adc-i-max or, when that is 0, the largest
-//      |signed current| of the tile on the calibration images (ADC bypassed while calibrating);
-//   5. digital: divided by the tile's gain s a v_read / x_max (a: weight_mapping.h; s: the
-//      compensation scale, 1 uncompensated), summed over the row tiles (the bias is the
-//      caller's).
+//   4. ADC on the signed current of output q (the sense amplifier subtracts before converting),
+//      adc_bits two's complement over +-range_q: range_q = --adc-i-max, or, when that is 0,
+//      R g_q / g_top with g_q the output's gain (step 5), g_top the tile's largest and R the
+//      largest |signed current| of the tile on the calibration images referred to g_top
+//      (max over q of |I_q| g_top / g_q; ADC bypassed while calibrating). Every output's ADC
+//      then spans the same range of weights: a column pair the map had to attenuate more
+//      (a smaller s_q) gets a proportionally smaller current range, as a per-column
+//      sense-amplifier gain would give it. Without per-column scales every range_q is R;
+//   5. digital: divided by the output's gain g_q v_read / x_max, g_q = s_q a (a:
+//      weight_mapping.h; s_q: the compensation scale of the output's columns, 1
+//      uncompensated), summed over the row tiles (the bias is the caller's).
 //
-// Compensation floor: the map makes a tile compute s T_target with s < 1, so targets below
-// g_min / s are unreachable. Each tile's targets are lifted to a floor g_low = (1 + margin) g_min
-// / s_est (weight_mapping.h: the difference of two columns is unchanged), s_est from the
-// uncompensated tile's attenuation; if the map still reports cells below g_min that miss their
-// target by more than kFloorMissRel, the floor is raised from the scale the map found and the
-// map rebuilt (at most kMaxLiftAttempts). Misses and attempts are reported per tile.
+// Compensation (linear cells): one calib::compensate call per tile on the targets of
+// weight_mapping.h with floor g_min, with --scale per-column (the default) one scale per
+// differential pair (scale group j / 2) or, offset encoding, one per tile (the reference is
+// subtracted in analog, before the ADC), and the in-map floor: a pair's (offset: the tile's)
+// cells share a per-row offset f >= 0 that the map raises only where a cell would need less
+// than g_min, which leaves every difference, the signal, unchanged. --scale auto: one scale per
+// tile. Nonlinear cells (calib/nonlinear_compensation.h: one global scale, no in-map floor):
+// the targets are lifted to a floor g_low = (1 + kLiftMargin) g_min first; if the map still
+// reports cells below g_min that miss their target by more than kFloorMissRel, the floor is
+// raised from the scale the map found and the map rebuilt (at most kMaxLiftAttempts).
 //
 // Seeds: tile k of a layer programs with derive_seed(layer_seed, k) (every programming stage
 // then derives its own stream, devices/random_stream.h); a network's MVM layer l has layer_seed
@@ -85,11 +94,11 @@ enum class HardwareMode { kIdeal, kUncompensated, kCompensated };
 const char* to_string(HardwareMode m);
 HardwareMode parse_hardware_mode(const std::string& s);  // InputError naming key "mode"
 
+// Nonlinear cells' floor (linear cells have the map's in-map floor instead):
 constexpr int kMaxLiftAttempts = 4;
-// Relative margin of the compensation floor above g_min / s_est. s_est is within a few % of the
-// scale the map finds, but a low target next to high ones on the same lines can still need
-// less than g_min: with the wire pattern of a 128 x 128 tile at 2.5 ohm, a 25% margin left
-// such cells in most tiles (a second map), 50% in none of the tiles tried.
+// Relative margin of the floor above g_min / s. A low target next to high ones on the same
+// lines can still need less than g_min: with the wire pattern of a 128 x 128 tile at 2.5 ohm,
+// a 25% margin left such cells in most tiles (a second map), 50% in none of the tiles tried.
 constexpr double kLiftMargin = 0.5;
 // A floor is kept when every cell the map still reports below g_min misses its target s G by at
 // most this fraction of max(s G): at 50% margin the few such cells (sneak currents of their
@@ -127,7 +136,10 @@ struct HardwareOptions {
   // the window (a stuck-on G+ under a positive weight is then exact; under a negative weight
   // the pair reads about 0 instead of g_max - G-). Default false: the plain mapping.
   bool defect_aware = false;
-  calib::CompensationOptions comp;  // [keys comp-tol, comp-max-iterations]; range from mapping
+  // [keys scale, comp-tol, comp-max-iterations]; range from mapping. The tiles' scale is always
+  // searched (scale_auto): per output pair by default (scale_per_column), per tile when false;
+  // the groups are the encoding's (compensate_tile). Nonlinear cells: per tile.
+  calib::CompensationOptions comp = calib::per_column_compensation();
   FlashTileOptions flash;           // cell = flash: program-verify and retention (flash_tiles.h)
   solvers::SolverOptions solver;    // [key backend]
   uint64_t seed = 1;                // [key seed]
@@ -137,6 +149,10 @@ struct HardwareOptions {
   bool flash_cells() const { return cell == "flash"; }
 };
 
+// The compensation scale the tiles use, for the outputs: "per-column: ..." or "auto: ..." with
+// the reason when per-column was asked for but does not apply (nonlinear cells, offset encoding).
+std::string compensation_scale(const HardwareOptions& o);
+
 struct TileState {
   TilePlan plan;
   TileTarget target;
@@ -145,16 +161,20 @@ struct TileState {
   FlashTileState flash;       // flash: the thresholds the tile holds, program-verify, retention
   RowMatrixXd t_signed;       // linear: rows x outs, signed effective weights (siemens)
   RowMatrixXd noise_var;      // read noise: rows x outs, r^2 (G+^2 + G-^2) (offset: G^2 + Gref^2)
-  double scale = 1.0;         // compensation scale s
-  double scale_estimate = 1.0;  // s_est the first floor was chosen from
-  double gain_s = 0;          // s a: siemens per unit weight
-  double adc_range_a = 0;     // ADC full scale (+-)
-  double calib_max_a = 0;     // largest |signed current| seen while calibrating
+  double scale = 1.0;         // compensation scale: the smallest s_q of the tile's outputs
+  std::vector<double> gain_s; // per output q: g_q = s_q a, siemens per unit weight
+  // ADC full scale (+-) of the output with the largest gain; output q's is adc_range_a g_q /
+  // max(g) with calibrated ranges, adc_range_a with a fixed --adc-i-max (file comment, step 4).
+  double adc_range_a = 0;
+  double calib_max_a = 0;     // largest |signed current| seen while calibrating, referred to max(g)
   devices::ProgrammingStats programming;
   // Compensation (mode compensated).
-  int comp_iterations = 0, lift_attempts = 0;
+  int comp_iterations = 0;
   int64_t needs_above_max = 0, needs_below_min = 0;
-  double floor_miss_rel = 0;  // largest |T - s G| of the cells below g_min, / max(s G)
+  int64_t lifted_cells = 0;   // linear: cells whose target carries an in-map floor f > 0
+  double max_lift_s = 0;      // linear: the largest floor f, siemens (before scaling)
+  int lift_attempts = 0;      // nonlinear: maps built (floor raises + 1)
+  double floor_miss_rel = 0;  // nonlinear: largest |T - s G| of the cells below g_min, / max(s G)
   bool comp_converged = true;
   double comp_residual = 0;
   std::string comp_message;   // the map's one-line summary
@@ -197,6 +217,7 @@ class HardwareLayer : public LayerState {
   int64_t fan_out() const { return w_.cols(); }
   HardwareMode mode() const { return mode_; }
   const HardwareOptions& options() const { return o_; }
+  uint64_t layer_seed() const { return layer_seed_; }
 
   // Maps, (compensates,) programs and solves tile k. Tiles are independent: distinct k may be
   // built on distinct threads at once.
@@ -221,12 +242,14 @@ class HardwareLayer : public LayerState {
 
  private:
   void compensate_tile(TileState& t, const netlists::CrossbarSpec& spec);
+  void compensate_nonlinear_tile(TileState& t, const netlists::CrossbarSpec& spec);
   void adjust_partners(RowMatrixXd& g, const devices::StuckMask& mask, TileState& t) const;
 
   std::string name_;
   RowMatrixXd w_;
   HardwareOptions o_;
   HardwareMode mode_;
+  uint64_t layer_seed_;
   std::shared_ptr<const devices::CellModel> cell_;
   std::shared_ptr<const devices::FlashCell> flash_;  // cell_ when it is the flash cell
 };

@@ -230,6 +230,8 @@ extern "C" const xbar::engine::nn::internal::TorchApi* xbar_torch_api() {
   static const xbar::engine::nn::internal::TorchApi api{xbar::engine::nn::internal::kTorchApiVersion,
                                                     &xbar::engine::nn::internal::load_network_torch,
                                                     &xbar::engine::nn::internal::evaluate_software_torch,
-                                                    &xbar::engine::nn::internal::train_model_torch};
+                                                    &xbar::engine::nn::internal::train_model_torch,
+                                                    &xbar::engine::nn::internal::is_xbar_model_torch,
+                                                    &xbar::engine::nn::internal::load_user_model_torch};
   return &api;
 }

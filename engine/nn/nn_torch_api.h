@@ -15,11 +15,12 @@
 
 #include "engine/nn/nn_model.h"
 #include "engine/nn/train.h"
+#include "engine/nn/user_model.h"
 
 namespace xbar::engine::nn::internal {
 
 // Bumped whenever a signature below changes: a stale module is refused, not called.
-constexpr int kTorchApiVersion = 1;
+constexpr int kTorchApiVersion = 2;
 
 struct TorchApi {
   int version;
@@ -27,14 +28,19 @@ struct TorchApi {
   SoftwareEvaluation (*evaluate_software)(const std::string& model_path, const io::ImageSet& images, int threads,
                                           int64_t batch);
   TrainResult (*train_model)(const TrainOptions& options, const std::function<void(const std::string&)>& progress);
+  bool (*is_xbar_model)(const std::string& path);
+  std::shared_ptr<UserModel> (*load_user_model)(const std::string& path);
 };
 
-// The implementations inside the module (nn_model.cc, train.cc); the engine's load_network,
-// evaluate_software and train_model forward to them through torch_api().
+// The implementations inside the module (nn_model.cc, train.cc, torchscript_model.cc); the
+// engine's load_network, evaluate_software, train_model, is_xbar_model and load_user_model
+// forward to them through torch_api().
 Network load_network_torch(const std::string& path);
 SoftwareEvaluation evaluate_software_torch(const std::string& model_path, const io::ImageSet& images, int threads,
                                            int64_t batch = 1000);
 TrainResult train_model_torch(const TrainOptions& options, const std::function<void(const std::string&)>& progress);
+bool is_xbar_model_torch(const std::string& path);                       // torchscript_model.cc
+std::shared_ptr<UserModel> load_user_model_torch(const std::string& path);  // torchscript_model.cc
 
 // Opens the module once (thread-safe): $XBAR_TORCH_MODULE if set, else libxbar_torch.so next
 // to the running executable, else in the build directory. Throws std::runtime_error naming

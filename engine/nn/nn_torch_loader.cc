@@ -8,9 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "devices/random_stream.h"
 #include "engine/io/atomic_file.h"
 #include "engine/io/fashion_mnist.h"
+#include "engine/io/npy_dataset.h"
+#include "engine/nn/layer_runner.h"
 #include "engine/nn/nn_torch_api.h"
+#include "solvers/library_threads.h"
 
 #ifndef XBAR_TORCH_MODULE_DIR
 #define XBAR_TORCH_MODULE_DIR ""
@@ -27,6 +31,8 @@ const void* const xbar_torch_module_imports[] = {
     reinterpret_cast<const void*>(&xbar::engine::io::load_fashion_mnist),
     reinterpret_cast<const void*>(&xbar::engine::nn::parse_architecture),
     reinterpret_cast<const void*>(static_cast<std::string (*)(xbar::engine::nn::Architecture)>(&xbar::engine::nn::to_string)),
+    reinterpret_cast<const void*>(&xbar::engine::nn::build_layers),
+    reinterpret_cast<const void*>(&xbar::devices::derive_seed),
 };
 }
 
@@ -36,6 +42,10 @@ void keep_module_member_imports() {
   [[maybe_unused]] volatile auto a = &Network::infer_shapes;
   [[maybe_unused]] volatile auto b = &HatOptions::to_json;
   [[maybe_unused]] volatile auto c = &TrainOptions::validate;
+  // User models (torchscript_model.cc): the layers' runners and the data sets' samples.
+  [[maybe_unused]] volatile auto d = &LayerRunner::finish_adc_calibration;
+  [[maybe_unused]] volatile auto e = &LayerRunner::summary_json;
+  [[maybe_unused]] volatile auto f = &io::SampleSet::features;
 }
 }  // namespace xbar::engine::nn::internal
 
@@ -93,7 +103,11 @@ const TorchApi* open_module() {
 const TorchApi& torch_api() {
   static std::once_flag once;
   static const TorchApi* api = nullptr;
-  std::call_once(once, [] { api = open_module(); });
+  std::call_once(once, [] {
+    api = open_module();
+    // libtorch's matrix products go through the same OpenBLAS: give it its threads back.
+    solvers::unpark_blas_threads();
+  });
   return *api;
 }
 
@@ -109,5 +123,9 @@ SoftwareEvaluation evaluate_software(const std::string& model_path, const io::Im
 TrainResult train_model(const TrainOptions& options, const std::function<void(const std::string&)>& progress) {
   return internal::torch_api().train_model(options, progress);
 }
+
+bool is_xbar_model(const std::string& path) { return internal::torch_api().is_xbar_model(path); }
+
+std::shared_ptr<UserModel> load_user_model(const std::string& path) { return internal::torch_api().load_user_model(path); }
 
 }  // namespace xbar::engine::nn

@@ -22,15 +22,16 @@
 //                 (the last column) is subtracted: I(j) - I(ref) = a w^T v: tile_cols - 1 outputs.
 //                 Half the conductance swing of the differential pair, fewer columns.
 // Per-tile scaling: a is chosen per tile from the tile's own max|w|, so every tile uses the
-// whole window; the digital side divides by a (and by the compensation scale s, see
-// hardware_inference.h).
+// whole window; the digital side divides by a (and by the output's compensation scale s_q, see
+// hardware_layer.h).
 //
-// The floor g_low (>= g_min): the compensation map can only make the array compute s G with a
-// global s < 1 (far cells need more than g_max otherwise), and every target below g_min / s
-// then needs less than g_min and is unreachable (bench/README.md, compensation section). Both
-// encodings take the difference of two columns, so lifting every target by a common g_low
-// leaves the signal a w^T v unchanged while keeping every compensated target, s G, above g_min.
-// hardware_inference.cc chooses g_low from the tile's scale.
+// The floor g_low (>= g_min): the compensation map can only make the array compute s G with
+// s < 1 (far cells need more than g_max otherwise), and every target below g_min / s then
+// needs less than g_min (bench/README.md, compensation section). Both encodings take the
+// difference of two columns, so lifting targets by a common offset leaves the signal a w^T v
+// unchanged. Linear tiles are mapped with g_low = g_min and the map lifts, per row and pair,
+// only the cells that need it (calib/compensation.h, the in-map floor); nonlinear tiles lift
+// every target to a g_low chosen in hardware_layer.cc.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,8 @@
-#include "engine/sweep/sweep_mpi.h"
-
+// The MPI transport of `xbar sweep` (sweep_mpi.h): the loadable module libxbar_mpi.so, the
+// only translation unit that includes mpi.h. Its one exported symbol, xbar_mpi_api(), hands
+// sweep_mpi_loader.cc the table of sweep_mpi_api.h; the module needs nothing from the
+// executable but the C++ runtime.
+#include <mpi.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -7,40 +10,9 @@
 #include <stdexcept>
 #include <thread>
 
-#ifdef XBAR_HAVE_MPI
-#include <mpi.h>
-#endif
+#include "engine/sweep/sweep_mpi_api.h"
 
 namespace xbar::engine::sweep::mpi {
-
-namespace {
-
-int env_int(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
-std::string hostname() {
-  char buf[256] = {0};
-  gethostname(buf, sizeof buf - 1);
-  return buf;
-}
-
-}  // namespace
-
-bool launched() {
-  return std::getenv("OMPI_COMM_WORLD_SIZE") || std::getenv("PMIX_RANK") || std::getenv("PMI_SIZE");
-}
-
-int launched_size() {
-  return env_int("OMPI_COMM_WORLD_SIZE", env_int("PMI_SIZE", launched() ? -1 : 1));
-}
-
-int launched_rank() {
-  return env_int("OMPI_COMM_WORLD_RANK", env_int("PMIX_RANK", env_int("PMI_RANK", 0)));
-}
-
-#ifdef XBAR_HAVE_MPI
 
 namespace {
 
@@ -54,6 +26,12 @@ constexpr int kTagStart = 74;    // master -> worker: the session JSON, or "" = 
 // request within milliseconds), then sleep between polls.
 constexpr auto kFastPoll = std::chrono::milliseconds(2);
 constexpr auto kSlowPollSleep = std::chrono::microseconds(500);
+
+std::string hostname() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
 
 void check(int rc, const char* what) {
   if (rc != MPI_SUCCESS) throw std::runtime_error(std::string("MPI: ") + what + " failed (code " + std::to_string(rc) + ")");
@@ -80,10 +58,6 @@ std::string recv_string(int source, int tag, int* from = nullptr) {
   if (from) *from = st.MPI_SOURCE;
   return s;
 }
-
-}  // namespace
-
-bool built_in() { return true; }
 
 World init() {
   // A sweep exchanges a few hundred bytes per point. Open MPI's default point-to-point layer
@@ -146,26 +120,14 @@ void send_end(int size) {
 
 void wait_for_end() { recv_string(0, kTagEnd); }
 
-#else  // built without MPI
+const internal::MpiApi kApi = {internal::kMpiApiVersion, &init,         &finalize,  &abort,
+                               &broadcast_start,        &receive_start, &poll_request, &send_task,
+                               &request_task,           &send_end,      &wait_for_end};
 
-namespace {
-[[noreturn]] void missing() {
-  throw std::runtime_error("this xbar was built without MPI (cmake -DXBAR_WITH_MPI=ON with libopenmpi-dev installed)");
-}
 }  // namespace
 
-bool built_in() { return false; }
-World init() { missing(); }
-void finalize() {}
-void abort(int code) { std::_Exit(code); }
-void broadcast_start(const std::string&) { missing(); }
-std::string receive_start() { missing(); }
-bool poll_request(Request&) { missing(); }
-void send_task(int, const std::string&) { missing(); }
-std::string request_task(const std::string&) { missing(); }
-void send_end(int) { missing(); }
-void wait_for_end() { missing(); }
-
-#endif
-
 }  // namespace xbar::engine::sweep::mpi
+
+extern "C" __attribute__((visibility("default"))) const xbar::engine::sweep::mpi::internal::MpiApi* xbar_mpi_api() {
+  return &xbar::engine::sweep::mpi::kApi;
+}

@@ -1,6 +1,5 @@
 #include "engine/sweep/sweep_runner.h"
 
-#include <dlfcn.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -22,6 +21,7 @@
 #include "engine/sweep/sweep_mpi.h"
 #include "engine/sweep/sweep_progress.h"
 #include "engine/sweep/sweep_record.h"
+#include "solvers/library_threads.h"
 #include "xbar_version.h"
 
 namespace xbar::engine::sweep {
@@ -434,22 +434,22 @@ void SweepOptions::validate() const {
 int limit_threads(int n) {
   if (n <= 0) return n;
   omp_set_num_threads(n);
-  // OpenBLAS (CHOLMOD's BLAS) has its own pool; its setter is found only when it is loaded.
-  using SetThreads = void (*)(int);
-  if (void* f = dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) reinterpret_cast<SetThreads>(f)(n);
+  // OpenBLAS (CHOLMOD's BLAS) has its own pool (left stopped at 1 thread: library_threads.h).
+  solvers::set_blas_threads(n);
   return n;
 }
 
 int run_sweep(const SweepOptions& o, const SweepHooks& hooks) {
   o.validate();
-  if (mpi::launched() && !mpi::built_in() && mpi::launched_size() != 1) {
+  // Open MPI is loaded only here, under a launcher (mpi::available() opens the module).
+  const bool use_mpi = mpi::launched() && mpi::available();
+  if (mpi::launched() && !use_mpi && mpi::launched_size() != 1) {
     // Every rank would run the whole sweep into the same DIR.
     if (mpi::launched_rank() != 0) return 2;
-    throw InputError("started by mpirun as one of " + std::to_string(mpi::launched_size()) +
-                     " ranks, but this xbar was built without MPI (cmake -DXBAR_WITH_MPI=ON, "
-                     "package libopenmpi-dev); run it as one process");
+    throw InputError("started by mpirun as one of " + std::to_string(mpi::launched_size()) + " ranks, but " +
+                     mpi::unavailable_reason() + "; run it as one process");
   }
-  if (!mpi::launched() || !mpi::built_in()) return master(o, hooks, nullptr);
+  if (!use_mpi) return master(o, hooks, nullptr);
   const mpi::World w = mpi::init();
   int code = 0;
   try {

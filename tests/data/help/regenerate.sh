@@ -16,5 +16,9 @@ mask() { sed "s/$version/@VERSION@/g"; }
 for sub in netlist solve check program calibrate size sweep train evaluate transient ppa; do
   "$xbar" "$sub" --help | mask >"$here/$sub.txt"
 done
+# optimize's help is the Python module's (a build without the Python package has none).
+if "$xbar" optimize --help >/dev/null 2>&1; then
+  "$xbar" optimize --help | mask >"$here/optimize.txt"
+fi
 # Without a subcommand the general help goes to stderr (exit status 2).
 { "$xbar" 2>&1 >/dev/null || true; } | mask >"$here/no_arguments.txt"

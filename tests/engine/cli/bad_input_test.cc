@@ -59,7 +59,7 @@ const char* const kOutputNames[] = {
     "g_compensated.npy", "unreachable.npy", "calibration.csv", "calibration.json", "size.csv",
     "model.pt", "train.json", "accuracy.json", "predictions.npy", "times.npy", "waveforms.npy",
     "ngspice_times.npy", "ngspice_waveforms.npy", "ppa.json", "ppa.csv", "regions.npy", "vth_programmed.npy",
-    "vth_retained.npy", "pv_status.npy", "pv_pulses.npy", "vth_compensated.npy"};
+    "vth_retained.npy", "pv_status.npy", "pv_pulses.npy", "vth_compensated.npy", "column_scales.npy"};
 
 // A byte-exact .npy whose header is given verbatim (padding and '\n' added here), for
 // headers no writer produces. `version` 1 or 2 selects a 2- or 4-byte header length.

@@ -4,6 +4,7 @@
 // just above it.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +59,7 @@ TEST_CASE("calibrate: ngspice on held-out inputs reproduces G^T v through the co
   save(d.path / "g.npy", g);
   const double tol = 1e-9;
   REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --r-row 4 --r-col 4 --g-min 1e-7 --comp-tol 1e-9 "
-                                  "--quiet --out c") == 0);
+                                  "--scale 1 --quiet --out c") == 0);
   const json r = xbar::test::load_json(d.path / "c/result.json");
   REQUIRE(r["compensation"]["converged"] == true);
   CHECK(r["compensation"]["cells_needing_above_g_max"] == 0);
@@ -84,7 +85,7 @@ TEST_CASE("calibrate: unreachable cells are reported, and --scale auto makes eve
   xbar::test::ScratchDir d;
   const std::string array = " --rows 24 --cols 24 --g-on 1e-4 --g-off 1e-6 --seed 4 --r-row 5 --r-col 5"
                             " --g-min 0 --g-max 1e-4 --quiet";
-  REQUIRE(xbar::test::run_xbar(d, "calibrate" + array + " --out one") == 0);
+  REQUIRE(xbar::test::run_xbar(d, "calibrate" + array + " --scale 1 --out one") == 0);
   const json r1 = xbar::test::load_json(d.path / "one/result.json")["compensation"];
   const Mat status = load(d.path / "one/unreachable.npy"), gc = load(d.path / "one/g_compensated.npy");
   const int64_t above = r1["cells_needing_above_g_max"];
@@ -112,6 +113,73 @@ TEST_CASE("calibrate: unreachable cells are reported, and --scale auto makes eve
   // Every cell reachable: the compensated error is at the tolerance level, far below 0.01 LSB.
   CHECK(r2["errors"]["compensated"]["max_lsb"].get<double>() < 0.01);
   CHECK(r2["errors"]["uncompensated"]["max_lsb"].get<double>() > 1.0);
+}
+
+TEST_CASE("calibrate (default --scale per-column): ngspice on held-out inputs, each column divided by its own scale, reproduces G^T v") {
+  xbar::test::ScratchDir d;
+  const int64_t m = 12, n = 10;
+  const Mat g = xbar::support::uniform_matrix(m, n, 1e-6, 1e-4, 21);
+  save(d.path / "g.npy", g);
+  const std::string wires = " --r-row 30 --r-col 30 --g-min 1e-6 --g-max 1e-4";  // strong IR drop
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --comp-tol 1e-9 --quiet --out pc" + wires) == 0);
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --comp-tol 1e-9 --scale auto --quiet --out auto" + wires) == 0);
+  const json r = xbar::test::load_json(d.path / "pc/result.json");
+  const json ra = xbar::test::load_json(d.path / "auto/result.json");
+  CHECK(r["compensation"]["options"]["scale"] == "per-column");
+  CHECK(r["compensation"]["scale_used"] == "per-column");
+  CHECK(ra["compensation"]["scale_used"] == "auto");
+  REQUIRE(r["compensation"]["converged"] == true);
+  CHECK(r["compensation"]["cells_needing_above_g_max"] == 0);
+  CHECK(r["compensation"]["cells_needing_below_g_min"] == 0);
+  const Mat s = load(d.path / "pc/column_scales.npy");
+  REQUIRE(s.size() == n);
+  CHECK(s.minCoeff() == r["compensation"]["scale_min"].get<double>());
+  CHECK(s.maxCoeff() == r["compensation"]["scale_max"].get<double>());
+  CHECK(s.mean() == doctest::Approx(r["compensation"]["scale_mean"].get<double>()).epsilon(1e-14));
+  CHECK(s.maxCoeff() <= 1.0);
+  CHECK(s.maxCoeff() > 1.05 * s.minCoeff());  // the columns do differ
+  // More signal than one global scale: the mean gain above auto's, the smallest about as large.
+  const double s_auto = ra["compensation"]["scale"];
+  CHECK(load(d.path / "auto/column_scales.npy").cwiseAbs().minCoeff() == s_auto);
+  CHECK(s.mean() > 1.05 * s_auto);
+  CHECK(s.minCoeff() > 0.9 * s_auto);
+  // Held-out inputs the map never saw, solved by ngspice on the compensated conductances, each
+  // column divided by its own scale.
+  const Mat v = xbar::calib::random_inputs(4, m, 0.3, xbar::calib::InputDistribution::kUniform, 98,
+                                           xbar::calib::InputStream::kHeldOut);
+  save(d.path / "v.npy", v);
+  REQUIRE(xbar::test::run_xbar(d, "solve --g pc/g_compensated.npy --v v.npy --r-row 30 --r-col 30 "
+                                  "--backend ngspice --quiet --out ng") == 0);
+  Mat i_comp = load(d.path / "ng/currents.npy");
+  for (int64_t j = 0; j < n; ++j) i_comp.col(j) /= s(0, j);
+  const Mat ideal = v * g;
+  // |T(G') - s_j G| <= tol max_ij(s_j G) <= tol max(G) per cell; divided by s_j, summed over m
+  // rows; plus ngspice's own error (reltol 1e-9).
+  const double tol = 1e-9;
+  const double bound = 2 * double(m) * tol * g.maxCoeff() * v.maxCoeff() / s.minCoeff() +
+                       1e-9 * ideal.cwiseAbs().maxCoeff() / s.minCoeff();
+  CHECK((i_comp - ideal).cwiseAbs().maxCoeff() <= bound);
+  // The errors of result.json measure the same thing on their own held-out inputs: far below an LSB.
+  CHECK(r["errors"]["compensated"]["max_lsb"].get<double>() < 0.01);
+  CHECK(r["errors"]["uncompensated"]["max_lsb"].get<double>() > 1.0);
+}
+
+TEST_CASE("calibrate --effective-method solves and port-reduction give the same effective matrix and map") {
+  xbar::test::ScratchDir d;
+  const std::string a = "calibrate --rows 14 --cols 11 --r-row 3 --r-col 3 --r-driver 10 --r-sense 2 --sense both "
+                        "--comp-tol 1e-10 --heldout 50 --calib-inputs 50 --quiet";
+  REQUIRE(xbar::test::run_xbar(d, a + " --effective-method solves --out s") == 0);
+  REQUIRE(xbar::test::run_xbar(d, a + " --effective-method port-reduction --out p") == 0);
+  const json rs = xbar::test::load_json(d.path / "s/result.json"), rp = xbar::test::load_json(d.path / "p/result.json");
+  CHECK(rs["effective_matrix"]["effective_method"] == "solves");
+  CHECK(rp["effective_matrix"]["effective_method"] == "port-reduction");
+  CHECK(rs["compensation"]["options"]["effective_method"] == "solves");
+  const Mat ts = load(d.path / "s/t_effective.npy"), tp = load(d.path / "p/t_effective.npy");
+  // Two exact routes to the same T (solvers/port_reduction.h: 1e-12 relative).
+  CHECK((ts - tp).cwiseAbs().maxCoeff() <= 1e-12 * ts.cwiseAbs().maxCoeff());
+  const Mat gs = load(d.path / "s/g_compensated.npy"), gp = load(d.path / "p/g_compensated.npy");
+  // Both maps meet comp-tol 1e-10; their conductances agree to a small multiple of it.
+  CHECK((gs - gp).cwiseAbs().maxCoeff() <= 1e-8 * gs.maxCoeff());
 }
 
 TEST_CASE("calibrate: the calibration table has one row per column and helps on held-out inputs") {
@@ -159,6 +227,46 @@ TEST_CASE("size: the boundary agrees with direct solves just below and just abov
   CHECK(header.rfind("rows,cols,unknowns,full_scale_a,lsb_a,budget_lsb,uncomp_max_lsb", 0) == 0);
 }
 
+TEST_CASE("size: the default per-column scale keeps compensated arrays within budget where --scale 1 cannot") {
+  // Issue 21, point 7: at --scale 1 the far cells need more than g-max and the map is no better
+  // than none; the default searches a gain per column and reports which scale it used.
+  xbar::test::ScratchDir d;
+  const std::string a = "size --r-row 10 --r-col 10 --sizes 4,8,16,24,32 --refine false --heldout 200 "
+                        "--calib-tables false --budget-lsb 1 --quiet";
+  REQUIRE(xbar::test::run_xbar(d, a + " --scale 1 --out one") == 0);
+  REQUIRE(xbar::test::run_xbar(d, a + " --out pc") == 0);
+  const json one = xbar::test::load_json(d.path / "one/result.json"), pc = xbar::test::load_json(d.path / "pc/result.json");
+  CHECK(one["compensation"]["scale"] == 1.0);
+  CHECK(pc["compensation"]["scale"] == "per-column");
+  CHECK(pc["compensation"]["scale_used"] == "per-column");
+  const int64_t fixed = one["largest"]["compensated"]["largest_passing_size"];
+  const int64_t per_column = pc["largest"]["compensated"]["largest_passing_size"];
+  CHECK(fixed <= 8);
+  CHECK(per_column >= 4 * fixed);
+  // size.csv: the smallest and the mean column scale of every size, the mean never below the smallest.
+  std::ifstream in(d.path / "pc/size.csv");
+  std::string header, line;
+  std::getline(in, header);
+  std::vector<std::string> cols;
+  {
+    std::stringstream hs(header);
+    for (std::string c; std::getline(hs, c, ',');) cols.push_back(c);
+  }
+  const auto col = [&](const std::string& name) { return size_t(std::find(cols.begin(), cols.end(), name) - cols.begin()); };
+  REQUIRE(col("comp_scale_mean") < cols.size());
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) f.push_back(c);
+    const double s_min = std::stod(f[col("comp_scale")]), s_mean = std::stod(f[col("comp_scale_mean")]);
+    CHECK(s_min <= s_mean);
+    CHECK(s_mean <= 1.0);
+    ++rows;
+  }
+  CHECK(rows == 5);
+}
+
 TEST_CASE("size --cell sinh: the boundary agrees with Newton solves just below and just above it") {
   xbar::test::ScratchDir d;
   const std::string keys = " --cell sinh --r-row 2.5 --r-col 2.5 --r-driver 0 --r-sense 0 --g-on 1e-4 "
@@ -194,9 +302,16 @@ TEST_CASE("calibrate --cell sinh: map at the operating input, checked by ngspice
   save(d.path / "g.npy", g);
   const std::string wires = " --r-row 6 --r-col 6 --cell sinh --v-read 0.25";
   REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --g-min 1e-7 --g-max 1e-3 --comp-tol 1e-11 --heldout 20 "
-                                  "--calib-inputs 20 --quiet --out c" + wires) == 0);
+                                  "--calib-inputs 20 --scale 1 --quiet --out c" + wires) == 0);
   CHECK(!fs::exists(d.path / "c/t_effective.npy"));  // no effective matrix for nonlinear cells
   const json r = xbar::test::load_json(d.path / "c/result.json");
+  // The default per-column scale needs linear cells: a nonlinear map takes auto, and says so.
+  REQUIRE(xbar::test::run_xbar(d, "calibrate --g g.npy --g-min 1e-7 --g-max 1e-3 --heldout 5 --calib-inputs 5 "
+                                  "--quiet --out dflt" + wires) == 0);
+  const json rd = xbar::test::load_json(d.path / "dflt/result.json");
+  CHECK(rd["compensation"]["options"]["scale"] == "per-column");
+  CHECK(rd["compensation"]["scale_used"] == "auto (per-column scales need linear cells)");
+  CHECK(load(d.path / "dflt/column_scales.npy").size() == n);
   CHECK(r["compensation"]["converged"] == true);
   CHECK(r["compensation"]["operating_input"]["all_rows_v"] == 0.25);
   CHECK(r["errors"]["reference"].get<std::string>().find("sinh") != std::string::npos);
@@ -231,6 +346,9 @@ TEST_CASE("calibrate and size: bad keys are named, exit 2, and nothing is writte
       {"size --sizes 8,x,16", "sizes"},
       {"size --sweep diagonal", "sweep"},
       {"size --budget-lsb 0", "budget-lsb"},
+      {"calibrate --rows 8 --cols 8 --effective-method fast", "effective-method"},
+      {"size --scale per-row", "scale"},
+      {"evaluate --model m.pt --scale 0.5", "key scale"},
   };
   for (const auto& c : cases) {
     CAPTURE(c.args);

@@ -52,11 +52,14 @@ TEST_CASE("CNN: ideal hardware predicts what libtorch predicts on every image; c
   CHECK(j["model"]["architecture"] == "cnn");
   CHECK(j["hat_model"]["hat"] == true);
   CHECK(j["hat_source"].get<std::string>().find("--hat-model") != std::string::npos);
-  // Every compensated tile reached its floor-lifted targets.
+  // Every compensated tile reached its targets: none above g-max (the per-pair scales), none
+  // below g-min (the in-map floor).
   for (const json& l : j["runs"]["compensated"]["layers"]) {
     CAPTURE(l["layer"]);
     CHECK(l["compensation"]["needs_above_max"] == 0);
+    CHECK(l["compensation"]["needs_below_min"] == 0);
     CHECK(l["compensation"]["scale_max"].get<double>() <= 1.0);
+    CHECK(l["compensation"]["scale"].get<std::string>().rfind("per-column", 0) == 0);
   }
   CHECK(j["runs"]["compensated"]["layers"][0]["kind"] == "conv");
   CHECK(j["runs"]["compensated"]["layers"][0]["reads_per_image"] == 28 * 28);

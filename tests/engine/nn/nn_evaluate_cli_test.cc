@@ -101,12 +101,12 @@ TEST_CASE("program --model writes tiles whose signed columns are the model's wei
     REQUIRE(g.shape == std::vector<int64_t>{r1 - r0, o1 - o0 + 1});
     CHECK(*std::min_element(g.data.begin(), g.data.end()) >= 1e-6);
     CHECK(*std::max_element(g.data.begin(), g.data.end()) <= 1e-4);
-    const double gain = t["gain_s_per_weight"];
+    REQUIRE(t["gain_s_per_weight"].size() == size_t(t["outputs"][1].get<int64_t>() - t["outputs"][0].get<int64_t>()));
     auto& w = rebuilt[t["layer"].get<std::string>()];
     const int64_t n = o1 - o0 + 1;
     for (int64_t i = 0; i < r1 - r0; ++i)
       for (int64_t j = 0; j < o1 - o0; ++j)
-        w(r0 + i, o0 + j) = (g.data[size_t(i * n + j)] - g.data[size_t(i * n + n - 1)]) / gain;
+        w(r0 + i, o0 + j) = (g.data[size_t(i * n + j)] - g.data[size_t(i * n + n - 1)]) / t["gain_s_per_weight"][size_t(j)].get<double>();
   }
   for (size_t k : net.mvm_layers()) {
     const auto& w = rebuilt[net.layers[k].name];

@@ -94,8 +94,10 @@ TEST_CASE("program --model --cell flash writes thresholds, and xbar solve of a t
                      out, &err) == 0);
     const auto i = xbar::engine::io::read_npy((process_dir().path / out / "currents.npy").string());
     REQUIRE(i.data.size() == size_t(2 * outs));
-    const double gain = t["gain_s_per_weight"], v = 0.2;
+    const double v = 0.2;
+    REQUIRE(t["gain_s_per_weight"].size() == size_t(outs));
     for (int64_t q = 0; q < outs; ++q) {
+      const double gain = t["gain_s_per_weight"][size_t(q)];
       // Every row at v-read: output q reads sum_i w_iq up to each cell's verify error, at most
       // pv-tol = 2% of its target G v: |error| <= 0.02 sum_i (G+ + G-) / a, and the measured
       // sum g_sum of the pair's reads is at least 0.98 sum_i (G+ + G-).

@@ -83,7 +83,10 @@ RowMatrixXd referee_outputs(const HardwareNetwork& hw, const Network& n, const H
     opt.batch = xbar::solvers::BatchMethod::kDirect;
     xbar::solvers::CrossbarSolver solver(circuit, opt);
     const RowMatrixXd i = solver.solve(v.middleCols(t.plan.row0, t.plan.rows)).currents;
-    y.middleCols(t.plan.out0, t.plan.outs) += signed_currents(i, o.mapping.encoding, t.plan.outs) / (t.gain_s * vpu);
+    REQUIRE(t.gain_s.size() == size_t(t.plan.outs));
+    const Eigen::Map<const Eigen::ArrayXd> gain(t.gain_s.data(), t.plan.outs);
+    y.middleCols(t.plan.out0, t.plan.outs).array() +=
+        signed_currents(i, o.mapping.encoding, t.plan.outs).array().rowwise() / (gain * vpu).transpose();
   }
   return y.rowwise() + n.layers[0].b.transpose();
 }

@@ -92,7 +92,7 @@ TEST_CASE("calibration sets each tile's ADC range to its largest current and eva
   const RowMatrixXd y_cal = l.mvm(scratch, kCalibrationBatchBase, true, cal);
   // While calibrating the ADC is bypassed: the largest |signed current| is the largest output
   // times the tile's gain in amperes per unit.
-  const double gain = l.tiles[0].gain_s * o.v_read_v / l.x_max;
+  const double gain = l.tiles[0].gain_s[0] * o.v_read_v / l.x_max;  // uncompensated: one gain
   CHECK(cal.max_abs_a[0] == doctest::Approx(y_cal.cwiseAbs().maxCoeff() * gain).epsilon(1e-12));
   l.set_adc_ranges(cal.max_abs_a);
   CHECK(l.tiles[0].adc_range_a == cal.max_abs_a[0]);

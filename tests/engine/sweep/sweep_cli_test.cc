@@ -1,7 +1,8 @@
 // `xbar sweep` end to end, through the real binary: rows equal the individual subcommand runs
 // they stand for, a SIGKILLed sweep resumes without losing or duplicating a row, `mpirun -np 2`
 // writes the same CSV as one process, failing points are recorded without stopping the sweep,
-// a changed INI is refused, and bad INIs are refused with file:line before anything is written.
+// a changed INI is refused, and bad INIs are refused with file:line before anything is written;
+// Open MPI is loaded only under mpirun, through the MPI module (issue 21).
 #include <doctest/doctest.h>
 #include <signal.h>
 #include <spawn.h>
@@ -340,6 +341,49 @@ TEST_CASE("sweep: mpirun -np 2 writes the same CSV as one process, and both rank
 #endif
 }
 
+TEST_CASE("sweep: one process loads no Open MPI library; under mpirun the MPI module loads it") {
+  // The dynamic loader's own report (LD_DEBUG=files): one "calling init: PATH" line per shared
+  // object it initialised, linked or opened with dlopen (issue 21: libxbar_mpi.so).
+  ScratchDir d;
+  write(d.path / "s.ini", "command = solve\nrows = 4\ncols = 3, 4\n");
+  const std::string one = "cd " + d.path.string() + " && LD_DEBUG=files " + XBAR_BINARY +
+                          " sweep --config s.ini --out one --quiet >/dev/null 2>ld1.txt";
+  REQUIRE(std::system(one.c_str()) == 0);
+  const std::string ld1 = slurp(d.path / "ld1.txt");
+  CHECK(ld1.find("calling init:") != std::string::npos);
+  CHECK(ld1.find("libmpi") == std::string::npos);
+  CHECK(ld1.find("libxbar_mpi") == std::string::npos);
+#ifdef XBAR_HAVE_MPI
+  const std::string two = "cd " + d.path.string() + " && " + mpirun_prefix(2) + "-x LD_DEBUG=files " + XBAR_BINARY +
+                          " sweep --config s.ini --out two --quiet >/dev/null 2>ld2.txt";
+  REQUIRE(std::system(two.c_str()) == 0);
+  const std::string ld2 = slurp(d.path / "ld2.txt");
+  CHECK(ld2.find("libxbar_mpi.so") != std::string::npos);
+  CHECK(ld2.find("libmpi.so") != std::string::npos);
+  CHECK(read_csv(d.path / "two/sweep.csv").rows.size() == 2);
+#endif
+}
+
+TEST_CASE("sweep: under mpirun -np 2, an MPI module that cannot be loaded stops with exit 2, naming it, before writing") {
+#ifndef XBAR_HAVE_MPI
+  MESSAGE("built without MPI (XBAR_WITH_MPI=OFF or libopenmpi-dev missing): nothing to test");
+#else
+  ScratchDir d;
+  write(d.path / "s.ini", "command = solve\nrows = 4\ncols = 3, 4\n");
+  const std::string cmd = "cd " + d.path.string() + " && XBAR_MPI_MODULE=no-such-dir/libxbar_mpi.so " +
+                          mpirun_prefix(2) + "-x XBAR_MPI_MODULE " + XBAR_BINARY +
+                          " sweep --config s.ini --out out --quiet >/dev/null 2>err.txt";
+  const int rc = std::system(cmd.c_str());
+  const std::string err = slurp(d.path / "err.txt");
+  INFO(err);
+  REQUIRE(WIFEXITED(rc));
+  CHECK(WEXITSTATUS(rc) == 2);
+  CHECK(err.find("started by mpirun as one of 2 ranks, but the MPI module libxbar_mpi.so") != std::string::npos);
+  CHECK(err.find("no-such-dir/libxbar_mpi.so: no such file") != std::string::npos);
+  CHECK_FALSE(fs::exists(d.path / "out"));
+#endif
+}
+
 TEST_CASE("sweep: a DIR written from another sweep definition is refused, naming what differs") {
   ScratchDir d;
   write(d.path / "s.ini", "command = solve\nrows = 4, 5\ncols = 4\nr-row = 1\n");
@@ -376,7 +420,7 @@ TEST_CASE("sweep: bad sweep INIs and values are refused with file:line before an
       // a key the sweep's subcommand does not take (calibrate has no save-voltages)
       {"command = calibrate\nsave-voltages = true\n", "xbar sweep: error: s.ini:2: unknown key 'save-voltages' for calibrate"},
       // a combination make_config rejects: names the point and the line of the key at fault
-      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini:2: point 00001 (scale = half): key scale = 'half': expected a number in (0, 1] or auto"},
+      {"command = calibrate\nscale = 0.5, half\n", "xbar sweep: error: s.ini:2: point 00001 (scale = half): key scale = 'half': expected per-column, auto or a number in (0, 1]"},
       // values only the subcommand's checks refuse (issue 17: these ran every point and ended
       // in exit 5 with DIR created): every point is checked before the first runs
       {"command = solve\nrows = 4\ncols = 4\nr-row = 1, -1\n", "xbar sweep: error: s.ini:4: point 00001 (r-row = -1): key r-row = -1: must be a finite value >= 0 ohm"},

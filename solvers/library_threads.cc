@@ -1,0 +1,70 @@
+#include "solvers/library_threads.h"
+
+#include <dlfcn.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <mutex>
+
+namespace xbar::solvers {
+
+namespace {
+
+// OpenBLAS's thread controls, looked up at run time: the libblas.so.3 alternative may be
+// another BLAS without them. blas_thread_shutdown_ is the function OpenBLAS's own fork handler
+// calls; after it, OpenBLAS starts its workers again when its thread count is raised.
+struct OpenBlasThreads {
+  int (*get)() = nullptr;
+  void (*set)(int) = nullptr;
+  int (*shutdown)() = nullptr;
+  bool found() const { return get && set && shutdown; }
+};
+
+OpenBlasThreads openblas() {
+  OpenBlasThreads o;
+  o.get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  o.set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  o.shutdown = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "blas_thread_shutdown_"));
+  return o;
+}
+
+// The thread count OpenBLAS had when parked (0: not parked). Process-wide, as OpenBLAS's own
+// thread count is: the one exception to "no mutable statics", mirroring the library's state.
+std::atomic<int> g_parked_threads{0};
+std::mutex g_unpark_mutex;
+
+}  // namespace
+
+void park_blas_threads() {
+  const OpenBlasThreads o = openblas();
+  if (!o.found()) return;
+  const int n = o.get();
+  if (n <= 1) return;
+  o.set(1);       // first: at 1, OpenBLAS never calls its (then stopped) server again
+  o.shutdown();   // joins the spinning workers
+  g_parked_threads = n;
+}
+
+void unpark_blas_threads() {
+  const int parked = g_parked_threads.load();
+  if (parked <= 1) return;
+  const int want = std::min(parked, std::max(1, omp_get_max_threads()));
+  std::lock_guard<std::mutex> lock(g_unpark_mutex);
+  const OpenBlasThreads o = openblas();
+  if (o.found() && o.get() < want) o.set(want);
+}
+
+void set_blas_threads(int n) {
+  n = std::max(1, n);
+  std::lock_guard<std::mutex> lock(g_unpark_mutex);
+  const OpenBlasThreads o = openblas();
+  if (!o.found() || (n == 1 && g_parked_threads.load() > 1 && o.get() == 1)) return;
+  o.set(n);
+}
+
+SerialOpenMp::SerialOpenMp() : saved_levels_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
+
+SerialOpenMp::~SerialOpenMp() { omp_set_max_active_levels(saved_levels_); }
+
+}  // namespace xbar::solvers

@@ -1,0 +1,71 @@
+// The threads of the libraries under the solvers, started only for problems big enough to
+// share (issue 21, point 5). Two pools woke up for a 64 x 64 solve without getting any work
+// worth splitting, and on 2 cores took the core the process itself needed:
+//
+// - OpenBLAS (Debian's libblas3 alternative, CHOLMOD's BLAS) starts one worker per extra core
+//   in its library constructor, before main, and each worker spins on sched_yield for 2^28
+//   cycles (~0.1 s) waiting for work that a small factorization never hands out (its
+//   supernodes are below OpenBLAS's threading thresholds).
+// - CHOLMOD's supernodal factorization opens OpenMP regions of 4 threads (the compile-time
+//   CHOLMOD_OMP_NUM_THREADS, which the num_threads clause makes immune to omp_set_num_threads)
+//   around its per-supernode copies; the threads then spin at every barrier: ~10,000 futex
+//   calls and ~500 context switches in one 64 x 64 `xbar solve`.
+//
+//   solvers::park_blas_threads();      // main(), first thing: OpenBLAS's workers stopped
+//   { solvers::SerialOpenMp serial;    // this thread's OpenMP regions run on it alone
+//     ... small factorization ... }
+//   solvers::unpark_blas_threads();    // before large BLAS work: OpenBLAS's threads back
+//
+// CholmodBackend::factorize() decides by the factorization's flop count (kParallelFactorFlops).
+// Only the xbar executable parks OpenBLAS; in other processes (tests, benchmarks, a Python
+// interpreter) OpenBLAS keeps its own pool and unpark_blas_threads() does nothing.
+#pragma once
+
+namespace xbar::solvers {
+
+// Factorizations with fewer flops than this (CHOLMOD's count from the analysis) run on the
+// calling thread alone: CHOLMOD's OpenMP regions serial, OpenBLAS left parked. A 64^2 array
+// is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); from about 200^2 a
+// factorization keeps the threads it had before. bench/factor_threads times both modes side
+// by side; on the loaded host of bench/README.md (issue 21) their ratio scattered around 1 at
+// every size from 64^2 to 512^2, so this is not a measured crossover: re-measure on a quiet host.
+constexpr double kParallelFactorFlops = 2e8;
+
+// Sparse matrix products (Eigen's, parallel under OpenMP from 20,000 nonzeros) that touch fewer
+// nonzeros than this in all (nonzeros x right-hand sides) run on the calling thread: ~1 ms of
+// work on one core. Measured for one product A^T x of a 64^2 crossbar (32,512 nonzeros): 24 us
+// on one thread, 15 us on two once their pool runs, which a process solving once never
+// recovers from starting the pool (~0.1 ms) and its spinning afterwards.
+constexpr double kParallelProductNonzeros = 1e6;
+
+// Stops OpenBLAS's worker threads and sets its thread count to 1, remembering the count it
+// had (its default: the cores, or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). Found by dlsym, so
+// with another BLAS (reference, BLIS) or a count of 1 this does nothing. Call once, first thing
+// in main, before any other thread exists.
+void park_blas_threads();
+
+// Gives OpenBLAS back the threads park_blas_threads() took, at most omp_get_max_threads() of
+// the calling thread (a sweep point's budget); OpenBLAS restarts its workers. Does nothing when
+// OpenBLAS was not parked or already has that many. Thread-safe.
+void unpark_blas_threads();
+
+// Sets OpenBLAS's thread count to n >= 1 (a sweep point's budget). While parked, n = 1 leaves
+// the workers stopped (OpenBLAS restarts them on any change of count) and n > 1 unparks to n.
+// Does nothing without OpenBLAS. Thread-safe.
+void set_blas_threads(int n);
+
+// While alive, OpenMP parallel regions started by the calling thread (in CHOLMOD, or anywhere
+// below it) run on that thread alone: max-active-levels 0, a per-thread setting in OpenMP 5
+// (libgomp 11+), so other threads are unaffected. Restores the previous value.
+class SerialOpenMp {
+ public:
+  SerialOpenMp();
+  ~SerialOpenMp();
+  SerialOpenMp(const SerialOpenMp&) = delete;
+  SerialOpenMp& operator=(const SerialOpenMp&) = delete;
+
+ private:
+  int saved_levels_;
+};
+
+}  // namespace xbar::solvers
