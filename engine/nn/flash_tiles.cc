@@ -69,7 +69,17 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
   calib::Compensation c;
   for (int attempt = 1;; ++attempt) {
     t.target = map_tile(w, o.mapping.encoding, floor_s, r.g_max_s);
-    c = calib::compensate_flash(spec, t.target.g_s, cell, v_op, o.v_read_v, co, o.solver);
+    try {
+      c = calib::compensate_flash(spec, t.target.g_s, cell, v_op, o.v_read_v, co, o.solver);
+    } catch (const NumericalError& e) {
+      // The solver names a node of the tile; say which tile of the layer it is.
+      const TilePlan& p = t.plan;
+      throw NumericalError("the flash map of the tile of inputs " + std::to_string(p.row0) + ".." +
+                           std::to_string(p.row0 + p.rows - 1) + " and outputs " + std::to_string(p.out0) + ".." +
+                           std::to_string(p.out0 + p.outs - 1) + " (" + std::to_string(p.rows) + " x " +
+                           std::to_string(p.phys_cols) + " cells, floor attempt " + std::to_string(attempt) +
+                           "): " + e.what());
+    }
     t.comp_iterations += c.iterations;
     t.lift_attempts = attempt;
     // c.t holds every cell's current at v_op (amperes); its target is s G v_read (the target

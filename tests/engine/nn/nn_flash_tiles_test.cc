@@ -242,3 +242,22 @@ TEST_CASE("flash tiles refuse what does not apply to them, naming the key") {
   t.flash.retention.time_s = -1;
   CHECK(refused(t, "retention-time"));
 }
+
+TEST_CASE("a flash map whose Newton solve fails names the tile of the layer it was building") {
+  const Network n = dense_net(24, 6, 41);
+  HardwareOptions o = flash_tiles(24, 12);
+  o.wires.r_row_ohm = o.wires.r_col_ohm = 10;
+  // One Newton iteration per run cannot converge from the zero-bias start of a nonlinear tile
+  // (its update is not below vntol), nor can the gmin and source stepping built from such runs.
+  o.solver.newton.max_iterations = 1;
+  std::string message;
+  try {
+    HardwareNetwork hw(n, o, HardwareMode::kCompensated);
+  } catch (const xbar::NumericalError& e) {
+    message = e.what();
+  }
+  INFO(message);
+  CHECK(message.find("the flash map of the tile of inputs 0..23 and outputs 0..5 (24 x 12 cells, floor attempt 1)") !=
+        std::string::npos);
+  CHECK(message.find("Newton did not converge") != std::string::npos);
+}
