@@ -54,7 +54,8 @@ void validate_flash_tiles(const HardwareOptions& o) {
 }
 
 void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, const support::RowMatrix& w,
-                           const HardwareOptions& o, std::shared_ptr<const devices::FlashCell> cell) {
+                           const HardwareOptions& o, std::shared_ptr<const devices::FlashCell> cell,
+                           const std::string& layer) {
   const devices::ConductanceRange& r = o.mapping.range;
   calib::CompensationOptions co = o.comp;
   co.range = r;
@@ -74,7 +75,7 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
     } catch (const NumericalError& e) {
       // The solver names a node of the tile; say which tile of the layer it is.
       const TilePlan& p = t.plan;
-      throw NumericalError("the flash map of the tile of inputs " + std::to_string(p.row0) + ".." +
+      throw NumericalError("layer " + layer + ": the flash map of the tile of inputs " + std::to_string(p.row0) + ".." +
                            std::to_string(p.row0 + p.rows - 1) + " and outputs " + std::to_string(p.out0) + ".." +
                            std::to_string(p.out0 + p.outs - 1) + " (" + std::to_string(p.rows) + " x " +
                            std::to_string(p.phys_cols) + " cells, floor attempt " + std::to_string(attempt) +

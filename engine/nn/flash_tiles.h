@@ -3,7 +3,7 @@
 //
 //   HardwareOptions o;  o.cell = "flash";  o.flash.program.pv_tol = 0.02;  o.flash.retention.time_s = 3.15e7;
 //   validate_flash_tiles(o);                              // from HardwareOptions::validate()
-//   compensate_flash_tile(t, spec, w_block, o, cell);     // mode compensated: the map, in G
+//   compensate_flash_tile(t, spec, w_block, o, cell, "fc1");  // mode compensated: the map, in G
 //   program_flash_tile(t, g_eq_s, o, cell);               // thresholds into t.flash.vth_v
 //   calib::array_currents(spec, t.flash.vth_v, cell, v, solver);   // a read: Newton, wires
 //
@@ -35,6 +35,10 @@
 // stages (levels, variation, stuck cells, drift), read noise (a spread of G per read) and
 // defect-aware pairs (stuck cells) do not apply and are refused, naming the key.
 #pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -70,9 +74,11 @@ struct FlashTileState {
 void validate_flash_tiles(const HardwareOptions& o);
 
 // Mode compensated: fills t.target (the lifted targets), the compensation fields and
-// t.g_programmed (the map G', conductance equivalents, to be programmed) of tile t.
+// t.g_programmed (the map G', conductance equivalents, to be programmed) of tile t. A
+// NumericalError of the map's Newton solves is rethrown naming `layer` and the tile.
 void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, const support::RowMatrix& w_block,
-                           const HardwareOptions& o, std::shared_ptr<const devices::FlashCell> cell);
+                           const HardwareOptions& o, std::shared_ptr<const devices::FlashCell> cell,
+                           const std::string& layer);
 
 // Programs the conductance-equivalent targets g_eq_s (tile sized, inside the window) into
 // t.flash (thresholds, program-verify and retention statistics; seeds from t.seed) and sets

@@ -246,7 +246,7 @@ void HardwareLayer::adjust_partners(RowMatrixXd& g, const devices::StuckMask& ma
 void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& spec) {
   if (flash_) {
     const TilePlan& p = t.plan;
-    compensate_flash_tile(t, spec, w_.block(p.row0, p.out0, p.rows, p.outs), o_, flash_);
+    compensate_flash_tile(t, spec, w_.block(p.row0, p.out0, p.rows, p.outs), o_, flash_, name_);
     return;
   }
   if (!o_.linear_cells()) {

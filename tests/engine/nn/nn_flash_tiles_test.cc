@@ -257,7 +257,7 @@ TEST_CASE("a flash map whose Newton solve fails names the tile of the layer it w
     message = e.what();
   }
   INFO(message);
-  CHECK(message.find("the flash map of the tile of inputs 0..23 and outputs 0..5 (24 x 12 cells, floor attempt 1)") !=
+  CHECK(message.find("layer fc: the flash map of the tile of inputs 0..23 and outputs 0..5 (24 x 12 cells, floor attempt 1)") !=
         std::string::npos);
   CHECK(message.find("Newton did not converge") != std::string::npos);
 }
