@@ -134,7 +134,8 @@ po::options_description nn_keys(const std::string& sub) {
       ("weight-encoding", str(nn::to_string(hd.mapping.encoding)),
        "differential (G+/G- column pairs) | offset (one column per weight + a reference column per tile)");
   if (!program)  // `program` has v-read already (program_cell_keys: also the flash verify read)
-    m.add_options()("v-read", num(hd.v_read_v), "DAC full scale [V]: the largest layer input drives this voltage");
+    m.add_options()("v-read", num(hd.v_read_v),
+                    "DAC full scale [V]: the largest layer input drives this voltage (flash: also the verify read)");
   m.add_options()
       ("dac-bits", int_(hd.dac_bits), "DAC resolution of the row voltages over [0, v-read]; 0 = unlimited")
       ("adc-bits", int_(hd.adc_bits), "ADC resolution of each signed output current; 0 = unlimited")
@@ -157,6 +158,10 @@ po::options_description nn_keys(const std::string& sub) {
       for (const auto& o : solve_keys.options())
         if (o->long_name() == k) cells.add(o);
   all.add(cells);
+  if (!program)  // `program` has them already (flash_program_keys); the tiles' targets are conductances
+    all.add(pick_options("Flash tiles (cell = flash): program-verify and retention", flash_program_keys(d),
+                         {"flash-erase-vth", "flash-erase-sigma", "pv-step", "pv-sigma", "pv-tol", "pv-max-pulses",
+                          "retention-time", "retention-tau", "retention-alpha", "retention-alpha-sigma"}));
   po::options_description comp = pick_options("Compensation", calib_keys, {"comp-tol", "comp-max-iterations"});
   comp.add_options()("scale", str(xbar::calib::scale_key(hd.comp)),
                      "compensated tiles: per-column = the largest gain <= 1 per differential pair that fits every "
@@ -251,8 +256,31 @@ nn::HardwareOptions make_hardware_options(const po::variables_map& vm) {
   get_opt(vm, "flash-beta", h.cell_params.flash_beta_a_per_v2);
   get_opt(vm, "flash-n", h.cell_params.flash_n);
   get_opt(vm, "temperature", h.cell_params.temperature_k);
-  if (h.cell == "flash")  // the tiles would take conductances as thresholds
-    throw InputError("key cell = flash: network tiles of flash cells are not available yet");
+  {
+    // Flash tiles: program-verify and retention, parsed as `program --cell flash` parses them.
+    const char* flash_only[] = {"flash-erase-vth", "flash-erase-sigma", "pv-step", "pv-sigma", "pv-tol",
+                                "pv-max-pulses", "retention-time", "retention-tau", "retention-alpha",
+                                "retention-alpha-sigma", "pv-target", "v-gate-lines"};
+    auto given = [&](const char* k) { return vm.count(k) && !vm[k].defaulted(); };
+    if (h.cell != "flash") {
+      for (const char* k : flash_only)
+        if (given(k))
+          throw InputError(std::string("key ") + k + ": a flash programming key, and cell = " + h.cell +
+                           " tiles are programmed as conductances (give --cell flash)");
+    } else {
+      if (given("v-gate-lines"))
+        throw InputError("key v-gate-lines: one gate voltage per line of one array; a network's tiles (of "
+                         "different sizes) take --v-gate for every word line");
+      RunConfig f;
+      f.v_read_v = h.v_read_v;
+      fill_flash_program_config(f, vm);
+      if (f.flash_target != devices::FlashTarget::kConductance)
+        throw InputError("key pv-target = " + devices::to_string(f.flash_target) +
+                         ": a network's tiles program the conductance-equivalent targets of its weights");
+      h.flash.program = f.flash_program;
+      h.flash.retention = f.retention;
+    }
+  }
   if (get_opt(vm, "backend", s)) h.solver.backend = xbar::solvers::parse_backend(s);
   get_opt(vm, "reltol", h.solver.newton.reltol);
   get_opt(vm, "vntol", h.solver.newton.vntol_v);

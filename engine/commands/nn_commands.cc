@@ -49,7 +49,7 @@ json hardware_json(const nn::HardwareOptions& h) {
   const devices::ProgrammingOptions& p = h.programming;
   json cell = json::object();
   for (const auto& [k, v] : devices::make_cell_model(h.cell, h.cell_params)->parameters()) cell[k] = v;
-  return {{"tile_rows", h.mapping.tile_rows},
+  json j = {{"tile_rows", h.mapping.tile_rows},
           {"tile_cols", h.mapping.tile_cols},
           {"weight_encoding", to_string(h.mapping.encoding)},
           {"g_min_s", h.mapping.range.g_min_s},
@@ -86,6 +86,8 @@ json hardware_json(const nn::HardwareOptions& h) {
           {"backend", solvers::to_string(h.solver.backend)},
           {"seed", h.seed},
           {"threads", h.threads}};
+  if (h.flash_cells()) j["flash"] = nn::flash_options_json(h);  // program-verify and retention
+  return j;
 }
 
 namespace {
@@ -277,9 +279,10 @@ int write_evaluation(const NnRunConfig& cfg, const EvaluateOptions& o, const Eva
   j["model"] = ev.model;
   if (ev.hat_from_file) j["hat_model"] = ev.hat_model;
   j["hardware"] = hardware_json(o.hw);
-  j["hardware"]["inference"] = o.hw.linear_cells()
-                                   ? "linear cells: exact effective matrix T of every programmed tile, I = T^T v"
-                                   : "nonlinear cells: one Newton solve of the programmed tile per read";
+  j["hardware"]["inference"] =
+      o.hw.linear_cells()  ? "linear cells: exact effective matrix T of every programmed tile, I = T^T v"
+      : o.hw.flash_cells() ? "flash cells: one Newton solve per read of the tile with its programmed thresholds"
+                           : "nonlinear cells: one Newton solve of the programmed tile per read";
   json runs_json = json::object();
   for (const RunRecord& r : ev.runs) runs_json[r.name] = r.detail;
   j["runs"] = runs_json;
@@ -518,7 +521,8 @@ int run_program_model(const NnRunConfig& cfg) {
     for (const nn::TileState& t : ls.tiles) {
       const std::string file = "tiles/" + l.name + "_r" + std::to_string(t.plan.row_tile) + "_c" +
                                std::to_string(t.plan.col_tile) + ".npy";
-      io::write_npy(o.out + "/" + file, t.g_programmed.data(), {t.g_programmed.rows(), t.g_programmed.cols()});
+      const RowMatrixXd& held = o.hw.flash_cells() ? t.flash.vth_v : t.g_programmed;  // flash: thresholds
+      io::write_npy(o.out + "/" + file, held.data(), {held.rows(), held.cols()});
       tiles.push_back({{"file", file}, {"layer", l.name}, {"row_tile", t.plan.row_tile}, {"col_tile", t.plan.col_tile},
                        {"inputs", {t.plan.row0, t.plan.row0 + t.plan.rows}},
                        {"outputs", {t.plan.out0, t.plan.out0 + t.plan.outs}},
@@ -531,7 +535,10 @@ int run_program_model(const NnRunConfig& cfg) {
   j["mode"] = to_string(mode);
   j["tiles"] = tiles;
   j["summary"] = hw.summary_json(o.tile_details);
-  j["outputs"] = {{"tiles", "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed conductances [S], rows x columns"},
+  j["outputs"] = {{"tiles", o.hw.flash_cells()
+                                ? "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed thresholds V_th [V], rows x "
+                                  "columns (`xbar solve --cell flash --vth FILE` reads them)"
+                                : "tiles/<layer>_r<row tile>_c<col tile>.npy: programmed conductances [S], rows x columns"},
                   {"columns", o.hw.mapping.encoding == nn::WeightEncoding::kDifferential
                                   ? "output j of the tile: columns 2j (G+) and 2j+1 (G-)"
                                   : "output j of the tile: column j, minus the last (reference) column"},

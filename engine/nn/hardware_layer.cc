@@ -134,6 +134,7 @@ void HardwareOptions::validate() const {
   if (solver.backend == solvers::BackendChoice::kNgspice)
     throw InputError("key backend = ngspice: network evaluation needs a native back end (effective matrices, Newton)");
   if (threads < 1 || threads > 256) throw InputError("key threads = " + std::to_string(threads) + ": must be 1 .. 256");
+  if (flash_cells()) validate_flash_tiles(*this);
 }
 
 std::string compensation_scale(const HardwareOptions& o) {
@@ -151,6 +152,7 @@ HardwareLayer::HardwareLayer(std::string name, RowMatrixXd w, const HardwareOpti
   o_.comp.range = o_.mapping.range;
   o_.programming.range = o_.mapping.range;
   cell_ = devices::make_cell_model(o_.cell, o_.cell_params);
+  flash_ = std::dynamic_pointer_cast<const devices::FlashCell>(cell_);
   const std::vector<TilePlan> plans = plan_tiles(w_.rows(), w_.cols(), o_.mapping);
   tiles.resize(plans.size());
   for (size_t t = 0; t < plans.size(); ++t) {
@@ -186,6 +188,11 @@ void HardwareLayer::build_tile(size_t k) {
     return;
   }
   auto tp = std::chrono::steady_clock::now();
+  if (flash_) {  // thresholds by program-verify; no conductance stage, effective matrix or read noise
+    program_flash_tile(t, g_to_program, o_, *flash_);
+    t.program_s = seconds_since(tp);
+    return;
+  }
   devices::ProgrammingOptions po = o_.programming;
   po.seed = t.seed;
   if (o_.defect_aware && po.stuck.enabled()) {
@@ -237,6 +244,11 @@ void HardwareLayer::adjust_partners(RowMatrixXd& g, const devices::StuckMask& ma
 }
 
 void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& spec) {
+  if (flash_) {
+    const TilePlan& p = t.plan;
+    compensate_flash_tile(t, spec, w_.block(p.row0, p.out0, p.rows, p.outs), o_, flash_, name_);
+    return;
+  }
   if (!o_.linear_cells()) {
     compensate_nonlinear_tile(t, spec);
     return;
@@ -352,8 +364,8 @@ RowMatrixXd HardwareLayer::mvm(RowMatrixXd& x, uint64_t batch_index, bool calibr
       netlists::CrossbarSpec spec = o_.wires;
       spec.rows = p.rows;
       spec.cols = p.phys_cols;
-      id = signed_currents(calib::array_currents(spec, t.g_programmed, cell_, vt, o_.solver), o_.mapping.encoding,
-                           p.outs);
+      id = signed_currents(calib::array_currents(spec, flash_ ? t.flash.vth_v : t.g_programmed, cell_, vt, o_.solver),
+                           o_.mapping.encoding, p.outs);
     } else {
       id.resize(vt.rows(), p.outs);
       product(v, p.row0, p.rows, t.t_signed, id);
@@ -429,7 +441,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
                {"calibration_max_a", t.calib_max_a},
                {"adc", counts_json(t.adc_counts)},
                {"times_s", {{"program_s", t.program_s}, {"effective_s", t.effective_s}, {"compensation_s", t.compensation_s}}}};
-    if (mode_ != HardwareMode::kIdeal)
+    if (mode_ != HardwareMode::kIdeal && !flash_)  // flash: program-verify instead (below)
       tj["programming"] = {{"stuck_on", t.programming.stuck.stuck_on},
                            {"stuck_off", t.programming.stuck.stuck_off},
                            {"targets_clipped_low", t.programming.targets_clipped_low},
@@ -440,6 +452,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
     if (o_.defect_aware && mode_ != HardwareMode::kIdeal)
       tj["defect_aware"] = {{"partners_adjusted", t.partners_adjusted}, {"partners_clipped", t.partners_clipped},
                             {"pairs_both_stuck", t.pairs_both_stuck}};
+    if (flash_ && mode_ != HardwareMode::kIdeal) tj["flash"] = flash_tile_json(t.flash);
     if (mode_ == HardwareMode::kCompensated) {
       tj["compensation"] = {{"iterations", t.comp_iterations},
                             {"needs_above_max", t.needs_above_max}, {"needs_below_min", t.needs_below_min},
@@ -470,6 +483,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
     lj["compensation"] = {{"scale", compensation_scale(o_)}, {"scale_min", s_min}, {"scale_max", s_max},
                           {"iterations", iters}, {"needs_above_max", above}, {"needs_below_min", below},
                           {"not_converged_tiles", unconverged}, {"one_scale_fallback_tiles", fell_back}};
+  if (flash_ && mode_ != HardwareMode::kIdeal) lj["flash"] = flash_layer_json(tiles);
   if (per_tile) lj["tile_list"] = tile_list;
   return lj;
 }

@@ -31,7 +31,8 @@
 //   2. the column currents of the programmed tile: linear cells, I = T^T v with T the exact
 //      effective matrix of the tile (calib/effective.h: one factorization per tile, once),
 //      folded with the sense subtraction into one rows x outs matrix;
-//      nonlinear cells, a Newton solve of the tile per read (calib::array_currents);
+//      nonlinear cells, a Newton solve of the tile per read (calib::array_currents; flash
+//      cells: of the thresholds they were programmed to, flash_tiles.h);
 //   3. read noise (--read-noise-sigma r): every read sees G (1 + r z) with fresh z per cell. Its
 //      effect on a signed output is drawn from its exact distribution for wire-free cells,
 //      N(0, r^2 sum_i v_i^2 (G+_ij^2 + G-_ij^2)), one normal per output and read (a first-order
@@ -80,6 +81,7 @@
 #include "devices/quantizer.h"
 #include "devices/read_noise.h"
 #include "devices/registry.h"
+#include "engine/nn/flash_tiles.h"
 #include "engine/nn/weight_mapping.h"
 #include "netlists/crossbar_spec.h"
 #include "solvers/circuit_solver.h"
@@ -138,11 +140,13 @@ struct HardwareOptions {
   // searched (scale_auto): per output pair by default (scale_per_column), per tile when false;
   // the groups are the encoding's (compensate_tile). Nonlinear cells: per tile.
   calib::CompensationOptions comp = calib::per_column_compensation();
+  FlashTileOptions flash;           // cell = flash: program-verify and retention (flash_tiles.h)
   solvers::SolverOptions solver;    // [key backend]
   uint64_t seed = 1;                // [key seed]
   int threads = 2;                  // [key threads] batches evaluated in parallel
   void validate() const;            // InputError naming the key
   bool linear_cells() const { return cell == "linear"; }
+  bool flash_cells() const { return cell == "flash"; }
 };
 
 // The compensation scale the tiles use, for the outputs: "per-column: ..." or "auto: ..." with
@@ -153,7 +157,8 @@ struct TileState {
   TilePlan plan;
   TileTarget target;
   uint64_t seed = 0;
-  RowMatrixXd g_programmed;   // rows x phys_cols, what the tile holds
+  RowMatrixXd g_programmed;   // rows x phys_cols, what the tile holds (flash: conductance equivalents)
+  FlashTileState flash;       // flash: the thresholds the tile holds, program-verify, retention
   RowMatrixXd t_signed;       // linear: rows x outs, signed effective weights (siemens)
   RowMatrixXd noise_var;      // read noise: rows x outs, r^2 (G+^2 + G-^2) (offset: G^2 + Gref^2)
   double scale = 1.0;         // compensation scale: the smallest s_q of the tile's outputs
@@ -247,6 +252,7 @@ class HardwareLayer : public LayerState {
   HardwareMode mode_;
   uint64_t layer_seed_;
   std::shared_ptr<const devices::CellModel> cell_;
+  std::shared_ptr<const devices::FlashCell> flash_;  // cell_ when it is the flash cell
 };
 
 // Builds every tile of `layers` on `threads` threads (largest layers' tiles interleaved as

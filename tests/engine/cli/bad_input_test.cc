@@ -439,6 +439,23 @@ std::vector<BadCase> bad_cases() {
        {"missing_model.pt", "does not exist"}},
       {"program --model: file that is not a model", "program", {"--model", "notamodel.pt"},
        {"notamodel.pt", "not a model file"}},
+      // network tiles of flash cells (issue 18): refused before the model is read
+      {"evaluate --cell flash --variation gaussian", "evaluate",
+       {"--model", "notamodel.pt", "--cell", "flash", "--variation", "gaussian"}, {"key variation", "program-verify"}},
+      {"evaluate --cell flash --read-noise-sigma", "evaluate",
+       {"--model", "notamodel.pt", "--cell", "flash", "--read-noise-sigma", "0.01"}, {"read-noise-sigma", "flash"}},
+      {"evaluate --cell flash --g-min 0", "evaluate", {"--model", "notamodel.pt", "--cell", "flash", "--g-min", "0"},
+       {"g-min", "> 0"}},
+      {"evaluate --cell flash --pv-step 0", "evaluate", {"--model", "notamodel.pt", "--cell", "flash", "--pv-step", "0"},
+       {"pv-step", "0", "> 0"}},
+      {"evaluate --cell flash --retention-time -1", "evaluate",
+       {"--model", "notamodel.pt", "--cell", "flash", "--retention-time", "-1"}, {"retention-time", "-1"}},
+      {"evaluate --pv-tol for a linear cell", "evaluate", {"--model", "notamodel.pt", "--pv-tol", "0.01"},
+       {"pv-tol", "--cell flash"}},
+      {"program --model --cell flash --pv-target read-current", "program",
+       {"--model", "notamodel.pt", "--cell", "flash", "--pv-target", "read-current"}, {"pv-target", "conductance-equivalent"}},
+      {"program --model --cell flash --v-gate-lines", "program",
+       {"--model", "notamodel.pt", "--cell", "flash", "--v-gate-lines", "vgate_5.npy"}, {"v-gate-lines", "--v-gate"}},
       // --- issue 17: hostile input, round 2 ----------------------------------------------
       // 1. integer ranges at the int64 limits (b - a overflowed; INT64_MAX..INT64_MAX hung)
       {"sweep: integer range up to INT64_MAX", "sweep", {"--config", "sweep_int64.ini"},
