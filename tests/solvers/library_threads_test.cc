@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "solvers/cholmod_backend.h"
@@ -18,25 +19,29 @@ using solvers::SparseMatrix;
 
 namespace {
 
-int process_threads() {
-  int n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
-  return n;
+// The ids of the process's threads now.
+std::set<std::string> process_threads() {
+  std::set<std::string> ids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    ids.insert(entry.path().filename().string());
+  return ids;
 }
 
-// How many threads the process gained while f ran on a fresh thread. libgomp keeps one pool of
-// workers per thread that opens a parallel region, so a fresh thread shows every OpenMP worker
-// that f's regions needed, even if the test's main thread already has a pool.
+// How many threads the process started while f ran on a fresh thread: ids present after f that
+// were not there before (a count of threads would also see a worker of another library exit
+// meanwhile, e.g. OpenBLAS's, parked asynchronously, and come out negative). libgomp keeps one
+// pool of workers per thread that opens a parallel region, so a fresh thread shows every OpenMP
+// worker that f's regions needed, even if the test's main thread already has a pool.
 template <typename F>
 int threads_started_by(F f) {
-  int gained = 0;
+  int started = 0;
   std::thread t([&] {
-    const int before = process_threads();
+    const std::set<std::string> before = process_threads();
     f();
-    gained = process_threads() - before;
+    for (const std::string& id : process_threads()) started += before.count(id) == 0;
   });
   t.join();
-  return gained;
+  return started;
 }
 
 // Threads in an OpenMP region of 4 requested by the calling thread.
