@@ -20,12 +20,15 @@ using solvers::SparseMatrix;
 namespace {
 
 // The ids of the process's threads now.
-std::set<std::string> process_threads() {
+std::set<std::string> process_thread_ids() {
   std::set<std::string> ids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
     ids.insert(entry.path().filename().string());
   return ids;
 }
+
+// How many threads the process has now.
+int process_threads() { return int(process_thread_ids().size()); }
 
 // How many threads the process started while f ran on a fresh thread: ids present after f that
 // were not there before (a count of threads would also see a worker of another library exit
@@ -36,9 +39,9 @@ template <typename F>
 int threads_started_by(F f) {
   int started = 0;
   std::thread t([&] {
-    const std::set<std::string> before = process_threads();
+    const std::set<std::string> before = process_thread_ids();
     f();
-    for (const std::string& id : process_threads()) started += before.count(id) == 0;
+    for (const std::string& id : process_thread_ids()) started += before.count(id) == 0;
   });
   t.join();
   return started;
