@@ -16,6 +16,10 @@
 #include "engine/nn/nn_torch_api.h"
 #include "solvers/library_threads.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#endif
+
 #ifndef XBAR_TORCH_MODULE_DIR
 #define XBAR_TORCH_MODULE_DIR ""
 #endif
@@ -78,6 +82,13 @@ const TorchApi* open_module() {
       tried += "\n  " + path + ": no such file";
       continue;
     }
+#if defined(__SANITIZE_ADDRESS__)
+    // Sanitizer build only: LeakSanitizer's end-of-process stop-the-world crashes ("Tracer caught
+    // signal 11") in a process that has the uninstrumented libtorch loaded (tests/sanitizers/
+    // README.md). Check for leaks now, before loading it; LSan then skips its exit check, so a
+    // run that loads the module is leak-checked up to here rather than not at all.
+    __lsan_do_leak_check();
+#endif
     void* h = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (!h) {
       tried += "\n  " + path + ": " + dlerror();
