@@ -95,14 +95,8 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
     if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
     floor_s = next;
   }
-  t.scale = c.scale;
   t.gain_s.assign(size_t(t.plan.outs), c.scale * t.target.g_per_weight_s);  // one scale per tile
-  t.needs_above_max = c.needs_above_max;
-  t.needs_below_min = c.needs_below_min;
-  t.comp_converged = c.converged;
-  t.comp_residual = c.residual_rel;
-  t.comp_message = c.message;
-  t.g_programmed = std::move(c.g_s);
+  t.take_compensation(std::move(c));
 }
 
 void program_flash_tile(TileState& t, const support::RowMatrix& g_eq_s, const HardwareOptions& o,

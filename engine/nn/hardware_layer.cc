@@ -270,19 +270,12 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
   co.lift_groups = groups;
   calib::Compensation c = calib::compensate(spec, t.target.g_s, co, o_.solver);
   t.comp_iterations = c.iterations;
-  t.scale = c.scale;
   t.gain_s.resize(size_t(p.outs));
   for (int64_t q = 0; q < p.outs; ++q)
     t.gain_s[size_t(q)] = c.column_scales[size_t(differential ? 2 * q : q)] * t.target.g_per_weight_s;
   t.lifted_cells = c.lifted_cells;
   t.max_lift_s = c.max_lift_s;
-  t.needs_above_max = c.needs_above_max;
-  t.needs_below_min = c.needs_below_min;
-  t.comp_converged = c.converged;
-  t.comp_residual = c.residual_rel;
-  t.comp_message = c.message;
-  t.comp_scale_fallback = c.scale_fallback;
-  t.g_programmed = std::move(c.g_s);
+  t.take_compensation(std::move(c));
 }
 
 void HardwareLayer::compensate_nonlinear_tile(TileState& t, const netlists::CrossbarSpec& spec) {
@@ -313,14 +306,19 @@ void HardwareLayer::compensate_nonlinear_tile(TileState& t, const netlists::Cros
     if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
     floor_s = next;
   }
-  t.scale = c.scale;
   t.gain_s.assign(size_t(p.outs), c.scale * t.target.g_per_weight_s);
-  t.needs_above_max = c.needs_above_max;
-  t.needs_below_min = c.needs_below_min;
-  t.comp_converged = c.converged;
-  t.comp_residual = c.residual_rel;
-  t.comp_message = c.message;
-  t.g_programmed = std::move(c.g_s);
+  t.take_compensation(std::move(c));
+}
+
+void TileState::take_compensation(calib::Compensation&& c) {
+  scale = c.scale;
+  needs_above_max = c.needs_above_max;
+  needs_below_min = c.needs_below_min;
+  comp_converged = c.converged;
+  comp_residual = c.residual_rel;
+  comp_message = std::move(c.message);
+  comp_scale_fallback = std::move(c.scale_fallback);
+  g_programmed = std::move(c.g_s);
 }
 
 void HardwareLayer::set_input_full_scale(double x_max) { this->x_max = std::max(x_max, kMinInput); }

@@ -179,6 +179,9 @@ struct TileState {
   double comp_residual = 0;
   std::string comp_message;   // the map's one-line summary
   std::string comp_scale_fallback;  // why per-column scales gave way to one per tile ("" if not)
+  // Takes a finished map's outcome (scale, unreachable counts, convergence, message, the map as
+  // g_programmed); the caller sets gain_s and what only its kind of map has.
+  void take_compensation(calib::Compensation&& c);
   double program_s = 0, effective_s = 0, compensation_s = 0;
   devices::QuantizeCounts adc_counts;
   // Defect-aware pairs: partners reprogrammed, of which clipped to the window; pairs with
