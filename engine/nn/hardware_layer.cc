@@ -514,10 +514,15 @@ double build_layers(const std::vector<HardwareLayer*>& layers, int threads, Hard
 void for_each_batch(int64_t count, int threads, const std::function<void(int64_t, int64_t, uint64_t)>& fn) {
   const SingleThreadedBlas single;
   const int64_t batches = (count + kEvalBatchImages - 1) / kEvalBatchImages;
+  const int n = int(std::min<int64_t>(threads, batches));
+  const int caller_omp_threads = omp_get_max_threads();
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
   auto worker = [&] {
+    // Nonlinear tiles solve batches through CHOLMOD, whose batched substitutions take OpenMP's
+    // budget (per thread): with several batches at once, one thread each (as build_layers).
+    if (n > 1) omp_set_num_threads(1);
     for (int64_t b; (b = next++) < batches;) {
       try {
         const int64_t first = b * kEvalBatchImages;
@@ -529,10 +534,10 @@ void for_each_batch(int64_t count, int threads, const std::function<void(int64_t
       }
     }
   };
-  const int n = int(std::min<int64_t>(threads, batches));
   std::vector<std::thread> pool;
   for (int k = 1; k < n; ++k) pool.emplace_back(worker);
   worker();
+  omp_set_num_threads(caller_omp_threads);  // the calling thread was a worker too
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
 }
