@@ -20,12 +20,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
+#include <utility>
 #include <string>
 
 #include "bench/bench_util.h"
 #include "devices/registry.h"
 #include "engine/io/fashion_mnist.h"
 #include "solvers/crossbar_solver.h"
+#include "solvers/library_threads.h"
 
 using namespace xbar;
 
@@ -38,6 +41,9 @@ int main(int argc, char** argv) {
   // As the CLI (engine/cli/main.cc): large blocks reused from the heap, not mapped afresh.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // One thread, as evaluate runs each batch (for_each_batch): OpenBLAS's workers stopped (else
+  // they spin in sched_yield beside CHOLMOD's substitutions) and OpenMP serial.
+  solvers::park_blas_threads();
   omp_set_num_threads(1);
   const std::string cell = argc > 1 ? argv[1] : "sinh";
   const int64_t images = argc > 2 ? std::atoll(argv[2]) : 200;
@@ -64,29 +70,32 @@ int main(int argc, char** argv) {
     opt.batch = solvers::BatchMethod::kDirect;
     opt.keep_voltages = true;
     const double t0 = bench::now_s();
+    const std::clock_t c0 = std::clock();
     solvers::CrossbarSolver s(x, opt);
     out = s.solve(v.topRows(count));
-    return bench::now_s() - t0;
+    return std::pair<double, double>(bench::now_s() - t0, double(std::clock() - c0) / CLOCKS_PER_SEC);
   };
   std::printf("nonlinear tile: %s, %lld x %lld, 2.5 ohm/segment, Fashion-MNIST test images x %.1f V\n",
               cell.c_str(), (long long)size, (long long)size, kVReadV);
   solvers::CrossbarSolution one, many;
-  const double t_one = run(referee, false, one);
-  const double t_many = run(images, true, many);
+  const auto [t_one, cpu_one] = run(referee, false, one);
+  const auto [t_many, cpu_many] = run(images, true, many);
   const solvers::NewtonOptions n;
   const auto ref = many.voltages.topRows(referee);
   const double tol = n.reltol * one.voltages.cwiseAbs().maxCoeff() + n.vntol_v;
   const double diff = (ref - one.voltages).cwiseAbs().maxCoeff();
   const double ips_one = double(referee) / t_one, ips_many = double(images) / t_many;
-  std::printf("%-22s %8s %10s %12s %14s\n", "path", "images", "seconds", "images/s", "newton iters");
-  std::printf("%-22s %8lld %10.3f %12.1f %14lld\n", "per-image Newton", (long long)referee, t_one, ips_one,
-              (long long)one.summary.newton_iterations);
-  std::printf("%-22s %8lld %10.3f %12.1f %14lld\n", "batched (one Jacobian)", (long long)images, t_many, ips_many,
-              (long long)many.summary.newton_iterations);
-  std::printf("ratio batched / per-image: %.1fx images/s; chord steps %.2f per image, per-image fallbacks %lld, "
-              "factorizations %.3f s of %.3f s\n",
-              ips_many / ips_one, double(many.summary.newton_chord_steps) / double(images),
-              (long long)many.summary.newton_fallbacks, many.summary.factorize_s, t_many);
+  std::printf("%-22s %8s %10s %12s %12s %14s\n", "path", "images", "seconds", "cpu seconds", "images/s",
+              "newton iters");
+  std::printf("%-22s %8lld %10.3f %12.3f %12.1f %14lld\n", "per-image Newton", (long long)referee, t_one, cpu_one,
+              ips_one, (long long)one.summary.newton_iterations);
+  std::printf("%-22s %8lld %10.3f %12.3f %12.1f %14lld\n", "batched (one Jacobian)", (long long)images, t_many,
+              cpu_many, ips_many, (long long)many.summary.newton_iterations);
+  std::printf("ratio batched / per-image: %.1fx images/s (%.1fx in cpu time per image); chord steps %.2f per image, per-image fallbacks %lld, "
+              "assembly %.3f s, analysis %.3f s, factorizations %.3f s of %.3f s\n",
+              ips_many / ips_one, (cpu_one / double(referee)) / (cpu_many / double(images)), double(many.summary.newton_chord_steps) / double(images),
+              (long long)many.summary.newton_fallbacks, many.summary.assemble_s, many.summary.analyze_s,
+              many.summary.factorize_s, t_many);
   std::printf("largest node-voltage difference on the %lld shared images: %.2e V = %.3f Newton tolerances\n",
               (long long)referee, diff, diff / tol);
   return 0;

@@ -41,10 +41,16 @@ BatchedNewtonResult BatchedNewton::solve(const Eigen::MatrixXd& s) {
   double factorize_s = 0;
   if (!have_reference_) {
     s_ref_ = s.rowwise().mean();
-    NewtonResult ref = newton_.solve(s_ref_);
-    x_ref_ = std::move(ref.x);
-    out.reference_iterations = ref.iterations;
-    factorize_s += ref.factorize_s;
+    if (newton_reference_) {
+      NewtonResult ref = newton_.solve(s_ref_);
+      x_ref_ = std::move(ref.x);
+      out.reference_iterations = ref.iterations;
+      factorize_s += ref.factorize_s;
+    } else {
+      const double before = newton_.factorize_s_;
+      x_ref_ = newton_.start(s_ref_);
+      factorize_s += newton_.factorize_s_ - before;
+    }
     have_reference_ = true;
   }
   if (newton_.factorizations_ != reference_factorization_) {
@@ -59,6 +65,7 @@ BatchedNewtonResult BatchedNewton::solve(const Eigen::MatrixXd& s) {
   // 2.-3. Chord steps, a block of inputs at a time.
   std::vector<int64_t> slow;  // inputs for the per-input Newton
   const SparseMatrix& a = mna.matrix();
+  const bool symmetric = mna.symmetric();
   Eigen::VectorXd xk(n), fk(n);
   for (int64_t c0 = 0; c0 < k_all; c0 += options_.block) {
     const int64_t nb = std::min<int64_t>(options_.block, k_all - c0);
@@ -74,7 +81,10 @@ BatchedNewtonResult BatchedNewton::solve(const Eigen::MatrixXd& s) {
       for (size_t q = 0; q < active.size(); ++q) {
         const int64_t j = active[q];
         xk = x.col(j);
-        fk.noalias() = a * xk;
+        // A^T x where A is symmetric: a row-wise dot product instead of a scatter whose every
+        // add waits on the previous store (as CircuitSolver::solve_linear's check).
+        if (symmetric) fk.noalias() = a.transpose() * xk;
+        else fk.noalias() = a * xk;
         fk -= rhs.col(j);
         const Eigen::VectorXd sk = s.col(c0 + j);
         scale[q] = mna.nonlinear_residual(xk, sk, fk, nullptr, nullptr);
@@ -139,8 +149,8 @@ BatchedNewtonResult BatchedNewton::solve(const Eigen::MatrixXd& s) {
     out.x.col(k) = xs;
     out.residual_a = std::max(out.residual_a, residual);
   }
-  // Most of the inputs far from the reference: the next call takes its own.
-  if (2 * out.fallbacks > k_all) have_reference_ = false;
+  // Most of the inputs far from the reference: the next call takes its own, converged.
+  if (2 * out.fallbacks > k_all) have_reference_ = false, newton_reference_ = true;
   out.factorize_s = factorize_s;
   return out;
 }

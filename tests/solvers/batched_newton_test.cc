@@ -162,15 +162,13 @@ TEST_CASE("the reference Jacobian is kept across calls and refactorized when som
   };
   const Eigen::MatrixXd s1 = sources(1), s2 = sources(2), s3 = sources(3);
   const solvers::BatchedNewtonResult a = batch.solve(s1);
-  CHECK(a.reference_iterations > 0);  // the first call solves its reference
+  CHECK(a.factorize_s > 0);  // the first call factorizes its reference
   const solvers::BatchedNewtonResult b = batch.solve(s2);
-  CHECK(b.reference_iterations == 0);  // kept
-  CHECK(b.factorize_s == 0);           // and its factorization too: nothing factorized since
+  CHECK(b.factorize_s == 0);  // kept, and nothing factorized since
   const Eigen::MatrixXd ref1 = per_input(s1), ref2 = per_input(s2);  // factorizes
   const solvers::BatchedNewtonResult c = batch.solve(s3);
-  CHECK(c.reference_iterations == 0);
   CHECK(c.factorize_s > 0);  // refactorized at the kept reference
-  CHECK(c.fallbacks == 0);
+  CHECK(a.fallbacks + b.fallbacks + c.fallbacks == 0);
   CHECK(in_tolerances(a.x, ref1) <= 1.0);
   CHECK(in_tolerances(b.x, ref2) <= 1.0);
   CHECK(in_tolerances(c.x, per_input(s3)) <= 1.0);
