@@ -12,8 +12,8 @@ CellEval SinhCell::evaluate(double g_s, double v_v) const {
   // |kv| (sinh is odd, cosh even), where 1 + m does not cancel.
   const double kv = k_ * v_v;
   const double m = std::expm1(std::abs(kv));
-  const double e = 1 + m;
-  return {g_s / k_ * std::copysign(0.5 * (m + m / e), kv), g_s * (0.5 * (e + 1 / e))};
+  const double e = 1 + m, inv = 1 / e;
+  return {g_s / k_ * std::copysign(0.5 * (m + m * inv), kv), g_s * (0.5 * (e + inv))};
 }
 
 std::vector<std::string> SinhCell::spice_card(const std::string& name, const std::string& pos,

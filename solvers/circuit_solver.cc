@@ -204,7 +204,10 @@ CircuitSolution CircuitSolver::solve_nonlinear(const Eigen::MatrixXd& s) {
       if (st == kOrder[k]) return k;
     return -1;
   };
-  const bool batch = newton_ && options_.newton.batch && s.cols() >= kMinBatchedInputs;
+  // Direct back ends only: a chord step costs one substitution per input there, against a
+  // factorization per Newton iteration; PCG pays a whole CG solve per chord step, as much as
+  // per Newton iteration, and would only take more steps.
+  const bool batch = newton_ && options_.newton.batch && s.cols() >= kMinBatchedInputs && backend_->name() != "pcg";
   BatchedNewtonResult b;
   if (batch) {
     if (!batched_) batched_ = std::make_unique<BatchedNewton>(*newton_);

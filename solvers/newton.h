@@ -54,7 +54,8 @@ struct NewtonOptions {
   int source_steps = 10;         // initial number of source ramp steps (halved on failure)
   // Inputs solved together (CircuitSolver::solve with at least kMinBatchedInputs columns) share
   // one Jacobian: chord steps batched over the inputs, the same convergence test
-  // (batched_newton.h). false: one Newton solve per input, the referee of the tests.
+  // (batched_newton.h), with a direct back end (CHOLMOD, KLU; not PCG). false: one Newton
+  // solve per input, the referee of the tests.
   bool batch = true;
   // Throws xbar::InputError naming the key when a field is out of range.
   void validate() const;
