@@ -204,11 +204,33 @@ CircuitSolution CircuitSolver::solve_nonlinear(const Eigen::MatrixXd& s) {
       if (st == kOrder[k]) return k;
     return -1;
   };
+  // Direct back ends only: a chord step costs one substitution per input there, against a
+  // factorization per Newton iteration; PCG pays a whole CG solve per chord step, as much as
+  // per Newton iteration, and would only take more steps.
+  const bool batch = newton_ && options_.newton.batch && s.cols() >= kMinBatchedInputs && backend_->name() != "pcg";
+  BatchedNewtonResult b;
+  if (batch) {
+    if (!batched_) batched_ = std::make_unique<BatchedNewton>(*newton_);
+    b = batched_->solve(s);
+    summary_.newton_batched_inputs += s.cols();
+    summary_.newton_chord_steps += b.chord_steps;
+    summary_.newton_fallbacks += b.fallbacks;
+    summary_.newton_iterations += b.reference_iterations;
+    summary_.factorize_s += b.factorize_s;
+  }
   for (Eigen::Index k = 0; k < s.cols(); ++k) {
     const Eigen::VectorXd sk = s.col(k);
     NewtonResult r;  // no unknowns (every node fixed): the cells' currents follow directly
-    if (newton_) r = newton_->solve(sk);
-    else r.x = Eigen::VectorXd::Zero(0);
+    if (batch) {
+      r.x = b.x.col(k);
+      r.iterations = b.iterations[size_t(k)];
+      r.strategy = b.strategy[size_t(k)] == "chord" ? "newton" : b.strategy[size_t(k)];
+      r.residual_a = b.residual_a;
+    } else if (newton_) {
+      r = newton_->solve(sk);
+    } else {
+      r.x = Eigen::VectorXd::Zero(0);
+    }
     x.col(k) = r.x;
     Eigen::VectorXd cur = mna_->current_map_x() * r.x + mna_->current_map_s() * sk;
     Eigen::VectorXd f = Eigen::VectorXd::Zero(mna_->size());

@@ -22,6 +22,7 @@
 #include "netlists/circuit.h"
 #include "solvers/linear_backend.h"
 #include "solvers/mna_system.h"
+#include "solvers/batched_newton.h"
 #include "solvers/newton.h"
 #include "solvers/ngspice_backend.h"
 #include "solvers/solve_summary.h"
@@ -38,6 +39,12 @@ BackendChoice parse_backend(const std::string& s);  // throws InputError naming 
 // 1.6-2.5x faster from 64^2 to 512^2; nonlinear (sinh) arrays 2-4x faster at 256^2 and 512^2.
 // Below it both take milliseconds and the direct solve is exact to rounding.
 constexpr int64_t kAutoPcgMinUnknowns = 2 * 128 * 128;
+
+// Nonlinear cells: a solve() of at least this many inputs goes through BatchedNewton
+// (batched_newton.h; NewtonOptions::batch). Its reference costs one Newton solve and one more
+// factorization, which a handful of inputs already repays (each per-input solve factorizes 4-5
+// times).
+constexpr int64_t kMinBatchedInputs = 4;
 
 struct SolverOptions {
   // auto: pcg for SPD crossbars from kAutoPcgMinUnknowns unknowns, else as native. native:
@@ -89,6 +96,7 @@ class CircuitSolver {
   std::unique_ptr<MnaSystem> mna_;
   std::unique_ptr<LinearBackend> backend_;
   std::unique_ptr<NewtonSolver> newton_;  // nonlinear cells only
+  std::unique_ptr<BatchedNewton> batched_;  // on the first batch of kMinBatchedInputs or more
   CircuitSolution solve_nonlinear(const Eigen::MatrixXd& s);
   // The back end kind for this system (auto, fallbacks), noting any substitution in summary_.
   LinearBackendKind choose_kind();

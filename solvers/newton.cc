@@ -262,6 +262,7 @@ void NewtonSolver::factorize() {
   const auto t0 = std::chrono::steady_clock::now();
   condense();
   backend_.factorize(reduced());
+  ++factorizations_;
   factorize_s_ += internal::seconds_since(t0);
 }
 
@@ -293,6 +294,40 @@ Eigen::VectorXd NewtonSolver::solve_jacobian(const Eigen::VectorXd& r) const {
   return solve_condensed(r, [&](const Eigen::VectorXd& g) -> Eigen::VectorXd { return backend_.solve(g); });
 }
 
+bool NewtonSolver::converged(const Eigen::Ref<const Eigen::VectorXd>& x, const Eigen::Ref<const Eigen::VectorXd>& dx, double step, double residual,
+                             double scale) const {
+  // The update is below the voltage tolerance and the residual before it below the current
+  // tolerance (SPICE checks both); a damped step never converges.
+  if (step > options_.max_step_v || !(residual <= options_.reltol * scale + options_.abstol_a)) return false;
+  for (int64_t k = 0; k < x.size(); ++k)
+    if (!(std::abs(dx(k)) <= options_.reltol * std::max(std::abs(x(k)), std::abs(x(k) + dx(k))) + options_.vntol_v))
+      return false;
+  return true;
+}
+
+Eigen::MatrixXd NewtonSolver::solve_jacobian_columns(const Eigen::MatrixXd& r) const {
+  if (internal_.empty()) return backend_.solve(r);
+  // As solve_condensed(), column by column for the cheap condensation, one substitution for
+  // all the columns.
+  const double* j = jac_.valuePtr();
+  const int64_t nk = int64_t(kept_.size());
+  Eigen::MatrixXd g(nk, r.cols());
+  for (int64_t k = 0; k < nk; ++k) g.row(k) = r.row(kept_[size_t(k)]);
+  for (const Internal& c : internal_) {
+    const auto re = r.row(c.unknown) / j[c.slot_ee];
+    for (int a = 0; a < c.n; ++a) g.row(c.nb[a]) -= j[c.slot_ne[a]] * re;
+  }
+  const Eigen::MatrixXd y = backend_.solve(g);
+  Eigen::MatrixXd x(r.rows(), r.cols());
+  for (int64_t k = 0; k < nk; ++k) x.row(kept_[size_t(k)]) = y.row(k);
+  for (const Internal& c : internal_) {
+    Eigen::RowVectorXd v = r.row(c.unknown);
+    for (int a = 0; a < c.n; ++a) v -= j[c.slot_en[a]] * y.row(c.nb[a]);
+    x.row(c.unknown) = v / j[c.slot_ee];
+  }
+  return x;
+}
+
 bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin, int& iterations,
                        double& residual, int64_t& worst) {
   Eigen::VectorXd f;
@@ -316,15 +351,9 @@ bool NewtonSolver::run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin
     if (!dx.allFinite()) return false;
     const double step = dx.size() ? dx.cwiseAbs().maxCoeff() : 0.0;
     if (step > options_.max_step_v) dx *= options_.max_step_v / step;  // damping
-    bool small = true;
-    for (int64_t k = 0; k < x.size() && small; ++k)
-      small = std::abs(dx(k)) <= options_.reltol * std::max(std::abs(x(k)), std::abs(x(k) + dx(k))) + options_.vntol_v;
+    const bool done = converged(x, dx, step, residual, scale);
     x += dx;
-    // Converged: the update was below the voltage tolerance and the residual before it below
-    // the current tolerance (SPICE checks both).
-    if (small && step <= options_.max_step_v &&
-        residual <= options_.reltol * scale + options_.abstol_a)
-      return true;
+    if (done) return true;
     reuse = step < kReuseStepV;
   }
   return false;

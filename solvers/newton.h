@@ -52,6 +52,11 @@ struct NewtonOptions {
   double gmin_start_s = 1e-3;    // first shunt conductance of gmin stepping, siemens
   bool source_stepping = true;   // then to source stepping
   int source_steps = 10;         // initial number of source ramp steps (halved on failure)
+  // Inputs solved together (CircuitSolver::solve with at least kMinBatchedInputs columns) share
+  // one Jacobian: chord steps batched over the inputs, the same convergence test
+  // (batched_newton.h), with a direct back end (CHOLMOD, KLU; not PCG). false: one Newton
+  // solve per input, the referee of the tests.
+  bool batch = true;
   // Throws xbar::InputError naming the key when a field is out of range.
   void validate() const;
 };
@@ -81,6 +86,11 @@ class NewtonSolver {
   // One damped Newton run from x at source scale alpha with shunt gmin; true on convergence.
   bool run(Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin, int& iterations,
            double& residual, int64_t& worst);
+  // The convergence test of every Newton or chord step (file comment): dx the update from x
+  // (after damping), step its largest entry before damping, residual the largest KCL residual
+  // at x and scale the largest element current there.
+  bool converged(const Eigen::Ref<const Eigen::VectorXd>& x, const Eigen::Ref<const Eigen::VectorXd>& dx, double step, double residual,
+                 double scale) const;
   // f = KCL residual at x; with refactor, also the Jacobian at x, factorized.
   void factorize_at(const Eigen::VectorXd& x, const Eigen::VectorXd& s, double gmin,
                     Eigen::VectorXd& f, double& scale, bool refactor);
@@ -94,6 +104,9 @@ class NewtonSolver {
   void factorize();
   // J^-1 r through the last factorization (and, with internal nodes, the condensation).
   Eigen::VectorXd solve_jacobian(const Eigen::VectorXd& r) const;
+  // The same for every column of r in one multi-right-hand-side substitution (batched_newton.h).
+  Eigen::MatrixXd solve_jacobian_columns(const Eigen::MatrixXd& r) const;
+  friend class BatchedNewton;  // chord steps through this solver's factorization (batched_newton.h)
   // J^-1 r around reduced_solve(g) = reduced()^-1 g, with the values of the last condense().
   template <class ReducedSolve>
   Eigen::VectorXd solve_condensed(const Eigen::VectorXd& r, ReducedSolve&& reduced_solve) const;
@@ -107,6 +120,7 @@ class NewtonSolver {
   NewtonOptions options_;
   SparseMatrix jac_;  // the Jacobian, same pattern as mna_.matrix()
   double factorize_s_ = 0;
+  int64_t factorizations_ = 0;  // ever: tells BatchedNewton whether its reference still stands
   // Static condensation (empty without internal nodes: the backend then factorizes jac_).
   struct Internal {
     int64_t unknown = 0;            // the eliminated unknown e

@@ -29,6 +29,11 @@ struct SolveSummary {
   int64_t newton_max_iterations = 0;  // the most any one input needed
   std::string newton_strategy;    // worst fallback used: "newton", "gmin stepping", "source stepping"
   double newton_residual_a = 0;   // largest final KCL residual over the inputs, amperes
+  // Inputs solved together through one Jacobian (batched_newton.h), their chord steps (also
+  // counted in newton_iterations) and those finished by the per-input Newton.
+  int64_t newton_batched_inputs = 0;
+  int64_t newton_chord_steps = 0;
+  int64_t newton_fallbacks = 0;
   double max_backward_error = 0;  // worst ||A x - b|| / (||A|| ||x|| + ||b||) over the solves
   // pcg only (pcg_backend.h): CG iterations over all right-hand sides, the most one needed,
   // the largest final relative residual ||b - A x||_2 / ||b||_2, and the largest estimated

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <mutex>
 #include <stdexcept>
 
 #include "devices/random_stream.h"
@@ -73,15 +74,18 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
   for (size_t k = 0; k < layers_.size(); ++k) layers_[k].set_input_full_scale(x_max[k]);
   // ADC: the largest signed current of each tile on the hardware, ADC bypassed. The calibration
   // images use read-noise batch indices far from the evaluation ones.
+  // The batches run on o_.threads threads as the evaluation's do (a maximum does not depend on
+  // their order): nonlinear tiles solve every calibration image by Newton.
   CallStats total = new_stats();
-  for (int64_t first = 0; first < images.rows(); first += kEvalBatchImages) {
-    const int64_t n = std::min(kEvalBatchImages, int64_t(images.rows()) - first);
+  std::mutex total_mutex;
+  for_each_batch(images.rows(), o_.threads, [&](int64_t first, int64_t n, uint64_t b) {
     CallStats s = new_stats();
-    run(images.middleRows(first, n), kCalibrationBatchBase + uint64_t(first / kEvalBatchImages), true, s);
+    run(images.middleRows(first, n), kCalibrationBatchBase + b, true, s);
+    std::lock_guard<std::mutex> lock(total_mutex);
     for (size_t k = 0; k < layers_.size(); ++k)
       for (size_t t = 0; t < layers_[k].tiles.size(); ++t)
         total[k].max_abs_a[t] = std::max(total[k].max_abs_a[t], s[k].max_abs_a[t]);
-  }
+  });
   for (size_t k = 0; k < layers_.size(); ++k) layers_[k].set_adc_ranges(total[k].max_abs_a);
   calibrate_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }

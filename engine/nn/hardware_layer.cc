@@ -82,6 +82,10 @@ json counts_json(const devices::QuantizeCounts& c) {
   return {{"values", c.values}, {"clipped_low", c.clipped_low}, {"clipped_high", c.clipped_high}};
 }
 
+// True on the workers of a for_each_batch that runs several batches at once: the cores are
+// taken, so HardwareLayer::mvm keeps its tiles on the calling thread.
+thread_local bool in_parallel_batches = false;
+
 }  // namespace
 
 const char* to_string(HardwareMode m) {
@@ -353,17 +357,53 @@ RowMatrixXd HardwareLayer::mvm(RowMatrixXd& x, uint64_t batch_index, bool calibr
   const bool noisy = !ideal && o_.read_noise.enabled();
   const bool quantize = !ideal && o_.adc_bits > 0 && !calibrating;
   RowMatrixXd y = RowMatrixXd::Zero(x.rows(), fan_out());
+  // Nonlinear tiles: every tile's Newton solves first, on up to o_.threads threads when no
+  // other batch runs beside this one (evaluate's default 100 images are one batch), each
+  // tile's answer the same whichever thread solves it; the rest below in tile order.
+  std::vector<RowMatrixXd> solved(newton ? tiles.size() : 0);
+  if (newton) {
+    auto solve_tile = [&](size_t k) {
+      const TilePlan& p = tiles[k].plan;
+      netlists::CrossbarSpec spec = o_.wires;
+      spec.rows = p.rows;
+      spec.cols = p.phys_cols;
+      solved[k] = signed_currents(
+          calib::array_currents(spec, flash_ ? tiles[k].flash.vth_v : tiles[k].g_programmed, cell_,
+                                v.middleCols(p.row0, p.rows), o_.solver),
+          o_.mapping.encoding, p.outs);
+    };
+    const size_t n = in_parallel_batches ? 1 : std::min<size_t>(size_t(std::max(o_.threads, 1)), tiles.size());
+    std::atomic<size_t> next{0};
+    std::exception_ptr error;
+    std::mutex error_mutex;
+    // One OpenMP thread per tile worker (CHOLMOD's batched substitutions take OpenMP's budget).
+    const int caller_omp_threads = omp_get_max_threads();
+    auto worker = [&](bool spawned) {
+      if (n > 1 || spawned) omp_set_num_threads(1);
+      for (size_t k; (k = next++) < tiles.size();) {
+        try {
+          solve_tile(k);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(error_mutex);
+          if (!error) error = std::current_exception();
+          next = tiles.size();
+        }
+      }
+    };
+    std::vector<std::thread> pool;
+    for (size_t k = 1; k < n; ++k) pool.emplace_back(worker, true);
+    worker(false);
+    omp_set_num_threads(caller_omp_threads);
+    for (auto& th : pool) th.join();
+    if (error) std::rethrow_exception(error);
+  }
   for (size_t k = 0; k < tiles.size(); ++k) {
     const TileState& t = tiles[k];
     const TilePlan& p = t.plan;
     const auto vt = v.middleCols(p.row0, p.rows);
     RowMatrixXd id;
     if (newton) {
-      netlists::CrossbarSpec spec = o_.wires;
-      spec.rows = p.rows;
-      spec.cols = p.phys_cols;
-      id = signed_currents(calib::array_currents(spec, flash_ ? t.flash.vth_v : t.g_programmed, cell_, vt, o_.solver),
-                           o_.mapping.encoding, p.outs);
+      id = std::move(solved[k]);
     } else {
       id.resize(vt.rows(), p.outs);
       product(v, p.row0, p.rows, t.t_signed, id);
@@ -529,10 +569,16 @@ double build_layers(const std::vector<HardwareLayer*>& layers, int threads, Hard
 void for_each_batch(int64_t count, int threads, const std::function<void(int64_t, int64_t, uint64_t)>& fn) {
   const SingleThreadedBlas single;
   const int64_t batches = (count + kEvalBatchImages - 1) / kEvalBatchImages;
+  const int n = int(std::min<int64_t>(threads, batches));
+  const int caller_omp_threads = omp_get_max_threads();
   std::atomic<int64_t> next{0};
   std::exception_ptr error;
   std::mutex error_mutex;
   auto worker = [&] {
+    // Nonlinear tiles solve batches through CHOLMOD, whose batched substitutions take OpenMP's
+    // budget (per thread): with several batches at once, one thread each (as build_layers).
+    if (n > 1) omp_set_num_threads(1);
+    in_parallel_batches = n > 1;
     for (int64_t b; (b = next++) < batches;) {
       try {
         const int64_t first = b * kEvalBatchImages;
@@ -544,10 +590,11 @@ void for_each_batch(int64_t count, int threads, const std::function<void(int64_t
       }
     }
   };
-  const int n = int(std::min<int64_t>(threads, batches));
   std::vector<std::thread> pool;
   for (int k = 1; k < n; ++k) pool.emplace_back(worker);
   worker();
+  in_parallel_batches = false;
+  omp_set_num_threads(caller_omp_threads);  // the calling thread was a worker too
   for (auto& th : pool) th.join();
   if (error) std::rethrow_exception(error);
 }

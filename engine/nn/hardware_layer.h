@@ -31,8 +31,10 @@
 //   2. the column currents of the programmed tile: linear cells, I = T^T v with T the exact
 //      effective matrix of the tile (calib/effective.h: one factorization per tile, once),
 //      folded with the sense subtraction into one rows x outs matrix;
-//      nonlinear cells, a Newton solve of the tile per read (calib::array_currents; flash
-//      cells: of the thresholds they were programmed to, flash_tiles.h);
+//      nonlinear cells, the tile solved by Newton for every read of the batch at once
+//      (calib::array_currents: the reads share one Jacobian, solvers/batched_newton.h; flash
+//      cells: of the thresholds they were programmed to, flash_tiles.h), the tiles on up to
+//      `threads` threads when no other batch runs beside this one;
 //   3. read noise (--read-noise-sigma r): every read sees G (1 + r z) with fresh z per cell. Its
 //      effect on a signed output is drawn from its exact distribution for wire-free cells,
 //      N(0, r^2 sum_i v_i^2 (G+_ij^2 + G-_ij^2)), one normal per output and read (a first-order
