@@ -219,7 +219,7 @@ Compensation solve_compensation(const FixedPointProblem& p,
     constexpr double kTrialTol = 1e-4;
     constexpr int kTrialIterations = 40;
     CompensationOptions open = o;
-    open.range.g_max_s = INFINITY;
+    open.range.g_max_s = p.trial_g_max_ratio * hi;
     open.tol = std::max(o.tol, kTrialTol);
     open.max_iterations = std::min(o.max_iterations, kTrialIterations);
     double s = std::min(1.0, s0);
@@ -231,15 +231,29 @@ Compensation solve_compensation(const FixedPointProblem& p,
       const double mx = g.maxCoeff();
       return std::isfinite(mx) && g.allFinite() ? std::log(mx / hi) : INFINITY;
     };
+    std::string trial_error;  // the last trial's numerical failure, for the message if none fits
     for (int trial = 0; trial < 12; ++trial) {
-      FixedScaleRun r = run_fixed_point(p, target_at(s), start, open);
+      FixedScaleRun r;
+      bool unsolvable = false;
+      try {
+        r = run_fixed_point(p, target_at(s), start, open);
+      } catch (const NumericalError& e) {
+        // A trial whose circuit cannot be solved (a nonlinear cell far outside the window)
+        // answers "not feasible at this scale" like one that does not converge; the map itself
+        // is solved inside the real window below, where such an error stops the run.
+        r.converged = false;
+        unsolvable = true;
+        trial_error = e.what();
+      }
       c.iterations += r.iterations;
       c.linear_solves += r.solves;
       c.scale_trials.push_back(s);
       const double h = r.converged ? std::log(r.g.maxCoeff() / hi) : INFINITY;
       if (o.progress)
         o.progress("scale auto: trial s = " + format_3g(s) + ": " +
-                   (r.converged ? "max G' / g_max = " + format_3g(std::exp(h)) : std::string("no convergence")) +
+                   (r.converged  ? "max G' / g_max = " + format_3g(std::exp(h))
+                    : unsolvable ? "its circuit could not be solved (" + trial_error + ")"
+                                 : std::string("no convergence")) +
                    " after " + std::to_string(r.iterations) + " iterations");
       if (h <= 0) {
         s_lo = s, h_lo = h;
@@ -267,7 +281,7 @@ Compensation solve_compensation(const FixedPointProblem& p,
           next = std::exp(la);
         }
         if (std::isfinite(next) && next == s_hi) next = NAN;  // known to fail: fall back below
-        if (std::isfinite(next)) start = p.predict(next, r.g, r.t).cwiseMin(1e3 * hi);
+        if (std::isfinite(next)) start = p.predict(next, r.g, r.t).cwiseMin(std::min(1e3, p.trial_g_max_ratio) * hi);
       }
       if (!std::isfinite(next)) {
         // Secant through the bracket ends in log s when both are finite, else the step that
@@ -289,7 +303,8 @@ Compensation solve_compensation(const FixedPointProblem& p,
     if (s_lo == 0)
       throw NumericalError("scale auto: no target scale in " + std::to_string(c.scale_trials.size()) +
                            " trials (down to " + format_3g(c.scale_trials.back()) + ") fits the compensation "
-                           "map under g-max = " + format_number(hi) + " S");
+                           "map under g-max = " + format_number(hi) + " S" +
+                           (trial_error.empty() ? std::string() : "; the last failed trial: " + trial_error));
     // The map inside the real window, a hair below the root so that the tighter final solve
     // never leaves a cell just above g_max; cells needing less than g_min are reported.
     s = s_lo < 1.0 && h_lo > -2 * kScaleRelTol ? s_lo * (1 - 2 * kScaleRelTol) : s_lo;

@@ -33,6 +33,13 @@ struct FixedPointProblem {
   // between exact trials; without it the search uses secant steps on exact trials alone.
   std::function<RowMatrixXd(double s, const RowMatrixXd& g, const RowMatrixXd& measured)> predict;
   std::string measured_name = "T";   // in progress lines: "max |T - sG|"
+  // The largest conductance a trial of the --scale auto search may propose, as a multiple of
+  // g_max. The search lifts the window's upper bound to see how far above g_max a trial's map
+  // lands; any cell above it already makes the trial infeasible, so a finite bound changes no
+  // outcome. Cells that cannot take arbitrary conductances set one: a flash cell at 5000 x
+  // g_max is a threshold of -5000 V, whose EKV terms are so large that its current's round-off
+  // exceeds Newton's tolerance and the trial's solve cannot converge.
+  double trial_g_max_ratio = INFINITY;
 };
 
 struct FixedScaleRun {

@@ -15,6 +15,12 @@ namespace xbar::calib {
 
 namespace {
 
+// The scale search's trials stop a cell at 10 x g_max (fixed_point.h): with the default cell a
+// threshold near -9 V, whose EKV terms (mA) keep the current's round-off far below Newton's
+// 1 fA tolerance; at the 5000 x g_max an unbounded trial reached (-5557 V, 128 x 128 tile,
+// 10 ohm wires) the round-off was 6e-14 A and the trial's Newton solve could not converge.
+constexpr double kFlashTrialGMaxRatio = 10;
+
 // Gate voltage of cell (i, j).
 double gate_of(const devices::FlashCell& cell, Eigen::Index i, Eigen::Index j) {
   const devices::GateLines& g = *cell.gate_lines();
@@ -97,6 +103,7 @@ Compensation compensate_flash(const netlists::CrossbarSpec& spec, const RowMatri
   int64_t newton_iterations = 0;
   FixedPointProblem p;
   p.measured_name = "I_cell(v_op)";
+  p.trial_g_max_ratio = kFlashTrialGMaxRatio;
   RowMatrixXd target;
   p.measure = [&](const RowMatrixXd& g, double& seconds) {
     const auto t = std::chrono::steady_clock::now();
