@@ -11,7 +11,8 @@
 #   tile (default 64): tile-rows = tile-cols; ohm (default 2.5): r-row = r-col per segment;
 #   models (default "mlp cnn"). Evaluations other than 64 / 2.5 go to flash_<model>_<tile>_<ohm>.
 #   (about 15 min of CPU per model for the evaluation at 64 / 2.5; trained models and finished
-#   evaluations are reused; the HAT models are always fine-tuned for 64-row tiles)
+#   evaluations are reused; the HAT models are fine-tuned for the tile's rows: <model>_hat for
+#   64, <model>_hat_<tile> otherwise)
 set -euo pipefail
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-passive}
 b=${1:-build}
@@ -27,10 +28,12 @@ hardware="--cell flash --tile-rows $tile --tile-cols $tile --r-row $ohm --r-col 
 --calib-images 50 --seed 1 --tile-details false"
 for m in $models; do
   [ -f "$out/$m/model.pt" ] || "$xbar" train --model $m --epochs 15 --seed 1 --quiet --out "$out/$m"
-  [ -f "$out/${m}_hat/model.pt" ] || "$xbar" train --model $m --hat --init "$out/$m/model.pt" --variation gaussian \
-      --variation-sigma 0.02 --adc-bits 8 --tile-rows 64 --epochs 3 --lr 3e-4 --seed 2 --quiet --out "$out/${m}_hat"
+  hat="${m}_hat"
+  [ "$tile" = 64 ] || hat="${m}_hat_$tile"
+  [ -f "$out/$hat/model.pt" ] || "$xbar" train --model $m --hat --init "$out/$m/model.pt" --variation gaussian \
+      --variation-sigma 0.02 --adc-bits 8 --tile-rows "$tile" --epochs 3 --lr 3e-4 --seed 2 --quiet --out "$out/$hat"
   [ -f "$out/flash_$m$suffix/accuracy.json" ] || { uptime; /usr/bin/time -f "$m: %e s wall, %U s user, %M KB" \
-      "$xbar" evaluate --model "$out/$m/model.pt" --hat-model "$out/${m}_hat/model.pt" $hardware \
+      "$xbar" evaluate --model "$out/$m/model.pt" --hat-model "$out/$hat/model.pt" $hardware \
       --out "$out/flash_$m$suffix"; uptime; }
 done
 echo
