@@ -13,7 +13,7 @@ using nlohmann::json;
 
 HardwareNetwork::HardwareNetwork(const Network& net, const HardwareOptions& options, HardwareMode mode,
                                  Progress progress)
-    : net_(net), o_(options), mode_(mode) {
+    : net_(net), o_(options), mode_(mode), progress_(progress) {
   o_.validate();
   layer_slot_.assign(net.layers.size(), -1);
   layers_.reserve(net.mvm_layers().size());
@@ -78,7 +78,7 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
   // their order): nonlinear tiles solve every calibration image by Newton.
   CallStats total = new_stats();
   std::mutex total_mutex;
-  for_each_batch(images.rows(), o_.threads, [&](int64_t first, int64_t n, uint64_t b) {
+  batches_with_progress("calibration", images.rows(), [&](int64_t first, int64_t n, uint64_t b) {
     CallStats s = new_stats();
     run(images.middleRows(first, n), kCalibrationBatchBase + b, true, s);
     std::lock_guard<std::mutex> lock(total_mutex);
@@ -90,12 +90,33 @@ void HardwareNetwork::calibrate(const RowMatrixXd& images) {
   calibrate_s_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+void HardwareNetwork::batches_with_progress(const std::string& what, int64_t count,
+                                            const std::function<void(int64_t, int64_t, uint64_t)>& fn) const {
+  constexpr double kProgressEveryS = 30;
+  if (!progress_ || mode_ == HardwareMode::kIdeal) return for_each_batch(count, o_.threads, fn);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto last = t0;
+  int64_t done = 0;
+  std::mutex m;
+  for_each_batch(count, o_.threads, [&](int64_t first, int64_t n, uint64_t b) {
+    fn(first, n, b);
+    std::lock_guard<std::mutex> lock(m);
+    done += n;
+    const auto now = std::chrono::steady_clock::now();
+    if (done < count && std::chrono::duration<double>(now - last).count() >= kProgressEveryS) {
+      last = now;
+      progress_(std::string(to_string(mode_)) + ": " + what + ": " + std::to_string(done) + "/" + std::to_string(count) + " images (" +
+                std::to_string(int64_t(std::chrono::duration<double>(now - t0).count())) + " s)");
+    }
+  });
+}
+
 std::vector<int> HardwareNetwork::predict(const std::vector<float>& pixels, int64_t count) {
   const int64_t features = net_.input_c * net_.input_h * net_.input_w;
   if (int64_t(pixels.size()) < count * features)
     throw std::invalid_argument("HardwareNetwork::predict: fewer pixels than count x input features");
   std::vector<int> pred(static_cast<size_t>(count));
-  for_each_batch(count, o_.threads, [&](int64_t first, int64_t n, uint64_t b) {
+  batches_with_progress("inference", count, [&](int64_t first, int64_t n, uint64_t b) {
     const std::vector<int> p = argmax_rows(forward(image_rows(pixels, first, n, features), b));
     std::copy(p.begin(), p.end(), pred.begin() + first);
   });

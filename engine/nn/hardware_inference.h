@@ -52,12 +52,18 @@ class HardwareNetwork {
   using CallStats = std::vector<LayerCallStats>;
   CallStats new_stats() const;
   RowMatrixXd run(const RowMatrixXd& images, uint64_t batch_index, bool calibrating, CallStats& stats) const;
+  // Runs fn over the batches of `count` images on o_.threads threads (for_each_batch), with a
+  // progress line ("<what>: done/count images (t s)") at most every kProgressEveryS seconds:
+  // a nonlinear network's calibration and inference run for minutes to hours.
+  void batches_with_progress(const std::string& what, int64_t count,
+                             const std::function<void(int64_t, int64_t, uint64_t)>& fn) const;
 
   const Network& net_;
   HardwareOptions o_;
   HardwareMode mode_;
   std::vector<HardwareLayer> layers_;
   std::vector<int> layer_slot_;  // Network layer index -> index in layers_, -1 if not MVM
+  Progress progress_;            // the constructor's, for calibration and inference too
   double build_s_ = 0, calibrate_s_ = 0;
   std::mutex merge_mutex_;
 };
