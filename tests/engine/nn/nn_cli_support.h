@@ -34,6 +34,12 @@ inline std::string trained(const std::string& name, const std::string& args) {
   return name;
 }
 
+// The short-trained MLP the evaluate and program tests share (one name, one set of arguments:
+// trained() caches by name).
+inline std::string trained_mlp() {
+  return trained("mlp", "--model mlp --epochs 2 --batch-size 64 --train-subset 2000 --subset 100 --seed 2 --threads 1");
+}
+
 // predictions.npy of an evaluate run: name -> row.
 inline std::map<std::string, std::vector<int>> predictions(const std::filesystem::path& dir) {
   const nlohmann::json j = load_json(dir / "accuracy.json");

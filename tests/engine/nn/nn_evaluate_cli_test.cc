@@ -22,10 +22,7 @@ using xbar::test::run_xbar;
 
 namespace {
 
-std::string mlp() {
-  return xbar::test::trained("mlp", "--model mlp --epochs 2 --batch-size 64 --train-subset 2000 --subset 100 --seed 2 "
-                                    "--threads 1");
-}
+std::string mlp() { return xbar::test::trained_mlp(); }
 
 // Fast hardware for the CLI tests: 32 x 32 tiles (the effective matrix costs min(M, N) solves per
 // tile, so small tiles are cheap), 2.5 ohm wires, the device non-idealities of issue 6's table.

@@ -20,10 +20,7 @@ using xbar::test::run_xbar;
 
 namespace {
 
-std::string mlp() {
-  return xbar::test::trained("mlp", "--model mlp --epochs 2 --batch-size 64 --train-subset 2000 --subset 100 --seed 2 "
-                                    "--threads 1");
-}
+std::string mlp() { return xbar::test::trained_mlp(); }
 
 // Coarse program-verify (20 mV pulses without spread, verified within 20%, about 70 pulses a
 // cell): the MLP's 470,000 cells program in seconds. Each read of a 64 x 64 tile is a Newton

@@ -9,6 +9,7 @@
 #include "devices/flash_cell.h"
 #include "devices/registry.h"
 #include "engine/nn/hardware_inference.h"
+#include "tests/engine/nn/nn_test_networks.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
 #include "support/input_error.h"
@@ -16,6 +17,7 @@
 
 using namespace xbar::engine::nn;
 using xbar::solvers::BackendChoice;
+using xbar::test::dense_net;
 
 namespace {
 
@@ -30,21 +32,6 @@ constexpr double kNewtonRel = 1e-6;
 constexpr double kVerifyToArray = 1.5;
 // Closed-form retention against the stored thresholds: rounding of V_th - alpha ln(1 + t/tau).
 constexpr double kRetentionAbsV = 1e-12;
-
-Network dense_net(int64_t in, int64_t out, uint64_t seed) {
-  Network n;
-  n.arch = "test";
-  n.input_c = in;
-  n.input_h = n.input_w = 1;
-  Layer d;
-  d.kind = LayerKind::kDense;
-  d.name = "fc";
-  d.w = xbar::support::uniform_matrix(in, out, -1, 1, seed);
-  d.b = xbar::support::uniform_matrix(out, 1, -0.1, 0.1, seed + 1).col(0);
-  n.layers = {d};
-  n.infer_shapes();
-  return n;
-}
 
 // Flash tiles with wires, driver and sense resistance, the default device (100 uA/V^2, n 1.5,
 // 300 K, word lines at 1.8 V) and program-verify.

@@ -10,12 +10,14 @@
 #include "support/random_array.h"
 #include "devices/stuck_at.h"
 #include "engine/nn/hardware_inference.h"
+#include "tests/engine/nn/nn_test_networks.h"
 #include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 #include "solvers/crossbar_solver.h"
 
 using namespace xbar::engine::nn;
 using xbar::solvers::BackendChoice;
+using xbar::test::dense_net;
 
 namespace {
 
@@ -29,22 +31,6 @@ constexpr double kNewtonRel = 1e-6;
 constexpr double kMapResidualMax = 1e-5;
 // Rounding of the digital steps on outputs of order 10.
 constexpr double kRoundingAbs = 1e-12;
-
-// A one-layer network: in -> out dense, weights in [-1, 1], biases in [-0.1, 0.1].
-Network dense_net(int64_t in, int64_t out, uint64_t seed) {
-  Network n;
-  n.arch = "test";
-  n.input_c = in;
-  n.input_h = n.input_w = 1;
-  Layer d;
-  d.kind = LayerKind::kDense;
-  d.name = "fc";
-  d.w = xbar::support::uniform_matrix(in, out, -1, 1, seed);
-  d.b = xbar::support::uniform_matrix(out, 1, -0.1, 0.1, seed + 1).col(0);
-  n.layers = {d};
-  n.infer_shapes();
-  return n;
-}
 
 HardwareOptions wired(int64_t tile_rows, int64_t tile_cols) {
   HardwareOptions o;
