@@ -64,14 +64,11 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
   co.scale_groups.clear();
   co.lift_groups.clear();
   const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(t.plan.rows, o.v_read_v);
-  // The map makes the tile carry s times the targets with s < 1: a target near g_min would need
-  // less than g_min. Lift the floor of the pairs (their differences, the weights, unchanged).
-  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin), 0.5 * (r.g_min_s + r.g_max_s));
-  calib::Compensation c;
-  for (int attempt = 1;; ++attempt) {
-    t.target = map_tile(w, o.mapping.encoding, floor_s, r.g_max_s);
+  // c.t holds every cell's current at v_op (amperes); its target is s G v_read (the target
+  // thresholds read G v_read at their verify point, which v_op is).
+  compensate_lifting_floor(t, w, o, o.v_read_v, [&](const RowMatrixXd& g_target, int attempt) {
     try {
-      c = calib::compensate_flash(spec, t.target.g_s, cell, v_op, o.v_read_v, co, o.solver);
+      return calib::compensate_flash(spec, g_target, cell, v_op, o.v_read_v, co, o.solver);
     } catch (const NumericalError& e) {
       // The solver names a node of the tile; say which tile of the layer it is.
       const TilePlan& p = t.plan;
@@ -81,22 +78,7 @@ void compensate_flash_tile(TileState& t, const netlists::CrossbarSpec& spec, con
                            std::to_string(p.phys_cols) + " cells, floor attempt " + std::to_string(attempt) +
                            "): " + e.what());
     }
-    t.comp_iterations += c.iterations;
-    t.lift_attempts = attempt;
-    // c.t holds every cell's current at v_op (amperes); its target is s G v_read (the target
-    // thresholds read G v_read at their verify point, which v_op is).
-    double miss = 0;
-    for (Eigen::Index k = 0; k < c.t.size(); ++k)
-      if (c.status.data()[k] == uint8_t(calib::CellStatus::kNeedsBelowMin))
-        miss = std::max(miss, std::abs(c.t.data()[k] - c.scale * t.target.g_s.data()[k] * o.v_read_v));
-    t.floor_miss_rel = miss / (c.scale * t.target.g_s.maxCoeff() * o.v_read_v);
-    if (t.floor_miss_rel <= kFloorMissRel || attempt == kMaxLiftAttempts) break;
-    const double next = std::max(floor_s * (1 + kLiftMargin), r.g_min_s * (1 + kLiftMargin) / c.scale);
-    if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
-    floor_s = next;
-  }
-  t.gain_s.assign(size_t(t.plan.outs), c.scale * t.target.g_per_weight_s);  // one scale per tile
-  t.take_compensation(std::move(c));
+  });
 }
 
 void program_flash_tile(TileState& t, const support::RowMatrix& g_eq_s, const HardwareOptions& o,

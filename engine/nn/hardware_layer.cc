@@ -284,33 +284,40 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
 
 void HardwareLayer::compensate_nonlinear_tile(TileState& t, const netlists::CrossbarSpec& spec) {
   const TilePlan& p = t.plan;
-  const RowMatrixXd w = w_.block(p.row0, p.out0, p.rows, p.outs);
-  const devices::ConductanceRange& r = o_.mapping.range;
-  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin), 0.5 * (r.g_min_s + r.g_max_s));
   calib::CompensationOptions co = o_.comp;
-  co.range = r;
+  co.range = o_.mapping.range;
   co.scale_auto = true;
   co.scale_per_column = false;  // one global scale, no in-map floor (nonlinear_compensation.h)
   co.scale_groups.clear();
   co.lift_groups.clear();
   const Eigen::VectorXd v_op = Eigen::VectorXd::Constant(p.rows, o_.v_read_v);
+  compensate_lifting_floor(t, w_.block(p.row0, p.out0, p.rows, p.outs), o_, 1.0,
+                           [&](const RowMatrixXd& g_target, int) {
+                             return calib::compensate_nonlinear(spec, g_target, cell_, v_op, co, o_.solver);
+                           });
+}
+
+void compensate_lifting_floor(TileState& t, const RowMatrixXd& w, const HardwareOptions& o, double target_unit,
+                              const std::function<calib::Compensation(const RowMatrixXd& g_target, int attempt)>& map) {
+  const devices::ConductanceRange& r = o.mapping.range;
+  double floor_s = std::min(r.g_min_s * (1 + kLiftMargin), 0.5 * (r.g_min_s + r.g_max_s));
   calib::Compensation c;
   for (int attempt = 1;; ++attempt) {
-    t.target = map_tile(w, o_.mapping.encoding, floor_s, r.g_max_s);
-    c = calib::compensate_nonlinear(spec, t.target.g_s, cell_, v_op, co, o_.solver);
+    t.target = map_tile(w, o.mapping.encoding, floor_s, r.g_max_s);
+    c = map(t.target.g_s, attempt);
     t.comp_iterations += c.iterations;
     t.lift_attempts = attempt;
     double miss = 0;
     for (Eigen::Index k = 0; k < c.t.size(); ++k)
       if (c.status.data()[k] == uint8_t(calib::CellStatus::kNeedsBelowMin))
-        miss = std::max(miss, std::abs(c.t.data()[k] - c.scale * t.target.g_s.data()[k]));
-    t.floor_miss_rel = miss / (c.scale * t.target.g_s.maxCoeff());
+        miss = std::max(miss, std::abs(c.t.data()[k] - c.scale * t.target.g_s.data()[k] * target_unit));
+    t.floor_miss_rel = miss / (c.scale * t.target.g_s.maxCoeff() * target_unit);
     if (t.floor_miss_rel <= kFloorMissRel || attempt == kMaxLiftAttempts) break;
     const double next = std::max(floor_s * (1 + kLiftMargin), r.g_min_s * (1 + kLiftMargin) / c.scale);
     if (next >= 0.5 * (r.g_min_s + r.g_max_s)) break;  // no room left to lift into
     floor_s = next;
   }
-  t.gain_s.assign(size_t(p.outs), c.scale * t.target.g_per_weight_s);
+  t.gain_s.assign(size_t(t.plan.outs), c.scale * t.target.g_per_weight_s);
   t.take_compensation(std::move(c));
 }
 

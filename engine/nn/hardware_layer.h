@@ -268,6 +268,15 @@ class HardwareLayer : public LayerState {
 double build_layers(const std::vector<HardwareLayer*>& layers, int threads, HardwareMode mode,
                     const HardwareLayer::Progress& progress = {});
 
+// A nonlinear tile's map with its floor lifted until it fits (the kMaxLiftAttempts loop above):
+// maps w (rows x outs) to targets on a floor from g_min (1 + kLiftMargin), calls
+// map(targets, attempt) (a map with one global scale whose c.t holds each cell's measurement in
+// units of G times target_unit: 1 for conductances, v-read for currents at the operating input),
+// and raises the floor while cells reported below g_min miss their targets by more than
+// kFloorMissRel; the finished map goes into t (take_compensation) with one gain per output.
+void compensate_lifting_floor(TileState& t, const RowMatrixXd& w, const HardwareOptions& o, double target_unit,
+                              const std::function<calib::Compensation(const RowMatrixXd& g_target, int attempt)>& map);
+
 // Runs fn(first image, count, batch index) over the batches of kEvalBatchImages images of a set
 // of `count` images on `threads` threads (OpenBLAS single-threaded meanwhile: each batch's dgemm
 // on its own thread); the first exception stops the rest and is rethrown.
