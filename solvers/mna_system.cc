@@ -497,8 +497,8 @@ Eigen::MatrixXd MnaSystem::node_voltages(const Eigen::MatrixXd& x, const Eigen::
   return v;
 }
 
-double MnaSystem::terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
-                                   const Eigen::VectorXd& s) const {
+double MnaSystem::terminal_voltage(int64_t free, int32_t fixed, const Eigen::Ref<const Eigen::VectorXd>& x,
+                                   const Eigen::Ref<const Eigen::VectorXd>& s) const {
   if (free >= 0) return x(free);
   if (fixed < 0) return 0.0;  // ground
   double v = 0;
@@ -513,9 +513,9 @@ void MnaSystem::book_outflow(int32_t fixed_group, double current_a,
     source_currents(src) += sign * current_a;
 }
 
-double MnaSystem::nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s,
-                                     Eigen::VectorXd& f, double* jac_values,
-                                     Eigen::VectorXd* source_currents) const {
+double MnaSystem::nonlinear_residual(const Eigen::Ref<const Eigen::VectorXd>& x,
+                                     const Eigen::Ref<const Eigen::VectorXd>& s, Eigen::Ref<Eigen::VectorXd> f,
+                                     double* jac_values, Eigen::VectorXd* source_currents) const {
   const auto& el = circuit_.elements();
   const auto& models = circuit_.cell_models();
   double scale = 0;

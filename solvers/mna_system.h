@@ -111,8 +111,9 @@ class MnaSystem {
   // currents (same convention as source_currents()). Returns the largest element current
   // (amperes), the scale for Newton's current tolerance. Throws NumericalError naming an
   // element whose model returns a non-finite value.
-  double nonlinear_residual(const Eigen::VectorXd& x, const Eigen::VectorXd& s, Eigen::VectorXd& f,
-                            double* jac_values, Eigen::VectorXd* source_currents) const;
+  double nonlinear_residual(const Eigen::Ref<const Eigen::VectorXd>& x, const Eigen::Ref<const Eigen::VectorXd>& s,
+                            Eigen::Ref<Eigen::VectorXd> f, double* jac_values,
+                            Eigen::VectorXd* source_currents) const;
   // Adds the small-signal conductances at "zero bias" to jac_values (as nonlinear_residual
   // does): every cell at 0 V, every transistor at V_ds = 0 with its gate-source voltage taken
   // at x = 0 under the sources s (free nodes at 0 V, so the gate lines' voltages count), i.e.
@@ -145,8 +146,8 @@ class MnaSystem {
     int32_t fixed_a = -1, fixed_b = -1;  // their fixed groups (index into pot_), -1 = ground/free
     int64_t slot_aa = -1, slot_bb = -1, slot_ab = -1, slot_ba = -1;  // into a_.valuePtr()
   };
-  double terminal_voltage(int64_t free, int32_t fixed, const Eigen::VectorXd& x,
-                          const Eigen::VectorXd& s) const;
+  double terminal_voltage(int64_t free, int32_t fixed, const Eigen::Ref<const Eigen::VectorXd>& x,
+                          const Eigen::Ref<const Eigen::VectorXd>& s) const;
   // Adds current_a, leaving the fixed group through a nonlinear element, to the currents of the
   // sources it flows through on its way to ground (no-op for a free terminal, fixed_group < 0).
   void book_outflow(int32_t fixed_group, double current_a, Eigen::VectorXd& source_currents) const;

@@ -174,6 +174,40 @@ TEST_CASE("the reference Jacobian is kept across calls and refactorized when som
   CHECK(in_tolerances(c.x, per_input(s3)) <= 1.0);
 }
 
+TEST_CASE("inputs stopped by the chord steps' contraction are within Newton's tolerance, node by node") {
+  // The early stop of batched_newton.cc (step 3) accepts an iterate when the error the next
+  // steps would remove, estimated from the contraction, is within the tolerance. Referee: the
+  // same circuit solved per input to a tolerance a thousand times tighter (quadratic Newton).
+  CrossbarSpec spec = wired(24, 24);
+  devices::CellParams p;
+  p.nl_k_per_v = 3.0;
+  const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 5);
+  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("sinh", p));
+  solvers::MnaSystem mna(x.circuit);
+  const RowMatrixXd v = support::uniform_matrix(40, spec.rows, 0.0, 0.3, 6);
+  Eigen::MatrixXd s = Eigen::MatrixXd::Zero(mna.num_sources(), v.rows());
+  for (int64_t i = 0; i < spec.rows; ++i)
+    for (int64_t k = 0; k < v.rows(); ++k) s(x.source_row[size_t(i)], k) = v(k, i);
+  auto be = solvers::make_linear_backend(solvers::LinearBackendKind::kCholmod, {});
+  solvers::NewtonSolver newton(mna, *be, {});
+  const solvers::BatchedNewtonResult r = solvers::BatchedNewton(newton).solve(s);
+  CHECK(r.fallbacks == 0);
+  CHECK(r.predicted_stops > 0);  // the rule under test was used
+  solvers::NewtonOptions tight;
+  tight.reltol = 1e-12;
+  tight.vntol_v = 1e-15;
+  auto be_tight = solvers::make_linear_backend(solvers::LinearBackendKind::kCholmod, {});
+  solvers::NewtonSolver exact(mna, *be_tight, tight);
+  const solvers::NewtonOptions o;
+  double worst = 0;  // largest node error over that node's own tolerance
+  for (int64_t k = 0; k < s.cols(); ++k) {
+    const Eigen::VectorXd ref = exact.solve(s.col(k)).x;
+    for (int64_t i = 0; i < ref.size(); ++i)
+      worst = std::max(worst, std::abs(r.x(i, k) - ref(i)) / (o.reltol * std::abs(ref(i)) + o.vntol_v));
+  }
+  CHECK(worst <= 1.0);
+}
+
 TEST_CASE("a batched sinh array agrees with ngspice") {
   CrossbarSpec spec = wired(8, 8);
   spec.drive = DriveSide::kBoth;
