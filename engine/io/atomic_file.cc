@@ -38,17 +38,19 @@ constexpr int kMaxTempNameAttempts = 8;
 // mutable static of this file, forced by the handler. The handlers are installed only where
 // the signal still has its default action (an MPI runtime's or a caller's own handler stays),
 // and only SIGKILL or a power cut can still leave a temporary (clearly named, see above).
+// The states and the paths are separate zero-initialized arrays (no constructor runs at
+// startup): a slot's 4 KiB path page is touched only when the slot is used. As one array of
+// {atomic state, path} structs, its dynamic initializer wrote every slot's state at startup,
+// 256 page faults (1 MiB) of every xbar process, ~0.5 ms of a 64 x 64 `xbar solve` (issue 21).
 constexpr int kMaxLiveTemporaries = 256;
-struct TemporarySlot {
-  std::atomic<int> state{0};  // 0 free, 1 being filled, 2 holds a live temporary's path
-  char path[4096];
-};
-TemporarySlot g_temporaries[kMaxLiveTemporaries];
+constexpr std::size_t kMaxTemporaryPath = 4096;
+std::atomic<int> g_slot_state[kMaxLiveTemporaries];  // 0 free, 1 being filled, 2 holds a path
+char g_slot_path[kMaxLiveTemporaries][kMaxTemporaryPath];
 std::once_flag g_handlers_installed;
 
 void remove_temporaries_and_reraise(int sig) {
-  for (TemporarySlot& slot : g_temporaries)
-    if (slot.state.load(std::memory_order_acquire) == 2) ::unlink(slot.path);
+  for (int k = 0; k < kMaxLiveTemporaries; ++k)
+    if (g_slot_state[k].load(std::memory_order_acquire) == 2) ::unlink(g_slot_path[k]);
   ::signal(sig, SIG_DFL);
   ::raise(sig);  // delivered with the default action once this handler returns
 }
@@ -69,21 +71,21 @@ void install_signal_handlers() {
 // SIGKILL's rule: a clearly named leftover).
 void remember_temporary(const std::string& name) {
   std::call_once(g_handlers_installed, install_signal_handlers);
-  if (name.size() >= sizeof(TemporarySlot::path)) return;
-  for (TemporarySlot& slot : g_temporaries) {
+  if (name.size() >= kMaxTemporaryPath) return;
+  for (int k = 0; k < kMaxLiveTemporaries; ++k) {
     int expected = 0;
-    if (!slot.state.compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
-    std::memcpy(slot.path, name.c_str(), name.size() + 1);
-    slot.state.store(2, std::memory_order_release);
+    if (!g_slot_state[k].compare_exchange_strong(expected, 1, std::memory_order_acquire)) continue;
+    std::memcpy(g_slot_path[k], name.c_str(), name.size() + 1);
+    g_slot_state[k].store(2, std::memory_order_release);
     return;
   }
 }
 
 // The temporary is gone (renamed into place or removed): no longer the handler's to remove.
 void forget_temporary(const std::string& name) {
-  for (TemporarySlot& slot : g_temporaries)
-    if (slot.state.load(std::memory_order_acquire) == 2 && name == slot.path) {
-      slot.state.store(0, std::memory_order_release);
+  for (int k = 0; k < kMaxLiveTemporaries; ++k)
+    if (g_slot_state[k].load(std::memory_order_acquire) == 2 && name == g_slot_path[k]) {
+      g_slot_state[k].store(0, std::memory_order_release);
       return;
     }
 }
