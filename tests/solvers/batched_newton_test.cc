@@ -74,6 +74,26 @@ CrossbarSpec wired(int64_t rows, int64_t cols) {
   return spec;
 }
 
+// A wired sinh array (k = 3/V) of random conductances in [1, 100] uS.
+netlists::CrossbarCircuit sinh_array(int64_t rows, int64_t cols, uint64_t seed) {
+  const CrossbarSpec spec = wired(rows, cols);
+  devices::CellParams p;
+  p.nl_k_per_v = 3.0;
+  const RowMatrixXd g = support::uniform_matrix(rows, cols, 1e-6, 1e-4, seed);
+  return netlists::build_crossbar(spec, g, devices::make_cell_model("sinh", p));
+}
+
+// S x K source values: `inputs` random row-voltage vectors in [0, 0.3] V on the rows' sources.
+Eigen::MatrixXd row_sources(const solvers::MnaSystem& mna, const netlists::CrossbarCircuit& x,
+                            int64_t inputs, uint64_t seed) {
+  const int64_t rows = x.spec.rows;
+  const RowMatrixXd v = support::uniform_matrix(inputs, rows, 0.0, 0.3, seed);
+  Eigen::MatrixXd s = Eigen::MatrixXd::Zero(mna.num_sources(), v.rows());
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t k = 0; k < v.rows(); ++k) s(x.source_row[size_t(i)], k) = v(k, i);
+  return s;
+}
+
 }  // namespace
 
 TEST_CASE("a batch through one Jacobian gives each input's own Newton answer for every nonlinear cell kind") {
@@ -139,22 +159,12 @@ TEST_CASE("inputs too far from the reference for the chord iteration finish by t
 }
 
 TEST_CASE("the reference Jacobian is kept across calls and refactorized when something else factorized") {
-  CrossbarSpec spec = wired(9, 11);
-  devices::CellParams p;
-  p.nl_k_per_v = 3.0;
-  const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 3);
-  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("sinh", p));
+  const auto x = sinh_array(9, 11, 3);
   solvers::MnaSystem mna(x.circuit);
   auto be = solvers::make_linear_backend(solvers::LinearBackendKind::kCholmod, {});
   solvers::NewtonSolver newton(mna, *be, {});
   solvers::BatchedNewton batch(newton);
-  auto sources = [&](uint64_t seed) {  // S x K: the row voltages on their sources
-    const RowMatrixXd v = support::uniform_matrix(6, spec.rows, 0.0, 0.3, seed);
-    Eigen::MatrixXd s = Eigen::MatrixXd::Zero(mna.num_sources(), v.rows());
-    for (int64_t i = 0; i < spec.rows; ++i)
-      for (int64_t k = 0; k < v.rows(); ++k) s(x.source_row[size_t(i)], k) = v(k, i);
-    return s;
-  };
+  auto sources = [&](uint64_t seed) { return row_sources(mna, x, 6, seed); };
   auto per_input = [&](const Eigen::MatrixXd& s) {
     Eigen::MatrixXd xs(mna.size(), s.cols());
     for (int64_t k = 0; k < s.cols(); ++k) xs.col(k) = newton.solve(s.col(k)).x;
@@ -178,16 +188,9 @@ TEST_CASE("inputs stopped by the chord steps' contraction are within Newton's to
   // The early stop of batched_newton.cc (step 3) accepts an iterate when the error the next
   // steps would remove, estimated from the contraction, is within the tolerance. Referee: the
   // same circuit solved per input to a tolerance a thousand times tighter (quadratic Newton).
-  CrossbarSpec spec = wired(24, 24);
-  devices::CellParams p;
-  p.nl_k_per_v = 3.0;
-  const RowMatrixXd g = support::uniform_matrix(spec.rows, spec.cols, 1e-6, 1e-4, 5);
-  const auto x = netlists::build_crossbar(spec, g, devices::make_cell_model("sinh", p));
+  const auto x = sinh_array(24, 24, 5);
   solvers::MnaSystem mna(x.circuit);
-  const RowMatrixXd v = support::uniform_matrix(40, spec.rows, 0.0, 0.3, 6);
-  Eigen::MatrixXd s = Eigen::MatrixXd::Zero(mna.num_sources(), v.rows());
-  for (int64_t i = 0; i < spec.rows; ++i)
-    for (int64_t k = 0; k < v.rows(); ++k) s(x.source_row[size_t(i)], k) = v(k, i);
+  const Eigen::MatrixXd s = row_sources(mna, x, 40, 6);
   auto be = solvers::make_linear_backend(solvers::LinearBackendKind::kCholmod, {});
   solvers::NewtonSolver newton(mna, *be, {});
   const solvers::BatchedNewtonResult r = solvers::BatchedNewton(newton).solve(s);
