@@ -40,8 +40,9 @@ constexpr int kMaxTempNameAttempts = 8;
 // and only SIGKILL or a power cut can still leave a temporary (clearly named, see above).
 // The states and the paths are separate zero-initialized arrays (no constructor runs at
 // startup): a slot's 4 KiB path page is touched only when the slot is used. As one array of
-// {atomic state, path} structs, its dynamic initializer wrote every slot's state at startup,
-// 256 page faults (1 MiB) of every xbar process, ~0.5 ms of a 64 x 64 `xbar solve` (issue 21).
+// {atomic state, path} structs, its dynamic initializer wrote every slot's state at startup:
+// 256 page faults and 1 MiB of resident memory in every xbar process (issue 21; no time
+// measurable in a whole 64 x 64 `xbar solve`, bench/README.md).
 constexpr int kMaxLiveTemporaries = 256;
 constexpr std::size_t kMaxTemporaryPath = 4096;
 std::atomic<int> g_slot_state[kMaxLiveTemporaries];  // 0 free, 1 being filled, 2 holds a path
