@@ -176,7 +176,9 @@ void tokenize(std::string_view line, std::vector<std::string_view>& tokens) {
 // Checked on ngspice 39 (`ngspice -b`): a ',' or ')' in a node name is a field separator ("unknown
 // parameter"), '{' starts a parameter expression and a quote an expression ("fatal error"), and
 // every byte outside ASCII becomes '_' (so "\u03a9n" and "\u03a8n" are one node "__n"); the
-// SPICE3 manual lists ',', '=', '(' and ')' as field separators. Such a deck means a different
+// SPICE3 manual lists ',', '=', '(' and ')' as field separators. The tokenizer makes '=' a token
+// of its own, so it reaches here as the whole name "=" where a node belongs ("r1 a = 1k"), which
+// ngspice reads as r1 from a to a node "1k" with no value (found by the fuzzer). Such a deck means a different
 // circuit to ngspice than to xbar, so it is refused rather than solved.
 std::string ngspice_reads_differently(std::string_view name) {
   for (const char ch : name) {
@@ -186,7 +188,7 @@ std::string ngspice_reads_differently(std::string_view name) {
              "only there); use ASCII names";
     if (byte < 0x20 || byte == 0x7f)
       return "holds a control character (byte " + std::to_string(int(byte)) + ")";
-    if (ch == ',' || ch == '(' || ch == ')')
+    if (ch == ',' || ch == '(' || ch == ')' || ch == '=')
       return std::string("holds '") + ch + "', a field separator to ngspice; rename it";
     if (ch == '{' || ch == '}' || ch == '\'' || ch == '"')
       return std::string("holds '") + ch + "', which starts an expression to ngspice; rename it";

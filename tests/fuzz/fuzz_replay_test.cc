@@ -124,6 +124,18 @@ TEST_CASE("fuzz regression: an empty (0, 3) float64 .npy reads as an empty array
   CHECK(a.data.empty());
 }
 
+TEST_CASE("fuzz regression: '=' where a node name belongs is refused, as ngspice reads another circuit") {
+  // Found by spice_reader_fuzz in CI (stop 25): "r3 mid=5kOhmOhm" tokenizes as r3, mid, '=',
+  // 5kOhmOhm, so the reader took '=' as r3's second node; ngspice drops the '=' and reads
+  // 5kOhmOhm as the node, with no value. Refused now with the line.
+  std::ifstream in(std::string(XBAR_FUZZ_DIR) + "/regressions/spice_reader/equals_sign_as_node_name.cir",
+                   std::ios::binary);
+  REQUIRE(in.good());
+  CHECK_THROWS_WITH_AS(xbar::netlists::read_spice(in, "f.cir"),
+                       "f.cir:2: resistor 'r3': node name '=' holds '=', a field separator to ngspice; rename it",
+                       xbar::InputError);
+}
+
 TEST_CASE("fuzz regression: an INI value holding Boost's own '%value%' placeholder is refused") {
   // Found by ini_fuzz as a timeout: Boost 1.74's error::what() replaced "%value%" by the value
   // in a loop that never ended when the value contained "%value%" itself. The reader now names

@@ -414,6 +414,12 @@ TEST_CASE("names that ngspice reads differently are refused with the line and th
   CHECK(read_error(deck({"t", "v1 a 0 1", "r1 a \xce\xa9n 1k", "r2 \xce\xa9n 0 1k"})) ==
         "deck.cir:3: resistor 'r1': node name '\xce\xa9n' holds a byte outside ASCII, which ngspice turns into '_' "
         "(merging names that differ only there); use ASCII names");
+  // '=' is a token of its own, so it can only stand where a node belongs; ngspice reads
+  // "r1 a = 1k" as a resistor from a to a node "1k" without a value.
+  CHECK(read_error(deck({"t", "v1 a 0 1", "r1 a = 1k", "r2 a 0 1k"})) ==
+        "deck.cir:3: resistor 'r1': node name '=' holds '=', a field separator to ngspice; rename it");
+  CHECK(read_error(deck({"t", "v1 = 0 1", "r1 = 0 1k"})) ==
+        "deck.cir:2: voltage source 'v1': node name '=' holds '=', a field separator to ngspice; rename it");
   CHECK(read_error(deck({"t", "v1 a 0 1", "r{1} a 0 1k"})) ==
         "deck.cir:3: element name 'r{1}' holds '{', which starts an expression to ngspice; rename it");
   // Other punctuation means the same to ngspice: accepted.
