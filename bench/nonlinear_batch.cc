@@ -5,9 +5,11 @@
 // per-input fallbacks, and the largest node-voltage difference in units of the Newton
 // tolerance (reltol |v| + vntol, as tests/solvers/batched_newton_test.cc measures it).
 //
-// Usage: nonlinear_batch [CELL [IMAGES [REFEREE_IMAGES [SIZE]]]]
+// Usage: nonlinear_batch [CELL [IMAGES [REFEREE_IMAGES [SIZE [BACKEND]]]]]
 //   CELL sinh (default, k = 3/V), selector, 1t1r or flash; IMAGES batched (default 200);
-//   REFEREE_IMAGES solved one by one (default 20: the first of the same images); SIZE (128).
+//   REFEREE_IMAGES solved one by one (default 20: the first of the same images); SIZE (128);
+//   BACKEND of the Jacobians (default native: Eigen's LDL' up to 128^2, solvers/eigen_backend.h;
+//   cholmod to compare).
 // The tile: G uniform in [1 uS, 100 uS] (flash: V_th in [0.2, 0.9] V, gates at 1.8 V),
 // 2.5 ohm per segment on rows and columns, driven left, sensed at the bottom. Inputs: pixels
 // 300 .. 300 + SIZE of each image (the middle rows, where the garments are), times v-read
@@ -49,6 +51,7 @@ int main(int argc, char** argv) {
   const int64_t images = argc > 2 ? std::atoll(argv[2]) : 200;
   const int64_t referee = std::min<int64_t>(images, argc > 3 ? std::atoll(argv[3]) : 20);
   const int64_t size = argc > 4 ? std::atoll(argv[4]) : 128;
+  const solvers::BackendChoice backend = solvers::parse_backend(argc > 5 ? argv[5] : "native");
   const auto set = engine::io::load_fashion_mnist(engine::io::kDefaultFashionMnistDir, engine::io::Split::kTest, images);
   netlists::RowMatrixXd v(images, size);
   for (int64_t k = 0; k < images; ++k)
@@ -65,7 +68,7 @@ int main(int argc, char** argv) {
 
   auto run = [&](int64_t count, bool batch, solvers::CrossbarSolution& out) {
     solvers::CrossbarSolveOptions opt;
-    opt.solver.backend = solvers::BackendChoice::kNative;
+    opt.solver.backend = backend;
     opt.solver.newton.batch = batch;
     opt.batch = solvers::BatchMethod::kDirect;
     opt.keep_voltages = true;

@@ -1,5 +1,7 @@
 #include "solvers/circuit_solver.h"
 
+#include "solvers/eigen_backend.h"
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -7,6 +9,7 @@
 
 #include "support/format.h"
 #include "support/input_error.h"
+#include "solvers/eigen_backend.h"
 #include "solvers/library_threads.h"
 #include "solvers/line_system.h"
 #include "solvers/pcg_backend.h"
@@ -27,6 +30,7 @@ std::string to_string(BackendChoice b) {
     case BackendChoice::kAuto: return "auto";
     case BackendChoice::kNative: return "native";
     case BackendChoice::kCholmod: return "cholmod";
+    case BackendChoice::kEigen: return "eigen";
     case BackendChoice::kKlu: return "klu";
     case BackendChoice::kPcg: return "pcg";
     case BackendChoice::kNgspice: return "ngspice";
@@ -36,16 +40,17 @@ std::string to_string(BackendChoice b) {
 
 BackendChoice parse_backend(const std::string& s) {
   for (BackendChoice b : {BackendChoice::kAuto, BackendChoice::kNative, BackendChoice::kCholmod,
-                          BackendChoice::kKlu, BackendChoice::kPcg, BackendChoice::kNgspice})
+                          BackendChoice::kEigen, BackendChoice::kKlu, BackendChoice::kPcg,
+                          BackendChoice::kNgspice})
     if (s == to_string(b)) return b;
-  throw InputError("key backend = '" + s + "': expected auto, native, cholmod, klu, pcg or ngspice");
+  throw InputError("key backend = '" + s + "': expected auto, native, cholmod, eigen, klu, pcg or ngspice");
 }
 
 LinearBackendKind CircuitSolver::choose_kind() {
   const BackendChoice asked = options_.backend;
   if (asked == BackendChoice::kKlu) return LinearBackendKind::kKlu;
   if (!mna_->spd()) {
-    if (asked == BackendChoice::kCholmod || asked == BackendChoice::kPcg)
+    if (asked == BackendChoice::kCholmod || asked == BackendChoice::kEigen || asked == BackendChoice::kPcg)
       summary_.message =
           to_string(asked) + " requested but the system has " +
           (mna_->symmetric() ? std::to_string(mna_->num_branches()) +
@@ -61,6 +66,13 @@ LinearBackendKind CircuitSolver::choose_kind() {
     if (asked == BackendChoice::kPcg)
       summary_.message = "pcg requested but its line preconditioner does not apply (" + why + "): used cholmod; ";
   }
+  if (asked == BackendChoice::kEigen) return LinearBackendKind::kEigen;
+  // Small SPD systems: Eigen's simplicial LDL', faster than CHOLMOD there and without loading
+  // CHOLMOD and OpenBLAS (eigen_backend.h) -- unless an ordering only CHOLMOD has was asked for.
+  const Ordering ord = options_.linear.ordering;
+  if ((asked == BackendChoice::kAuto || asked == BackendChoice::kNative) && mna_->size() <= kEigenMaxUnknowns &&
+      ord != Ordering::kMetis && ord != Ordering::kNesdis)
+    return LinearBackendKind::kEigen;
   return LinearBackendKind::kCholmod;
 }
 

@@ -29,7 +29,7 @@
 
 namespace xbar::solvers {
 
-enum class BackendChoice { kAuto, kNative, kCholmod, kKlu, kPcg, kNgspice };
+enum class BackendChoice { kAuto, kNative, kCholmod, kEigen, kKlu, kPcg, kNgspice };
 std::string to_string(BackendChoice b);
 BackendChoice parse_backend(const std::string& s);  // throws InputError naming key "backend"
 

@@ -362,9 +362,10 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
   if (cs.nonlinear())
     throw InputError("the effective matrix exists only for linear cells: with a nonlinear cell "
                      "the currents are not linear in the inputs (use batch-method = direct)");
-  // The port reduction: on request, or under auto when the solver factors with CHOLMOD.
+  // The port reduction: on request, or under auto when the solver factors an SPD system
+  // directly (CHOLMOD, or Eigen for small arrays; the port reduction itself uses CHOLMOD).
   if (options_.effective != EffectiveMethod::kSolves) {
-    const bool cholmod = cs.summary().backend_used == "cholmod";
+    const bool cholmod = cs.summary().backend_used == "cholmod" || cs.summary().backend_used == "eigen";
     RowMatrixXd g;
     std::string why;
     const bool canonical = CrossbarOperator::matches_circuit(x, &g, &why);

@@ -33,10 +33,11 @@ OpenBlasThreads openblas() {
 // thread count is: the one exception to "no mutable statics", mirroring the library's state.
 std::atomic<int> g_parked_threads{0};
 std::mutex g_unpark_mutex;
+// Whether the process wants OpenBLAS parked (park_blas_threads() called, unpark_blas_threads()
+// not since): OpenBLAS is opened on first use (lazy_libraries.h), possibly long after main.
+std::atomic<bool> g_park_requested{false};
 
-}  // namespace
-
-void park_blas_threads() {
+void park_now() {
   const OpenBlasThreads o = openblas();
   if (!o.found()) return;
   const int n = o.get();
@@ -46,7 +47,24 @@ void park_blas_threads() {
   g_parked_threads = n;
 }
 
+}  // namespace
+
+void park_blas_threads() {
+  g_park_requested = true;
+  park_now();  // nothing to do until OpenBLAS is loaded; then blas_threads_loaded() parks it
+}
+
+void blas_threads_loaded() {
+  if (g_park_requested.load()) park_now();
+}
+
+int blas_thread_count() {
+  const OpenBlasThreads o = openblas();
+  return o.found() ? o.get() : 0;
+}
+
 void unpark_blas_threads() {
+  g_park_requested = false;
   const int parked = g_parked_threads.load();
   if (parked <= 1) return;
   const int want = std::min(parked, std::max(1, omp_get_max_threads()));

@@ -41,11 +41,22 @@ constexpr double kParallelProductNonzeros = 1e6;
 // Stops OpenBLAS's worker threads and sets its thread count to 1, remembering the count it
 // had (its default: the cores, or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). Found by dlsym, so
 // with another BLAS (reference, BLIS) or a count of 1 this does nothing. Call once, first thing
-// in main, before any other thread exists.
+// in main, before any other thread exists. OpenBLAS is opened on first use
+// (solvers/lazy_libraries.h): until then this only records the request, and the loader parks
+// the workers right after opening it (blas_threads_loaded()).
 void park_blas_threads();
 
+// Called by the loader (lazy_libraries.cc) once OpenBLAS is open and before anyone uses it:
+// parks its workers if park_blas_threads() asked for it and unpark_blas_threads() did not
+// withdraw that since.
+void blas_threads_loaded();
+
+// OpenBLAS's current thread count, 0 when OpenBLAS is not loaded (or another BLAS is).
+int blas_thread_count();
+
 // Gives OpenBLAS back the threads park_blas_threads() took, at most omp_get_max_threads() of
-// the calling thread (a sweep point's budget); OpenBLAS restarts its workers. Does nothing when
+// the calling thread (a sweep point's budget); OpenBLAS restarts its workers. Also withdraws
+// the request to park, so an OpenBLAS loaded later keeps its workers. Does nothing when
 // OpenBLAS was not parked or already has that many. Thread-safe.
 void unpark_blas_threads();
 

@@ -3,6 +3,7 @@
 #include "support/format.h"
 #include "support/input_error.h"
 #include "solvers/cholmod_backend.h"
+#include "solvers/eigen_backend.h"
 #include "solvers/klu_backend.h"
 #include "solvers/pcg_backend.h"
 
@@ -13,6 +14,7 @@ std::string to_string(LinearBackendKind k) {
     case LinearBackendKind::kCholmod: return "cholmod";
     case LinearBackendKind::kKlu: return "klu";
     case LinearBackendKind::kPcg: return "pcg";
+    case LinearBackendKind::kEigen: return "eigen";
   }
   return "?";
 }
@@ -63,6 +65,7 @@ std::unique_ptr<LinearBackend> make_linear_backend(LinearBackendKind kind,
   options.validate();
   if (kind == LinearBackendKind::kCholmod) return std::make_unique<CholmodBackend>(options);
   if (kind == LinearBackendKind::kPcg) return std::make_unique<PcgBackend>(options);
+  if (kind == LinearBackendKind::kEigen) return std::make_unique<EigenBackend>(options);
   return std::make_unique<KluBackend>(options);
 }
 

@@ -1,7 +1,8 @@
-// LinearBackend: one interface for the sparse linear solvers: direct (CHOLMOD, KLU) and the
+// LinearBackend: one interface for the sparse linear solvers: direct (CHOLMOD, Eigen's
+// simplicial LDL' for small SPD systems, KLU) and the
 // line-preconditioned conjugate gradients of pcg_backend.h.
 //
-//   auto be = make_linear_backend(LinearBackendKind::kCholmod, options);
+//   auto be = make_linear_backend(LinearBackendKind::kCholmod, options);   // or kEigen, kKlu, kPcg
 //   be->analyze(a, coords);      // once per topology: ordering + symbolic factorization
 //   be->factorize(a);            // once per set of values (same pattern as analyze)
 //   Eigen::MatrixXd x = be->solve(b);   // any number of times, b is n x K
@@ -22,7 +23,7 @@
 
 namespace xbar::solvers {
 
-enum class LinearBackendKind { kCholmod, kKlu, kPcg };
+enum class LinearBackendKind { kCholmod, kKlu, kPcg, kEigen };
 enum class Ordering { kAuto, kGeometric, kAmd, kMetis, kNesdis };
 enum class BackendStatus { kSuccess, kNumericalIssue, kInvalidInput };
 

@@ -576,6 +576,9 @@ LinearBackendKind Integrator::choose_kind() {
     note_ = "pcg requested but its line preconditioner does not apply (" +
             (spd ? why : std::string("the system is not SPD")) + "); ";
   if (asked == BackendChoice::kCholmod && !spd) note_ = "cholmod requested but the system is not SPD; ";
+  if (asked == BackendChoice::kEigen)
+    note_ = spd ? "eigen requested but a transient's shifted factorizations share one CHOLMOD analysis: used cholmod; "
+                : "eigen requested but the system is not SPD; ";
   return spd ? LinearBackendKind::kCholmod : LinearBackendKind::kKlu;
 }
 

@@ -95,12 +95,14 @@ po::options_description solver_keys(const std::string& sub, const RunConfig& d) 
        "SPICE deck (R, V, I elements) to solve instead of a generated crossbar; writes "
        "node_voltages.npy and source_currents.npy (excludes --g and --v)")
       ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
-       sub == "check" ? "native back end compared with ngspice: auto|native|cholmod|klu|pcg"
-      : all_keys     ? "auto (pcg from 2x128x128 unknowns, else native)|native (CHOLMOD when SPD, "
-                       "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice "
+       sub == "check" ? "native back end compared with ngspice: auto|native|cholmod|eigen|klu|pcg"
+      : all_keys     ? "auto (pcg from 2x128x128 unknowns, else native)|native (SPD: Eigen's simplicial "
+                       "LDL' up to 2x256x256 unknowns, CHOLMOD above; else KLU)|cholmod|eigen|klu|pcg "
+                       "(line-preconditioned conjugate gradients)|ngspice "
                        "(check: the native one compared with ngspice)"
-                     : "auto (pcg from 2x128x128 unknowns, else native)|native (CHOLMOD when SPD, "
-                       "else KLU)|cholmod|klu|pcg (line-preconditioned conjugate gradients)|ngspice")
+                     : "auto (pcg from 2x128x128 unknowns, else native)|native (SPD: Eigen's simplicial "
+                       "LDL' up to 2x256x256 unknowns, CHOLMOD above; else KLU)|cholmod|eigen|klu|pcg "
+                       "(line-preconditioned conjugate gradients)|ngspice")
       ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
        "fill-reducing ordering: auto (geometric nested dissection on crossbar grids)|geometric|amd|metis|nesdis")
       ("reltol", num(d.solve.solver.newton.reltol), "Newton (nonlinear cells): relative tolerance on node voltages and KCL residuals")

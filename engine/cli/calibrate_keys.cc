@@ -55,7 +55,8 @@ po::options_description calibrate_solver_keys(const RunConfig& d) {
   po::options_description solver("Solver");
   solver.add_options()
       ("backend", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.backend)),
-       "auto (pcg from 2x128x128 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|klu|pcg")
+       "auto (pcg from 2x128x128 unknowns, else CHOLMOD)|native (CHOLMOD)|cholmod|eigen (solves, "
+       "not the port reduction)|klu|pcg")
       ("ordering", po::value<std::string>()->default_value(xbar::solvers::to_string(d.solve.solver.linear.ordering)),
        "fill-reducing ordering: auto|geometric|amd|metis|nesdis")
       ("rhs-block", po::value<int>()->default_value(d.solve.solver.linear.rhs_block), "right-hand sides per substitution pass")

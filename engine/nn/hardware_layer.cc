@@ -15,6 +15,8 @@
 #include "calib/nonlinear_compensation.h"
 #include "devices/random_stream.h"
 #include "devices/stuck_at.h"
+#include "solvers/lazy_libraries.h"
+#include "solvers/library_threads.h"
 #include "support/contract.h"
 #include "support/format.h"
 #include "support/input_error.h"
@@ -34,22 +36,19 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 constexpr double kMinRangeA = 1e-18;
 constexpr double kMinInput = 1e-12;
 
-// OpenBLAS's thread count (weak: the reference BLAS has no such functions, and then every
-// dgemm is single-threaded anyway). The batches of an evaluation run on our own threads, one
-// dgemm each: OpenBLAS's own threads inside them would only oversubscribe the cores.
-extern "C" void openblas_set_num_threads(int) __attribute__((weak));
-extern "C" int openblas_get_num_threads() __attribute__((weak));
-
+// OpenBLAS's thread count (solvers/library_threads.h; 0 with another BLAS, whose dgemm is then
+// single-threaded anyway). The batches of an evaluation run on our own threads, one dgemm each:
+// OpenBLAS's own threads inside them would only oversubscribe the cores. BLAS is opened first
+// (solvers/lazy_libraries.h), so the count read is OpenBLAS's own.
 class SingleThreadedBlas {
  public:
   SingleThreadedBlas() {
-    if (openblas_set_num_threads && openblas_get_num_threads) {
-      saved_ = openblas_get_num_threads();
-      openblas_set_num_threads(1);
-    }
+    solvers::load_blas_library();
+    saved_ = solvers::blas_thread_count();
+    if (saved_ > 1) solvers::set_blas_threads(1);
   }
   ~SingleThreadedBlas() {
-    if (saved_ > 0) openblas_set_num_threads(saved_);
+    if (saved_ > 1) solvers::set_blas_threads(saved_);
   }
 
  private:

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "solvers/cholmod_backend.h"
+#include "solvers/lazy_libraries.h"
 #include "solvers/library_threads.h"
 
 using namespace xbar;
@@ -123,6 +124,9 @@ TEST_CASE("a small factorization starts no thread; one above kParallelFactorFlop
     MESSAGE("the OpenMP runtime starts no workers here (OMP_THREAD_LIMIT=1?): nothing to count");
     return;
   }
+  // CHOLMOD and OpenBLAS are opened on first use (solvers/lazy_libraries.h), and OpenBLAS's
+  // constructor starts its own workers (not parked in this process): open them before counting.
+  solvers::load_cholmod_library();
   Factored small, large;
   // 64 x 64: factored supernodally (CHOLMOD would open its OpenMP regions), below the threshold.
   CHECK(threads_started_by([&] { small = factorize(crossbar_matrix(64, 64)); }) == 0);

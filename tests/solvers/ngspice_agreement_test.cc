@@ -42,6 +42,7 @@ RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi, uint
 struct Agreement {
   double voltage_rel = 0;  // max |dV| / max |V| over every node
   double current_rel = 0;  // max over columns of |dI_j| / |I_j|
+  std::string used;        // the native back end that solved
 };
 
 Agreement compare(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatrixXd& v,
@@ -58,6 +59,7 @@ Agreement compare(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatri
   REQUIRE(a.all_node_voltages.rows() == x.circuit.num_nodes());
   REQUIRE(b.all_node_voltages.rows() == x.circuit.num_nodes());
   Agreement r;
+  r.used = a.summary.backend_used;
   // Node by node, each relative to its own voltage; nodes within kVoltageFloorRel of 0 V
   // (relative to the largest node voltage) are compared on that floor instead.
   const double floor_v = kVoltageFloorRel * b.all_node_voltages.cwiseAbs().maxCoeff();
@@ -100,9 +102,14 @@ TEST_CASE("native and ngspice agree to 1e-9 on every drive and sense option") {
         CAPTURE(spec.r_driver_ohm);
         const RowMatrixXd g = random_matrix(m, n, 1e-6, 1e-4, 1000 + which);
         const RowMatrixXd v = random_matrix(2, m, -0.3, 0.3, 2000 + which);
-        const Agreement a = compare(spec, g, v, BackendChoice::kNative);
-        CHECK(a.voltage_rel < kAgreeRelTol);
-        CHECK(a.current_rel < kAgreeRelTol);
+        // native: Eigen's LDL' at these sizes (solvers/eigen_backend.h); CHOLMOD by name.
+        for (BackendChoice b : {BackendChoice::kNative, BackendChoice::kCholmod}) {
+          CAPTURE(solvers::to_string(b));
+          const Agreement a = compare(spec, g, v, b);
+          CHECK(a.used == (b == BackendChoice::kNative ? "eigen" : "cholmod"));
+          CHECK(a.voltage_rel < kAgreeRelTol);
+          CHECK(a.current_rel < kAgreeRelTol);
+        }
       }
 }
 

@@ -226,16 +226,46 @@ TEST_CASE("result.json carries the configuration with its origins, the seed, the
   CHECK(v.out.find(version) != std::string::npos);
 
   REQUIRE(j.contains("solve"));
-  // auto is the default (issue 8); a small array is below the PCG crossover, so CHOLMOD.
+  // auto is the default (issue 8); a small array is below the PCG crossover and SPD, so Eigen's
+  // LDL' (solvers/eigen_backend.h).
   CHECK(j["solve"]["backend_requested"] == "auto");
   const std::string used = j["solve"]["backend_used"];
-  CHECK(used == "cholmod");
+  CHECK(used == "eigen");
   for (const char* t : {"assemble_s", "analyze_s", "factorize_s", "solve_s"}) {
     INFO("times_s." << t);
     REQUIRE(j["solve"]["times_s"].contains(t));
     REQUIRE(j["solve"]["times_s"][t].is_number());
     CHECK(j["solve"]["times_s"][t].get<double>() >= 0.0);
   }
+}
+
+TEST_CASE("a small solve loads neither CHOLMOD nor BLAS; a CHOLMOD solve loads them when it starts") {
+  // solvers/lazy_libraries.h (issue 21, point 5): the dynamic loader's own trace (LD_DEBUG=files
+  // names every object it opens, dlopen included) of whole xbar processes.
+  Scratch s;
+  const std::vector<std::string> array = {"--rows", "24", "--cols", "20", "--r-row", "2.5", "--r-col", "2.5", "--quiet"};
+  auto opened = [&](const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"LD_DEBUG=files", XBAR_BINARY, "solve"};
+    args.insert(args.end(), array.begin(), array.end());
+    args.insert(args.end(), extra.begin(), extra.end());
+    const Run r = run_program(s, "env", args);
+    REQUIRE_MESSAGE(r.status == 0, r.err);
+    return r.err;
+  };
+  const std::string small = opened({"--out", "eigen"});
+  CHECK(contains(small, "libboost_program_options"));  // the trace is there
+  CHECK(!contains(small, "libcholmod"));
+  CHECK(!contains(small, "libopenblas"));
+  CHECK(!contains(small, "liblapack"));
+  CHECK(read_json(s.work() / "eigen" / "result.json")["solve"]["backend_used"] == "eigen");
+  const std::string chol = opened({"--backend", "cholmod", "--out", "chol"});
+  CHECK(contains(chol, "libcholmod"));
+  CHECK(contains(chol, "libblas.so.3"));
+  CHECK(read_json(s.work() / "chol" / "result.json")["solve"]["backend_used"] == "cholmod");
+  // Both answers are the same array's to rounding.
+  const NpyArray a = load(s.work() / "eigen" / "currents.npy");
+  const NpyArray b = load(s.work() / "chol" / "currents.npy");
+  CHECK(max_rel_diff(a.data, b.data) < 1e-12);
 }
 
 TEST_CASE("float32 inputs are accepted and widened exactly") {
