@@ -2,8 +2,9 @@
 # Issue 21, point 5 (not CI): a small array solved by whole processes, xbar against `ngspice -b`
 # on the same deck, side by side. Writes the SIZE x SIZE deck with `xbar netlist` (2.5 ohm per
 # segment, random array, every row at 0.2 V), then runs, alternating, REPEATS times each:
-#   xbar solve --deck DECK     the deck read back and solved (CHOLMOD, AMD ordering)
-#   xbar solve (the spec)      the same array from its keys (CHOLMOD, grid ordering)
+#   xbar solve --deck DECK     the deck read back and solved (AMD ordering; the back end
+#                              result.json names: Eigen's LDL' up to 2 x 256^2 unknowns)
+#   xbar solve (the spec)      the same array from its keys (grid ordering; same back end)
 #   ngspice -b DECK            ngspice's batch mode: parse, operating point, print
 #   and, with OLD=path/to/another/xbar in the environment, the same two xbar runs of that binary
 #   (e.g. a build from before a change).

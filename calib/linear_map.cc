@@ -138,11 +138,15 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
   // pass is one model inverse for all groups together (they interact only through the rows).
   // A group ends on its feasible side (h <= 0) unless nothing feasible was seen.
   const double goal = hi * (1 - kHeadroom);
-  auto choose_scales = [&](const RowMatrixXd& x, const RowMatrixXd& lx, const RowMatrixXd& t) {
+  // movable: the groups whose scale may change (empty: all of them).
+  auto choose_scales = [&](const RowMatrixXd& x, const RowMatrixXd& lx, const RowMatrixXd& t,
+                           const std::vector<uint8_t>& movable) {
     const size_t ng = s.size();
     std::vector<double> la(ng, NAN), ha(ng, NAN), lb(ng, NAN), hb(ng, NAN), mx(ng), lp(ng, NAN), hp(ng, NAN);
     std::vector<int> side(ng, 0);  // Illinois: the end kept twice in a row
     std::vector<uint8_t> done(ng, 0);
+    if (!movable.empty())
+      for (size_t q = 0; q < ng; ++q) done[q] = !movable[q];
     for (int pass = 0; pass < kScalePasses; ++pass) {
       make_target();
       make_pins(x, t);
@@ -227,7 +231,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
   {
     for (int k = 0; k < kModelSteps; ++k) {
       const RowMatrixXd lx = model.forward(x);
-      if (autoscale) choose_scales(x, lx, lx);
+      if (autoscale) choose_scales(x, lx, lx, {});
       make_pins(x, lx);
       const RowMatrixXd next = step(x, lx, lx);
       double change = 0;
@@ -273,12 +277,24 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
     // is searched again only if a cell then needs more than g_max. (One global scale already
     // stays put inside its band; freezing it measured no better: 256^2, 2.5 ohm, 19 vs 14.)
     if (autoscale) {
-      bool over = false;
-      if (frozen) {
+      if (!frozen) {
+        choose_scales(x, lx, t, {});
+      } else {
+        // Frozen: only a group with a cell that needs more than g_max may move (down). Searching
+        // every group again let the ones below their band grow too, which moved most targets,
+        // reset the acceleration and undid the last iterations: per-column maps that had
+        // reached 1e-4 jumped back to 5e-4..1e-3 and stalled (64^2 at 20 ohm, 96^2 and 128^2
+        // at 10 ohm, 256^2 at 2.5 ohm) and fell back to one global scale.
         make_pins(x, t);
-        for (uint8_t st : pin) over |= st == uint8_t(CellStatus::kNeedsAboveMax);
+        std::vector<uint8_t> over(s.size(), 0);
+        bool any = false;
+        for (int64_t k = 0; k < mn; ++k)
+          if (pin[size_t(k)] == uint8_t(CellStatus::kNeedsAboveMax)) {
+            over[size_t(sg.of[size_t(k % n)])] = 1;
+            any = true;
+          }
+        if (any) choose_scales(x, lx, t, over);
       }
-      if (!frozen || over) choose_scales(x, lx, t);
     }
     make_pins(x, t);
     const double scale_max = target.size() ? target.cwiseAbs().maxCoeff() : 0.0;
