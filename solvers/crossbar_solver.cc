@@ -1,6 +1,7 @@
 #include "solvers/crossbar_solver.h"
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 
 #include "support/contract.h"
@@ -8,6 +9,8 @@
 #include "support/input_error.h"
 #include "solvers/crossbar_operator.h"
 #include "solvers/available_memory.h"
+#include "solvers/eigen_backend.h"
+#include "solvers/line_system.h"
 #include "solvers/pcg_backend.h"
 #include "solvers/port_reduction.h"
 #include "solvers/stopwatch.h"
@@ -64,14 +67,124 @@ SolverOptions effective_solver_options(const netlists::CrossbarCircuit& x, const
   return effective_solver_options(x.rows(), x.cols(), linear, o);
 }
 
+// The grid path's direct variant: the system CrossbarOperator writes from the spec, assembled
+// over its free slots (LineSystem::matrix(), as PCG's CHOLMOD fallback does) and factorized by
+// Eigen's LDL' in the grid's nested-dissection ordering. It skips the netlist Circuit and the
+// MNA assembly of the circuit path (0.2 ms instead of ~2 ms at 64^2, a tenth of a whole
+// `xbar solve`; issue 21, point 5) and gives the same currents to rounding
+// (tests/solvers/pcg_backend_test.cc).
+struct CrossbarSolver::GridDirect {
+  LineSystem lines;
+  SparseMatrix a;
+  std::vector<int64_t> slots;  // grid slot of each unknown
+  std::unique_ptr<LinearBackend> backend;
+  double norm_a = 0;           // infinity norm of a, for the backward error
+  GridDirect(int64_t m, int64_t n) : lines(m, n) {}
+};
+
 CrossbarSolver::~CrossbarSolver() = default;
+
+bool CrossbarSolver::try_grid_direct(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, const SolverOptions& s) {
+  const BackendChoice b = s.backend;
+  if (b != BackendChoice::kAuto && b != BackendChoice::kNative && b != BackendChoice::kEigen) return false;
+  const Ordering ord = s.linear.ordering;
+  if (ord != Ordering::kAuto && ord != Ordering::kGeometric) return false;
+  const int64_t unknowns = CrossbarOperator::count_unknowns(spec);
+  if (unknowns > kEigenMaxUnknowns && b != BackendChoice::kEigen) return false;
+  if (b == BackendChoice::kAuto && unknowns >= kAutoPcgMinUnknowns) return false;  // PCG's
+  const auto t0 = std::chrono::steady_clock::now();
+  op_ = std::make_unique<CrossbarOperator>(spec, g);
+  direct_ = std::make_unique<GridDirect>(spec.rows, spec.cols);
+  GridDirect& d = *direct_;
+  d.lines.set_stencil(op_->take_stencil());
+  d.a = d.lines.matrix();
+  d.slots = d.lines.slots();
+  std::vector<GridCoord> coords = d.lines.coords();
+  for (int64_t k = 0; k < d.a.outerSize(); ++k) {  // symmetric: column sums are row sums
+    double sum = 0;
+    for (SparseMatrix::InnerIterator it(d.a, k); it; ++it) sum += std::abs(it.value());
+    d.norm_a = std::max(d.norm_a, sum);
+  }
+  if (options_.effective != EffectiveMethod::kSolves) {  // T by the port reduction, as the circuit path
+    grid_spec_ = spec;
+    grid_g_ = g;
+  }
+  SolveSummary& sm = grid_summary_;
+  sm = {};
+  sm.backend_requested = to_string(options_.solver.backend);
+  sm.unknowns = int64_t(d.slots.size());
+  sm.matrix_nonzeros = d.a.nonZeros();
+  sm.assemble_s = seconds_since(t0);
+  d.backend = make_linear_backend(LinearBackendKind::kEigen, s.linear);
+  d.backend->set_unknown_names([&d](int64_t k) {
+    const GridCoord c = d.lines.coord(d.slots[size_t(k)]);
+    return std::string(c.layer == 0 ? "row" : "column") + " node (" + std::to_string(c.i) + ", " +
+           std::to_string(c.j) + ")";
+  });
+  d.backend->analyze(d.a, coords);
+  d.backend->factorize(d.a);
+  const FactorStats& st = d.backend->stats();
+  sm.backend_used = d.backend->name();
+  sm.ordering_used = st.ordering_used;
+  sm.analyze_s = st.analyze_s;
+  sm.factorize_s = st.factorize_s;
+  sm.factor_nonzeros = st.nnz_factor;
+  sm.factor_flops = st.flops;
+  sm.message = d.backend->name() + " factorization of " + std::to_string(sm.unknowns) +
+               " unknowns, the crossbar's system written from its spec (no circuit assembled)";
+  sm.ok = true;
+  grid_message_ = sm.message;
+  if (options_.solver.progress)
+    options_.solver.progress(sm.message + ": assembled in " + format_3g(sm.assemble_s) + " s, factorized in " +
+                             format_3g(sm.factorize_s) + " s");
+  return true;
+}
+
+void CrossbarSolver::grid_solve(int64_t k, const std::function<void(int64_t, double*)>& rhs,
+                                const std::function<void(int64_t, const double*)>& use) {
+  if (pcg_) {
+    pcg_->solve_grid(k, rhs, use);
+    return;
+  }
+  // Direct: blocks of right-hand sides gathered over the unknowns, solved, checked (backward
+  // error, as CircuitSolver checks a direct solve) and scattered back to the grid's slots.
+  GridDirect& d = *direct_;
+  const int64_t slots = 2 * op_->rows() * op_->cols(), nu = int64_t(d.slots.size());
+  constexpr int64_t kBlock = 64;
+  Eigen::VectorXd grid(slots);
+  for (int64_t c0 = 0; c0 < k; c0 += kBlock) {
+    const int64_t nc = std::min(kBlock, k - c0);
+    Eigen::MatrixXd b(nu, nc);
+    for (int64_t c = 0; c < nc; ++c) {
+      rhs(c0 + c, grid.data());
+      for (int64_t u = 0; u < nu; ++u) b(u, c) = grid[d.slots[size_t(u)]];
+    }
+    const Eigen::MatrixXd x = d.backend->solve(b);
+    for (int64_t c = 0; c < nc; ++c) {
+      if (!x.col(c).allFinite())
+        throw NumericalError(d.backend->name() + " solve produced a non-finite value (overflow: sources or "
+                             "conductances too large for double precision)");
+      const Eigen::VectorXd r = d.a * x.col(c) - b.col(c);
+      const double denom = d.norm_a * x.col(c).lpNorm<Eigen::Infinity>() + b.col(c).lpNorm<Eigen::Infinity>();
+      const double berr = denom > 0 ? r.lpNorm<Eigen::Infinity>() / denom : 0.0;
+      grid_summary_.max_backward_error = std::max(grid_summary_.max_backward_error, berr);
+      if (!(berr <= 1e-10))
+        throw NumericalError(d.backend->name() + " solve: backward error " + format_number(berr) +
+                             " exceeds 1e-10 (the system is too ill-conditioned for a trustworthy answer)");
+      grid.setZero();
+      for (int64_t u = 0; u < nu; ++u) grid[d.slots[size_t(u)]] = x(u, c);
+      use(c0 + c, grid.data());
+    }
+  }
+}
 
 bool CrossbarSolver::try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
                               const devices::CellModel* cell) {
   const SolverOptions s = effective_solver_options(spec.rows, spec.cols, linear_cell, options_);
   if (!options_.grid_operator || options_.keep_voltages) return false;
-  if (s.backend != BackendChoice::kPcg && s.backend != BackendChoice::kAuto) return false;
   if (cell && !CrossbarOperator::applicable(spec, *cell, nullptr)) return false;
+  if (try_grid_direct(spec, g, s)) return true;
+  if (s.backend != BackendChoice::kPcg && s.backend != BackendChoice::kAuto) return false;
   // Backend auto: PCG from the measured crossover on (circuit_solver.h), as the circuit path.
   if (s.backend == BackendChoice::kAuto && CrossbarOperator::count_unknowns(spec) < kAutoPcgMinUnknowns)
     return false;
@@ -161,7 +274,9 @@ const CircuitSolver& CrossbarSolver::circuit_solver() const {
   return *circuit_solver_;
 }
 
-void CrossbarSolver::sync_grid_summary() { add_pcg_stats(*pcg_, grid_summary_); }
+void CrossbarSolver::sync_grid_summary() {
+  if (pcg_) add_pcg_stats(*pcg_, grid_summary_);
+}
 
 CrossbarSolution CrossbarSolver::solve_grid(const RowMatrixXd& v) {
   CrossbarSolution r;
@@ -180,7 +295,7 @@ CrossbarSolution CrossbarSolver::solve_grid(const RowMatrixXd& v) {
   }
   const auto t0 = std::chrono::steady_clock::now();
   r.currents.resize(k, n);
-  pcg_->solve_grid(
+  grid_solve(
       k, [&](int64_t c, double* b) { op_->rhs(v.row(c).data(), b); },
       [&](int64_t c, const double* x) { op_->currents(x, v.row(c).data(), &r.currents(c, 0)); });
   grid_summary_.solve_s += seconds_since(t0);
@@ -232,7 +347,7 @@ RowMatrixXd CrossbarSolver::effective_matrix_grid() {
   };
   if (m <= n) {  // forward: x_r = A^-1 B e_r, row r of T = C x_r (+ D)
     std::vector<double> zero(size_t(m), 0.0);
-    pcg_->solve_grid(
+    grid_solve(
         m, [&](int64_t r, double* b) { unit(bm, r, b); },
         [&](int64_t r, const double* x) {
           for (int64_t j = 0; j < n; ++j) {
@@ -242,8 +357,8 @@ RowMatrixXd CrossbarSolver::effective_matrix_grid() {
           }
         });
   } else {  // adjoint: y_j = A^-1 C^T e_j, column j of T = B^T y_j (+ D); watched: T's entries
-    pcg_->set_watch_slots(bm.ptr, bm.index, bm.coef, "effective-matrix entries");
-    pcg_->solve_grid(
+    if (pcg_) pcg_->set_watch_slots(bm.ptr, bm.index, bm.coef, "effective-matrix entries");
+    grid_solve(
         n, [&](int64_t j, double* b) { unit(cm, j, b); },
         [&](int64_t j, const double* y) {
           for (int64_t r = 0; r < m; ++r) {
@@ -252,7 +367,7 @@ RowMatrixXd CrossbarSolver::effective_matrix_grid() {
             t(r, j) += s;
           }
         });
-    pcg_->set_watch_slots(cm.ptr, cm.index, cm.coef, "column currents");
+    if (pcg_) pcg_->set_watch_slots(cm.ptr, cm.index, cm.coef, "column currents");
   }
   grid_summary_.solve_s += seconds_since(t0);
   grid_summary_.linear_solves += std::min(m, n);

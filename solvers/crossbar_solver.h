@@ -23,6 +23,7 @@
 // (batch_method auto), and says so in the summary.
 #pragma once
 
+#include <functional>
 #include <memory>
 
 #include "netlists/crossbar_builder.h"
@@ -119,6 +120,8 @@ class CrossbarSolver {
   // True when the grid path applies; builds it.
   bool try_grid(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, bool linear_cell,
                 const devices::CellModel* cell);
+  // The grid path's direct variant: true when it applies (see try_grid); builds it.
+  bool try_grid_direct(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, const SolverOptions& s);
   void init_circuit();
   CrossbarSolution solve_grid(const RowMatrixXd& v);
   RowMatrixXd effective_matrix_grid();
@@ -132,9 +135,15 @@ class CrossbarSolver {
   const netlists::CrossbarCircuit* x_ = nullptr;
   CrossbarSolveOptions options_;
   std::unique_ptr<CircuitSolver> circuit_solver_;
-  // Grid path.
+  // Grid path: PCG, or (small SPD arrays under auto, native or eigen) a direct factorization
+  // of the same system (GridDirect, crossbar_solver.cc).
   std::unique_ptr<CrossbarOperator> op_;
   std::unique_ptr<PcgBackend> pcg_;
+  struct GridDirect;
+  std::unique_ptr<GridDirect> direct_;
+  // Solves the grid system for k right-hand sides through pcg_ or direct_ (PcgBackend::solve_grid's contract).
+  void grid_solve(int64_t k, const std::function<void(int64_t, double*)>& rhs,
+                  const std::function<void(int64_t, const double*)>& use);
   SolveSummary grid_summary_;
   RowMatrixXd grid_g_;  // the grid path's conductances (for the port reduction)
   netlists::CrossbarSpec grid_spec_;

@@ -109,6 +109,70 @@ TEST_CASE("pcg agrees with cholmod to 1e-9 on every drive and sense option, from
       }
 }
 
+TEST_CASE("a small array from its spec is factorized directly, without a circuit, and agrees with ngspice and the circuit path") {
+  // CrossbarSolver's direct grid path (issue 21, point 5): the system CrossbarOperator writes,
+  // factorized by Eigen; against ngspice (1e-9, the acceptance bound) and against the assembled
+  // circuit path with CHOLMOD (1e-12: two exact solvers of one system) on every drive and sense
+  // option, with ideal and resistive drivers and virtual grounds.
+  const int64_t sizes[][2] = {{24, 24}, {12, 30}, {30, 12}, {2, 17}, {17, 2}, {9, 13}};
+  int which = 0;
+  for (auto drive : {DriveSide::kLeft, DriveSide::kRight, DriveSide::kBoth})
+    for (auto sense : {SenseSide::kBottom, SenseSide::kTop, SenseSide::kBoth})
+      for (double r_sense : {0.0, 20.0}) {
+        const int64_t m = sizes[which % 6][0], n = sizes[which % 6][1];
+        ++which;
+        CrossbarSpec spec;
+        spec.rows = m;
+        spec.cols = n;
+        spec.r_row_ohm = 2.5;
+        spec.r_col_ohm = 4.0;
+        spec.r_driver_ohm = (which % 2) ? 0.0 : 15.0;
+        spec.r_sense_ohm = r_sense;
+        spec.drive = drive;
+        spec.sense = sense;
+        CAPTURE(m);
+        CAPTURE(n);
+        CAPTURE(netlists::to_string(drive));
+        CAPTURE(netlists::to_string(sense));
+        CAPTURE(r_sense);
+        CAPTURE(spec.r_driver_ohm);
+        const RowMatrixXd g = random_matrix(m, n, 1e-6, 1e-4, 5000 + which);
+        const auto x = linear(spec, g);
+        const RowMatrixXd v = random_matrix(3, m, 0.0, 0.3, 6000 + which);
+        for (BackendChoice b : {BackendChoice::kAuto, BackendChoice::kNative, BackendChoice::kEigen}) {
+          CAPTURE(solvers::to_string(b));
+          solvers::CrossbarSolveOptions opt;
+          opt.solver.backend = b;
+          opt.batch = solvers::BatchMethod::kDirect;
+          solvers::CrossbarSolver direct(spec, g, devices::make_cell_model("linear"), opt);
+          CHECK(direct.from_spec());
+          CHECK(direct.circuit_build_s() == 0);
+          const solvers::CrossbarSolution r = direct.solve(v);
+          CHECK(r.summary.backend_used == "eigen");
+          CHECK(r.summary.ordering_used == "geometric");
+          CHECK(r.summary.max_backward_error < 1e-14);
+          CHECK(test::max_rel(r.currents, solve(x, v, BackendChoice::kCholmod).currents) < 1e-12);
+          if (b == BackendChoice::kAuto)
+            CHECK(test::max_rel(r.currents, solve(x, v, BackendChoice::kNgspice).currents) < kAgreeRelTol);
+        }
+        // Its effective matrix by solves (min(M, N) of them through the same factor) and by the
+        // port reduction, against the circuit path's by solves.
+        solvers::CrossbarSolveOptions eo;
+        eo.effective = solvers::EffectiveMethod::kSolves;
+        eo.solver.backend = BackendChoice::kCholmod;
+        const RowMatrixXd t_ref = solvers::CrossbarSolver(x, eo).effective_matrix();
+        eo.solver.backend = BackendChoice::kNative;
+        solvers::CrossbarSolver by_solves(spec, g, devices::make_cell_model("linear"), eo);
+        CHECK(by_solves.from_spec());
+        CHECK(test::max_rel(by_solves.effective_matrix(), t_ref) < 1e-12);
+        CHECK(by_solves.summary().effective_method == "solves");
+        eo.effective = solvers::EffectiveMethod::kAuto;
+        solvers::CrossbarSolver by_ports(spec, g, devices::make_cell_model("linear"), eo);
+        CHECK(test::max_rel(by_ports.effective_matrix(), t_ref) < 1e-12);
+        CHECK(by_ports.summary().effective_method == "port-reduction");
+      }
+}
+
 TEST_CASE("pcg agrees with ngspice on harsh arrays: cells near 1 mS, 10 ohm wires, ideal virtual grounds") {
   int which = 0;
   for (auto drive : {DriveSide::kLeft, DriveSide::kRight, DriveSide::kBoth})
@@ -436,7 +500,11 @@ TEST_CASE("auto picks pcg from the measured crossover on and cholmod below it; p
     opt.expected_inputs = 131;
     opt.solver.backend = BackendChoice::kAuto;
     CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kNative);
-    CHECK_FALSE(solvers::CrossbarSolver(spec, g, devices::make_cell_model("linear"), opt).from_spec());
+    {
+      // Native: a direct factorization (Eigen's, of the system written from the spec), not PCG.
+      const solvers::CrossbarSolver direct(spec, g, devices::make_cell_model("linear"), opt);
+      CHECK(direct.summary().backend_used == "eigen");
+    }
     CHECK(solvers::effective_solver_options(700, 700, true, opt).backend == BackendChoice::kAuto);
     opt.expected_inputs = 130;
     CHECK(solvers::effective_solver_options(x, opt).backend == BackendChoice::kAuto);
