@@ -27,12 +27,6 @@ using namespace xbar;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 struct Times {
   std::vector<double> analyze, factorize, solve1, solve64;
 };
@@ -45,9 +39,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--sizes" && i + 1 < argc) {
-      sizes.clear();
-      std::stringstream ss(argv[++i]);
-      for (std::string t; std::getline(ss, t, ',');) sizes.push_back(std::atoll(t.c_str()));
+      sizes = bench::parse_size_list(argv[++i]);
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else {
@@ -94,7 +86,7 @@ int main(int argc, char** argv) {
       diff = std::max(diff, (xs[0] - xs[1]).cwiseAbs().maxCoeff() / xs[0].cwiseAbs().maxCoeff());
     }
     auto row = [&](const std::vector<double>& c, const std::vector<double>& e) {
-      std::printf(" | %8.2f %8.2f %6.2f", 1e3 * median(c), 1e3 * median(e), median(c) / median(e));
+      std::printf(" | %8.2f %8.2f %6.2f", 1e3 * bench::median(c), 1e3 * bench::median(e), bench::median(c) / bench::median(e));
     };
     std::printf("%6lld %9lld", (long long)s, (long long)mna.size());
     row(t[0].analyze, t[1].analyze);

@@ -3,7 +3,12 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <sstream>
+#include <string>
+#include <vector>
 
 #include "support/random_array.h"
 #include "netlists/crossbar_builder.h"
@@ -23,6 +28,22 @@ inline double peak_rss_gib() {
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);
   return double(ru.ru_maxrss) / (1024.0 * 1024.0);
+}
+
+// The median (the mean of the two middle values for an even count; 0 for none).
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+// "64,96,128" -> {64, 96, 128}.
+inline std::vector<int64_t> parse_size_list(const std::string& text) {
+  std::vector<int64_t> sizes;
+  std::stringstream ss(text);
+  for (std::string t; std::getline(ss, t, ',');) sizes.push_back(std::atoll(t.c_str()));
+  return sizes;
 }
 
 }  // namespace xbar::bench

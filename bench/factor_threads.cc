@@ -26,12 +26,6 @@ using namespace xbar;
 
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 // CHOLMOD view of the lower triangle (what CholmodBackend hands to CHOLMOD).
 struct Lower {
   solvers::SparseMatrix a;
@@ -59,9 +53,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--sizes" && i + 1 < argc) {
-      sizes.clear();
-      std::stringstream ss(argv[++i]);
-      for (std::string t; std::getline(ss, t, ',');) sizes.push_back(std::atoll(t.c_str()));
+      sizes = bench::parse_size_list(argv[++i]);
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::max(1, std::atoi(argv[++i]));
     } else {
@@ -102,7 +94,7 @@ int main(int argc, char** argv) {
         if (r == 0) factor();  // starts CHOLMOD's OpenMP pool and OpenBLAS's workers
         threaded.push_back(factor());
       }
-      const double ms = median(serial), mt = median(threaded);
+      const double ms = bench::median(serial), mt = bench::median(threaded);
       std::printf("%6lld %-9s %10.3g %9s %12.5f %12.5f %8.2f\n", (long long)s, ordering, flops,
                   be.factor()->is_super ? "yes" : "no", ms, mt, ms / mt);
       std::fflush(stdout);

@@ -16,6 +16,7 @@
 #include "solvers/circuit_solver.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/crossbar_solver.h"
+#include "tests/solvers/referees.h"
 
 using namespace xbar;
 using netlists::CrossbarSpec;
@@ -75,31 +76,10 @@ Agreement compare(const CrossbarSpec& spec, const RowMatrixXd& g, const RowMatri
 }  // namespace
 
 TEST_CASE("native and ngspice agree to 1e-9 on every drive and sense option") {
-  // Sizes cycle through square and non-square shapes up to 32 x 32.
-  const int64_t sizes[][2] = {{32, 32}, {7, 19}, {24, 5}, {16, 16}, {1, 12}, {9, 1}};
-  int which = 0;
-  for (auto drive : {DriveSide::kLeft, DriveSide::kRight, DriveSide::kBoth})
-    for (auto sense : {SenseSide::kBottom, SenseSide::kTop, SenseSide::kBoth})
-      for (double r_sense : {0.0, 20.0}) {
-        const int64_t m = sizes[which % 6][0], n = sizes[which % 6][1];
-        ++which;
-        CrossbarSpec spec;
-        spec.rows = m;
-        spec.cols = n;
-        spec.r_row_ohm = 2.5;
-        spec.r_col_ohm = 4.0;
-        spec.r_driver_ohm = (which % 2) ? 0.0 : 15.0;
-        spec.r_sense_ohm = r_sense;
-        spec.drive = drive;
-        spec.sense = sense;
-        if (spec.sense == SenseSide::kBoth && m == 1 && r_sense == 0) continue;  // undefined split
-        if (spec.drive == DriveSide::kBoth && n == 1 && spec.r_driver_ohm == 0) continue;
-        CAPTURE(m);
-        CAPTURE(n);
-        CAPTURE(netlists::to_string(drive));
-        CAPTURE(netlists::to_string(sense));
-        CAPTURE(r_sense);
-        CAPTURE(spec.r_driver_ohm);
+  // Shapes cycle through square and non-square arrays up to 32 x 32.
+  const int64_t shapes[][2] = {{32, 32}, {7, 19}, {24, 5}, {16, 16}, {1, 12}, {9, 1}};
+  test::for_each_drive_and_sense(shapes, [&](const CrossbarSpec& spec, int which) {
+        const int64_t m = spec.rows, n = spec.cols;
         const RowMatrixXd g = random_matrix(m, n, 1e-6, 1e-4, 1000 + which);
         const RowMatrixXd v = random_matrix(2, m, -0.3, 0.3, 2000 + which);
         // native: Eigen's LDL' at these sizes (solvers/eigen_backend.h); CHOLMOD by name.
@@ -110,7 +90,7 @@ TEST_CASE("native and ngspice agree to 1e-9 on every drive and sense option") {
           CHECK(a.voltage_rel < kAgreeRelTol);
           CHECK(a.current_rel < kAgreeRelTol);
         }
-      }
+  });
 }
 
 TEST_CASE("the KLU path agrees with ngspice too") {

@@ -61,30 +61,9 @@ CrossbarSpec harsh_spec(int64_t m, int64_t n) {
 }  // namespace
 
 TEST_CASE("pcg agrees with cholmod to 1e-9 on every drive and sense option, from the spec and from the circuit") {
-  const int64_t sizes[][2] = {{64, 64}, {40, 96}, {96, 40}, {1, 80}, {80, 1}, {33, 57}};
-  int which = 0;
-  for (auto drive : {DriveSide::kLeft, DriveSide::kRight, DriveSide::kBoth})
-    for (auto sense : {SenseSide::kBottom, SenseSide::kTop, SenseSide::kBoth})
-      for (double r_sense : {0.0, 20.0}) {
-        const int64_t m = sizes[which % 6][0], n = sizes[which % 6][1];
-        ++which;
-        CrossbarSpec spec;
-        spec.rows = m;
-        spec.cols = n;
-        spec.r_row_ohm = 2.5;
-        spec.r_col_ohm = 4.0;
-        spec.r_driver_ohm = (which % 2) ? 0.0 : 15.0;
-        spec.r_sense_ohm = r_sense;
-        spec.drive = drive;
-        spec.sense = sense;
-        if (spec.sense == SenseSide::kBoth && m == 1 && r_sense == 0) continue;  // undefined split
-        if (spec.drive == DriveSide::kBoth && n == 1 && spec.r_driver_ohm == 0) continue;
-        CAPTURE(m);
-        CAPTURE(n);
-        CAPTURE(netlists::to_string(drive));
-        CAPTURE(netlists::to_string(sense));
-        CAPTURE(r_sense);
-        CAPTURE(spec.r_driver_ohm);
+  const int64_t shapes[][2] = {{64, 64}, {40, 96}, {96, 40}, {1, 80}, {80, 1}, {33, 57}};
+  test::for_each_drive_and_sense(shapes, [&](const CrossbarSpec& spec, int which) {
+        const int64_t m = spec.rows, n = spec.cols;
         const RowMatrixXd g = random_matrix(m, n, 1e-6, 1e-4, 3000 + which);
         const auto x = linear(spec, g);
         const RowMatrixXd v = random_matrix(3, m, 0.0, 0.3, 4000 + which);
@@ -106,7 +85,7 @@ TEST_CASE("pcg agrees with cholmod to 1e-9 on every drive and sense option, from
         CHECK(a.summary.backend_used == "pcg");
         CHECK(a.summary.ordering_used == "lines");
         CHECK(test::max_rel(a.currents, c.currents) < kAgreeRelTol);
-      }
+  });
 }
 
 TEST_CASE("a small array from its spec is factorized directly, without a circuit, and agrees with ngspice and the circuit path") {
@@ -114,28 +93,9 @@ TEST_CASE("a small array from its spec is factorized directly, without a circuit
   // factorized by Eigen; against ngspice (1e-9, the acceptance bound) and against the assembled
   // circuit path with CHOLMOD (1e-12: two exact solvers of one system) on every drive and sense
   // option, with ideal and resistive drivers and virtual grounds.
-  const int64_t sizes[][2] = {{24, 24}, {12, 30}, {30, 12}, {2, 17}, {17, 2}, {9, 13}};
-  int which = 0;
-  for (auto drive : {DriveSide::kLeft, DriveSide::kRight, DriveSide::kBoth})
-    for (auto sense : {SenseSide::kBottom, SenseSide::kTop, SenseSide::kBoth})
-      for (double r_sense : {0.0, 20.0}) {
-        const int64_t m = sizes[which % 6][0], n = sizes[which % 6][1];
-        ++which;
-        CrossbarSpec spec;
-        spec.rows = m;
-        spec.cols = n;
-        spec.r_row_ohm = 2.5;
-        spec.r_col_ohm = 4.0;
-        spec.r_driver_ohm = (which % 2) ? 0.0 : 15.0;
-        spec.r_sense_ohm = r_sense;
-        spec.drive = drive;
-        spec.sense = sense;
-        CAPTURE(m);
-        CAPTURE(n);
-        CAPTURE(netlists::to_string(drive));
-        CAPTURE(netlists::to_string(sense));
-        CAPTURE(r_sense);
-        CAPTURE(spec.r_driver_ohm);
+  const int64_t shapes[][2] = {{24, 24}, {12, 30}, {30, 12}, {2, 17}, {17, 2}, {9, 13}};
+  test::for_each_drive_and_sense(shapes, [&](const CrossbarSpec& spec, int which) {
+        const int64_t m = spec.rows, n = spec.cols;
         const RowMatrixXd g = random_matrix(m, n, 1e-6, 1e-4, 5000 + which);
         const auto x = linear(spec, g);
         const RowMatrixXd v = random_matrix(3, m, 0.0, 0.3, 6000 + which);
@@ -170,7 +130,7 @@ TEST_CASE("a small array from its spec is factorized directly, without a circuit
         solvers::CrossbarSolver by_ports(spec, g, devices::make_cell_model("linear"), eo);
         CHECK(test::max_rel(by_ports.effective_matrix(), t_ref) < 1e-12);
         CHECK(by_ports.summary().effective_method == "port-reduction");
-      }
+  });
 }
 
 TEST_CASE("pcg agrees with ngspice on harsh arrays: cells near 1 mS, 10 ohm wires, ideal virtual grounds") {
