@@ -116,10 +116,9 @@ bool CrossbarSolver::try_grid_direct(const netlists::CrossbarSpec& spec, const R
   sm.matrix_nonzeros = d.a.nonZeros();
   sm.assemble_s = seconds_since(t0);
   d.backend = make_linear_backend(LinearBackendKind::kEigen, s.linear);
-  d.backend->set_unknown_names([&d](int64_t k) {
-    const GridCoord c = d.lines.coord(d.slots[size_t(k)]);
-    return std::string(c.layer == 0 ? "row" : "column") + " node (" + std::to_string(c.i) + ", " +
-           std::to_string(c.j) + ")";
+  d.backend->set_unknown_names([&d](int64_t k) {  // k: an unknown, as LineSystem numbers them
+    const GridCoord c = d.lines.coord(k);            // named as the circuit path names it
+    return std::string("node ") + (c.layer == 0 ? "r" : "c") + std::to_string(c.i) + "_" + std::to_string(c.j);
   });
   d.backend->analyze(d.a, coords);
   d.backend->factorize(d.a);
