@@ -2,13 +2,13 @@
 // systems, in the same fill-reducing orderings as CHOLMOD (geometric nested dissection on a
 // crossbar grid, AMD otherwise).
 //
-// Why a second Cholesky (issue 21, point 5): below a few tens of thousands of unknowns the
-// factor is too sparse for CHOLMOD's supernodes, so CHOLMOD factorizes simplicially too, and
-// Eigen's up-looking LDL' was faster at every size measured up to 256^2 (64^2: 2.6 ms against
-// 4.2 ms on one thread; 128^2: 18 against 39 ms; bench/backend_crossover.cc). And it needs no library: CHOLMOD
-// brings OpenBLAS, LAPACK, METIS and gfortran (20,000 symbol relocations, ~3.5 ms of every
-// process's start), which solvers/lazy_libraries.h now loads only when CHOLMOD is first called.
-// So `--backend auto` and `native` take this back end for SPD systems of at most
+// Why a second Cholesky (issue 21, point 5): a small crossbar's factor is too sparse for
+// CHOLMOD's supernodes to pay (CHOLMOD factorizes it simplicially too), and Eigen's up-looking
+// LDL' was faster at every size measured up to 256^2 (64^2: 2.6 ms against 4.2 ms on one
+// thread; 128^2: 18 against 39 ms; bench/backend_crossover.cc). It also needs no library:
+// CHOLMOD brings OpenBLAS, LAPACK, METIS and gfortran (~16,000 symbol relocations, ~3.5 ms of
+// every process's start), which solvers/lazy_libraries.h now loads only when CHOLMOD is first
+// called. So `--backend auto` and `native` take this back end for SPD systems of at most
 // kEigenMaxUnknowns unknowns, and a small `xbar solve` never loads CHOLMOD.
 //
 // A pivot that is not > 0 is reported as CHOLMOD's is: status kNumericalIssue, the unknown named.

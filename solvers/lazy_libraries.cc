@@ -59,8 +59,12 @@ void* cholmod_handle() {
 
 template <class Function>
 Function lookup(void* handle, const char* name) {
+  dlerror();  // clears an earlier error
   void* symbol = dlsym(handle, name);
-  if (!symbol) throw std::runtime_error(std::string("symbol ") + name + " not found in its library: " + (dlerror() ? dlerror() : "?"));
+  if (!symbol) {
+    const char* why = dlerror();  // read once: a second call returns null
+    throw std::runtime_error(std::string("symbol ") + name + " not found in its library: " + (why ? why : "?"));
+  }
   return reinterpret_cast<Function>(symbol);
 }
 
