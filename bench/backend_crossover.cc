@@ -36,17 +36,7 @@ struct Times {
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes = {32, 64, 96, 128, 192, 256};
   int repeats = 7;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--sizes" && i + 1 < argc) {
-      sizes = bench::parse_size_list(argv[++i]);
-    } else if (a == "--repeats" && i + 1 < argc) {
-      repeats = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: backend_crossover [--sizes 32,64,...] [--repeats R]\n");
-      return 2;
-    }
-  }
+  if (!bench::parse_sizes_and_repeats(argc, argv, &sizes, &repeats, "backend_crossover [--sizes 32,64,...] [--repeats R]")) return 2;
   solvers::park_blas_threads();
   solvers::load_cholmod_library();  // loading is not what is timed here
   omp_set_num_threads(1);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <sstream>
 #include <string>
@@ -44,6 +45,25 @@ inline std::vector<int64_t> parse_size_list(const std::string& text) {
   std::stringstream ss(text);
   for (std::string t; std::getline(ss, t, ',');) sizes.push_back(std::atoll(t.c_str()));
   return sizes;
+}
+
+// The arguments "[--sizes 64,96,...] [--repeats R]" of the size-sweeping benchmarks, parsed into
+// *sizes and *repeats (which hold the defaults). False, after printing `usage` to stderr, on
+// anything else.
+inline bool parse_sizes_and_repeats(int argc, char** argv, std::vector<int64_t>* sizes, int* repeats,
+                                    const char* usage) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--sizes" && i + 1 < argc) {
+      *sizes = parse_size_list(argv[++i]);
+    } else if (a == "--repeats" && i + 1 < argc) {
+      *repeats = std::max(1, std::atoi(argv[++i]));
+    } else {
+      std::fprintf(stderr, "usage: %s\n", usage);
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace xbar::bench

@@ -50,17 +50,7 @@ struct Lower {
 int main(int argc, char** argv) {
   std::vector<int64_t> sizes = {64, 96, 128, 192, 256, 384};
   int repeats = 7;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--sizes" && i + 1 < argc) {
-      sizes = bench::parse_size_list(argv[++i]);
-    } else if (a == "--repeats" && i + 1 < argc) {
-      repeats = std::max(1, std::atoi(argv[++i]));
-    } else {
-      std::fprintf(stderr, "usage: factor_threads [--sizes 64,96,...] [--repeats R]\n");
-      return 2;
-    }
-  }
+  if (!bench::parse_sizes_and_repeats(argc, argv, &sizes, &repeats, "factor_threads [--sizes 64,96,...] [--repeats R]")) return 2;
   solvers::park_blas_threads();  // as the xbar executable does at start
   std::printf("%6s %-9s %10s %9s %12s %12s %8s   (threshold kParallelFactorFlops = %.0e)\n", "M=N", "ordering",
               "flops", "super", "serial_s", "threads_s", "ratio", solvers::kParallelFactorFlops);

@@ -1,7 +1,5 @@
 #include "solvers/circuit_solver.h"
 
-#include "solvers/eigen_backend.h"
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -19,11 +17,6 @@ namespace xbar::solvers {
 
 using internal::seconds_since;
 
-namespace {
-// A backward-stable direct solve leaves ~1e-16 times a modest growth factor; anything near
-// 1e-10 means the factorization broke down (a near-singular pivot), not rounding.
-constexpr double kMaxBackwardError = 1e-10;
-}  // namespace
 
 std::string to_string(BackendChoice b) {
   switch (b) {
@@ -46,6 +39,12 @@ BackendChoice parse_backend(const std::string& s) {
   throw InputError("key backend = '" + s + "': expected auto, native, cholmod, eigen, klu, pcg or ngspice");
 }
 
+bool eigen_factorizes(BackendChoice asked, int64_t unknowns, Ordering ordering) {
+  if (asked == BackendChoice::kEigen) return true;
+  return (asked == BackendChoice::kAuto || asked == BackendChoice::kNative) && unknowns <= kEigenMaxUnknowns &&
+         ordering != Ordering::kMetis && ordering != Ordering::kNesdis;
+}
+
 LinearBackendKind CircuitSolver::choose_kind() {
   const BackendChoice asked = options_.backend;
   if (asked == BackendChoice::kKlu) return LinearBackendKind::kKlu;
@@ -66,13 +65,9 @@ LinearBackendKind CircuitSolver::choose_kind() {
     if (asked == BackendChoice::kPcg)
       summary_.message = "pcg requested but its line preconditioner does not apply (" + why + "): used cholmod; ";
   }
-  if (asked == BackendChoice::kEigen) return LinearBackendKind::kEigen;
   // Small SPD systems: Eigen's simplicial LDL', faster than CHOLMOD there and without loading
-  // CHOLMOD and OpenBLAS (eigen_backend.h) -- unless an ordering only CHOLMOD has was asked for.
-  const Ordering ord = options_.linear.ordering;
-  if ((asked == BackendChoice::kAuto || asked == BackendChoice::kNative) && mna_->size() <= kEigenMaxUnknowns &&
-      ord != Ordering::kMetis && ord != Ordering::kNesdis)
-    return LinearBackendKind::kEigen;
+  // CHOLMOD and OpenBLAS (eigen_backend.h).
+  if (eigen_factorizes(asked, mna_->size(), options_.linear.ordering)) return LinearBackendKind::kEigen;
   return LinearBackendKind::kCholmod;
 }
 
@@ -159,49 +154,13 @@ Eigen::MatrixXd CircuitSolver::solve_linear(const Eigen::MatrixXd& b, bool trans
   Eigen::MatrixXd x = transposed ? backend_->solve_transposed(b) : backend_->solve(b);
   sync_pcg_stats();
   const bool iterative = backend_->name() == "pcg";
-  if (norm_a_ == 0) {  // ||A||_inf = largest absolute row sum (A is square; use columns of A^T)
-    Eigen::VectorXd row_sums = Eigen::VectorXd::Zero(mna_->size());
-    const SparseMatrix& a = mna_->matrix();
-    for (int64_t c = 0; c < a.outerSize(); ++c)
-      for (SparseMatrix::InnerIterator it(a, c); it; ++it) row_sums(it.row()) += std::abs(it.value());
-    norm_a_ = row_sums.maxCoeff();
-  }
-  // One column at a time (Eigen's sparse x dense product walks the dense operand by rows, a
-  // cache miss per right-hand side), and as A^T x where A is symmetric (MnaSystem::symmetric():
-  // every stamp but a transistor's is): a row-wise dot product instead of a scatter whose every
-  // add waits on the previous store (15% of a 128 x 128 calibrate went to this check before).
-  const bool gather = transposed || mna_->symmetric();
-  // Eigen splits each product over OpenMP threads from 20,000 nonzeros; a small system's few
-  // products stay on this thread (library_threads.h).
-  std::optional<SerialOpenMp> serial;
-  if (double(mna_->matrix().nonZeros()) * double(x.cols()) < kParallelProductNonzeros) serial.emplace();
-  Eigen::VectorXd r(x.rows());
-  for (Eigen::Index k = 0; k < x.cols(); ++k) {
-    if (!x.col(k).allFinite()) {
-      Eigen::Index bad = 0;
-      while (std::isfinite(x(bad, k))) ++bad;
-      throw NumericalError(backend_->name() + " solve produced a non-finite value at " +
-                           mna_->unknown_name(bad) + (x.cols() > 1 ? " for input " + std::to_string(k) : "") +
-                           " (overflow: sources or conductances too large for double precision, or an "
-                           "ill-conditioned system)");
-    }
-    if (gather) r.noalias() = mna_->matrix().transpose() * x.col(k);
-    else r.noalias() = mna_->matrix() * x.col(k);
-    r -= b.col(k);
-    const double denom = norm_a_ * x.col(k).lpNorm<Eigen::Infinity>() + b.col(k).lpNorm<Eigen::Infinity>();
-    const double berr = denom > 0 ? r.lpNorm<Eigen::Infinity>() / denom : 0.0;
-    summary_.max_backward_error = std::max(summary_.max_backward_error, berr);
-    // An iterative solve stops at its own tolerance (reported as cg_residual), which the user
-    // may set loose; the check is for a direct factorization that broke down.
-    if (!(berr <= kMaxBackwardError) && !iterative) {
-      Eigen::Index worst = 0;
-      r.cwiseAbs().maxCoeff(&worst);
-      throw NumericalError(backend_->name() + " solve: backward error " + format_number(berr) +
-                           " exceeds " + format_number(kMaxBackwardError) + ", largest residual at " +
-                           mna_->unknown_name(worst) +
-                           " (the system is too ill-conditioned for a trustworthy answer)");
-    }
-  }
+  if (norm_a_ == 0) norm_a_ = infinity_norm(mna_->matrix());
+  // A^T x serves the residual where A is symmetric (MnaSystem::symmetric(): every stamp but a
+  // transistor's is). An iterative solve stops at its own tolerance (reported as cg_residual),
+  // which the user may set loose; the check is for a direct factorization that broke down.
+  const MnaSystem* mna = mna_.get();
+  check_solution(mna->matrix(), norm_a_, mna->symmetric(), transposed, x, b, !iterative, backend_->name(),
+                 [mna](int64_t k) { return mna->unknown_name(k); }, &summary_.max_backward_error);
   return x;
 }
 

@@ -32,6 +32,10 @@ namespace xbar::solvers {
 enum class BackendChoice { kAuto, kNative, kCholmod, kEigen, kKlu, kPcg, kNgspice };
 std::string to_string(BackendChoice b);
 BackendChoice parse_backend(const std::string& s);  // throws InputError naming key "backend"
+// Whether an SPD system of `unknowns` is factorized by Eigen (eigen_backend.h): asked for by
+// name, or under auto and native up to kEigenMaxUnknowns unless an ordering only CHOLMOD has
+// was asked for. (Auto sends systems from kAutoPcgMinUnknowns to PCG before this applies.)
+bool eigen_factorizes(BackendChoice asked, int64_t unknowns, Ordering ordering);
 
 // backend = auto picks pcg for SPD crossbar systems with at least this many unknowns (a
 // 2 x 128 x 128 grid). Measured (bench/README.md): from the spec, PCG solves one input 16x

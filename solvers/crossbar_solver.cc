@@ -1,7 +1,6 @@
 #include "solvers/crossbar_solver.h"
 
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 
 #include "support/contract.h"
@@ -9,7 +8,6 @@
 #include "support/input_error.h"
 #include "solvers/crossbar_operator.h"
 #include "solvers/available_memory.h"
-#include "solvers/eigen_backend.h"
 #include "solvers/line_system.h"
 #include "solvers/pcg_backend.h"
 #include "solvers/port_reduction.h"
@@ -79,19 +77,18 @@ struct CrossbarSolver::GridDirect {
   std::vector<int64_t> slots;  // grid slot of each unknown
   std::unique_ptr<LinearBackend> backend;
   double norm_a = 0;           // infinity norm of a, for the backward error
+  std::function<std::string(int64_t)> unknown_name;  // for failure messages
   GridDirect(int64_t m, int64_t n) : lines(m, n) {}
 };
 
 CrossbarSolver::~CrossbarSolver() = default;
 
 bool CrossbarSolver::try_grid_direct(const netlists::CrossbarSpec& spec, const RowMatrixXd& g, const SolverOptions& s) {
-  const BackendChoice b = s.backend;
-  if (b != BackendChoice::kAuto && b != BackendChoice::kNative && b != BackendChoice::kEigen) return false;
-  const Ordering ord = s.linear.ordering;
-  if (ord != Ordering::kAuto && ord != Ordering::kGeometric) return false;
   const int64_t unknowns = CrossbarOperator::count_unknowns(spec);
-  if (unknowns > kEigenMaxUnknowns && b != BackendChoice::kEigen) return false;
-  if (b == BackendChoice::kAuto && unknowns >= kAutoPcgMinUnknowns) return false;  // PCG's
+  const Ordering ord = s.linear.ordering;  // the grid's own ordering: nested dissection
+  if (!eigen_factorizes(s.backend, unknowns, ord) || (ord != Ordering::kAuto && ord != Ordering::kGeometric))
+    return false;
+  if (s.backend == BackendChoice::kAuto && unknowns >= kAutoPcgMinUnknowns) return false;  // PCG's
   const auto t0 = std::chrono::steady_clock::now();
   op_ = std::make_unique<CrossbarOperator>(spec, g);
   direct_ = std::make_unique<GridDirect>(spec.rows, spec.cols);
@@ -100,11 +97,7 @@ bool CrossbarSolver::try_grid_direct(const netlists::CrossbarSpec& spec, const R
   d.a = d.lines.matrix();
   d.slots = d.lines.slots();
   std::vector<GridCoord> coords = d.lines.coords();
-  for (int64_t k = 0; k < d.a.outerSize(); ++k) {  // symmetric: column sums are row sums
-    double sum = 0;
-    for (SparseMatrix::InnerIterator it(d.a, k); it; ++it) sum += std::abs(it.value());
-    d.norm_a = std::max(d.norm_a, sum);
-  }
+  d.norm_a = infinity_norm(d.a);
   if (options_.effective != EffectiveMethod::kSolves) {  // T by the port reduction, as the circuit path
     grid_spec_ = spec;
     grid_g_ = g;
@@ -116,10 +109,11 @@ bool CrossbarSolver::try_grid_direct(const netlists::CrossbarSpec& spec, const R
   sm.matrix_nonzeros = d.a.nonZeros();
   sm.assemble_s = seconds_since(t0);
   d.backend = make_linear_backend(LinearBackendKind::kEigen, s.linear);
-  d.backend->set_unknown_names([&d](int64_t k) {  // k: an unknown, as LineSystem numbers them
-    const GridCoord c = d.lines.coord(k);            // named as the circuit path names it
+  d.unknown_name = [&d](int64_t k) {  // k: an unknown, as LineSystem numbers them
+    const GridCoord c = d.lines.coord(k);  // named as the circuit path names it
     return std::string("node ") + (c.layer == 0 ? "r" : "c") + std::to_string(c.i) + "_" + std::to_string(c.j);
-  });
+  };
+  d.backend->set_unknown_names(d.unknown_name);
   d.backend->analyze(d.a, coords);
   d.backend->factorize(d.a);
   const FactorStats& st = d.backend->stats();
@@ -145,8 +139,8 @@ void CrossbarSolver::grid_solve(int64_t k, const std::function<void(int64_t, dou
     pcg_->solve_grid(k, rhs, use);
     return;
   }
-  // Direct: blocks of right-hand sides gathered over the unknowns, solved, checked (backward
-  // error, as CircuitSolver checks a direct solve) and scattered back to the grid's slots.
+  // Direct: blocks of right-hand sides gathered over the unknowns, solved, checked as every
+  // native solve is (check_solution) and scattered back to the grid's slots.
   GridDirect& d = *direct_;
   const int64_t slots = 2 * op_->rows() * op_->cols(), nu = int64_t(d.slots.size());
   constexpr int64_t kBlock = 64;
@@ -159,17 +153,9 @@ void CrossbarSolver::grid_solve(int64_t k, const std::function<void(int64_t, dou
       for (int64_t u = 0; u < nu; ++u) b(u, c) = grid[d.slots[size_t(u)]];
     }
     const Eigen::MatrixXd x = d.backend->solve(b);
+    check_solution(d.a, d.norm_a, true, false, x, b, true, d.backend->name(), d.unknown_name,
+                   &grid_summary_.max_backward_error);
     for (int64_t c = 0; c < nc; ++c) {
-      if (!x.col(c).allFinite())
-        throw NumericalError(d.backend->name() + " solve produced a non-finite value (overflow: sources or "
-                             "conductances too large for double precision)");
-      const Eigen::VectorXd r = d.a * x.col(c) - b.col(c);
-      const double denom = d.norm_a * x.col(c).lpNorm<Eigen::Infinity>() + b.col(c).lpNorm<Eigen::Infinity>();
-      const double berr = denom > 0 ? r.lpNorm<Eigen::Infinity>() / denom : 0.0;
-      grid_summary_.max_backward_error = std::max(grid_summary_.max_backward_error, berr);
-      if (!(berr <= 1e-10))
-        throw NumericalError(d.backend->name() + " solve: backward error " + format_number(berr) +
-                             " exceeds 1e-10 (the system is too ill-conditioned for a trustworthy answer)");
       grid.setZero();
       for (int64_t u = 0; u < nu; ++u) grid[d.slots[size_t(u)]] = x(u, c);
       use(c0 + c, grid.data());
@@ -479,13 +465,13 @@ RowMatrixXd CrossbarSolver::effective_matrix() {
   // The port reduction: on request, or under auto when the solver factors an SPD system
   // directly (CHOLMOD, or Eigen for small arrays; the port reduction itself uses CHOLMOD).
   if (options_.effective != EffectiveMethod::kSolves) {
-    const bool cholmod = cs.summary().backend_used == "cholmod" || cs.summary().backend_used == "eigen";
+    const bool direct_spd = cs.summary().backend_used == "cholmod" || cs.summary().backend_used == "eigen";
     RowMatrixXd g;
     std::string why;
     const bool canonical = CrossbarOperator::matches_circuit(x, &g, &why);
     if (options_.effective == EffectiveMethod::kPortReduction && !canonical)
       throw InputError("key effective-method = port-reduction: " + why);
-    if (canonical && (cholmod || options_.effective == EffectiveMethod::kPortReduction)) {
+    if (canonical && (direct_spd || options_.effective == EffectiveMethod::kPortReduction)) {
       port_summary_ = {};
       RowMatrixXd t = port_effective_matrix(x.spec, g, true, port_summary_);
       port_used_ = true;

@@ -1,7 +1,6 @@
 #include "solvers/line_system.h"
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstdlib>
 
@@ -135,44 +134,44 @@ std::vector<GridCoord> LineSystem::coords() const {
 
 SparseMatrix LineSystem::matrix() const {
   // Written column by column in compressed form (the matrix is symmetric, so column k lists
-  // row k's couplings): at most 5 entries per column, sorted by unknown. setFromTriplets on the
+  // row k's couplings): at most 5 entries per column, in increasing unknown. setFromTriplets on the
   // same entries cost ~1 ms at 64^2, a tenth of a whole small `xbar solve`.
   const std::vector<int64_t> sl = slots();
   const int64_t mn = m_ * n_, nu = int64_t(sl.size());
   std::vector<int64_t> unknown(size_t(2 * mn), -1);
   for (size_t k = 0; k < sl.size(); ++k) unknown[size_t(sl[k])] = int64_t(k);
-  // Compressed storage written in place: each column's entries appended in order.
   SparseMatrix a(nu, nu);
   a.resizeNonZeros(5 * nu);
   int64_t* outer = a.outerIndexPtr();
   int64_t* inner = a.innerIndexPtr();
   double* value = a.valuePtr();
   int64_t nnz = 0;
-  std::array<std::pair<int64_t, double>, 5> col;
+  auto put = [&](int64_t q, double v) {
+    inner[nnz] = q;
+    value[nnz++] = v;
+  };
   for (int64_t k = 0; k < nu; ++k) {
     outer[k] = nnz;
     const int64_t s = sl[size_t(k)];
     const bool row_layer = s < mn;
     const int64_t c = row_layer ? s : s - mn;
-    size_t len = 0;
     auto add = [&](int64_t other_slot, double v) {
       const int64_t q = unknown[size_t(other_slot)];
-      if (v != 0 && q >= 0) col[len++] = {q, v};
+      if (v != 0 && q >= 0) put(q, v);
     };
-    col[len++] = {k, row_layer ? s_.d_r(c) : s_.d_c(c)};
+    // Unknowns are numbered in slot order, so adding the neighbours by increasing slot keeps
+    // each column sorted: row layer r(i,j-1) < r(i,j) < r(i,j+1) < c(i,j); column layer
+    // r(i,j) < c(i-1,j) < c(i,j) < c(i+1,j).
     if (row_layer) {
       if (c % n_ > 0) add(s - 1, s_.e_r(c - 1));
+      put(k, s_.d_r(c));
       if (c % n_ + 1 < n_) add(s + 1, s_.e_r(c));
       add(s + mn, s_.w(c));
     } else {
-      if (c / n_ > 0) add(s - n_, s_.e_c(c - n_));
-      if (c / n_ + 1 < m_) add(s + n_, s_.e_c(c));
       add(s - mn, s_.w(c));
-    }
-    std::sort(col.begin(), col.begin() + len);
-    for (size_t e = 0; e < len; ++e, ++nnz) {
-      inner[nnz] = col[e].first;
-      value[nnz] = col[e].second;
+      if (c / n_ > 0) add(s - n_, s_.e_c(c - n_));
+      put(k, s_.d_c(c));
+      if (c / n_ + 1 < m_) add(s + n_, s_.e_c(c));
     }
   }
   outer[nu] = nnz;

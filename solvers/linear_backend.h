@@ -122,4 +122,23 @@ class LinearBackend {
 std::unique_ptr<LinearBackend> make_linear_backend(LinearBackendKind kind,
                                                    const LinearBackendOptions& options);
 
+// A backward-stable direct solve leaves ~1e-16 times a modest growth factor; anything near
+// 1e-10 means the factorization broke down (a near-singular pivot), not rounding.
+constexpr double kMaxBackwardError = 1e-10;
+
+// ||A||_inf: the largest absolute row sum of a square matrix.
+double infinity_norm(const SparseMatrix& a);
+
+// Checks the solution x of A x = b (of A^T x = b when `transposed`) column by column, the
+// check every native solve passes: each entry finite (else NumericalError naming the first
+// non-finite unknown), and the normwise backward error ||A x - b|| / (||A|| ||x|| + ||b||)
+// (infinity norms, norm_a = infinity_norm(a)) folded into *max_error and, when `enforce` (a
+// direct solve; an iterative one stops at its own tolerance), at most kMaxBackwardError (else
+// NumericalError naming the unknown with the largest residual). `symmetric`: A = A^T, so the
+// residual is formed as A^T x, a row-wise gather. `solver` and `unknown` name the back end and
+// an unknown in the messages. Small products run on the calling thread (library_threads.h).
+void check_solution(const SparseMatrix& a, double norm_a, bool symmetric, bool transposed, const Eigen::MatrixXd& x,
+                    const Eigen::MatrixXd& b, bool enforce, const std::string& solver,
+                    const std::function<std::string(int64_t)>& unknown, double* max_error);
+
 }  // namespace xbar::solvers

@@ -15,12 +15,6 @@ namespace xbar::solvers {
 
 using internal::seconds_since;
 
-namespace {
-// The same bound as CircuitSolver's DC check: a backward-stable direct solve leaves ~1e-16
-// times a modest growth factor, so 1e-10 means the factorization broke down, not rounding.
-constexpr double kMaxBackwardError = 1e-10;
-}  // namespace
-
 ShiftedFactorizations::ShiftedFactorizations(const SparseMatrix& a, const Eigen::VectorXd& d,
                                              const std::vector<GridCoord>& coords, LinearBackendKind kind,
                                              const LinearBackendOptions& options, size_t max_cached,
