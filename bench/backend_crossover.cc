@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "devices/registry.h"
 #include "solvers/lazy_libraries.h"
 #include "solvers/library_threads.h"
 #include "solvers/linear_backend.h"
@@ -45,11 +44,7 @@ int main(int argc, char** argv) {
               "an chol", "an eig", "ratio", "fac chol", "fac eig", "ratio", "s1 chol", "s1 eig", "ratio",
               "s64 chol", "s64 eig", "ratio", "rel diff");
   for (const int64_t s : sizes) {
-    netlists::CrossbarSpec spec;
-    spec.rows = spec.cols = s;
-    spec.r_row_ohm = spec.r_col_ohm = 2.5;
-    const auto x = netlists::build_crossbar(spec, bench::random_matrix(s, s, 1e-6, 1e-4, 42),
-                                            devices::make_cell_model("linear"));
+    const auto x = bench::square_crossbar(s, 2.5);
     const solvers::MnaSystem mna(x.circuit);
     const Eigen::MatrixXd b = bench::random_matrix(mna.size(), 64, -1, 1, 7);
     Times t[2];

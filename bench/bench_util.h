@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "support/random_array.h"
+#include "devices/registry.h"
 #include "netlists/crossbar_builder.h"
 
 namespace xbar::bench {
@@ -19,6 +20,15 @@ namespace xbar::bench {
 inline netlists::RowMatrixXd random_matrix(int64_t rows, int64_t cols, double lo, double hi,
                                            uint64_t seed) {
   return support::uniform_matrix(rows, cols, lo, hi, seed);
+}
+
+// The s x s linear crossbar of the solver benchmarks: r_ohm per segment on rows and columns,
+// ideal drivers and virtual grounds, G uniform in [1, 100] uS (seed 42).
+inline netlists::CrossbarCircuit square_crossbar(int64_t s, double r_ohm) {
+  netlists::CrossbarSpec spec;
+  spec.rows = spec.cols = s;
+  spec.r_row_ohm = spec.r_col_ohm = r_ohm;
+  return netlists::build_crossbar(spec, random_matrix(s, s, 1e-6, 1e-4, 42), devices::make_cell_model("linear"));
 }
 
 inline double now_s() {

@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "devices/registry.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/library_threads.h"
 #include "solvers/mna_system.h"
@@ -55,11 +54,7 @@ int main(int argc, char** argv) {
   std::printf("%6s %-9s %10s %9s %12s %12s %8s   (threshold kParallelFactorFlops = %.0e)\n", "M=N", "ordering",
               "flops", "super", "serial_s", "threads_s", "ratio", solvers::kParallelFactorFlops);
   for (const int64_t s : sizes) {
-    netlists::CrossbarSpec spec;
-    spec.rows = spec.cols = s;
-    spec.r_row_ohm = spec.r_col_ohm = 2.5;
-    const auto x = netlists::build_crossbar(spec, bench::random_matrix(s, s, 1e-6, 1e-4, 42),
-                                            devices::make_cell_model("linear"));
+    const auto x = bench::square_crossbar(s, 2.5);
     const solvers::MnaSystem mna(x.circuit);
     const Lower lower(mna.matrix());
     for (const char* ordering : {"geometric", "amd"}) {
