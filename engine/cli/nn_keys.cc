@@ -168,6 +168,12 @@ po::options_description nn_keys(const std::string& sub) {
                      "cell under g-max, each output divided by its own gain and its ADC range in proportion "
                      "(offset encoding and nonlinear cells: one per tile; a tile whose per-column map does not converge "
                      "takes one gain if that converges) | auto = one gain per tile");
+  comp.add_options()("map-cache", po::value<std::string>(),
+                     "directory of finished compensation maps (created if missing; linear cells): a tile whose map "
+                     "is there -- same target conductances, wires, device window, compensation keys and xbar "
+                     "version -- takes it instead of computing it, and every map computed is added. Reused across "
+                     "runs that differ only in read-time keys (adc-bits, read-noise-sigma, variation and its seed, "
+                     "stuck-*, drift-*, dac-bits); default: none");
   all.add(comp);
   return all;
 }
@@ -289,6 +295,8 @@ nn::HardwareOptions make_hardware_options(const po::variables_map& vm) {
   get_opt(vm, "max-step", h.solver.newton.max_step_v);
   get_opt(vm, "comp-tol", h.comp.tol);
   get_opt(vm, "comp-max-iterations", h.comp.max_iterations);
+  if (get_opt(vm, "map-cache", h.map_cache) && h.map_cache.empty())
+    throw InputError("key map-cache: expected a directory name (leave the key out for no cache)");
   if (get_opt(vm, "scale", s)) {
     if (s != "per-column" && s != "auto")
       throw InputError("key scale = '" + s + "': network tiles take per-column or auto (each tile's scale is searched)");

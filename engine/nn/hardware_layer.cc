@@ -1,12 +1,14 @@
 #include "engine/nn/hardware_layer.h"
 
 #include <cblas.h>
+#include <sys/stat.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -15,6 +17,7 @@
 #include "calib/nonlinear_compensation.h"
 #include "devices/random_stream.h"
 #include "devices/stuck_at.h"
+#include "engine/nn/map_cache.h"
 #include "solvers/lazy_libraries.h"
 #include "solvers/library_threads.h"
 #include "support/contract.h"
@@ -131,6 +134,14 @@ void HardwareOptions::validate() const {
   calib::CompensationOptions c = comp;
   c.range = mapping.range;
   c.validate();
+  if (!map_cache.empty()) {
+    if (!linear_cells())
+      throw InputError("key map-cache: only linear cells' maps are cached (cell = " + cell +
+                       " builds its map from Newton solves of the cell model); leave map-cache out");
+    struct stat st {};
+    if (::stat(map_cache.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+      throw InputError("key map-cache = '" + map_cache + "': exists and is not a directory");
+  }
   if (defect_aware && mapping.encoding != WeightEncoding::kDifferential)
     throw InputError("key defect-aware: needs --weight-encoding differential (an offset tile's reference column "
                      "is shared by every weight of the tile, so no single partner can absorb a defect)");
@@ -271,7 +282,24 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
   co.scale_auto = true;
   co.scale_groups = co.scale_per_column ? groups : std::vector<int32_t>();
   co.lift_groups = groups;
-  calib::Compensation c = calib::compensate(spec, t.target.g_s, co, o_.solver);
+  calib::Compensation c;
+  if (o_.map_cache.empty()) {
+    c = calib::compensate(spec, t.target.g_s, co, o_.solver);
+  } else {
+    const MapCache cache(o_.map_cache);
+    const std::string key = MapCache::key(spec, t.target.g_s, co, o_.solver);
+    std::string warning;
+    std::optional<calib::Compensation> hit = cache.load(key, &warning);
+    if (!warning.empty()) std::cerr << "xbar: warning: " << warning << "\n";
+    t.map_from_cache = hit.has_value();
+    if (hit) {
+      c = std::move(*hit);
+      c.iterations = 0;  // no exact T spent in this run (the message says how it was built)
+    } else {
+      c = calib::compensate(spec, t.target.g_s, co, o_.solver);
+      cache.store(key, c);
+    }
+  }
   t.comp_iterations = c.iterations;
   t.gain_s.resize(size_t(p.outs));
   for (int64_t q = 0; q < p.outs; ++q)
@@ -447,7 +475,7 @@ void HardwareLayer::merge(const LayerCallStats& s) {
 json HardwareLayer::summary_json(bool per_tile) const {
   devices::QuantizeCounts adc;
   int64_t stuck_on = 0, stuck_off = 0, above = 0, below = 0, iters = 0, adjusted = 0, adj_clipped = 0, both = 0,
-          unconverged = 0, fell_back = 0;
+          unconverged = 0, fell_back = 0, cached = 0;
   double s_min = 1, s_max = 0, prog_s = 0, eff_s = 0, comp_s = 0;
   json tile_list = json::array();
   for (const TileState& t : tiles) {
@@ -457,6 +485,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
     above += t.needs_above_max;
     below += t.needs_below_min;
     iters += t.comp_iterations;
+    cached += t.map_from_cache;
     unconverged += !t.comp_converged;
     fell_back += !t.comp_scale_fallback.empty();
     adjusted += t.partners_adjusted;
@@ -503,6 +532,7 @@ json HardwareLayer::summary_json(bool per_tile) const {
                             {"converged", t.comp_converged}, {"residual_rel", t.comp_residual},
                             {"message", t.comp_message}};
       if (!t.comp_scale_fallback.empty()) tj["compensation"]["scale_fallback"] = t.comp_scale_fallback;
+      if (!o_.map_cache.empty()) tj["compensation"]["from_map_cache"] = t.map_from_cache;
       if (o_.linear_cells()) {
         tj["compensation"]["lifted_cells"] = t.lifted_cells;
         tj["compensation"]["max_lift_s"] = t.max_lift_s;
@@ -527,6 +557,8 @@ json HardwareLayer::summary_json(bool per_tile) const {
     lj["compensation"] = {{"scale", compensation_scale(o_)}, {"scale_min", s_min}, {"scale_max", s_max},
                           {"iterations", iters}, {"needs_above_max", above}, {"needs_below_min", below},
                           {"not_converged_tiles", unconverged}, {"one_scale_fallback_tiles", fell_back}};
+  if (mode_ == HardwareMode::kCompensated && !o_.map_cache.empty())
+    lj["compensation"]["maps_from_cache"] = cached;
   if (flash_ && mode_ != HardwareMode::kIdeal) lj["flash"] = flash_layer_json(tiles);
   if (per_tile) lj["tile_list"] = tile_list;
   return lj;

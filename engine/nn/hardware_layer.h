@@ -142,6 +142,10 @@ struct HardwareOptions {
   // searched (scale_auto): per output pair by default (scale_per_column), per tile when false;
   // the groups are the encoding's (compensate_tile). Nonlinear cells: per tile.
   calib::CompensationOptions comp = calib::per_column_compensation();
+  // [key map-cache] A directory of finished linear maps (map_cache.h): a tile whose map is
+  // there (same target, wires, window and options, same xbar version) takes it instead of
+  // computing it; every map computed is stored. Empty: no cache.
+  std::string map_cache;
   FlashTileOptions flash;           // cell = flash: program-verify and retention (flash_tiles.h)
   solvers::SolverOptions solver;    // [key backend]
   uint64_t seed = 1;                // [key seed]
@@ -172,6 +176,7 @@ struct TileState {
   devices::ProgrammingStats programming;
   // Compensation (mode compensated).
   int comp_iterations = 0;
+  bool map_from_cache = false;  // the map was loaded from --map-cache (comp_iterations: when it was built)
   int64_t needs_above_max = 0, needs_below_min = 0;
   int64_t lifted_cells = 0;   // linear: cells whose target carries an in-map floor f > 0
   double max_lift_s = 0;      // linear: the largest floor f, siemens (before scaling)

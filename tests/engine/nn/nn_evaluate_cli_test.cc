@@ -141,6 +141,13 @@ TEST_CASE("evaluate refuses a missing or wrong model, a tile larger than the lay
   CHECK(err.find("key defect-aware: needs --weight-encoding differential") != std::string::npos);
   CHECK(run_xbar(d, "program --tile-rows 64 --out o", &err) == 2);
   CHECK(err.find("key tile-rows: only with --model") != std::string::npos);
+  CHECK(run_xbar(d, "evaluate --model " + model + " --map-cache bad.pt --out o", &err) == 2);
+  CHECK(err.find("key map-cache = 'bad.pt': exists and is not a directory") != std::string::npos);
+  CHECK(run_xbar(d, "evaluate --model " + model + " --map-cache '' --out o", &err) == 2);
+  CHECK(err.find("key map-cache: expected a directory name") != std::string::npos);
+  CHECK(run_xbar(d, "evaluate --model " + model + " --cell sinh --map-cache mc --out o", &err) == 2);
+  CHECK(err.find("key map-cache: only linear cells' maps are cached") != std::string::npos);
+  CHECK(!fs::exists(d.path / "mc"));
   CHECK(!fs::exists(d.path / "o"));
 }
 
