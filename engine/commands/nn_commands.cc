@@ -87,6 +87,7 @@ json hardware_json(const nn::HardwareOptions& h) {
           {"seed", h.seed},
           {"threads", h.threads}};
   if (h.flash_cells()) j["flash"] = nn::flash_options_json(h);  // program-verify and retention
+  if (!h.map_cache.empty()) j["compensation"]["map_cache"] = h.map_cache;
   return j;
 }
 
