@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstring>
 #include <fstream>
@@ -174,9 +176,14 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   // Value: its length, its bytes, their checksum.
   uint64_t value_len = 0, checksum = 0;
   if (!in.read(reinterpret_cast<char*>(&value_len), 8)) return damaged("is truncated");
+  // The array's size and the device window, from the key (its layout is key()'s).
   Reader kr{key};
   kr.text();
   const int64_t rows = kr.i64(), cols = kr.i64();
+  for (int q = 0; q < 4; ++q) kr.f64();  // wire segments, driver, sense
+  kr.text();                              // drive side
+  kr.text();                              // sense side
+  const double g_min = kr.f64(), g_max = kr.f64();
   const uint64_t cells = uint64_t(rows) * uint64_t(cols);
   const uint64_t max_value = cells * 9 + uint64_t(cols) * 8 + 16 * kMaxTextBytes;
   if (value_len > max_value) return damaged("holds a value longer than any map of its size");
@@ -189,7 +196,7 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   Reader r{value};
   calib::Compensation c;
   std::vector<double> g = r.f64s(cells);
-  if (r.ok && g.size() != cells) return damaged("holds a map of the wrong size");
+  if (!r.ok || g.size() != cells) return damaged("holds a map of the wrong size");
   c.g_s = Eigen::Map<const netlists::RowMatrixXd>(g.data(), rows, cols);
   c.status.resize(rows, cols);
   r.raw(c.status.data(), size_t(cells));
@@ -201,13 +208,25 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   c.scale = r.f64();
   c.lifted_cells = r.i64();
   c.max_lift_s = r.f64();
-  c.iterations = int(r.i64());
+  const int64_t iterations = r.i64();
+  c.iterations = int(std::clamp<int64_t>(iterations, -1, 1 << 30));
   c.linear_solves = r.i64();
   c.converged = r.i64() != 0;
   c.residual_rel = r.f64();
   c.message = r.text();
   c.scale_fallback = r.text();
   if (!r.ok || r.at != value.size()) return damaged("does not hold a complete map");
+  // What every map satisfies (compensation.h): cells inside the window, a known status per
+  // cell, gains in (0, 1], counts within the array.
+  const int64_t ncells = int64_t(cells);
+  bool sane = c.column_scales.size() == size_t(cols) && std::isfinite(c.scale) && c.scale > 0 && c.scale <= 1 &&
+              c.needs_above_max >= 0 && c.needs_below_min >= 0 && c.needs_above_max + c.needs_below_min <= ncells &&
+              c.lifted_cells >= 0 && c.lifted_cells <= ncells && std::isfinite(c.max_lift_s) && c.max_lift_s >= 0 &&
+              c.iterations >= 0 && c.linear_solves >= 0 && std::isfinite(c.residual_rel) && c.residual_rel >= 0;
+  for (int64_t k = 0; sane && k < ncells; ++k)
+    sane = c.g_s.data()[k] >= g_min && c.g_s.data()[k] <= g_max && c.status.data()[k] <= 2;
+  for (double sj : c.column_scales) sane = sane && std::isfinite(sj) && sj > 0 && sj <= 1;
+  if (!sane) return damaged("holds values no map has (a cell outside the window, a gain outside (0, 1])");
   c.seconds = solvers::internal::seconds_since(t0);
   return c;
 }

@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <random>
 
 #include "calib/compensation.h"
 #include "engine/nn/hardware_inference.h"
@@ -148,6 +150,103 @@ TEST_CASE("map cache: a damaged entry is a miss with a warning naming the file, 
   cache.store(key, c);  // what a tile does after such a miss
   CHECK(read_all(file) == good);
   REQUIRE(cache.load(key).has_value());
+  fs::remove_all(dir);
+}
+
+TEST_CASE("map cache: hostile bytes under an entry's name are a miss or a map with every invariant, never a crash") {
+  const fs::path dir = fresh_dir("hostile");
+  const MapCache cache(dir.string());
+  const auto spec = spec_of(8, 6, 5.0);
+  const RowMatrixXd g = xbar::support::uniform_matrix(8, 6, 1e-6, 1e-4, 5);
+  const auto o = xbar::calib::per_column_compensation();
+  const xbar::solvers::SolverOptions solver;
+  const auto c = xbar::calib::compensate(spec, g, o, solver);
+  const std::string key = MapCache::key(spec, g, o, solver);
+  cache.store(key, c);
+  const fs::path file = cache.path_of(key);
+  const std::string good = read_all(file);
+  // The entry's layout (map_cache.h): magic, key length, key, value length, value, checksum.
+  const size_t value_at = 8 + 8 + key.size() + 8, value_len = good.size() - value_at - 8;
+  auto fnv1a = [](const std::string& b) {  // the checksum, written out again here
+    uint64_t h = 1469598103934665603ull;
+    for (unsigned char ch : b) h = (h ^ ch) * 1099511628211ull;
+    return h;
+  };
+  auto seal = [&](std::string value) {  // a complete entry around `value`, checksum and all
+    std::string e = good.substr(0, value_at - 8);
+    const uint64_t n = value.size(), sum = fnv1a(value);
+    e.append(reinterpret_cast<const char*>(&n), 8);
+    e += value;
+    e.append(reinterpret_cast<const char*>(&sum), 8);
+    return e;
+  };
+  const std::string value = good.substr(value_at, value_len);
+  REQUIRE(seal(value) == good);
+  std::mt19937_64 rng(20261206);
+  const double specials[] = {NAN, INFINITY, -1.0, 0.0, 2.0, 1e300, -0.0, 5e-5};
+  int loaded = 0, missed = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string bytes;
+    bool sealed = true;  // the checksum matches the (changed) value
+    const int kind = int(rng() % 6);
+    if (kind == 0) {  // one byte of the value changed, checksum recomputed
+      std::string v = value;
+      v[rng() % v.size()] = char(rng());
+      bytes = seal(v);
+    } else if (kind == 1) {  // an 8-byte field of the value replaced by a special number or count
+      std::string v = value;
+      const size_t at = rng() % (v.size() - 7);
+      if (rng() % 2) {
+        const double d = specials[rng() % 8];
+        std::memcpy(&v[at], &d, 8);
+      } else {
+        const uint64_t n = rng() % 3 == 0 ? ~uint64_t(0) - rng() % 4 : rng() % 100000;
+        std::memcpy(&v[at], &n, 8);
+      }
+      bytes = seal(v);
+    } else if (kind == 2) {  // bytes inserted or removed inside the value
+      std::string v = value;
+      const size_t at = rng() % v.size();
+      if (rng() % 2) v.insert(at, std::string(1 + rng() % 16, char(rng())));
+      else v.erase(at, 1 + rng() % 16);
+      bytes = seal(v);
+    } else if (kind == 3) {  // the entry cut anywhere
+      bytes = good.substr(0, rng() % good.size());
+      sealed = false;
+    } else if (kind == 4) {  // one byte anywhere, checksum not recomputed
+      bytes = good;
+      const size_t at = rng() % bytes.size();
+      const char was = bytes[at];
+      while (bytes[at] == was) bytes[at] = char(rng());
+      sealed = false;
+    } else {  // noise
+      bytes.resize(rng() % 2048);
+      for (char& b : bytes) b = char(rng());
+      sealed = false;
+    }
+    write_all(file, bytes);
+    std::string warning;
+    const auto hit = cache.load(key, &warning);
+    CAPTURE(trial);
+    CAPTURE(kind);
+    if (!hit) {
+      ++missed;
+      continue;
+    }
+    ++loaded;
+    CHECK(sealed);  // an entry whose checksum does not match is never taken
+    REQUIRE(hit->g_s.rows() == 8);
+    REQUIRE(hit->g_s.cols() == 6);
+    CHECK(hit->g_s.minCoeff() >= o.range.g_min_s);
+    CHECK(hit->g_s.maxCoeff() <= o.range.g_max_s);
+    CHECK(hit->status.maxCoeff() <= 2);
+    REQUIRE(hit->column_scales.size() == 6);
+    for (double sj : hit->column_scales) CHECK((sj > 0 && sj <= 1));
+    CHECK((hit->scale > 0 && hit->scale <= 1));
+    CHECK(hit->iterations >= 0);
+  }
+  CHECK(missed > 0);
+  CHECK(loaded > 0);  // harmless changes (a message's byte, a residual within range) still load
   fs::remove_all(dir);
 }
 
