@@ -20,8 +20,10 @@
 // key), written atomically (engine/io/atomic_file.h), holding the whole key and the map. A
 // load compares the stored key with the asked one byte for byte, so a hash collision, an
 // entry of another version or of other options is a miss, never another array's map; a file
-// that is not a complete entry (wrong magic, lengths or checksum) is a miss with a warning,
-// and the map computed instead replaces it. Entries are never removed by xbar: delete the
+// that is not a complete entry (wrong magic, lengths or checksum) or holds values no map has
+// (a cell outside the window, a gain outside (0, 1], counts beyond the array) is a miss with a
+// warning, and the map computed instead replaces it. Reading costs at most the entry's own
+// size, bounded by the asked array's: a hostile file never allocates more. Entries are never removed by xbar: delete the
 // directory to reclaim its space (about 9 bytes per cell per map).
 //
 // A hit returns what compensate() returned for the map except its T(G') and target (t and
