@@ -50,6 +50,28 @@ void write_all(const fs::path& p, const std::string& bytes) {
   out.write(bytes.data(), std::streamsize(bytes.size()));
 }
 
+// One 8 x 6 map (random targets of `seed`, 5 ohm) computed and stored in a fresh cache.
+struct StoredEntry {
+  fs::path dir;
+  MapCache cache;
+  xbar::calib::CompensationOptions o = xbar::calib::per_column_compensation();
+  xbar::calib::Compensation c;
+  std::string key;
+  fs::path file;
+  std::string good;  // the entry's bytes
+  StoredEntry(const std::string& name, uint64_t seed) : dir(fresh_dir(name)), cache(dir.string()) {
+    const auto spec = spec_of(8, 6, 5.0);
+    const RowMatrixXd g = xbar::support::uniform_matrix(8, 6, 1e-6, 1e-4, seed);
+    const xbar::solvers::SolverOptions solver;
+    c = xbar::calib::compensate(spec, g, o, solver);
+    key = MapCache::key(spec, g, o, solver);
+    cache.store(key, c);
+    file = cache.path_of(key);
+    good = read_all(file);
+  }
+  ~StoredEntry() { fs::remove_all(dir); }
+};
+
 }  // namespace
 
 TEST_CASE("map cache: a stored map comes back bit for bit; anything the map depends on changes the key") {
@@ -115,17 +137,10 @@ TEST_CASE("map cache: a stored map comes back bit for bit; anything the map depe
 }
 
 TEST_CASE("map cache: a damaged entry is a miss with a warning naming the file, and is replaced") {
-  const fs::path dir = fresh_dir("damaged");
-  const MapCache cache(dir.string());
-  const auto spec = spec_of(8, 6, 5.0);
-  const RowMatrixXd g = xbar::support::uniform_matrix(8, 6, 1e-6, 1e-4, 3);
-  const auto o = xbar::calib::per_column_compensation();
-  const xbar::solvers::SolverOptions solver;
-  const auto c = xbar::calib::compensate(spec, g, o, solver);
-  const std::string key = MapCache::key(spec, g, o, solver);
-  cache.store(key, c);
-  const fs::path file = cache.path_of(key);
-  const std::string good = read_all(file);
+  const StoredEntry e("damaged", 3);
+  const MapCache& cache = e.cache;
+  const auto& [key, file, good] = std::tie(e.key, e.file, e.good);
+  const auto& c = e.c;
   REQUIRE(good.size() > key.size() + 64);
 
   struct Case {
@@ -150,21 +165,13 @@ TEST_CASE("map cache: a damaged entry is a miss with a warning naming the file, 
   cache.store(key, c);  // what a tile does after such a miss
   CHECK(read_all(file) == good);
   REQUIRE(cache.load(key).has_value());
-  fs::remove_all(dir);
 }
 
 TEST_CASE("map cache: hostile bytes under an entry's name are a miss or a map with every invariant, never a crash") {
-  const fs::path dir = fresh_dir("hostile");
-  const MapCache cache(dir.string());
-  const auto spec = spec_of(8, 6, 5.0);
-  const RowMatrixXd g = xbar::support::uniform_matrix(8, 6, 1e-6, 1e-4, 5);
-  const auto o = xbar::calib::per_column_compensation();
-  const xbar::solvers::SolverOptions solver;
-  const auto c = xbar::calib::compensate(spec, g, o, solver);
-  const std::string key = MapCache::key(spec, g, o, solver);
-  cache.store(key, c);
-  const fs::path file = cache.path_of(key);
-  const std::string good = read_all(file);
+  const StoredEntry e("hostile", 5);
+  const MapCache& cache = e.cache;
+  const auto& [key, file, good] = std::tie(e.key, e.file, e.good);
+  const auto& o = e.o;
   // The entry's layout (map_cache.h): magic, key length, key, value length, value, checksum.
   const size_t value_at = 8 + 8 + key.size() + 8, value_len = good.size() - value_at - 8;
   auto fnv1a = [](const std::string& b) {  // the checksum, written out again here
@@ -247,7 +254,6 @@ TEST_CASE("map cache: hostile bytes under an entry's name are a miss or a map wi
   }
   CHECK(missed > 0);
   CHECK(loaded > 0);  // harmless changes (a message's byte, a residual within range) still load
-  fs::remove_all(dir);
 }
 
 TEST_CASE("map cache: the directory is checked before any work") {
