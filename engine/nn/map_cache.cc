@@ -14,6 +14,7 @@
 #include "solvers/stopwatch.h"
 #include "support/contract.h"
 #include "support/input_error.h"
+#include "support/utf8.h"
 #include "xbar_version.h"
 
 namespace xbar::engine::nn {
@@ -220,13 +221,17 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   // cell, gains in (0, 1], counts within the array.
   const int64_t ncells = int64_t(cells);
   bool sane = c.column_scales.size() == size_t(cols) && std::isfinite(c.scale) && c.scale > 0 && c.scale <= 1 &&
-              c.needs_above_max >= 0 && c.needs_below_min >= 0 && c.needs_above_max + c.needs_below_min <= ncells &&
+              c.needs_above_max >= 0 && c.needs_below_min >= 0 && c.needs_above_max <= ncells &&
+              c.needs_below_min <= ncells - c.needs_above_max &&
               c.lifted_cells >= 0 && c.lifted_cells <= ncells && std::isfinite(c.max_lift_s) && c.max_lift_s >= 0 &&
               c.iterations >= 0 && c.linear_solves >= 0 && std::isfinite(c.residual_rel) && c.residual_rel >= 0;
   for (int64_t k = 0; sane && k < ncells; ++k)
     sane = c.g_s.data()[k] >= g_min && c.g_s.data()[k] <= g_max && c.status.data()[k] <= 2;
   for (double sj : c.column_scales) sane = sane && std::isfinite(sj) && sj > 0 && sj <= 1;
   if (!sane) return damaged("holds values no map has (a cell outside the window, a gain outside (0, 1])");
+  // The texts go into accuracy.json, which holds UTF-8 only.
+  if (first_invalid_utf8(c.message) || first_invalid_utf8(c.scale_fallback))
+    return damaged("holds a message that is not UTF-8");
   c.seconds = solvers::internal::seconds_since(t0);
   return c;
 }

@@ -17,6 +17,7 @@
 #include "engine/nn/map_cache.h"
 #include "support/input_error.h"
 #include "support/random_array.h"
+#include "support/utf8.h"
 #include "tests/engine/nn/nn_test_networks.h"
 
 using namespace xbar::engine::nn;
@@ -251,6 +252,8 @@ TEST_CASE("map cache: hostile bytes under an entry's name are a miss or a map wi
     for (double sj : hit->column_scales) CHECK((sj > 0 && sj <= 1));
     CHECK((hit->scale > 0 && hit->scale <= 1));
     CHECK(hit->iterations >= 0);
+    CHECK_FALSE(xbar::first_invalid_utf8(hit->message));  // it goes into accuracy.json
+    CHECK_FALSE(xbar::first_invalid_utf8(hit->scale_fallback));
   }
   CHECK(missed > 0);
   CHECK(loaded > 0);  // harmless changes (a message's byte, a residual within range) still load
