@@ -297,7 +297,11 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
       c.iterations = 0;  // no exact T spent in this run (the message says how it was built)
     } else {
       c = calib::compensate(spec, t.target.g_s, co, o_.solver);
-      cache.store(key, c);
+      try {
+        cache.store(key, c);
+      } catch (const InputError& e) {  // a full disk loses the entry, not the evaluation
+        std::cerr << "xbar: warning: map cache: " << e.what() << " (the map is used, not stored)\n";
+      }
     }
   }
   t.comp_iterations = c.iterations;

@@ -57,7 +57,7 @@ class MapCache {
   // damaged file: then `warning` says which file and why).
   std::optional<calib::Compensation> load(const std::string& key, std::string* warning = nullptr) const;
   // Stores `c` under `key` (replacing any entry of that name). InputError naming the file if
-  // it cannot be written (a full disk).
+  // it cannot be written (a full disk); the tiles then warn and go on with the map.
   void store(const std::string& key, const calib::Compensation& c) const;
 
   const std::string& dir() const { return dir_; }
