@@ -9,7 +9,8 @@
 //   else { calib::Compensation c = calib::compensate(...); cache.store(key, c); }
 //
 // The key is everything a linear map is a function of: xbar's version (a build of another
-// commit may compute another map), the array's size, wire segments, driver and sense
+// commit may compute another map; builds with uncommitted changes, "+<commit>-dirty", share
+// their commit's entries, so whoever changes the map's code uses a fresh directory), the array's size, wire segments, driver and sense
 // resistances and sides, the device window, every compensation option (tolerance, iteration
 // cap, Anderson depth, scale or scale mode, scale and floor groups, per-column fallback, the
 // effective-matrix method), the solver back end and ordering, and the target conductances
