@@ -37,7 +37,9 @@ uint64_t fnv1a(const char* p, size_t n, uint64_t h = 1469598103934665603ull) {
 // wrote it: its version is in the key).
 struct Writer {
   std::string b;
-  void raw(const void* p, size_t n) { b.append(static_cast<const char*>(p), n); }
+  void raw(const void* p, size_t n) {
+    if (n > 0) b.append(static_cast<const char*>(p), n);  // an empty vector's data() may be null
+  }
   void u64(uint64_t v) { raw(&v, sizeof v); }
   void i64(int64_t v) { raw(&v, sizeof v); }
   void f64(double v) { raw(&v, sizeof v); }
@@ -62,6 +64,7 @@ struct Reader {
   bool ok = true;
   bool raw(void* p, size_t n) {
     if (!ok || n > b.size() - at) return ok = false;
+    if (n == 0) return true;  // p may be an empty vector's null data()
     std::memcpy(p, b.data() + at, n);
     at += n;
     return true;
