@@ -8,7 +8,6 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <iostream>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -282,28 +281,11 @@ void HardwareLayer::compensate_tile(TileState& t, const netlists::CrossbarSpec& 
   co.scale_auto = true;
   co.scale_groups = co.scale_per_column ? groups : std::vector<int32_t>();
   co.lift_groups = groups;
-  calib::Compensation c;
-  if (o_.map_cache.empty()) {
-    c = calib::compensate(spec, t.target.g_s, co, o_.solver);
-  } else {
-    const MapCache cache(o_.map_cache);
-    const std::string key = MapCache::key(spec, t.target.g_s, co, o_.solver);
-    std::string warning;
-    std::optional<calib::Compensation> hit = cache.load(key, &warning);
-    if (!warning.empty()) std::cerr << "xbar: warning: " << warning << "\n";
-    t.map_from_cache = hit.has_value();
-    if (hit) {
-      c = std::move(*hit);
-      c.iterations = 0;  // no exact T spent in this run (the message says how it was built)
-    } else {
-      c = calib::compensate(spec, t.target.g_s, co, o_.solver);
-      try {
-        cache.store(key, c);
-      } catch (const InputError& e) {  // a full disk loses the entry, not the evaluation
-        std::cerr << "xbar: warning: map cache: " << e.what() << " (the map is used, not stored)\n";
-      }
-    }
-  }
+  bool loaded = false;
+  calib::Compensation c = o_.map_cache.empty()
+                              ? calib::compensate(spec, t.target.g_s, co, o_.solver)
+                              : MapCache(o_.map_cache).compensate(spec, t.target.g_s, co, o_.solver, &loaded);
+  t.map_from_cache = loaded;
   t.comp_iterations = c.iterations;
   t.gain_s.resize(size_t(p.outs));
   for (int64_t q = 0; q < p.outs; ++q)

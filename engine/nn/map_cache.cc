@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstring>
 #include <fstream>
+#include <iostream>
 
 #include "engine/io/atomic_file.h"
 #include "solvers/stopwatch.h"
@@ -236,6 +237,27 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   if (first_invalid_utf8(c.message) || first_invalid_utf8(c.scale_fallback))
     return damaged("holds a message that is not UTF-8");
   c.seconds = solvers::internal::seconds_since(t0);
+  return c;
+}
+
+calib::Compensation MapCache::compensate(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g,
+                                        const calib::CompensationOptions& options,
+                                        const solvers::SolverOptions& solver, bool* loaded) const {
+  const std::string k = key(spec, g, options, solver);
+  std::string warning;
+  std::optional<calib::Compensation> hit = load(k, &warning);
+  if (!warning.empty()) std::cerr << "xbar: warning: " + warning + "\n";
+  if (loaded) *loaded = hit.has_value();
+  if (hit) {
+    hit->iterations = 0;
+    return std::move(*hit);
+  }
+  calib::Compensation c = calib::compensate(spec, g, options, solver);
+  try {
+    store(k, c);
+  } catch (const InputError& e) {  // a full disk loses the entry, not the evaluation
+    std::cerr << "xbar: warning: map cache: " + std::string(e.what()) + " (the map is used, not stored)\n";
+  }
   return c;
 }
 

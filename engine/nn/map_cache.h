@@ -61,6 +61,14 @@ class MapCache {
   // it cannot be written (a full disk); the tiles then warn and go on with the map.
   void store(const std::string& key, const calib::Compensation& c) const;
 
+  // compensate(spec, g_target_s, options, solver)'s map: loaded when stored (*loaded = true;
+  // its iterations are then 0, no exact T spent, and its message says how it was built), else
+  // computed and stored. Warnings (a damaged entry; a store that failed, the map used all the
+  // same) go to stderr, one line each.
+  calib::Compensation compensate(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g_target_s,
+                                 const calib::CompensationOptions& options, const solvers::SolverOptions& solver,
+                                 bool* loaded) const;
+
   const std::string& dir() const { return dir_; }
   std::string path_of(const std::string& key) const;
 
