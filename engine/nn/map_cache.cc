@@ -107,6 +107,32 @@ struct Reader {
   }
 };
 
+// The key's head, what load() checks a stored map against: the array's size and the device
+// window. key() writes it first, read_head() reads it back; the rest of the key is only compared.
+struct KeyHead {
+  int64_t rows = 0, cols = 0;
+  double g_min = 0, g_max = 0;
+};
+
+void write_head(Writer& w, const KeyHead& h) {
+  w.text(std::string("xbar linear compensation map; version ") + XBAR_VERSION);
+  w.i64(h.rows);
+  w.i64(h.cols);
+  w.f64(h.g_min);
+  w.f64(h.g_max);
+}
+
+KeyHead read_head(const std::string& key) {
+  Reader r{key};
+  r.text();
+  KeyHead h;
+  h.rows = r.i64();
+  h.cols = r.i64();
+  h.g_min = r.f64();
+  h.g_max = r.f64();
+  return h;
+}
+
 }  // namespace
 
 MapCache::MapCache(std::string dir) : dir_(std::move(dir)) {
@@ -123,17 +149,13 @@ MapCache::MapCache(std::string dir) : dir_(std::move(dir)) {
 std::string MapCache::key(const netlists::CrossbarSpec& spec, const netlists::RowMatrixXd& g,
                           const calib::CompensationOptions& o, const solvers::SolverOptions& solver) {
   Writer w;
-  w.text(std::string("xbar linear compensation map; version ") + XBAR_VERSION);
-  w.i64(g.rows());
-  w.i64(g.cols());
+  write_head(w, {g.rows(), g.cols(), o.range.g_min_s, o.range.g_max_s});
   w.f64(spec.row_segment_ohm());
   w.f64(spec.col_segment_ohm());
   w.f64(spec.r_driver_ohm);
   w.f64(spec.r_sense_ohm);
   w.text(netlists::to_string(spec.drive));
   w.text(netlists::to_string(spec.sense));
-  w.f64(o.range.g_min_s);
-  w.f64(o.range.g_max_s);
   w.f64(o.tol);
   w.i64(o.max_iterations);
   w.i64(o.anderson_depth);
@@ -181,14 +203,9 @@ std::optional<calib::Compensation> MapCache::load(const std::string& key, std::s
   // Value: its length, its bytes, their checksum.
   uint64_t value_len = 0, checksum = 0;
   if (!in.read(reinterpret_cast<char*>(&value_len), 8)) return damaged("is truncated");
-  // The array's size and the device window, from the key (its layout is key()'s).
-  Reader kr{key};
-  kr.text();
-  const int64_t rows = kr.i64(), cols = kr.i64();
-  for (int q = 0; q < 4; ++q) kr.f64();  // wire segments, driver, sense
-  kr.text();                              // drive side
-  kr.text();                              // sense side
-  const double g_min = kr.f64(), g_max = kr.f64();
+  const KeyHead head = read_head(key);
+  const int64_t rows = head.rows, cols = head.cols;
+  const double g_min = head.g_min, g_max = head.g_max;
   const uint64_t cells = uint64_t(rows) * uint64_t(cols);
   const uint64_t max_value = cells * 9 + uint64_t(cols) * 8 + 16 * kMaxTextBytes;
   if (value_len > max_value) return damaged("holds a value longer than any map of its size");
