@@ -1,5 +1,7 @@
 #include "calib/line_model.h"
 
+#include "support/contract.h"
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -76,9 +78,17 @@ void LineModel::solve_row(const double* shunt, const double* sink, double* r) co
   for (int64_t j = n - 2; j >= 0; --j) r[j] = d[size_t(j)] - c[size_t(j)] * r[j + 1];
 }
 
-RowMatrixXd LineModel::forward(const RowMatrixXd& g) const {
-  RowMatrixXd z, phi;
-  column_factors(g, z, phi);
+LineModel::ColumnFactors LineModel::factors(const RowMatrixXd& g) const {
+  ColumnFactors f;
+  column_factors(g, f.z, f.phi);
+  return f;
+}
+
+RowMatrixXd LineModel::forward(const RowMatrixXd& g, const ColumnFactors& f) const {
+  XBAR_EXPECTS(f.z.rows() == m_ && f.z.cols() == n_ && g.rows() == m_ && g.cols() == n_,
+               "LineModel::forward: factors() of an M x N array");
+  const RowMatrixXd& z = f.z;
+  const RowMatrixXd& phi = f.phi;
   RowMatrixXd t(m_, n_), shunt(1, n_), r(1, n_);
   const Eigen::RowVectorXd zero = Eigen::RowVectorXd::Zero(n_);
   for (int64_t i = 0; i < m_; ++i) {
@@ -89,9 +99,11 @@ RowMatrixXd LineModel::forward(const RowMatrixXd& g) const {
   return t;
 }
 
-RowMatrixXd LineModel::inverse(const RowMatrixXd& t, const RowMatrixXd& g0) const {
-  RowMatrixXd z, phi;
-  column_factors(g0, z, phi);
+RowMatrixXd LineModel::inverse(const RowMatrixXd& t, const ColumnFactors& f0) const {
+  XBAR_EXPECTS(f0.z.rows() == m_ && f0.z.cols() == n_ && t.rows() == m_ && t.cols() == n_,
+               "LineModel::inverse: factors() of an M x N array");
+  const RowMatrixXd& z = f0.z;
+  const RowMatrixXd& phi = f0.phi;
   RowMatrixXd g(m_, n_), r(1, n_), sink(1, n_);
   const Eigen::RowVectorXd zero = Eigen::RowVectorXd::Zero(n_);
   for (int64_t i = 0; i < m_; ++i) {

@@ -31,10 +31,21 @@ using netlists::RowMatrixXd;
 
 class LineModel {
  public:
+  // Z and phi of every column node for one set of conductances: the O(MN) part of forward()
+  // and inverse() that depends on the conductances only (a compensation iteration evaluates
+  // the model several times at one iterate: once forward, then one inverse per scale pass).
+  struct ColumnFactors {
+    RowMatrixXd z, phi;
+  };
   explicit LineModel(const netlists::CrossbarSpec& spec);
-  RowMatrixXd forward(const RowMatrixXd& g_s) const;
+  ColumnFactors factors(const RowMatrixXd& g_s) const;
+  RowMatrixXd forward(const RowMatrixXd& g_s) const { return forward(g_s, factors(g_s)); }
+  // f: factors(g_s) of the same conductances.
+  RowMatrixXd forward(const RowMatrixXd& g_s, const ColumnFactors& f) const;
   // Cells that cannot carry their prescribed current (the line voltage runs out) get +inf.
-  RowMatrixXd inverse(const RowMatrixXd& t_s, const RowMatrixXd& g0_s) const;
+  RowMatrixXd inverse(const RowMatrixXd& t_s, const RowMatrixXd& g0_s) const { return inverse(t_s, factors(g0_s)); }
+  // f0: factors(g0_s).
+  RowMatrixXd inverse(const RowMatrixXd& t_s, const ColumnFactors& f0) const;
 
  private:
   // Row ladder with end conductances: solves (L + diag(shunt)) r = b for one row.

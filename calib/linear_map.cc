@@ -102,14 +102,17 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
                                              : uint8_t(CellStatus::kReachable);
     }
   };
+  // The model at the current iterate x: its column factors, computed once per iterate and
+  // shared by the forward evaluation and every inverse of the scale passes (fx = factors(x)).
+  LineModel::ColumnFactors fx;
   // The model-corrected next iterate, before the window clip. A pinned cell enters the row
   // ladders with the current it actually carries (its model current), not the one it would
   // want, or its row neighbours are solved against a current that never flows.
-  auto step = [&](const RowMatrixXd& x, const RowMatrixXd& lx, const RowMatrixXd& t) {
+  auto step = [&](const RowMatrixXd& lx, const RowMatrixXd& t) {
     RowMatrixXd want = lx + target - t;
     for (int64_t k = 0; k < mn; ++k)
       if (pin[size_t(k)]) want.data()[k] = lx.data()[k];
-    return model.inverse(want, x);
+    return model.inverse(want, fx);
   };
 
   // Start: the model's map of the targets, at the scales where the model's uncompensated
@@ -150,7 +153,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
     for (int pass = 0; pass < kScalePasses; ++pass) {
       make_target();
       make_pins(x, t);
-      const RowMatrixXd next = step(x, lx, t);
+      const RowMatrixXd next = step(lx, t);
       std::fill(mx.begin(), mx.end(), 0.0);
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) {
@@ -230,10 +233,11 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
   // start on the model's scales and pins and have only the model's error left to correct.
   {
     for (int k = 0; k < kModelSteps; ++k) {
-      const RowMatrixXd lx = model.forward(x);
+      fx = model.factors(x);
+      const RowMatrixXd lx = model.forward(x, fx);
       if (autoscale) choose_scales(x, lx, lx, {});
       make_pins(x, lx);
-      const RowMatrixXd next = step(x, lx, lx);
+      const RowMatrixXd next = step(lx, lx);
       double change = 0;
       for (int64_t q = 0; q < mn; ++q) {
         const double v = std::clamp(std::isfinite(next.data()[q]) ? next.data()[q] : hi, lo, hi);
@@ -255,7 +259,8 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
     const auto ti = std::chrono::steady_clock::now();
     Effective e = evaluate(x);
     const RowMatrixXd& t = e.t;
-    const RowMatrixXd lx = model.forward(x);
+    fx = model.factors(x);
+    const RowMatrixXd lx = model.forward(x, fx);
     make_target();
     if (lifting) {
       // A cell held at g_min that still over-delivers: its row's floor of the group rises to
@@ -337,7 +342,7 @@ Compensation compensate_linear(const netlists::CrossbarSpec& spec, const RowMatr
       const double recent = *std::min_element(h.end() - kStall, h.end());
       if (recent > 0.5 * before) break;
     }
-    const RowMatrixXd next = step(x, lx, t);
+    const RowMatrixXd next = step(lx, t);
     Vec px(mn);
     for (int64_t k = 0; k < mn; ++k) {
       const uint8_t st = pin[size_t(k)];
