@@ -120,12 +120,13 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
   free_simplicial();
   LowerView av(a);
   {
-    // Small factorizations on this thread alone; large ones with OpenBLAS's threads
-    // (library_threads.h). common_.fl: the flop count of the analysis.
+    // Small factorizations on this thread alone; large ones with CHOLMOD's OpenMP regions, and
+    // OpenBLAS's threads only when the user asked for them (library_threads.h).
+    // common_.fl: the flop count of the analysis.
     std::optional<SerialOpenMp> serial;
     if (common_.fl < kParallelFactorFlops)
       serial.emplace();
-    else
+    else if (factorization_blas_threads_requested())
       unpark_blas_threads();
     cholmod_l_factorize(&av.view, factor_, &common_);
   }

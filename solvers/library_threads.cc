@@ -4,6 +4,8 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <atomic>
 #include <mutex>
 
@@ -48,6 +50,20 @@ void park_now() {
 }
 
 }  // namespace
+
+bool blas_threads_requested_by(const char* value) {
+  if (!value) return false;
+  char* end = nullptr;
+  errno = 0;
+  const long n = std::strtol(value, &end, 10);
+  while (end && *end == ' ') ++end;
+  return end != value && end && *end == '\0' && errno == 0 && n >= 2;
+}
+
+bool factorization_blas_threads_requested() {
+  static const bool requested = blas_threads_requested_by(std::getenv("OPENBLAS_NUM_THREADS"));
+  return requested;
+}
 
 void park_blas_threads() {
   g_park_requested = true;

@@ -16,7 +16,9 @@
 //     ... small factorization ... }
 //   solvers::unpark_blas_threads();    // before large BLAS work: OpenBLAS's threads back
 //
-// CholmodBackend::factorize() decides by the factorization's flop count (kParallelFactorFlops).
+// CholmodBackend::factorize() decides by the factorization's flop count (kParallelFactorFlops)
+// whether CHOLMOD's OpenMP regions run serially; OpenBLAS's workers stay parked in every
+// factorization unless the user sets OPENBLAS_NUM_THREADS (factorization_blas_threads_requested).
 // Only the xbar executable parks OpenBLAS; in other processes (tests, benchmarks, a Python
 // interpreter) OpenBLAS keeps its own pool and unpark_blas_threads() does nothing.
 #pragma once
@@ -25,10 +27,9 @@ namespace xbar::solvers {
 
 // Factorizations with fewer flops than this (CHOLMOD's count from the analysis) run on the
 // calling thread alone: CHOLMOD's OpenMP regions serial, OpenBLAS left parked. A 64^2 array
-// is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); from about 200^2 a
-// factorization keeps the threads it had before. bench/factor_threads times both modes side
-// by side; on the loaded host of bench/README.md (issue 21) their ratio scattered around 1 at
-// every size from 64^2 to 512^2, so this is not a measured crossover: re-measure on a quiet host.
+// is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); from about 200^2
+// CHOLMOD's OpenMP regions run as built, and OpenBLAS's threads only on request (below).
+// bench/factor_threads times one thread against the threads side by side (bench/README.md).
 constexpr double kParallelFactorFlops = 2e8;
 
 // Sparse matrix products (Eigen's, parallel under OpenMP from 20,000 nonzeros) that touch fewer
@@ -37,6 +38,21 @@ constexpr double kParallelFactorFlops = 2e8;
 // on one thread, 15 us on two once their pool runs, which a process solving once never
 // recovers from starting the pool (~0.1 ms) and its spinning afterwards.
 constexpr double kParallelProductNonzeros = 1e6;
+
+// Whether a factorization above kParallelFactorFlops gets OpenBLAS's threads back in a process
+// that parked them: only when the user asks for them, OPENBLAS_NUM_THREADS=N with N >= 2 in the
+// environment (read once). By default they stay parked. Why: OpenBLAS splits each supernode's
+// BLAS call over its workers, which sleep between calls; when another process holds the other
+// core (a build, a second evaluation, a shared machine), every call waits for a worker to be
+// scheduled, thousands of calls per factorization. Measured side by side (bench/factor_threads,
+// bench/README.md "When factorizations pay for threads"): beside two compiler jobs a 256^2
+// factorization took 14x longer with the threads than on one (1.55 vs 0.11 s), `xbar calibrate
+// --rows 256 --cols 256 --scale auto` 31.7 against 5.3 s; on an idle host the threads gained
+// 10-20 % on the port reduction's factorizations and lost 15-40 % on plain ones. xbar's own
+// parallelism (tiles, batches, sweep points) does not depend on this.
+bool factorization_blas_threads_requested();
+// The rule above for one value of OPENBLAS_NUM_THREADS (null: unset): an integer >= 2.
+bool blas_threads_requested_by(const char* openblas_num_threads);
 
 // Stops OpenBLAS's worker threads and sets its thread count to 1, remembering the count it
 // had (its default: the cores, or OPENBLAS_NUM_THREADS / OMP_NUM_THREADS). Found by dlsym, so

@@ -317,7 +317,7 @@ RowMatrixXd PortReduction::effective_matrix(const RowMatrixXd& g) {
     std::optional<SerialOpenMp> serial;  // small ones on this thread alone (library_threads.h)
     if (p.common.fl < kParallelFactorFlops)
       serial.emplace();
-    else
+    else if (factorization_blas_threads_requested())
       unpark_blas_threads();
     cholmod_l_factorize(&a, p.factor, &p.common);
   }

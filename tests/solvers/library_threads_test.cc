@@ -159,3 +159,41 @@ TEST_CASE("parked OpenBLAS has one thread and no workers; unparked it has its th
   CHECK(get() == expected);
   CHECK(process_threads() == before - (own - 1) + (expected - 1));
 }
+
+TEST_CASE("OPENBLAS_NUM_THREADS asks for OpenBLAS's threads in factorizations only as an integer >= 2") {
+  CHECK_FALSE(solvers::blas_threads_requested_by(nullptr));
+  CHECK_FALSE(solvers::blas_threads_requested_by(""));
+  CHECK_FALSE(solvers::blas_threads_requested_by("1"));
+  CHECK_FALSE(solvers::blas_threads_requested_by("0"));
+  CHECK_FALSE(solvers::blas_threads_requested_by("-4"));
+  CHECK_FALSE(solvers::blas_threads_requested_by("2x"));
+  CHECK_FALSE(solvers::blas_threads_requested_by("many"));
+  CHECK_FALSE(solvers::blas_threads_requested_by("99999999999999999999999"));
+  CHECK(solvers::blas_threads_requested_by("2"));
+  CHECK(solvers::blas_threads_requested_by("16"));
+}
+
+TEST_CASE("a parked OpenBLAS stays parked through a factorization above kParallelFactorFlops unless asked") {
+  solvers::load_cholmod_library();
+  using GetThreads = int (*)();
+  const auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (!get) {
+    MESSAGE("the BLAS loaded here is not OpenBLAS: nothing to park");
+    return;
+  }
+  if (get() < 2 || omp_get_max_threads() < 2) {
+    MESSAGE("OpenBLAS or OpenMP runs on 1 thread here: nothing to unpark");
+    return;
+  }
+  solvers::park_blas_threads();  // as the xbar executable does first thing
+  REQUIRE(get() == 1);
+  const Factored large = factorize(crossbar_matrix(256, 256));
+  CHECK(large.flops >= solvers::kParallelFactorFlops);
+  // By default the workers stay stopped (the threads cost 2-30x when the other core is busy);
+  // with OPENBLAS_NUM_THREADS >= 2 in this process's environment the factorization takes them.
+  if (solvers::factorization_blas_threads_requested())
+    CHECK(get() > 1);
+  else
+    CHECK(get() == 1);
+  solvers::unpark_blas_threads();  // the process's own count back, for the other tests
+}
