@@ -2,7 +2,6 @@
 
 #include <chrono>
 #include <new>
-#include <optional>
 #include <thread>
 #include <type_traits>
 
@@ -120,14 +119,9 @@ void CholmodBackend::factorize(const SparseMatrix& a) {
   free_simplicial();
   LowerView av(a);
   {
-    // Small factorizations on this thread alone; large ones with CHOLMOD's OpenMP regions, and
-    // OpenBLAS's threads only when the user asked for them (library_threads.h).
+    // On this thread alone unless the user asked for threads (library_threads.h).
     // common_.fl: the flop count of the analysis.
-    std::optional<SerialOpenMp> serial;
-    if (common_.fl < kParallelFactorFlops)
-      serial.emplace();
-    else if (factorization_blas_threads_requested())
-      unpark_blas_threads();
+    const FactorizationThreads threads(common_.fl);
     cholmod_l_factorize(&av.view, factor_, &common_);
   }
   stats_.factorize_s = seconds_since(t0);

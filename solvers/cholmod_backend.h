@@ -3,10 +3,10 @@
 // A thin wrapper over SuiteSparse's C API (cholmod_l_*, 64-bit indices so nnz(L) may pass
 // 2^31 at 2048^2 and beyond). analyze() runs the ordering and the symbolic factorization,
 // factorize() the numeric one (BLAS-3 on supernodes), solve() forward/back substitution.
-// Only the lower triangle of the matrix is handed to CHOLMOD. Factorizations below
-// kParallelFactorFlops run on the calling thread alone (CHOLMOD's OpenMP regions serial);
-// OpenBLAS's threads stay parked in the xbar executable unless OPENBLAS_NUM_THREADS asks for
-// them (solvers/library_threads.h: they cost 2-30x on a host whose other core is busy).
+// Only the lower triangle of the matrix is handed to CHOLMOD. Factorizations run on the
+// calling thread alone (CHOLMOD's OpenMP regions serial, OpenBLAS parked in the xbar
+// executable) unless OPENBLAS_NUM_THREADS >= 2 asks for threads (solvers/library_threads.h:
+// FactorizationThreads; the threads cost 2-30x on a host whose other core is busy).
 //
 // Batches: CHOLMOD's supernodal solve does not split right-hand sides over cores (its many
 // small supernodes give OpenBLAS little to share). So with two or more threads in OpenMP's

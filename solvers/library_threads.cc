@@ -60,7 +60,7 @@ bool blas_threads_requested_by(const char* value) {
   return end != value && end && *end == '\0' && errno == 0 && n >= 2;
 }
 
-bool factorization_blas_threads_requested() {
+bool factorization_threads_requested() {
   static const bool requested = blas_threads_requested_by(std::getenv("OPENBLAS_NUM_THREADS"));
   return requested;
 }
@@ -100,5 +100,12 @@ void set_blas_threads(int n) {
 SerialOpenMp::SerialOpenMp() : saved_levels_(omp_get_max_active_levels()) { omp_set_max_active_levels(0); }
 
 SerialOpenMp::~SerialOpenMp() { omp_set_max_active_levels(saved_levels_); }
+
+FactorizationThreads::FactorizationThreads(double flops) {
+  if (factorization_threads_requested() && flops >= kParallelFactorFlops)
+    unpark_blas_threads();
+  else
+    serial_.emplace();
+}
 
 }  // namespace xbar::solvers

@@ -12,24 +12,26 @@
 //   calls and ~500 context switches in one 64 x 64 `xbar solve`.
 //
 //   solvers::park_blas_threads();      // main(), first thing: OpenBLAS's workers stopped
-//   { solvers::SerialOpenMp serial;    // this thread's OpenMP regions run on it alone
-//     ... small factorization ... }
-//   solvers::unpark_blas_threads();    // before large BLAS work: OpenBLAS's threads back
+//   { solvers::FactorizationThreads t(flops);  // serial OpenMP regions (unless asked: below)
+//     ... factorization ... }
+//   solvers::unpark_blas_threads();    // before large BLAS work (libtorch): OpenBLAS's threads back
 //
-// CholmodBackend::factorize() decides by the factorization's flop count (kParallelFactorFlops)
-// whether CHOLMOD's OpenMP regions run serially; OpenBLAS's workers stay parked in every
-// factorization unless the user sets OPENBLAS_NUM_THREADS (factorization_blas_threads_requested).
+// Every CHOLMOD factorization (CholmodBackend::factorize, PortReduction) runs on its calling
+// thread unless the user sets OPENBLAS_NUM_THREADS >= 2 (factorization_threads_requested), and
+// then only from kParallelFactorFlops on: large arrays measured faster on one thread as well.
 // Only the xbar executable parks OpenBLAS; in other processes (tests, benchmarks, a Python
 // interpreter) OpenBLAS keeps its own pool and unpark_blas_threads() does nothing.
 #pragma once
 
+#include <optional>
+
 namespace xbar::solvers {
 
-// Factorizations with fewer flops than this (CHOLMOD's count from the analysis) run on the
-// calling thread alone: CHOLMOD's OpenMP regions serial, OpenBLAS left parked. A 64^2 array
-// is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); from about 200^2
-// CHOLMOD's OpenMP regions run as built, and OpenBLAS's threads only on request (below).
-// bench/factor_threads times one thread against the threads side by side (bench/README.md).
+// When the user asks for threads (factorization_threads_requested), factorizations with fewer
+// flops than this (CHOLMOD's count from the analysis) still run on the calling thread alone. A
+// 64^2 array is far below (4e6 flops in the grid ordering, 8e6 in AMD for a deck); about 200^2
+// is at it. bench/factor_threads times one thread against the threads side by side
+// (bench/README.md).
 constexpr double kParallelFactorFlops = 2e8;
 
 // Sparse matrix products (Eigen's, parallel under OpenMP from 20,000 nonzeros) that touch fewer
@@ -39,18 +41,21 @@ constexpr double kParallelFactorFlops = 2e8;
 // recovers from starting the pool (~0.1 ms) and its spinning afterwards.
 constexpr double kParallelProductNonzeros = 1e6;
 
-// Whether a factorization above kParallelFactorFlops gets OpenBLAS's threads back in a process
-// that parked them: only when the user asks for them, OPENBLAS_NUM_THREADS=N with N >= 2 in the
-// environment (read once). By default they stay parked. Why: OpenBLAS splits each supernode's
+// Whether factorizations may use threads: only when the user asks for them,
+// OPENBLAS_NUM_THREADS=N with N >= 2 in the environment (read once). By default every
+// factorization runs on its calling thread (FactorizationThreads below). Why: OpenBLAS splits each supernode's
 // BLAS call over its workers, which sleep between calls; when another process holds the other
 // core (a build, a second evaluation, a shared machine), every call waits for a worker to be
 // scheduled, thousands of calls per factorization. Measured side by side (bench/factor_threads,
 // bench/README.md "When factorizations pay for threads"): beside two compiler jobs a 256^2
 // factorization took 14x longer with the threads than on one (1.55 vs 0.11 s), `xbar calibrate
 // --rows 256 --cols 256 --scale auto` 31.7 against 5.3 s; on an idle host the threads gained
-// 10-20 % on the port reduction's factorizations and lost 15-40 % on plain ones. xbar's own
-// parallelism (tiles, batches, sweep points) does not depend on this.
-bool factorization_blas_threads_requested();
+// 10-20 % on the port reduction's factorizations and lost 15-40 % on plain ones. CHOLMOD's own
+// OpenMP regions (4 threads, its compile-time count, on 2 cores) cost 20-28 % even on the idle
+// host (`xbar calibrate --rows 256/512 --scale auto`: 4.87 against 3.8 s, 15.3 against 12.8 s
+// with OMP_THREAD_LIMIT=1). xbar's own parallelism (tiles, batches, sweep points) does not
+// depend on this.
+bool factorization_threads_requested();
 // The rule above for one value of OPENBLAS_NUM_THREADS (null: unset): an integer >= 2.
 bool blas_threads_requested_by(const char* openblas_num_threads);
 
@@ -81,6 +86,12 @@ void unpark_blas_threads();
 // Does nothing without OpenBLAS. Thread-safe.
 void set_blas_threads(int n);
 
+// Around one CHOLMOD factorization of `flops` (its analysis' count): the factorization runs on
+// the calling thread alone (CHOLMOD's OpenMP regions serial, OpenBLAS left as it is: parked in
+// the xbar executable) unless factorization_threads_requested() and flops >= kParallelFactorFlops;
+// then OpenBLAS gets its threads back and CHOLMOD's regions run as built.
+class FactorizationThreads;
+
 // While alive, OpenMP parallel regions started by the calling thread (in CHOLMOD, or anywhere
 // below it) run on that thread alone: max-active-levels 0, a per-thread setting in OpenMP 5
 // (libgomp 11+), so other threads are unaffected. Restores the previous value.
@@ -93,6 +104,15 @@ class SerialOpenMp {
 
  private:
   int saved_levels_;
+};
+
+class FactorizationThreads {
+ public:
+  explicit FactorizationThreads(double flops);
+  bool threaded() const { return !serial_.has_value(); }
+
+ private:
+  std::optional<SerialOpenMp> serial_;
 };
 
 }  // namespace xbar::solvers

@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <optional>
 
 #include "support/contract.h"
 #include "support/format.h"
@@ -314,11 +313,7 @@ RowMatrixXd PortReduction::effective_matrix(const RowMatrixXd& g) {
     }
   cholmod_sparse a = p.view();
   {
-    std::optional<SerialOpenMp> serial;  // small ones on this thread alone (library_threads.h)
-    if (p.common.fl < kParallelFactorFlops)
-      serial.emplace();
-    else if (factorization_blas_threads_requested())
-      unpark_blas_threads();
+    const FactorizationThreads threads(p.common.fl);  // on this thread alone unless asked (library_threads.h)
     cholmod_l_factorize(&a, p.factor, &p.common);
   }
   if (p.common.status == CHOLMOD_NOT_POSDEF || p.common.status < CHOLMOD_OK)
