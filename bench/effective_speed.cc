@@ -36,6 +36,7 @@
 #include "netlists/crossbar_builder.h"
 #include "solvers/cholmod_backend.h"
 #include "solvers/crossbar_solver.h"
+#include "solvers/library_threads.h"
 
 using namespace xbar;
 using netlists::RowMatrixXd;
@@ -178,6 +179,9 @@ int main(int argc, char** argv) {
   // and faulted in afresh at every factorization.
   mallopt(M_MMAP_THRESHOLD, 256 << 20);
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
+  // And OpenBLAS's workers stopped, as xbar's main does: factorizations then run on one thread
+  // unless OPENBLAS_NUM_THREADS >= 2 asks for threads (solvers/library_threads.h).
+  solvers::park_blas_threads();
   std::vector<int64_t> sizes = {64, 256, 512, 1024};
   double r = 2.5;
   int64_t old_max = 1024, map_max = 1024, sparse_max = 256;
