@@ -1,10 +1,10 @@
 #include "calib/line_model.h"
 
-#include "support/contract.h"
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "support/contract.h"
 
 namespace xbar::calib {
 

@@ -4,9 +4,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
-#include <atomic>
 #include <mutex>
 
 namespace xbar::solvers {
@@ -56,8 +56,8 @@ bool blas_threads_requested_by(const char* value) {
   char* end = nullptr;
   errno = 0;
   const long n = std::strtol(value, &end, 10);
-  while (end && *end == ' ') ++end;
-  return end != value && end && *end == '\0' && errno == 0 && n >= 2;
+  while (*end == ' ') ++end;
+  return end != value && *end == '\0' && errno == 0 && n >= 2;
 }
 
 bool factorization_threads_requested() {

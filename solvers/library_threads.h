@@ -1,5 +1,5 @@
-// The threads of the libraries under the solvers, started only for problems big enough to
-// share (issue 21, point 5). Two pools woke up for a 64 x 64 solve without getting any work
+// The threads of the libraries under the solvers, started only when the user asks for them
+// (issue 21, point 5). Two pools woke up for a 64 x 64 solve without getting any work
 // worth splitting, and on 2 cores took the core the process itself needed:
 //
 // - OpenBLAS (Debian's libblas3 alternative, CHOLMOD's BLAS) starts one worker per extra core
@@ -43,10 +43,10 @@ constexpr double kParallelProductNonzeros = 1e6;
 
 // Whether factorizations may use threads: only when the user asks for them,
 // OPENBLAS_NUM_THREADS=N with N >= 2 in the environment (read once). By default every
-// factorization runs on its calling thread (FactorizationThreads below). Why: OpenBLAS splits each supernode's
-// BLAS call over its workers, which sleep between calls; when another process holds the other
-// core (a build, a second evaluation, a shared machine), every call waits for a worker to be
-// scheduled, thousands of calls per factorization. Measured side by side (bench/factor_threads,
+// factorization runs on its calling thread (FactorizationThreads below). Why: OpenBLAS splits
+// each supernode's BLAS call over its workers, which sleep between calls; when another process
+// holds the other core (a build, a second evaluation, a shared machine), every call waits for
+// a worker to be scheduled, thousands of calls per factorization. Measured side by side (bench/factor_threads,
 // bench/README.md "When factorizations pay for threads"): beside two compiler jobs a 256^2
 // factorization took 14x longer with the threads than on one (1.55 vs 0.11 s), `xbar calibrate
 // --rows 256 --cols 256 --scale auto` 31.7 against 5.3 s; on an idle host the threads gained
@@ -86,12 +86,6 @@ void unpark_blas_threads();
 // Does nothing without OpenBLAS. Thread-safe.
 void set_blas_threads(int n);
 
-// Around one CHOLMOD factorization of `flops` (its analysis' count): the factorization runs on
-// the calling thread alone (CHOLMOD's OpenMP regions serial, OpenBLAS left as it is: parked in
-// the xbar executable) unless factorization_threads_requested() and flops >= kParallelFactorFlops;
-// then OpenBLAS gets its threads back and CHOLMOD's regions run as built.
-class FactorizationThreads;
-
 // While alive, OpenMP parallel regions started by the calling thread (in CHOLMOD, or anywhere
 // below it) run on that thread alone: max-active-levels 0, a per-thread setting in OpenMP 5
 // (libgomp 11+), so other threads are unaffected. Restores the previous value.
@@ -106,10 +100,13 @@ class SerialOpenMp {
   int saved_levels_;
 };
 
+// Around one CHOLMOD factorization of `flops` (its analysis' count): the factorization runs on
+// the calling thread alone (CHOLMOD's OpenMP regions serial, OpenBLAS left as it is: parked in
+// the xbar executable) unless factorization_threads_requested() and flops >= kParallelFactorFlops;
+// then OpenBLAS gets its threads back and CHOLMOD's regions run as built.
 class FactorizationThreads {
  public:
   explicit FactorizationThreads(double flops);
-  bool threaded() const { return !serial_.has_value(); }
 
  private:
   std::optional<SerialOpenMp> serial_;
